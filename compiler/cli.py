@@ -1,0 +1,70 @@
+"""The `rpsc` command line: argument parsing and the one place where errors are rendered.
+
+Subcommands live in `rpsc.commands.<module>`; each module defines `register(subparsers)` and keeps heavy
+imports (llvmlite, Lark, Jinja2) inside its handlers so that `rpsc --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from rpsc import CompileError, __version__
+
+#: Command modules, in the order `--help` lists them.
+COMMAND_MODULES = ("store", "lang", "jit", "build", "plugin", "config")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rpsc",
+        description="Compile .rps definitions into RefPerSys stores, JIT code and native plugins.",
+    )
+    parser.add_argument("--version", action="version", version=f"rpsc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"rpsc.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"rpsc.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rpsrt.errors import Error, Trap
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except CompileError as exc:
+        if exc.diagnostics:
+            for d in exc.diagnostics:
+                print(d if isinstance(d, str) else d.render(), file=sys.stderr)
+        else:
+            print(exc.message, file=sys.stderr)
+        return 1
+    except Trap as exc:
+        print(f"rpsc: trap: {exc}", file=sys.stderr)
+        return 3
+    except Error as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rpsc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"{where}error: {exc.strerror or exc}", file=sys.stderr)
+        return 1

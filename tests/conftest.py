@@ -1,0 +1,42 @@
+"""Shared test configuration: hypothesis profiles and the location of the real upstream stores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# "ci" (CI=true): every property test at the size its decorator asks for, derandomized for repeatability.
+# "dev" (default): the same sizes, random seeds. "quick": a tenth of the examples, for a fast local loop.
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("quick", deadline=None, max_examples=10, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("RPSC_HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_STORES = REPO.parent / "shared" / "refpersys-stores"
+STORE_DIRS = {
+    "2019A": SHARED_STORES / "2021-09-14-format2019A",
+    "2023A": SHARED_STORES / "2024-12-13-format2023A",
+    "2024A": SHARED_STORES / "2026-08-16-format2024A",
+}
+
+
+@pytest.fixture(params=sorted(STORE_DIRS))
+def upstream_store(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    """(format, path) of each real upstream store; skipped when ../shared is absent."""
+    path = STORE_DIRS[request.param]
+    if not (path / "rps_manifest.json").is_file():
+        pytest.skip(f"upstream store {path} not present")
+    return request.param, path
+
+
+def upstream_store_path(fmt: str) -> Path:
+    """The folder of one upstream store (2019A, 2023A or 2024A), or skip the test when absent."""
+    path = STORE_DIRS[fmt]
+    if not (path / "rps_manifest.json").is_file():
+        pytest.skip(f"upstream store {path} not present")
+    return path
