@@ -7,6 +7,7 @@ their equality compares referenced objects by identity (use `Heap.equivalent` to
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
@@ -165,10 +166,38 @@ class VJson:
         return f"VJson({self._key})"
 
 
-def _oid_key(obj: RpsObject) -> tuple[int, int]:
-    o = obj.oid
-    return (o.hi, o.lo)
+class VRaw:
+    """A JSON value rpsc does not understand (an unknown `vtype`, a bare array or boolean), kept verbatim.
+
+    `data` is the decoded JSON; the dumper writes it back unchanged so that a round trip loses nothing.
+    """
+
+    __slots__ = ("data", "_key")
+    data: Any
+    _key: str
+
+    def __init__(self, data: Any) -> None:
+        import json
+
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "_key", json.dumps(data, sort_keys=True, ensure_ascii=False))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("values are immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VRaw) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(("raw", self._key))
+
+    def __repr__(self) -> str:
+        return f"VRaw({self._key})"
+
+
+#: Sort key of an object: its OID (compared in C).
+_oid_key = attrgetter("oid")
 
 
 #: A RefPerSys value as rpsrt represents it.
-Value = Union[None, int, float, str, "RpsObject", VSet, VTuple, VClosure, VInstance, VJson]
+Value = Union[None, int, float, str, "RpsObject", VSet, VTuple, VClosure, VInstance, VJson, VRaw]

@@ -1,0 +1,1 @@
+"""Jinja2 templates of the generated C (module, function) and of the generated headers (package data)."""

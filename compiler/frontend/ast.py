@@ -28,6 +28,11 @@ def _span() -> Span | None:
     return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
 
 
+def _ref_span() -> Span | None:
+    """The span of a name a declaration refers to (keyword-only; not compared, not shown)."""
+    return field(default=None, compare=False, repr=False, kw_only=True)  # type: ignore[no-any-return]
+
+
 # ---------------------------------------------------------------- values (in `symbol` and `object`)
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +245,7 @@ class ClassDecl:
     superclass: str | None
     oid: str | None = None
     span: Span | None = _span()
+    superclass_span: Span | None = _ref_span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +289,7 @@ class ObjectDecl:
     comps: tuple[DataValue, ...] | None
     oid: str | None = None
     span: Span | None = _span()
+    cls_span: Span | None = _ref_span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +309,7 @@ class FnDecl:
     body: Block
     oid: str | None = None
     span: Span | None = _span()
+    ret_span: Span | None = _ref_span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +322,7 @@ class ExtensionPointDecl:
     mode: str
     oid: str | None = None
     span: Span | None = _span()
+    ret_span: Span | None = _ref_span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +333,8 @@ class ExtendDecl:
     priority: int
     function: str
     span: Span | None = _span()
+    point_span: Span | None = _ref_span()
+    function_span: Span | None = _ref_span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +345,9 @@ class MethodDecl:
     selector: str
     function: str
     span: Span | None = _span()
+    cls_span: Span | None = _ref_span()
+    selector_span: Span | None = _ref_span()
+    function_span: Span | None = _ref_span()
 
 
 Decl = Union[ClassDecl, AttributeDecl, SelectorDecl, SymbolDecl, ObjectDecl, FnDecl, ExtensionPointDecl,

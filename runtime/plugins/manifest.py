@@ -87,7 +87,8 @@ class VersionConstraint:
             if p is None:
                 raise PluginError(f"invalid version constraint {text!r} (version {ver!r})", path=path)
             parts = [int(x) for x in p.groups() if x is not None]
-            base: Version = (parts + [0, 0, 0])[0], (parts + [0, 0])[1], (parts + [0, 0, 0])[2]
+            padded = parts + [0] * (3 - len(parts))
+            base: Version = (padded[0], padded[1], padded[2])
             # The first version after every version the partial `ver` denotes.
             if len(parts) == 1:
                 after: Version = (parts[0] + 1, 0, 0)

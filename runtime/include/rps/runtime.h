@@ -24,4 +24,66 @@ typedef struct rps_rt {
     const char *trap_location;    /* after a trap: "file:line:col" of the operation that trapped */
 } rps_rt;
 
+/* ---- Arithmetic helpers used by generated C (LANGUAGE.md semantics, no undefined behaviour) ----
+ * Wrapping arithmetic goes through uint64_t; the unsigned-to-signed conversion back is the two's
+ * complement one on every compiler rpsc supports (GCC and Clang document it). Division and conversion
+ * report their trap through a status; shifts take the count modulo 64. */
+
+#define RPS_I64_MIN (-INT64_C(9223372036854775807) - 1)
+
+static inline int64_t rps_i64_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t rps_i64_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+static inline int64_t rps_i64_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+static inline int64_t rps_i64_neg(int64_t a) { return (int64_t)((uint64_t)0 - (uint64_t)a); }
+static inline int64_t rps_i64_abs(int64_t a) { return a < 0 ? rps_i64_neg(a) : a; }
+static inline int64_t rps_i64_bnot(int64_t a) { return (int64_t)~(uint64_t)a; }
+static inline int64_t rps_i64_shl(int64_t a, int64_t n) { return (int64_t)((uint64_t)a << ((uint64_t)n & 63u)); }
+static inline int64_t rps_i64_ashr(int64_t a, int64_t n) {
+    unsigned s = (unsigned)((uint64_t)n & 63u);
+    /* arithmetic shift without relying on the implementation-defined signed >>: */
+    uint64_t u = (uint64_t)a >> s;
+    if (a < 0 && s != 0)
+        u |= ~(UINT64_MAX >> s);
+    return (int64_t)u;
+}
+static inline int64_t rps_i64_min(int64_t a, int64_t b) { return b < a ? b : a; }
+static inline int64_t rps_i64_max(int64_t a, int64_t b) { return a < b ? b : a; }
+static inline double rps_f64_min(double a, double b) { return b < a ? b : a; }
+static inline double rps_f64_max(double a, double b) { return a < b ? b : a; }
+static inline double rps_f64_abs(double a) { return __builtin_fabs(a); }
+static inline double rps_f64_sqrt(double a) { return __builtin_sqrt(a); }
+
+/* Truncating division and remainder: RPS_TRAP_DIVZERO on a zero divisor (the result is then left 0);
+ * INT64_MIN / -1 == INT64_MIN and INT64_MIN % -1 == 0. */
+static inline rps_status rps_i64_sdiv(int64_t *r, int64_t a, int64_t b) {
+    if (b == 0) { *r = 0; return RPS_TRAP_DIVZERO; }
+    *r = (b == -1) ? rps_i64_neg(a) : a / b;
+    return RPS_OK;
+}
+static inline rps_status rps_i64_srem(int64_t *r, int64_t a, int64_t b) {
+    if (b == 0) { *r = 0; return RPS_TRAP_DIVZERO; }
+    *r = (b == -1) ? 0 : a % b;
+    return RPS_OK;
+}
+
+/* f64 -> i64 truncating toward zero; NaN, infinities and values outside [-2^63, 2^63) trap. */
+static inline rps_status rps_f64_to_i64(int64_t *r, double f) {
+    if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0)) { *r = 0; return RPS_TRAP_CONVERSION; }
+    *r = (int64_t)f;
+    return RPS_OK;
+}
+static inline double rps_i64_to_f64(int64_t a) { return (double)a; }
+
+/* Call-depth bookkeeping: enter fails (RPS_TRAP_RECURSION) when the new depth would exceed the limit. */
+static inline int rps_depth_enter(rps_rt *rt) {
+    if (rt->depth >= rt->depth_limit) return 0;
+    rt->depth++;
+    return 1;
+}
+static inline rps_status rps_trap(rps_rt *rt, rps_status code, const char *function, const char *location) {
+    rt->trap_function = function;
+    rt->trap_location = location;
+    return code;
+}
+
 #endif /* RPS_RUNTIME_H */

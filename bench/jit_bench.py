@@ -1,0 +1,337 @@
+"""Benchmark of the LLVM JIT: compile latency (cold, per function, warm from the cache) and the speed of the
+generated code against gcc -O2 (a shared object called through ctypes), CPython and, when importable, numba.
+
+    python bench/jit_bench.py [--quick] [--json]
+
+Every figure comes from this one run; ratios are against peers measured in the same run. numba is looked
+for in the venv, then in $RPSC_NUMBA_PATH (e.g. `pip install --target /tmp/rpsc-numba numba`, which keeps
+the venv's llvmlite untouched); its first-call compile latency is measured in a fresh subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+FIB_RPS = """
+fn fib(n: int) -> int {
+  if n < 2 { return n; }
+  return fib(n - 1) + fib(n - 2);
+}
+"""
+KERNELS_RPS = """
+fn ikernel(n: int) -> int {
+  var s = 0;
+  for i in 0 .. n {
+    for j in 0 .. n {
+      s = s + ((i * j) ^ (i + j)) % 7;
+    }
+  }
+  return s;
+}
+
+fn fkernel(n: int) -> float {
+  var s = 0.0;
+  var x = 0.5;
+  for i in 0 .. n {
+    x = x * 0.999999 + 0.25 / (float(i) + 1.0);
+    s = s + sqrt(x);
+  }
+  return s;
+}
+"""
+KERNELS_C = r"""
+#include <stdint.h>
+#include <math.h>
+int64_t fib(int64_t n) { if (n < 2) return n; return fib(n - 1) + fib(n - 2); }
+int64_t ikernel(int64_t n) {
+  int64_t s = 0;
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < n; j++)
+      s = s + ((i * j) ^ (i + j)) % 7;
+  return s;
+}
+double fkernel(int64_t n) {
+  double s = 0.0, x = 0.5;
+  for (int64_t i = 0; i < n; i++) {
+    x = x * 0.999999 + 0.25 / ((double)i + 1.0);
+    s = s + sqrt(x);
+  }
+  return s;
+}
+"""
+
+
+# The same fib as plain LLVM IR (no depth counter, no status), through the same llvmlite pipeline: it
+# separates the cost of rpsc's run-time checks from LLVM's own code quality next to gcc's.
+PLAIN_FIB_LL = """
+define i64 @plain_fib(i64 %n) {
+entry:
+  %small = icmp slt i64 %n, 2
+  br i1 %small, label %base, label %rec
+base:
+  ret i64 %n
+rec:
+  %a = sub i64 %n, 1
+  %x = call i64 @plain_fib(i64 %a)
+  %b = sub i64 %n, 2
+  %y = call i64 @plain_fib(i64 %b)
+  %s = add i64 %x, %y
+  ret i64 %s
+}
+"""
+
+
+def plain_llvm_fib():  # type: ignore[no-untyped-def]
+    import llvmlite.binding as llvm
+
+    from rpsc.llvm.jit import create_target_machine, host_target_key, optimize, parse_ir
+
+    key = host_target_key(2)
+    mod = parse_ir(PLAIN_FIB_LL, "plain", create_target_machine(key, jit=True))
+    optimize(mod, create_target_machine(key, jit=True), 2)
+    ee = llvm.create_mcjit_compiler(mod, create_target_machine(key, jit=True))
+    ee.finalize_object()
+    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(ee.get_function_address("plain_fib"))
+    return fn, ee
+
+
+def py_fib(n: int) -> int:
+    return n if n < 2 else py_fib(n - 1) + py_fib(n - 2)
+
+
+def py_ikernel(n: int) -> int:
+    s = 0
+    for i in range(n):
+        for j in range(n):
+            s += ((i * j) ^ (i + j)) % 7
+    return s
+
+
+def py_fkernel(n: int) -> float:
+    s, x = 0.0, 0.5
+    for i in range(n):
+        x = x * 0.999999 + 0.25 / (float(i) + 1.0)
+        s += x ** 0.5
+    return s
+
+
+def best(fn, *args, repeat: int = 5) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn(*args)
+        times.append(time.perf_counter() - t0)
+    return min(times), result
+
+
+def many_functions_source(n: int) -> str:
+    parts = ["module many;"]
+    for i in range(n):
+        parts.append(f"fn f{i}(x: int, y: int) -> int {{ var s = x; for k in 0 .. y {{ s = s * 3 + k ^ {i}; }}"
+                     f" if s > {i} {{ return s - {i}; }} return s + y; }}")
+    return "\n".join(parts)
+
+
+def compile_c(workdir: Path) -> ctypes.CDLL | None:
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        return None
+    src, lib = workdir / "kernels.c", workdir / "libkernels.so"
+    src.write_text(KERNELS_C)
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(lib), str(src), "-lm"], check=True)
+    dll = ctypes.CDLL(str(lib))
+    dll.fib.argtypes = [ctypes.c_int64]
+    dll.fib.restype = ctypes.c_int64
+    dll.ikernel.argtypes = [ctypes.c_int64]
+    dll.ikernel.restype = ctypes.c_int64
+    dll.fkernel.argtypes = [ctypes.c_int64]
+    dll.fkernel.restype = ctypes.c_double
+    return dll
+
+
+_COLD_CHILD = textwrap.dedent("""
+    import json, sys, time
+    from rpsc.pipeline import program
+    mods = program({src!r}, "fib.rps")
+    from rpsc.llvm.jit import JitEngine
+    t0 = time.perf_counter()
+    e = JitEngine(mods, opt_level=2, cache_dir={cache!r})
+    f = e.function("fib")
+    t1 = time.perf_counter()
+    assert f(20) == 6765
+    print(json.dumps({{"ms": (t1 - t0) * 1e3, "stats": e.stats.as_dict()}}))
+""")
+
+_NUMBA_CHILD = textwrap.dedent("""
+    import json, time
+    import numba
+    @numba.njit(cache=False)
+    def fib(n):
+        if n < 2:
+            return n
+        return fib(n - 1) + fib(n - 2)
+    t0 = time.perf_counter()
+    fib(20)
+    t1 = time.perf_counter()
+    t2 = time.perf_counter(); fib(30); t3 = time.perf_counter()
+    print(json.dumps({"first_call_ms": (t1 - t0) * 1e3, "fib30_s": t3 - t2, "version": numba.__version__}))
+""")
+
+
+def child(code: str, env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "child failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def numba_env() -> dict[str, str] | None:
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("numba") is not None:
+            return dict(os.environ)
+    except ImportError:
+        pass
+    path = os.environ.get("RPSC_NUMBA_PATH", "/tmp/rpsc-numba")
+    if Path(path, "numba").is_dir():
+        env = dict(os.environ)
+        env["PYTHONPATH"] = path + os.pathsep + env.get("PYTHONPATH", "")
+        return env
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller inputs (a smoke run)")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args(argv)
+
+    from rpsc.llvm.jit import JitEngine
+    from rpsc.pipeline import program
+
+    fib_n, ik_n, fk_n = (25, 300, 200_000) if args.quick else (30, 3000, 20_000_000)
+    py_fib_n = 25 if args.quick else 30
+    out: dict[str, object] = {}
+    work = Path(tempfile.mkdtemp(prefix="rpsc-bench-"))
+    try:
+        fib_mods = program("module fibm;" + FIB_RPS, "fib.rps")
+        kern_mods = program("module kern;" + KERNELS_RPS, "kernels.rps")
+        many_mods = program(many_functions_source(200), "many.rps")
+
+        # -- compile latency
+        warmup = JitEngine(fib_mods)
+        warmup.function("fib")
+        warmup.close()
+        colds = []
+        for _ in range(10):
+            t0 = time.perf_counter()
+            e = JitEngine(fib_mods)
+            e.function("fib")
+            colds.append((time.perf_counter() - t0) * 1e3)
+            e.close()
+        out["cold_one_function_ms_median"] = statistics.median(colds)
+        first = child(_COLD_CHILD.format(src="module fibm;" + FIB_RPS, cache=None))
+        out["cold_one_function_first_in_process_ms"] = first["ms"]
+
+        t0 = time.perf_counter()
+        e = JitEngine(many_mods, cache_dir=work / "cache")
+        e.compile_all()
+        cold_many = (time.perf_counter() - t0) * 1e3
+        cold_compile = sum(m.total_ms for m in e.stats.modules)
+        e.close()
+        out["module200_cold_ms"] = cold_many
+        out["module200_per_function_ms"] = cold_many / 200
+        t0 = time.perf_counter()
+        e = JitEngine(many_mods, cache_dir=work / "cache")
+        e.compile_all()
+        warm_many = (time.perf_counter() - t0) * 1e3
+        warm_compile = sum(m.total_ms for m in e.stats.modules)
+        assert e.stats.compiled == 0 and e.stats.cache_hits == 1
+        e.close()
+        out["module200_warm_ms"] = warm_many
+        out["module200_compile_step_cold_ms"] = cold_compile
+        out["module200_compile_step_warm_ms"] = warm_compile
+        out["warm_vs_cold_compile_step"] = cold_compile / warm_compile
+
+        # -- generated code speed
+        jit = JitEngine([*fib_mods, *kern_mods])
+        jfib, jik, jfk = jit.function("fib"), jit.function("ikernel"), jit.function("fkernel")
+        t_jfib, r_jfib = best(jfib, fib_n)
+        t_jik, r_jik = best(jik, ik_n, repeat=3)
+        t_jfk, r_jfk = best(jfk, fk_n, repeat=3)
+        out.update(jit_fib_s=t_jfib, jit_ikernel_s=t_jik, jit_fkernel_s=t_jfk)
+        plain, _plain_ee = plain_llvm_fib()
+        t_plain, r_plain = best(plain, fib_n)
+        assert r_plain == r_jfib
+        out.update(plain_llvm_fib_s=t_plain, jit_over_plain_llvm_fib=t_jfib / t_plain)
+        dll = compile_c(work)
+        if dll is not None:
+            t_cfib, r_cfib = best(dll.fib, fib_n)
+            t_cik, r_cik = best(dll.ikernel, ik_n, repeat=3)
+            t_cfk, r_cfk = best(dll.fkernel, fk_n, repeat=3)
+            assert (r_cfib, r_cik) == (r_jfib, r_jik) and r_cfk == r_jfk, "JIT and C disagree"
+            out.update(gcc_fib_s=t_cfib, gcc_ikernel_s=t_cik, gcc_fkernel_s=t_cfk,
+                       plain_llvm_over_gcc_fib=t_plain / t_cfib,
+                       jit_over_gcc_fib=t_jfib / t_cfib, jit_over_gcc_ikernel=t_jik / t_cik,
+                       jit_over_gcc_fkernel=t_jfk / t_cfk)
+        t_pfib, r_pfib = best(py_fib, py_fib_n, repeat=1)
+        t_jfib_same, _ = best(jfib, py_fib_n)
+        py_ik_n, py_fk_n = max(ik_n // 10, 10), max(fk_n // 100, 10)
+        t_pik, r_pik = best(py_ikernel, py_ik_n, repeat=1)
+        t_pfk, _ = best(py_fkernel, py_fk_n, repeat=1)
+        assert r_pfib == jfib(py_fib_n) and r_pik == jik(py_ik_n)
+        t_jik_small, _ = best(jik, py_ik_n)
+        t_jfk_small, _ = best(jfk, py_fk_n)
+        out.update(cpython_fib_s=t_pfib, cpython_over_jit_fib=t_pfib / t_jfib_same,
+                   cpython_over_jit_ikernel=t_pik / t_jik_small, cpython_over_jit_fkernel=t_pfk / t_jfk_small)
+        jit.close()
+
+        # -- numba's first-call compile latency for the same fib
+        env = numba_env()
+        if env is not None:
+            try:
+                nb = child(_NUMBA_CHILD, env)
+                out["numba_version"] = nb["version"]
+                out["numba_first_call_ms"] = nb["first_call_ms"]
+                out["numba_over_jit_first_compile"] = nb["first_call_ms"] / first["ms"]
+                out["numba_fib30_s"] = nb["fib30_s"]
+            except (RuntimeError, ValueError) as exc:
+                out["numba"] = f"unavailable: {exc}"
+        else:
+            out["numba"] = "not installed (pip install --target /tmp/rpsc-numba numba)"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    for k, v in out.items():
+        print(f"{k:40} {v:.4g}" if isinstance(v, float) else f"{k:40} {v}")
+    targets = [
+        ("generated code within 1.1x of gcc -O2 (fib, ikernel, fkernel)",
+         all(out.get(k, 99) <= 1.1 for k in ("jit_over_gcc_fib", "jit_over_gcc_ikernel", "jit_over_gcc_fkernel"))),
+        (">= 50x faster than CPython on fib", out["cpython_over_jit_fib"] >= 50),  # type: ignore[operator]
+        ("cold compile of one small function < 10 ms", out["cold_one_function_ms_median"] < 10),  # type: ignore[operator]
+        ("first compile >= 10x faster than numba's", out.get("numba_over_jit_first_compile", 0) >= 10),  # type: ignore[operator]
+        ("warm compile step >= 10x faster than cold", out["warm_vs_cold_compile_step"] >= 10),  # type: ignore[operator]
+    ]
+    print()
+    for what, ok in targets:
+        print(f"[{'met' if ok else 'MISSED'}] {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

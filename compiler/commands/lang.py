@@ -1,0 +1,210 @@
+"""`rpsc compile`, `rpsc run`, `rpsc show`: sources into a store, calling a stored function, printing code back."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from typing import Any
+
+BACKENDS = ("interp", "jit", "c")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "compile", help="compile .rps modules into a store",
+        description="Parse, check and lower .rps modules into a RefPerSys store (created when missing). "
+                    "Re-compiling keeps OIDs; an unchanged module rewrites no file; on any error the store "
+                    "is left untouched.")
+    p.add_argument("files", nargs="+", metavar="FILE.rps", help="the modules to compile")
+    p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    p.set_defaults(handler=run_compile)
+
+    p = subparsers.add_parser(
+        "run", help="call a function of a store and print its result",
+        description="Call a stored function with arguments parsed by its parameter types (int, float, "
+                    "true/false) and print the result. A trap prints `file:line:col: trap: KIND in FUNC` "
+                    "and exits with status 3; Ctrl-C interrupts a running loop (an `interrupted` trap).")
+    p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="interp (reference interpreter), jit (LLVM) or c (native plugins); "
+                        "default: jit when available, else interp")
+    p.add_argument("--recursion-limit", type=int, default=None, metavar="N",
+                   help="calls nested deeper than N trap (default 10000)")
+    p.add_argument("function", metavar="FUNC", help="`name`, `module.name` or `rpsfn_<oid>`")
+    p.add_argument("args", nargs="*", metavar="ARG", help="the arguments")
+    p.set_defaults(handler=run_run)
+
+    p = subparsers.add_parser(
+        "show", help="print stored code back as .rps source",
+        description="Print a stored function (`name` or `module.name`) or a whole module back as .rps "
+                    "source; with no NAME, every module of the store.")
+    p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    p.add_argument("name", nargs="?", metavar="NAME", help="a function or a module")
+    p.set_defaults(handler=run_show)
+
+
+def _load(store: str) -> Any:
+    import rpsrt
+    from rpsrt.errors import StoreError
+
+    if not os.path.isfile(os.path.join(store, "rps_manifest.json")):
+        raise StoreError("no store here (no rps_manifest.json); create one with `rpsc compile`", path=store)
+    return rpsrt.load_store(store)
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    import rpsrt
+    from rpsc.pipeline import compile_sources, new_heap
+
+    sources = []
+    for path in args.files:
+        with open(path, encoding="utf-8") as f:
+            sources.append((path, f.read()))
+    exists = os.path.isfile(os.path.join(args.store, "rps_manifest.json"))
+    heap = rpsrt.load_store(args.store) if exists else new_heap()
+    compile_sources(sources, heap)
+    os.makedirs(args.store, exist_ok=True)
+    rpsrt.dump_store(heap, args.store)
+    return 0
+
+
+def make_engine(backend: str | None, store: str, modules: list[Any], recursion_limit: int | None) -> Any:
+    """The engine of a backend name (None: jit when importable, else interp)."""
+    from rpsrt.errors import DEFAULT_RECURSION_LIMIT
+
+    limit = DEFAULT_RECURSION_LIMIT if recursion_limit is None else recursion_limit
+    if backend is None:
+        try:
+            import rpsc.llvm.jit  # noqa: F401
+            backend = "jit"
+        except ImportError:
+            backend = "interp"
+    if backend == "interp":
+        from rpsc.ir.interp import Interpreter
+
+        return Interpreter(modules, recursion_limit=limit)
+    if backend == "jit":
+        from rpsc.llvm.jit import JitEngine
+
+        return JitEngine(modules, recursion_limit=limit)
+    from rpsc.cbackend.native import NativeEngine
+
+    return NativeEngine(store, recursion_limit=limit)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from rpsc.engine import EngineError, format_result, parse_arg, resolve_function
+    from rpsc.pipeline import ir_modules
+    from rpsrt.errors import Trap
+
+    if args.recursion_limit is not None and args.recursion_limit < 1:
+        raise EngineError("--recursion-limit must be at least 1")
+    heap = _load(args.store)
+    modules = ir_modules(heap)
+    ref = resolve_function(modules, args.function)
+    if len(args.args) != len(ref.params):
+        raise EngineError(f"{ref.name}{ref.signature} takes {len(ref.params)} argument(s), "
+                          f"got {len(args.args)}")
+    values = [parse_arg(a, t) for a, t in zip(args.args, ref.params, strict=True)]
+    engine = make_engine(args.backend, args.store, modules, args.recursion_limit)
+    box: list[tuple[bool, Any]] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            box.append((True, engine.call(ref, values)))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            box.append((False, exc))
+        finally:
+            done.set()
+
+    # The call runs in a worker thread; Ctrl-C in the main thread sets the engine's interrupt flag, and the
+    # next loop back-edge of the running code traps INTERRUPT, which is reported like any other trap.
+    worker = threading.Thread(target=work, name="rpsc-run", daemon=True)
+    try:
+        worker.start()
+        while True:
+            try:
+                if done.wait(0.1):
+                    break
+            except KeyboardInterrupt:
+                engine.interrupt()
+        ok, value = box[0]
+        if not ok:
+            if isinstance(value, Trap):
+                print(f"{value.location}: trap: {value.kind} in {value.function}", file=sys.stderr)
+                return 3
+            raise value
+        text = format_result(value)
+        if text:
+            print(text)
+        return 0
+    finally:
+        engine.close()
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from rpsc.engine import EngineError
+    from rpsc.frontend.codeclasses import find_code_classes
+    from rpsc.frontend.decode import decode_function, decode_module
+    from rpsc.frontend.lower import module_objects
+    from rpsc.ir.from_heap import code_modules
+
+    heap = _load(args.store)
+    cc = find_code_classes(heap)
+    if cc is None:
+        raise EngineError("this store holds no rpsc code")
+    printer = _printer()
+    if args.name is None:
+        texts = [printer.module(decode_module(m, cc)) for m in code_modules(heap)]
+        print("\n".join(texts), end="")
+        return 0
+    mods = module_objects(heap, cc)
+    if args.name in mods:
+        print(printer.module(decode_module(mods[args.name], cc)), end="")
+        return 0
+    mname, _, fname = args.name.rpartition(".")
+    found = []
+    for name, m in sorted(mods.items()):
+        if mname and name != mname:
+            continue
+        for d in decode_module(m, cc).decls:
+            if getattr(d, "name", None) == fname and type(d).__name__ == "FnDecl":
+                found.append((name, d))
+    if not found:
+        raise EngineError(f"no module or function named {args.name}")
+    if len(found) > 1:
+        raise EngineError(f"{args.name} is ambiguous: write one of "
+                          + ", ".join(f"{m}.{fname}" for m, _ in found))
+    del decode_function
+    print(printer.decl(found[0][1]), end="")
+    return 0
+
+
+class _Printer:
+    """Adapter over `rpsc.frontend.printer` (module -> text, declaration -> text)."""
+
+    def __init__(self, mod: Any) -> None:
+        self.mod = mod
+
+    def module(self, m: Any) -> str:
+        for name in ("print_module", "format_module", "pretty_module", "module_text"):
+            f = getattr(self.mod, name, None)
+            if f is not None:
+                return str(f(m))
+        return str(self.mod.pretty(m))
+
+    def decl(self, d: Any) -> str:
+        for name in ("print_decl", "format_decl", "pretty_decl", "decl_text"):
+            f = getattr(self.mod, name, None)
+            if f is not None:
+                return str(f(d))
+        return str(self.mod.pretty(d))
+
+
+def _printer() -> _Printer:
+    from rpsc.frontend import printer
+
+    return _Printer(printer)

@@ -1,0 +1,178 @@
+"""`rpsc plugin`: list, inspect, check, graph plugins, and write a plugin's sidecar manifest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin-path", action="append", default=[], metavar="DIR",
+                   help="a folder to search for plugins (repeatable; searched before $RPSC_PLUGIN_PATH and "
+                        "the store's plugins/)")
+    p.add_argument("--store", metavar="DIR", help="also search DIR/plugins")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("plugin", help="list, inspect, check and graph native and Python plugins",
+                              description="Work with plugins without loading them into this process.")
+    sub = p.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
+
+    q = sub.add_parser("list", help="plugins in the search path: search path, name, version, status")
+    _common(q)
+    q.add_argument("--no-python", action="store_true", help="skip Python plugins (entry point group rpsc.plugins)")
+    q.set_defaults(handler=run_list)
+
+    q = sub.add_parser("inspect", help="print a plugin file's manifest and exports without loading it")
+    q.add_argument("file")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(handler=run_inspect)
+
+    q = sub.add_parser("check", help="load a plugin in a child process and report (a crash is a report)")
+    q.add_argument("file")
+    _common(q)
+    q.add_argument("--point", action="append", default=[], metavar="NAME=SIGNATURE[:MODE]",
+                   help="declare an extension point the plugin registers into, e.g. combine='i64(i64,i64):all'")
+    q.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help="a plugin argument")
+    q.add_argument("--timeout", type=float, default=60.0, help="seconds before the child is killed")
+    q.set_defaults(handler=run_check)
+
+    q = sub.add_parser("graph", help="the dependency graph as Graphviz DOT (SVG with -o FILE.svg and `dot`)")
+    _common(q)
+    q.add_argument("-o", "--output", metavar="FILE", help="write to FILE; FILE.svg is rendered with `dot`")
+    q.add_argument("--no-python", action="store_true", help="skip Python plugins")
+    q.set_defaults(handler=run_graph)
+
+    q = sub.add_parser("sidecar", help="write FILE's sidecar manifest (<plugin>.json with its sha256) from "
+                                       "its embedded rps_plugin_manifest")
+    q.add_argument("file")
+    q.set_defaults(handler=run_sidecar)
+
+
+def _manager(args: argparse.Namespace, python: bool):  # type: ignore[no-untyped-def]
+    from rpsrt.plugins import PluginManager
+
+    mgr = PluginManager(args.plugin_path, store=args.store)
+    if python:
+        mgr.discover_python()
+    return mgr
+
+
+def run_list(args: argparse.Namespace) -> int:
+    mgr = _manager(args, not args.no_python)
+    rows = [("SEARCH PATH", "NAME", "VERSION", "STATUS")]
+    seen: set[str] = set()
+    for e in mgr.scan():
+        if e.candidate is None:
+            status = e.error or "error"
+            rows.append((str(e.search_path), e.path.name, "-", status))
+            continue
+        c = e.candidate
+        status = f"ok ({c.source})" if c.name not in seen else f"shadowed by an earlier {c.name}"
+        seen.add(c.name)
+        rows.append((str(e.search_path), c.name, c.version, f"{status} {e.path.name}"))
+    for name, cand in sorted(mgr.python_plugins().items()):
+        status = "ok (python)" if name not in seen else f"shadowed by an earlier {name}"
+        rows.append(("<python>", name, cand.version, f"{status} {cand.source}"))
+    for source, err in mgr.python_errors:
+        rows.append(("<python>", source, "-", f"error: {err}"))
+    if len(rows) == 1:
+        paths = ", ".join(map(str, mgr.search_paths)) or "empty"
+        print(f"no plugins found (search path: {paths})")
+        return 0
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print("  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3])
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from rpsrt.plugins import inspect_native, read_elf, sha256_file
+
+    cand, elf = inspect_native(args.file)
+    m = cand.manifest
+    info = {
+        "file": args.file,
+        "manifest_source": cand.source,
+        "sha256": sha256_file(args.file),
+        "checksum": "verified" if cand.sha256 else "not recorded",
+        "manifest": {k: v for k, v in m.raw.items() if k != "sha256"},
+        "exported_functions": elf.functions(),
+        "has_fini": "rps_plugin_fini" in elf.symbols,
+    }
+    del read_elf
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{args.file}: {m.name} {m.version_text} (ABI {m.abi}; manifest from {cand.source}; checksum "
+          f"{info['checksum']})")
+    print(f"  sha256: {info['sha256']}")
+    for r in m.requires:
+        print(f"  requires: {r.name} {r.constraint}")
+    for e in m.exports:
+        state = "" if e.symbol in elf.symbols else "  (MISSING from the file)"
+        print(f"  export: {e.symbol}  {e.name}  {e.signature}{state}")
+    print(f"  functions: {' '.join(elf.functions())}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from rpsc import CompileError
+    from rpsrt.plugins.check import check_in_child
+
+    points = []
+    for spec in args.point:
+        name, eq, rest = spec.partition("=")
+        sig, _, mode = rest.partition(":")
+        if not eq or not name or not sig:
+            raise CompileError(f"error: --point {spec!r}: expected NAME=SIGNATURE[:MODE]")
+        points.append((name, sig, mode or "first"))
+    arguments = {}
+    for spec in args.arg:
+        key, eq, value = spec.partition("=")
+        if not eq:
+            raise CompileError(f"error: --arg {spec!r}: expected KEY=VALUE")
+        arguments[key] = value
+    paths = list(args.plugin_path)
+    if args.store:
+        paths.append(os.path.join(args.store, "plugins"))
+    report = check_in_child(args.file, search_paths=paths, points=points, arguments=arguments,
+                            timeout=args.timeout)
+    print(report.render(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
+def run_graph(args: argparse.Namespace) -> int:
+    from rpsc import CompileError
+
+    dot_text = _manager(args, not args.no_python).to_dot()
+    if args.output and args.output.endswith(".svg"):
+        dot = shutil.which("dot")
+        if dot is None:
+            raise CompileError(f"{args.output}: error: SVG output needs Graphviz `dot`, which is not installed "
+                               "(write .dot instead)")
+        proc = subprocess.run([dot, "-Tsvg", "-o", args.output], input=dot_text, text=True,
+                              capture_output=True)
+        if proc.returncode != 0:
+            raise CompileError(f"{args.output}: error: dot failed: {proc.stderr.strip()}")
+    elif args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(dot_text)
+    else:
+        sys.stdout.write(dot_text)
+    return 0
+
+
+def run_sidecar(args: argparse.Namespace) -> int:
+    from rpsrt.errors import PluginError
+    from rpsrt.plugins import parse_manifest, read_elf, write_sidecar
+
+    raw = read_elf(args.file).read_symbol_bytes("rps_plugin_manifest")
+    if raw is None:
+        raise PluginError("no rps_plugin_manifest symbol to write the sidecar from", path=args.file)
+    print(write_sidecar(args.file, parse_manifest(raw, path=args.file)))
+    return 0

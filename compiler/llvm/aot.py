@@ -1,0 +1,68 @@
+"""Ahead-of-time output: typed IR modules -> one linked, optimised LLVM module -> `.ll` text and a PIC `.o`.
+
+Entry: `emit_object_and_ir(modules, llvm_ir=..., obj=..., opt_level=2, native=False)`. The object file is
+compiled from exactly the module whose text goes to `.ll` (relocation model `pic`), so CI can inspect one
+and link the other. `rps_rt` stays an undefined external symbol the host must define.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import llvmlite.binding as llvm
+
+from rpsc.ir import ir
+
+from .codegen import emit_llvm
+from .jit import init_native, optimize, parse_ir
+
+
+def aot_target_machine(opt_level: int, native: bool) -> llvm.TargetMachine:
+    """A PIC target machine for the host triple: the host CPU when `native`, else the generic one."""
+    init_native()
+    target = llvm.Target.from_default_triple()
+    cpu = llvm.get_host_cpu_name() if native else ""
+    features = llvm.get_host_cpu_features().flatten() if native else ""
+    return target.create_target_machine(cpu=cpu, features=features, opt=opt_level, reloc="pic",
+                                        codemodel="default")
+
+
+def link_ir(modules: Sequence[ir.Module], tm: llvm.TargetMachine) -> llvm.ModuleRef:
+    """One LLVM module holding every given module's functions (externs between them resolved)."""
+    name = modules[0].name if len(modules) == 1 else "rpsc_modules"
+    linked = parse_ir(emit_llvm(modules[0]), name, tm)
+    for m in modules[1:]:
+        linked.link_in(parse_ir(emit_llvm(m), m.name, tm))
+    linked.verify()
+    return linked
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def emit_object_and_ir(modules: Sequence[ir.Module], *, llvm_ir: Path | None, obj: Path | None,
+                       opt_level: int = 2, native: bool = False) -> llvm.ModuleRef:
+    """Write the optimised IR text to `llvm_ir` and/or its PIC object code to `obj`; returns the module."""
+    tm = aot_target_machine(opt_level, native)
+    mod = link_ir(modules, tm)
+    optimize(mod, tm, opt_level)
+    if llvm_ir is not None:
+        _write_atomic(llvm_ir, str(mod).encode())
+    if obj is not None:
+        _write_atomic(obj, tm.emit_object(mod))
+    return mod

@@ -1,0 +1,364 @@
+"""The JIT engine: typed IR modules compiled lazily by llvmlite's MCJIT into the running process.
+
+`JitEngine(modules, opt_level=2, cache_dir=None, eager=False, recursion_limit=...)` implements the engine
+protocol of `rpsc.engine` (`call`, `interrupt`, `close`). One LLVM module per `.rps` module; calling a
+function compiles its module and, transitively, the modules it calls (`eager=True` compiles everything up
+front). Each engine owns its `rps_rt` state (a ctypes Structure mapped onto the external global `rps_rt`
+of its modules), its target machine and its MCJIT instance. With `cache_dir`, object code is looked up in
+an on-disk cache before optimisation (see `rpsc.llvm.cache`), through MCJIT's object-cache hooks.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+
+from rpsc import CompileError
+from rpsc.engine import EngineError, Scalar, coerce_args, resolve_function
+from rpsc.ir import ir
+from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, Trap
+
+from .cache import ObjectCache, TargetKey, cache_key, ir_digest
+from .codegen import RT_SYMBOL, RT_TYPE, emit_llvm
+
+
+class RtState(ctypes.Structure):
+    """`struct rps_rt` of rps/runtime.h."""
+
+    _fields_ = [
+        ("interrupt", ctypes.c_int32),
+        ("depth", ctypes.c_int32),
+        ("depth_limit", ctypes.c_int32),
+        ("reserved", ctypes.c_int32),
+        ("trap_function", ctypes.c_char_p),
+        ("trap_location", ctypes.c_char_p),
+    ]
+
+
+_RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n'
+_CTYPE = {ir.I64: ctypes.c_int64, ir.F64: ctypes.c_double, ir.BOOL: ctypes.c_uint8}
+_NATIVE_LOCK = threading.Lock()
+
+
+def init_native() -> None:
+    """Initialise LLVM's native target and assembly printer (idempotent)."""
+    with _NATIVE_LOCK:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+
+
+def host_target_key(opt_level: int) -> TargetKey:
+    """The cache-relevant description of this host's target."""
+    init_native()
+    return TargetKey(
+        triple=llvm.get_process_triple(),
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt_level=opt_level,
+        llvmlite_version=llvmlite.__version__,
+        llvm_version=".".join(map(str, llvm.llvm_version_info)),
+    )
+
+
+def create_target_machine(key: TargetKey, *, jit: bool) -> llvm.TargetMachine:
+    """A target machine for `key` (a new one each time: MCJIT takes ownership of the one it is given).
+
+    Position-independent code in the small code model: direct PC-relative calls inside a module, the
+    GOT for `rps_rt`, and RuntimeDyld's stubs for calls into other modules (faster than MCJIT's default
+    large code model, which calls through absolute 64-bit addresses)."""
+    init_native()
+    target = llvm.Target.from_triple(key.triple)
+    return target.create_target_machine(cpu=key.cpu, features=key.features, opt=key.opt_level,
+                                        reloc=key.reloc, codemodel=key.codemodel, jit=jit)
+
+
+def optimize(module: llvm.ModuleRef, tm: llvm.TargetMachine, opt_level: int) -> None:
+    """Run LLVM's new-pass-manager pipeline for -O`opt_level` (nothing at -O0)."""
+    if opt_level <= 0:
+        return
+    pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(module, pb)
+
+
+def parse_ir(text: str, name: str, tm: llvm.TargetMachine) -> llvm.ModuleRef:
+    """Parse LLVM IR text into a module for `tm`'s triple and data layout; CompileError if invalid."""
+    try:
+        mod = llvm.parse_assembly(text)
+        mod.verify()
+    except RuntimeError as exc:
+        raise CompileError(f"{name}: invalid LLVM IR generated: {exc}") from None
+    mod.name = name
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    return mod
+
+
+@dataclass(slots=True)
+class ModuleStats:
+    """What compiling one module cost (milliseconds) and whether its object code came from the cache."""
+
+    name: str
+    functions: list[str]
+    emit_ms: float = 0.0       # typed IR -> LLVM IR text
+    parse_ms: float = 0.0      # text -> LLVM module (+ verify)
+    opt_ms: float = 0.0        # new pass manager pipeline (0 on a cache hit)
+    codegen_ms: float = 0.0    # machine code generation (0 on a cache hit)
+    link_ms: float = 0.0       # MCJIT loading and relocation of the object code
+    cache_hit: bool = False
+    function_emit_ms: dict[str, float] = field(default_factory=dict)   # per function, on a miss
+
+    @property
+    def total_ms(self) -> float:
+        return self.emit_ms + self.parse_ms + self.opt_ms + self.codegen_ms + self.link_ms
+
+
+@dataclass(slots=True)
+class JitStats:
+    modules: list[ModuleStats] = field(default_factory=list)
+    engine_ms: float = 0.0
+
+    @property
+    def compiled(self) -> int:
+        """Modules whose object code was generated (not loaded from the cache)."""
+        return sum(1 for m in self.modules if not m.cache_hit)
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(1 for m in self.modules if m.cache_hit)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "engine_ms": round(self.engine_ms, 3),
+            "compiled": self.compiled,
+            "cache_hits": self.cache_hits,
+            "modules": [
+                {"name": m.name, "functions": m.functions, "cache_hit": m.cache_hit,
+                 "emit_ms": round(m.emit_ms, 3), "parse_ms": round(m.parse_ms, 3),
+                 "opt_ms": round(m.opt_ms, 3), "codegen_ms": round(m.codegen_ms, 3),
+                 "link_ms": round(m.link_ms, 3), "total_ms": round(m.total_ms, 3),
+                 "function_emit_ms": {k: round(v, 3) for k, v in m.function_emit_ms.items()}}
+                for m in self.modules
+            ],
+        }
+
+
+@dataclass(slots=True)
+class _Pending:
+    key: str | None
+    cached: bytes | None
+    stats: ModuleStats
+    started: float = 0.0
+
+
+class JitEngine:
+    """Runs typed IR modules as native code (see the module docstring)."""
+
+    def __init__(self, modules: Sequence[ir.Module], *, opt_level: int = 2, cache_dir: str | Path | None = None,
+                 eager: bool = False, recursion_limit: int = DEFAULT_RECURSION_LIMIT) -> None:
+        if not 0 <= opt_level <= 3:
+            raise ValueError(f"optimisation level must be 0..3, got {opt_level}")
+        t0 = time.perf_counter()
+        self.modules = list(modules)
+        self.opt_level = opt_level
+        self.stats = JitStats()
+        self.cache = ObjectCache(Path(cache_dir)) if cache_dir is not None else None
+        self.rt = RtState(0, 0, int(recursion_limit), 0, None, None)
+        self._rt_addr = ctypes.addressof(self.rt)
+        self._by_oid = {m.oid: m for m in self.modules}
+        self._module_of: dict[str, ir.Module] = {f.ref.symbol: m for m in self.modules for f in m.functions}
+        self._loaded: set[str] = set()
+        self._pending: dict[str, _Pending] = {}
+        self._callables: dict[str, Callable[..., Scalar | None]] = {}
+        self._by_ref: dict[str, ir.FunctionRef] = {}
+        self._lock = threading.RLock()
+        self._closed = False
+        self.target = host_target_key(opt_level)
+        self._tm = create_target_machine(self.target, jit=True)
+        self._opt_tm = create_target_machine(self.target, jit=True)   # for the pass builder
+        # The engine's first module only declares `rps_rt`, mapped (once, by name, for every module the
+        # engine will hold, including object code loaded from the cache) onto this engine's RtState.
+        first = parse_ir(_RT_DECL, "rpsc.rt", self._tm)
+        self._ee = llvm.create_mcjit_compiler(first, self._tm)
+        self._ee.add_global_mapping(first.get_global_variable(RT_SYMBOL), self._rt_addr)
+        self._ee.set_object_cache(self._notify, self._getbuffer)
+        self.stats.engine_ms = (time.perf_counter() - t0) * 1e3
+        if eager:
+            self.compile_all()
+
+    # -- compilation
+
+    def compile_all(self) -> None:
+        """Compile every module now (what `eager=True` does)."""
+        with self._lock:
+            self._load([m for m in self.modules if m.oid not in self._loaded])
+
+    def _reachable(self, root: ir.Module) -> list[ir.Module]:
+        todo, seen, out = [root], {root.oid}, []
+        while todo:
+            m = todo.pop()
+            if m.oid not in self._loaded:
+                out.append(m)
+            for ext in m.externs():
+                dep = self._module_of.get(ext.symbol)
+                if dep is None:
+                    raise CompileError(f"module {m.name} calls {ext.name} ({ext.symbol}), "
+                                       "which no loaded module defines")
+                if dep.oid not in seen:
+                    seen.add(dep.oid)
+                    todo.append(dep)
+        return out
+
+    def _load(self, modules: list[ir.Module]) -> None:
+        for m in modules:
+            self._reachable(m)   # every extern must be defined before MCJIT links (it aborts otherwise)
+        added = []
+        for m in modules:
+            st = ModuleStats(m.name, [f.name for f in m.functions])
+            t0 = time.perf_counter()
+            digest = key = cached = None
+            if self.cache is not None:
+                # Warm path: typed IR digest -> object key -> object code; no LLVM IR is generated.
+                digest = ir_digest(repr(m), self.target)
+                key = self.cache.get_alias(digest) if digest is not None else None
+                cached = self.cache.get(key) if key is not None else None
+            if cached is not None:
+                mod = parse_ir(_RT_DECL, m.oid, self._tm)  # MCJIT wants a module; the cache supplies its code
+                st.parse_ms = (time.perf_counter() - t0) * 1e3
+            else:
+                text = emit_llvm(m, st.function_emit_ms)
+                t1 = time.perf_counter()
+                if self.cache is not None:
+                    known_bad, key = key, cache_key(text, self.target)
+                    cached = self.cache.get(key) if key != known_bad else None
+                t2 = time.perf_counter()
+                mod = parse_ir(text, m.oid, self._tm)
+                t3 = time.perf_counter()
+                if cached is None:
+                    optimize(mod, self._opt_tm, self.opt_level)
+                t4 = time.perf_counter()
+                st.emit_ms, st.parse_ms, st.opt_ms = (t1 - t0) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3
+                if self.cache is not None and digest is not None and key is not None:
+                    self.cache.put_alias(digest, key)
+            st.cache_hit = cached is not None
+            self._pending[m.oid] = _Pending(key, cached, st)
+            self._ee.add_module(mod)
+            added.append(m)
+        t5 = time.perf_counter()
+        self._ee.finalize_object()
+        total_mc = (time.perf_counter() - t5) * 1e3
+        for m in added:
+            p = self._pending.pop(m.oid)
+            p.stats.link_ms = max(0.0, total_mc / len(added) - p.stats.codegen_ms)
+            self.stats.modules.append(p.stats)
+            self._loaded.add(m.oid)
+
+    def _getbuffer(self, mod: llvm.ModuleRef) -> bytes | None:
+        p = self._pending.get(mod.name)
+        if p is None:
+            return None
+        p.started = time.perf_counter()
+        return p.cached
+
+    def _notify(self, mod: llvm.ModuleRef, data: bytes) -> None:
+        p = self._pending.get(mod.name)
+        if p is None:
+            return
+        p.stats.codegen_ms = (time.perf_counter() - p.started) * 1e3
+        if self.cache is not None and p.key is not None:
+            self.cache.put(p.key, data)
+
+    # -- calls
+
+    def function(self, fn: str | ir.FunctionRef) -> Callable[..., Scalar | None]:
+        """A Python callable running `fn` natively (compiling what it reaches on first use)."""
+        ref = resolve_function(self.modules, fn)
+        c = self._callables.get(ref.symbol)
+        if c is None:
+            with self._lock:
+                c = self._callables.get(ref.symbol)
+                if c is None:
+                    c = self._make_callable(ref)
+                    self._callables[ref.symbol] = c
+        return c
+
+    def _make_callable(self, ref: ir.FunctionRef) -> Callable[..., Scalar | None]:
+        if self._closed:
+            raise EngineError("the JIT engine is closed")
+        module = self._module_of[ref.symbol]
+        if module.oid not in self._loaded:
+            self._load(self._reachable(module))
+        addr = self._ee.get_function_address(ref.symbol)
+        if not addr:
+            raise EngineError(f"{ref.name} ({ref.symbol}) was not compiled")
+        ret = ref.ret
+        proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, *(_CTYPE[t] for t in ref.params))
+        cfunc = proto(addr)
+        raise_trap = self._raise_trap
+        if ret is ir.VOID:
+            def call_void(*args: Scalar) -> None:
+                status = cfunc(None, *args)
+                if status:
+                    raise_trap(status)
+            return call_void
+        result = _CTYPE[ret]()
+        result_addr = ctypes.addressof(result)
+        if ret is ir.BOOL:
+            def call_bool(*args: Scalar) -> bool:
+                status = cfunc(result_addr, *args)
+                if status:
+                    raise_trap(status)
+                return result.value != 0
+            return call_bool
+
+        def call(*args: Scalar) -> Scalar:
+            status = cfunc(result_addr, *args)
+            if status:
+                raise_trap(status)
+            return result.value  # type: ignore[no-any-return]
+        call.__name__ = ref.name
+        return call
+
+    def _raise_trap(self, status: int) -> None:
+        rt = self.rt
+        function = rt.trap_function.decode("utf-8", "replace") if rt.trap_function else None
+        location = rt.trap_location.decode("utf-8", "replace") if rt.trap_location else None
+        rt.trap_function = rt.trap_location = None
+        rt.depth = 0
+        if status == TRAP_INTERRUPT:
+            rt.interrupt = 0
+        raise Trap(status, function=function, location=location)
+
+    def call(self, fn: str | ir.FunctionRef, args: Sequence[Scalar] = ()) -> Scalar | None:
+        """Run `fn` with `args`; its result (None for void); rpsrt.Trap on a trap."""
+        ref = resolve_function(self.modules, fn)
+        return self.function(ref)(*coerce_args(ref, args))
+
+    def interrupt(self) -> None:
+        """Thread-safe: the next loop back-edge poll of running code traps INTERRUPT."""
+        self.rt.interrupt = 1
+
+    @property
+    def recursion_limit(self) -> int:
+        return int(self.rt.depth_limit)
+
+    def close(self) -> None:
+        """Drop the native code; calling a callable obtained earlier after close is undefined."""
+        with self._lock:
+            self._closed = True
+            self._callables.clear()
+            # The ExecutionEngine frees its modules and code when collected.
+            self._ee = None  # type: ignore[assignment]
+
+    def __enter__(self) -> JitEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,144 @@
+"""`rpsc build`: Ninja builds of a store's plugins, incremental rebuilds, records in the store, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rpsrt
+from rpsc.cbackend.build import BuildOptions, build_store, store_stamps
+from rpsc.cbackend.native import NativeEngine
+from rpsc.cbackend.record import PLUGIN_ATTRIBUTES
+from rpsc.cli import main
+from rpsrt.plugins import read_sidecar, sha256_file
+
+from .conftest import compile_store, example_sources
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:  # type: ignore[type-arg]
+    assert main(["build", "--json", *argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_build_produces_plugins_sidecars_and_store_records(built_store: Path):
+    """Each module becomes plugins/rps<oid>-mod.so with a sidecar holding its sha256; the store records
+    the plugin file, checksum and symbols in the module objects and lists the modules in `plugins`."""
+    heap = rpsrt.load_store(str(built_store))
+    mods = {m.oid: m for m in heap.plugins}
+    assert len(mods) == 2
+    for mod in mods.values():
+        so = built_store / "plugins" / f"rps{mod.oid}-mod.so"
+        manifest, sha = read_sidecar(so)
+        assert sha == sha256_file(so)
+        attrs = {a.oid: v for a, v in mod.attrs.items()}
+        assert attrs[rpsrt.Oid.parse(PLUGIN_ATTRIBUTES["plugin_file"])] == f"plugins/rps{mod.oid}-mod.so"
+        assert attrs[rpsrt.Oid.parse(PLUGIN_ATTRIBUTES["plugin_sha256"])] == sha
+        symbols = attrs[rpsrt.Oid.parse(PLUGIN_ATTRIBUTES["plugin_symbols"])].split()
+        assert symbols == [e.symbol for e in manifest.exports] and symbols
+        assert (built_store / "generated" / f"rps{mod.oid}-mod.c").is_file()
+    for header in ("rps_names.h", "rps_roots.h", "rps_constants.h"):
+        assert (built_store / "generated" / header).is_file()
+    text = (built_store / "rps_manifest.json").read_text()
+    assert all(oid in text.split('"plugins"')[1].split("]")[0] for oid in map(str, mods))
+
+
+def test_second_build_runs_no_compiler_and_does_not_load_the_store(built_store: Path, capsys):  # type: ignore[no-untyped-def]
+    """A second `rpsc build` takes the fast path: no command run, no store file touched."""
+    before = store_stamps(built_store)
+    summary = run_json(capsys, "--store", str(built_store))
+    assert summary["commands"] == [] and summary["no_op"] and summary["fast_path"]
+    assert summary["built"] == 0 and summary["up_to_date"] == 2
+    assert store_stamps(built_store) == before
+
+
+def test_changing_one_function_rebuilds_exactly_one_plugin(built_store: Path, capsys):  # type: ignore[no-untyped-def]
+    """Editing one function of one module recompiles and relinks that module's plugin only."""
+    sources = example_sources()
+    geo = next(k for k in sources if k.endswith("geometry.rps"))
+    sources[geo] = sources[geo].replace("3.141592653589793 * r * r", "3.0 * r * r")
+    compile_store(built_store, sources)
+    summary = run_json(capsys, "--store", str(built_store))
+    built = [m for m in summary["modules"] if m["status"] == "built"]
+    assert [m["name"] for m in built] == ["geometry"]
+    assert len([c for c in summary["commands"] if c.startswith("CC ")]) == 1
+    assert len([c for c in summary["commands"] if c.startswith("LINK ")]) == 1
+    with NativeEngine(built_store, interruptible=False) as eng:
+        assert eng.call("circle_area", [2.0]) == 12.0
+    again = run_json(capsys, "--store", str(built_store))
+    assert again["commands"] == []
+
+
+def test_build_dir_moves_build_files_but_not_plugins(tmp_path: Path, capsys):  # type: ignore[no-untyped-def]
+    """--build-dir holds build.ninja and objects; plugins stay in the store's plugins/."""
+    store, bdir = tmp_path / "store", tmp_path / "elsewhere"
+    compile_store(store, example_sources())
+    summary = run_json(capsys, "--store", str(store), "--build-dir", str(bdir), "-O", "1")
+    assert (bdir / "build.ninja").is_file() and list((bdir / "obj").glob("*.o"))
+    assert not (store / "build").exists()
+    assert all(Path(p).parent == (store / "plugins").absolute() for p in summary["plugins"])
+    assert "-O1" in (bdir / "build.ninja").read_text()
+
+
+def test_launcher_cc_and_cflags_come_from_options_and_environment(tmp_path: Path, capsys, monkeypatch):  # type: ignore[no-untyped-def]
+    """--launcher prefixes every compiler command, CC/CFLAGS/LDFLAGS come from the environment, and
+    changing CFLAGS rebuilds."""
+    store = tmp_path / "store"
+    compile_store(store, example_sources())
+    log = tmp_path / "launcher.log"
+    launcher = tmp_path / "launch.sh"
+    launcher.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec "$@"\n')
+    launcher.chmod(launcher.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("CC", "cc")
+    monkeypatch.setenv("CFLAGS", "-DRPSC_TEST_FLAG=1")
+    monkeypatch.setenv("LDFLAGS", "-Wl,--as-needed")
+    run_json(capsys, "--store", str(store), "--launcher", str(launcher))
+    lines = log.read_text().splitlines()
+    assert len(lines) == 4  # two compiles, two links
+    assert all(line.startswith("cc ") for line in lines)
+    assert sum("-DRPSC_TEST_FLAG=1" in line for line in lines) == 2
+    assert sum("-Wl,--as-needed" in line for line in lines) == 2
+    monkeypatch.setenv("CFLAGS", "-DRPSC_TEST_FLAG=2")
+    summary = run_json(capsys, "--store", str(store), "--launcher", str(launcher))
+    assert summary["built"] == 2 and len(log.read_text().splitlines()) == 8
+
+
+def test_compiler_error_names_module_and_function(tmp_path: Path, capsys, monkeypatch):  # type: ignore[no-untyped-def]
+    """A C compiler error in generated code is reported with the module and the function it came from."""
+    store = tmp_path / "store"
+    src = "module brk version \"1.0.0\";\nfn first(a: int) -> int { return a / 3; }\n"
+    compile_store(store, {"brk.rps": src})
+    monkeypatch.setenv("CFLAGS", "-Dt0=@")  # breaks the first temporary of every generated function
+    assert main(["build", "--store", str(store)]) == 1
+    err = capsys.readouterr().err
+    assert "bug in rpsc" in err and "module brk" in err and "function _" in err and " first " in err
+    assert not list((store / "plugins").glob("*.so"))
+
+
+def test_plain_ninja_regenerates_when_the_store_changes(built_store: Path):
+    """The generator rule: after `rpsc compile` changes the store, plain `ninja` reruns rpsc and rebuilds."""
+    from rpsc.cbackend.build import ninja_executable
+
+    sources = example_sources()
+    kern = next(k for k in sources if k.endswith("kernels.rps"))
+    sources[kern] = sources[kern].replace("return a / b;", "return a / b + 1;")
+    compile_store(built_store, sources)
+    out = subprocess.run([ninja_executable()], cwd=built_store / "build", capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "RPSC regenerating build.ninja" in out.stdout
+    assert out.stdout.count("LINK ") == 1
+    again = subprocess.run([ninja_executable()], cwd=built_store / "build", capture_output=True, text=True)
+    assert "no work to do" in again.stdout
+
+
+def test_build_of_a_missing_store_is_a_clear_error(tmp_path: Path, capsys):  # type: ignore[no-untyped-def]
+    """`rpsc build` on a folder that is not a store exits 1 with a one-line error, no traceback."""
+    assert main(["build", "--store", str(tmp_path / "nothing")]) == 1
+    err = capsys.readouterr().err
+    assert "no store here" in err and "Traceback" not in err
