@@ -150,11 +150,10 @@ def best(fn, *args, repeat: int = 5) -> tuple[float, object]:  # type: ignore[no
 
 
 def speed_figures(work: Path, quick: bool) -> dict[str, float]:
+    import rpsrt
     from rpsc.cbackend.native import NativeEngine
     from rpsc.llvm.jit import JitEngine
     from rpsc.pipeline import ir_modules
-
-    import rpsrt
 
     fib_src, kern_src = jit_bench_sources()
     src = work / "kern"

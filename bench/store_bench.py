@@ -23,11 +23,10 @@ import time
 import tracemalloc
 
 import orjson
-
 import rpsrt
 from rpsrt import wellknown as wk
 from rpsrt.heap import Heap
-from rpsrt.objects import PayloadClassInfo, PayloadSymbol
+from rpsrt.objects import PayloadClassInfo, PayloadSymbol, RpsObject
 from rpsrt.store.core import new_heap
 from rpsrt.store.reader import _START
 from rpsrt.store.writer import dump_store, render_store
@@ -45,8 +44,8 @@ def build_heap(n: int, seed: int = 1) -> Heap:
     obj_class, sel_class = heap[wk.OBJECT], heap[wk.NAMED_SELECTOR]
     classes = [obj_class]
     attrs = [name, comment]
-    selectors = []
-    functions = []
+    selectors: list[RpsObject] = []
+    functions: list[RpsObject] = []
     made = len(heap.objects)
     i = 0
     while made < n:
@@ -96,7 +95,7 @@ def build_heap(n: int, seed: int = 1) -> Heap:
 
 
 def _store_files(directory: str) -> list[str]:
-    out = []
+    out: list[str] = []
     for root, _dirs, files in os.walk(directory):
         out.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(".json"))
     return out
@@ -116,7 +115,7 @@ def _split(data: bytes) -> list[bytes]:
 
 def _orjson_peer(paths: list[str]) -> list[object]:
     """The bare parse: read the files, split out their JSON texts, parse each with orjson."""
-    out = []
+    out: list[object] = []
     loads = orjson.loads
     for p in paths:
         with open(p, "rb") as f:
@@ -170,7 +169,6 @@ def main() -> None:
             dump_store(loaded, out)
 
         t_dump = _best(full_dump)
-        del loaded, data
 
         # Memory per loaded object (tracemalloc: Python allocations made by the load, kept after it).
         gc.collect()

@@ -118,7 +118,7 @@ class Heap:
         for oid in sorted(mine):
             ca, cb = canonical_object(self.objects[oid]), canonical_object(other.objects[oid])
             if ca != cb:
-                for field, x, y in zip(_FIELDS, ca, cb):
+                for field, x, y in zip(_FIELDS, ca, cb, strict=True):
                     if x != y:
                         return f"object {oid}: {field} differ: {x!r} != {y!r}"
                 return f"object {oid} differs"  # pragma: no cover

@@ -75,7 +75,7 @@ class PayloadSymbol(Payload):
     kind = "symbol"
 
     def __init__(self, name: str, value: Value = None, weak: bool = False) -> None:
-        super().__init__()
+        self.extra = None
         self.name = name
         self.value = value
         self.weak = weak
@@ -89,7 +89,7 @@ class PayloadClassInfo(Payload):
 
     def __init__(self, superclass: RpsObject, methodict: dict[RpsObject, VClosure] | None = None,
                  symb: RpsObject | None = None, name: str | None = None, attrset: VSet | None = None) -> None:
-        super().__init__()
+        self.extra = None
         self.superclass = superclass
         self.methodict: dict[RpsObject, VClosure] = methodict if methodict is not None else {}
         self.symb = symb
@@ -102,7 +102,7 @@ class PayloadSetOb(Payload):
     kind = "setob"
 
     def __init__(self, elems: Any = ()) -> None:
-        super().__init__()
+        self.extra = None
         self.elems: set[RpsObject] = set(elems)
 
 
@@ -111,7 +111,7 @@ class PayloadVectOb(Payload):
     kind = "vectob"
 
     def __init__(self, elems: Any = ()) -> None:
-        super().__init__()
+        self.extra = None
         self.elems: list[RpsObject | None] = list(elems)
 
 
@@ -120,7 +120,7 @@ class PayloadVectVal(Payload):
     kind = "vectval"
 
     def __init__(self, elems: Any = ()) -> None:
-        super().__init__()
+        self.extra = None
         self.elems: list[Value] = list(elems)
 
 
@@ -134,7 +134,7 @@ class PayloadAgenda(Payload):
     kind = "agenda"
 
     def __init__(self, low: Any = (), normal: Any = (), high: Any = ()) -> None:
-        super().__init__()
+        self.extra = None
         self.low: list[RpsObject] = list(low)
         self.normal: list[RpsObject] = list(normal)
         self.high: list[RpsObject] = list(high)
@@ -145,7 +145,7 @@ class PayloadTasklet(Payload):
     kind = "tasklet"
 
     def __init__(self, todo: VClosure | None = None, obsolete_delay: float | None = None) -> None:
-        super().__init__()
+        self.extra = None
         self.todo = todo
         self.obsolete_delay = obsolete_delay
 
@@ -155,7 +155,7 @@ class PayloadStringDict(Payload):
     kind = "string_dictionary"
 
     def __init__(self, dictionary: dict[str, Value] | None = None) -> None:
-        super().__init__()
+        self.extra = None
         self.dictionary: dict[str, Value] = dictionary if dictionary is not None else {}
 
 
@@ -164,7 +164,7 @@ class PayloadStringBuffer(Payload):
     kind = "string_buffer"
 
     def __init__(self, lines: list[str] | None = None, string: str | None = None, indent: int | None = None) -> None:
-        super().__init__()
+        self.extra = None
         self.lines = lines
         self.string = string
         self.indent = indent
@@ -177,7 +177,7 @@ class PayloadObjMap(Payload):
     kind = "objmap"
 
     def __init__(self, objmap: Any = None, descr: Value = None) -> None:
-        super().__init__()
+        self.extra = None
         self.objmap = objmap if objmap is not None else {}
         self.descr = descr
 
@@ -196,7 +196,7 @@ class PayloadGccJit(Payload):
     kind = "gccjit"
 
     def __init__(self, jitseq: Any = ()) -> None:
-        super().__init__()
+        self.extra = None
         self.jitseq: list[RpsObject] = list(jitseq)
 
 
@@ -206,7 +206,7 @@ class PayloadUnknown(Payload):
     __slots__ = ("unknown_kind", "members")
 
     def __init__(self, kind: str, members: dict[str, Any]) -> None:
-        super().__init__()
+        self.extra = None
         self.unknown_kind = kind
         self.members = members
 

@@ -7,7 +7,6 @@ since equal numbers mean equal text). Build one with `Oid(hi, lo)`, `Oid.parse(t
 
 from __future__ import annotations
 
-import re
 import secrets
 from operator import itemgetter
 from typing import Final
@@ -17,6 +16,8 @@ ALPHABET: Final = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 _DIGIT: Final = {c: i for i, c in enumerate(ALPHABET)}
 #: Two digits at a time: halves the work of decoding a text.
 _PAIR: Final = {a + b: i * 62 + j for i, a in enumerate(ALPHABET) for j, b in enumerate(ALPHABET)}
+#: `_` and the first two hi digits (the first one 0-9), as a number.
+_HEAD: Final = {"_" + a + b: i * 62 + j for i, a in enumerate(ALPHABET[:10]) for j, b in enumerate(ALPHABET)}
 BASE: Final = 62
 NB_HI_DIGITS: Final = 11
 NB_LO_DIGITS: Final = 7
@@ -27,7 +28,6 @@ MAX_LO: Final = BASE**7
 #: rpsc generates `lo` below 2**32, as upstream does (its constructor truncates to uint32_t).
 GEN_MAX_LO: Final = 2**32
 _MASK64: Final = (1 << 64) - 1
-_STRICT: Final = re.compile(r"_[0-9][0-9A-Za-z]{17}\Z")
 #: Translates a text into one whose ASCII order is the (hi, lo) order.
 _ORDER_TABLE: Final = str.maketrans(ALPHABET, "".join(chr(48 + i) for i in range(62)))
 
@@ -65,16 +65,16 @@ class Oid(tuple):  # type: ignore[type-arg]
     @classmethod
     def parse(cls, text: str) -> Oid:
         """Parse the exact 19-character text (`_` + 11 hi digits + 7 lo digits); raise OidError."""
-        # The pair lookups reject every character outside the alphabet; the first hi digit must be 0-9,
-        # which makes hi < 10*62**10; 7 lo digits make lo < 62**7.
+        # The table lookups reject every character outside the alphabet; the head table also requires `_`
+        # and a first digit 0-9, which makes hi < 10*62**10; 7 lo digits make lo < 62**7.
         try:
-            if len(text) != 19 or text[0] != "_" or text[1] > "9" or text[1] < "0":
-                raise KeyError
             p = _PAIR
-            hi = ((((p[text[1:3]] * 3844 + p[text[3:5]]) * 3844 + p[text[5:7]]) * 3844 + p[text[7:9]]) * 3844
+            hi = ((((_HEAD[text[:3]] * 3844 + p[text[3:5]]) * 3844 + p[text[5:7]]) * 3844 + p[text[7:9]]) * 3844
                   + p[text[9:11]]) * 62 + _DIGIT[text[11]]
             lo = ((p[text[12:14]] * 3844 + p[text[14:16]]) * 3844 + p[text[16:18]]) * 62 + _DIGIT[text[18]]
-        except (KeyError, TypeError):
+            if len(text) != 19:
+                raise KeyError
+        except (KeyError, TypeError, IndexError):
             raise OidError(f"malformed object id {text!r}") from None
         if hi < MIN_HI or lo < MIN_LO or not ((hi % 2147473837) + ((hi >> 32) ^ (lo * 17 + 201151))) & 0xFFFFFFFF:
             _check(hi, lo, text)

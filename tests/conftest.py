@@ -40,3 +40,9 @@ def upstream_store_path(fmt: str) -> Path:
     if not (path / "rps_manifest.json").is_file():
         pytest.skip(f"upstream store {path} not present")
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--update-golden`: rewrite golden files instead of comparing (used by tests/frontend and tests/llvm)."""
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite golden files instead of comparing against them")

@@ -8,6 +8,7 @@ plugins, printing results and times; finally dispatch an extension point through
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -35,24 +36,17 @@ CALLS: list[tuple[str, list[Any]]] = [
 
 
 def examples_dir() -> Path:
-    """The example `.rps` modules: the installed package data, else the checkout's plugins_src/."""
-    try:
-        from importlib import resources
-
-        root = resources.files("rpsc.examples")
-        path = Path(str(root))
-        if any(path.glob("*.rps")):
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
+    """The example `.rps` modules: the installed package data (`rpsc/examples/`, declared in
+    pyproject.toml from `plugins_src/`), else the checkout's plugins_src/ (an editable install)."""
     import rpsc
 
-    checkout = Path(rpsc.__file__).resolve().parent.parent / "plugins_src"
-    if any(checkout.glob("*.rps")):
-        return checkout
+    pkg = Path(rpsc.__file__).resolve().parent
+    for candidate in (pkg / "examples", pkg.parent / "plugins_src"):
+        if any(candidate.glob("*.rps")):
+            return candidate
     from rpsc import CompileError
 
-    raise CompileError("error: the example modules are missing (neither rpsc.examples nor plugins_src/)")
+    raise CompileError("error: the example modules are missing (neither rpsc/examples nor plugins_src/)")
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[str, Any, float]:
@@ -90,7 +84,6 @@ def run_demo(workdir: Path | None, *, as_json: bool = False) -> int:
 
 def _run(workdir: Path, as_json: bool) -> int:
     import rpsrt
-
     from rpsc.cbackend.build import BuildOptions, build_store
     from rpsc.cbackend.native import NativeEngine
     from rpsc.engine import resolve_function
@@ -135,8 +128,9 @@ def _run(workdir: Path, as_json: bool) -> int:
     say(f"3. loaded {len(native.manager.loaded)} plugin(s) through the plugin manager: "
         f"{', '.join(native.manager.loaded)} ({t_load:.0f} ms); JIT-compiled the same modules ({t_jit:.0f} ms)")
 
-    engines = [("interp", interp), ("jit", jit), ("c", native)]
-    rows = []
+    engines: list[tuple[str, Any]] = [("interp", interp), ("jit", jit), ("c", native)]
+    rows: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
     ok = True
     try:
         for name, args in CALLS:
@@ -146,14 +140,14 @@ def _run(workdir: Path, as_json: bool) -> int:
                 continue
             cells = []
             for _label, eng in engines:
-                kind, value, ms = _timed(lambda eng=eng, name=name, args=args: eng.call(name, list(args)))
+                call = functools.partial(eng.call, name, list(args))
+                kind, value, ms = _timed(call)
                 cells.append((kind, value, ms))
             agree = all(c[0] == cells[0][0] and _same(c[1], cells[0][1]) for c in cells)
             ok &= agree
             rows.append({"function": name, "args": args, "agree": agree,
                          **{label: {"result": _fmt(v), "ms": round(ms, 3)}
                             for (label, _e), (_k, v, ms) in zip(engines, cells, strict=True)}})
-        points = []
         for pname, point in sorted(native.manager.points.items()):
             if not point.implementations:
                 continue

@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, PluginError, Trap
-
 from rpsc.cbackend.record import oid_of_symbol
 from rpsc.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir
+from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, PluginError, Trap
 
 _TYPES = {"i64": ir.I64, "f64": ir.F64, "bool": ir.BOOL, "void": ir.VOID}
 
@@ -46,15 +45,29 @@ def read_store_plugins(store: Path) -> list[str] | None:
     return [p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else None
 
 
+def check_fresh(store: Path, build_dir: Path) -> None:
+    """Refuse plugins older than the store: when the last `rpsc build` (its state in `build_dir`) saw other
+    store files than there are now, the plugins may run stale code. No state: nothing to check."""
+    from rpsc.cbackend.build import read_state, store_stamps
+
+    state = read_state(build_dir)
+    if state is None:
+        return
+    if state.get("store") != store_stamps(store.absolute()):
+        raise PluginError(f"the store changed since its plugins were built: run `rpsc build --store {store}`",
+                          path=str(store))
+
+
 class NativeEngine:
     """Runs functions from a store's built plugins (see the module docstring)."""
 
     def __init__(self, store_dir: str | os.PathLike[str], *, recursion_limit: int = DEFAULT_RECURSION_LIMIT,
                  plugin_paths: Sequence[str | os.PathLike[str]] = (), manager: Any = None,
-                 interruptible: bool = True) -> None:
+                 interruptible: bool = True, build_dir: str | os.PathLike[str] | None = None) -> None:
         from rpsrt.plugins import PluginManager, inspect_native
 
         self.store = Path(store_dir)
+        check_fresh(self.store, Path(build_dir) if build_dir is not None else self.store / "build")
         self.manager = manager if manager is not None else PluginManager(plugin_paths, store=self.store)
         self.manager.rt.depth_limit = int(recursion_limit)
         self.interruptible = interruptible
@@ -106,7 +119,13 @@ class NativeEngine:
         """Run one function; raise rpsrt.Trap on a trap, EngineError for a bad name or arguments."""
         if self._closed:
             raise EngineError("the native engine is closed")
-        ref = self.function_ref(fn)
+        try:
+            ref = self.function_ref(fn)
+        except EngineError:
+            if isinstance(fn, ir.FunctionRef):
+                raise EngineError(f"function {fn.name} ({fn.symbol}) is in the store but not in its plugins: "
+                                  f"run `rpsc build --store {self.store}`") from None
+            raise
         vals = coerce_args(ref, args)
         target = self._callable(ref)
         if not self.interruptible or threading.current_thread() is not threading.main_thread():

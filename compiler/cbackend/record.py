@@ -25,9 +25,8 @@ PLUGIN_ATTRIBUTES: dict[str, str] = {
 
 def plugin_attributes(heap: Any) -> dict[str, Any]:
     """The plugin attribute objects of `heap`, created (with their names) when missing."""
-    from rpsrt import wellknown as wk
-
     from rpsc.frontend.codeclasses import RPSC_MTIME, ensure_code_classes
+    from rpsrt import wellknown as wk
 
     cc = ensure_code_classes(heap)
     out = {}

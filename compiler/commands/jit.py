@@ -112,18 +112,22 @@ def _call_interruptibly(engine: Any, fn: Any, values: list[Any]) -> tuple[bool, 
     import threading
 
     box: list[tuple[bool, Any]] = []
+    done = threading.Event()
 
     def work() -> None:
         try:
             box.append((True, fn(*values)))
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             box.append((False, exc))
+        finally:
+            done.set()
 
-    worker = threading.Thread(target=work, name="rpsc-jit-call", daemon=True)
-    worker.start()
-    while worker.is_alive():
+    # An Event, not Thread.join: a KeyboardInterrupt inside join() can leave is_alive() wrong.
+    threading.Thread(target=work, name="rpsc-jit-call", daemon=True).start()
+    while True:
         try:
-            worker.join(0.1)
+            if done.wait(0.1):
+                break
         except KeyboardInterrupt:
             engine.interrupt()
     return box[0]

@@ -58,10 +58,9 @@ def run_compile(args: argparse.Namespace) -> int:
     import rpsrt
     from rpsc.pipeline import compile_sources, new_heap
 
-    sources = []
-    for path in args.files:
-        with open(path, encoding="utf-8") as f:
-            sources.append((path, f.read()))
+    from rpsc.frontend.parser import read_source
+
+    sources = [(path, read_source(path)) for path in args.files]
     exists = os.path.isfile(os.path.join(args.store, "rps_manifest.json"))
     heap = rpsrt.load_store(args.store) if exists else new_heap()
     compile_sources(sources, heap)

@@ -162,6 +162,7 @@ class _Lowering:
         self.now = round(time.time(), 2)
         self.new_objects: set[RpsObject] = set()
         self.mobjs: dict[str, RpsObject] = {}
+        self.explicit: set[Oid] = set()
 
     # -- phase 1: resolution (no heap change)
 
@@ -226,13 +227,24 @@ class _Lowering:
 
     def _check_module(self, m: ast.Module) -> None:
         scope = self.scopes[m.name]
+        previous = stored_definitions(self.stored[m.name], self.cc) if m.name in self.stored else {}
         for d in m.decls:
             oid = getattr(d, "oid", None)
             if oid is not None:
                 try:
-                    Oid.parse(oid.lstrip("@"))
+                    parsed = Oid.parse(oid.lstrip("@"))
                 except OidError as exc:
                     raise _error(str(exc), d.span) from None
+                if parsed in self.explicit:
+                    raise _error(f"object id `{oid}` is given to two definitions", d.span)
+                self.explicit.add(parsed)
+                existing = self.heap.get(parsed)
+                mine = previous.get(_decl_name(d) or "")
+                if existing is not None and (mine is None or mine[1] is not existing):
+                    what = existing.attrs.get(self.cc.name)
+                    raise _error(f"object id `{oid}` already belongs to "
+                                 f"{f'`{what}`' if isinstance(what, str) else 'another object'} in this store",
+                                 d.span)
             if isinstance(d, ast.ClassDecl) and d.superclass:
                 self._need(scope, d.superclass, d.span, ("class",), "class")
             elif isinstance(d, ast.ObjectDecl):

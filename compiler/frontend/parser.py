@@ -612,6 +612,10 @@ def _expected_text(expected: set[str]) -> str:
     if {"INT", "STRING", "NULL", "LSQB"} <= exp:
         parts.append("a value")
         exp -= _VALUE_START
+    version_ops = {"GE", "GT", "LE", "LT", "EQ", "CARET", "TILDE"}
+    if version_ops <= exp and not exp & {"PLUS", "STAR"}:
+        parts.append('a version constraint like `>= "1.0"`')
+        exp -= version_ops
     if len(exp & _BINOPS) >= 8:
         parts.append("an operator")
         exp -= _BINOPS
@@ -929,7 +933,9 @@ def _expected_of(e: Any) -> set[str]:
     ip = getattr(e, "interactive_parser", None)
     if ip is None:
         return set(getattr(e, "expected", ()) or ())
-    return {k for k in ip.choices() if k.isupper()}
+    # accepts() simulates each terminal through the pending reductions: exact, unlike the LALR state's choices.
+    accepted = {k for k in ip.accepts() if k.isupper()}
+    return accepted or {k for k in ip.choices() if k.isupper()}
 
 
 def _parse_with_recovery(lk: Any, text: str, start: str, rec: _Recovery) -> Any:
@@ -950,6 +956,8 @@ def parse(text: str, path: str) -> ast.Module:
     """Parse one `.rps` module; raise `CompileError` listing every syntax and literal error found."""
     if not isinstance(text, str):
         raise TypeError("parse() takes the source text as str")
+    if text.startswith("\ufeff"):  # a UTF-8 byte order mark: blank it out, keeping every column
+        text = " " + text[1:]
     st = _State(path)
     token = _STATE.set(st)
     try:
@@ -980,8 +988,8 @@ def _resync(lk: Any, text: str, failed_at: int, rec: _Recovery) -> None:
         _parse_with_recovery(lk, chunk, "decl_only", sub)
 
 
-def parse_file(path: str | os.PathLike[str]) -> ast.Module:
-    """Read and parse a file (UTF-8); a file that cannot be read or decoded is a CompileError too."""
+def read_source(path: str | os.PathLike[str]) -> str:
+    """Read a source file as UTF-8; a file that cannot be read or decoded is a CompileError."""
     p = str(path)
     try:
         with open(p, "rb") as f:
@@ -991,14 +999,18 @@ def parse_file(path: str | os.PathLike[str]) -> ast.Module:
                                     ast.Span(p, 1, 1, 1, 1))])
         raise  # pragma: no cover
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
         raise_if_errors([Diagnostic("error", "the file is not valid UTF-8", ast.Span(p, line, col, line, col + 1))])
         raise  # pragma: no cover
-    return parse(text, p)
+
+
+def parse_file(path: str | os.PathLike[str]) -> ast.Module:
+    """Read and parse a file (UTF-8); a file that cannot be read or decoded is a CompileError too."""
+    return parse(read_source(path), str(path))
 
 
 _ = sort_key  # re-exported helper, kept for callers sorting diagnostics

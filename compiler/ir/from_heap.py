@@ -449,4 +449,12 @@ def build_ir(heap: Heap, names: Sequence[str] | None = None) -> list[ir.Module]:
     if names is not None:
         wanted = set(names)
         mods = [m for m in mods if m.attrs.get(cc.name) in wanted]
-    return [build_module(m, cc) for m in mods]
+    out = []
+    for m in mods:
+        try:
+            out.append(build_module(m, cc))
+        except (IndexError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            # a store written by something else than rpsc's lowering, or damaged by hand
+            raise IRBuildError(f"malformed stored code in module {m.attrs.get(cc.name)!r}: {exc!r}",
+                               oid=str(m.oid)) from None
+    return out

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import llvmlite.binding as llvm
-
 from rpsc.ir import ir
 
 from .codegen import emit_llvm
-from .jit import init_native, optimize, parse_ir
+from .jit import init_native, optimize, parse_ir, recursion_copies
 
 
 def aot_target_machine(opt_level: int, native: bool) -> llvm.TargetMachine:
@@ -30,12 +29,13 @@ def aot_target_machine(opt_level: int, native: bool) -> llvm.TargetMachine:
                                         codemodel="default")
 
 
-def link_ir(modules: Sequence[ir.Module], tm: llvm.TargetMachine) -> llvm.ModuleRef:
+def link_ir(modules: Sequence[ir.Module], tm: llvm.TargetMachine, opt_level: int = 2) -> llvm.ModuleRef:
     """One LLVM module holding every given module's functions (externs between them resolved)."""
     name = modules[0].name if len(modules) == 1 else "rpsc_modules"
-    linked = parse_ir(emit_llvm(modules[0]), name, tm)
+    copies = recursion_copies(opt_level)
+    linked = parse_ir(emit_llvm(modules[0], recursion_copies=copies), name, tm)
     for m in modules[1:]:
-        linked.link_in(parse_ir(emit_llvm(m), m.name, tm))
+        linked.link_in(parse_ir(emit_llvm(m, recursion_copies=copies), m.name, tm))
     linked.verify()
     return linked
 
@@ -59,7 +59,7 @@ def emit_object_and_ir(modules: Sequence[ir.Module], *, llvm_ir: Path | None, ob
                        opt_level: int = 2, native: bool = False) -> llvm.ModuleRef:
     """Write the optimised IR text to `llvm_ir` and/or its PIC object code to `obj`; returns the module."""
     tm = aot_target_machine(opt_level, native)
-    mod = link_ir(modules, tm)
+    mod = link_ir(modules, tm, opt_level)
     optimize(mod, tm, opt_level)
     if llvm_ir is not None:
         _write_atomic(llvm_ir, str(mod).encode())

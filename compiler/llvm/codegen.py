@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 
 from llvmlite import ir as ll
-
 from rpsc.ir import ir
 from rpsrt.errors import TRAP_CONVERSION, TRAP_DIVZERO, TRAP_INTERRUPT, TRAP_RECURSION
 
@@ -103,8 +102,18 @@ class _Strings:
 
 
 def impl_return_type(ret: ir.Type) -> ll.Type:
-    """What an internal body returns: `{value, i32 status}` (registers), or just the status for void."""
-    return I32 if ret is ir.VOID else ll.LiteralStructType([_REG[ret], I32])
+    """What an internal body returns: its value in registers (bool as i1), nothing for void."""
+    return ll.VoidType() if ret is ir.VOID else _REG[ret]
+
+
+@dataclass(frozen=True, slots=True)
+class _Runtime:
+    """The module-level declarations every body and wrapper uses."""
+
+    rt: ll.GlobalVariable          # @rps_rt, external
+    env: ll.GlobalVariable         # @rpsc.trap_env: the jmp_buf of the innermost active wrapper
+    setjmp: ll.Function
+    longjmp: ll.Function
 
 
 def _zero(t: ll.Type) -> ll.Constant:
@@ -116,18 +125,22 @@ class _FunctionEmitter:
 
     `room` is how many nested calls are still allowed, this one included (limit - caller's depth): the
     body traps RECURSION when it is not positive and passes `room - 1` to the bodies it calls, so the
-    depth lives in a register; `rps_rt.depth` is written only before a call into another module.
+    depth lives in a register; `rps_rt.depth` is written only before a call into another module. A trap
+    records its site in `rps_rt` and `longjmp`s to the innermost exported wrapper, which returns the code:
+    bodies return plain values and check nothing after a call inside the module.
     """
 
-    def __init__(self, fn: ir.Function, llfn: ll.Function, rt: ll.GlobalVariable, strings: _Strings,
-                 bodies: dict[str, ll.Function]) -> None:
+    def __init__(self, fn: ir.Function, llfn: ll.Function, rtm: _Runtime, strings: _Strings,
+                 bodies: dict[str, ll.Function], self_call: ll.Function | None = None) -> None:
         self.fn = fn
         self.llfn = llfn
-        self.rt = rt
+        self.rtm = rtm
+        self.rt = rtm.rt
         self.strings = strings
-        self.bodies = bodies
+        self.bodies = dict(bodies)
+        if self_call is not None:           # a copy of a self-recursive body calls the next copy
+            self.bodies[fn.symbol] = self_call
         self.module = llfn.module
-        self.rtype = impl_return_type(fn.ref.ret)
         self.temps: dict[str, ll.Value] = {}
         self.slots: list[ll.AllocaInstr] = []
         self.result_slots: dict[ir.Type, ll.AllocaInstr] = {}
@@ -141,27 +154,19 @@ class _FunctionEmitter:
     def _field(self, b: ll.IRBuilder, index: int) -> ll.Value:
         return b.gep(self.rt, [I32(0), I32(index)], inbounds=True, source_etype=RT_TYPE)
 
-    def _ret_status(self, b: ll.IRBuilder, status: ll.Value, value: ll.Value | None = None) -> None:
-        """Return `{value, status}` (a zero value when None), or the bare status from a void body."""
-        if self.fn.ref.ret is ir.VOID:
-            b.ret(status)
-            return
-        v = value if value is not None else _zero(self.rtype.elements[0])
-        agg: ll.Value = ll.Constant(self.rtype, [v if isinstance(v, ll.Constant) else _zero(v.type),
-                                                 status if isinstance(status, ll.Constant) else I32(0)])
-        if not isinstance(v, ll.Constant):
-            agg = b.insert_value(agg, v, 0)
-        if not isinstance(status, ll.Constant):
-            agg = b.insert_value(agg, status, 1)
-        b.ret(agg)
+    def _throw(self, b: ll.IRBuilder, status: ll.Value) -> None:
+        """`longjmp(rpsc.trap_env, status)`: back to the innermost wrapper, which returns `status`."""
+        env = b.load(self.rtm.env, name="env", typ=PTR)
+        b.call(self.rtm.longjmp, [env, status])
+        b.unreachable()
 
     def _trap_block(self, code: int, loc: ir.SourceLoc) -> ll.Block:
-        """A cold block that records the trap site and returns `code`."""
+        """A cold block that records the trap site and throws `code`."""
         block = self.llfn.append_basic_block(f"trap.{code}")
         b = ll.IRBuilder(block)
         b.store(self.strings.get(self.fn.name), self._field(b, RT_TRAP_FUNCTION))
         b.store(self.strings.get(str(loc)), self._field(b, RT_TRAP_LOCATION))
-        self._ret_status(b, I32(code))
+        self._throw(b, I32(code))
         return block
 
     @staticmethod
@@ -219,7 +224,10 @@ class _FunctionEmitter:
         elif isinstance(term, ir.CondBr):
             b.cbranch(self.value(term.cond), self.blocks[term.then_target], self.blocks[term.else_target])
         elif isinstance(term, ir.Ret):
-            self._ret_status(b, I32(0), None if term.value is None else self.value(term.value))
+            if term.value is None:
+                b.ret_void()
+            else:
+                b.ret(self.value(term.value))
         else:
             raise TypeError(f"block of {self.fn.name} without a terminator")
 
@@ -331,12 +339,9 @@ class _FunctionEmitter:
     def _call_body(self, b: ll.IRBuilder, ins: ir.Call, body: ll.Function) -> None:
         """A call inside the module: straight to the callee's body, `room - 1` in a register."""
         args = [b.sub(self.room, I32(1)), *(self.value(a) for a in ins.args)]
-        res = b.call(body, args, name="res", cconv="fastcc")
-        ret = ins.callee.ret
-        status = res if ret is ir.VOID else b.extract_value(res, 1, name="status")
-        self._check_status(b, status)
+        res = b.call(body, args, name="res" if ins.dest is not None else "", cconv="fastcc")
         if ins.dest is not None:
-            self.temps[ins.dest.name] = b.extract_value(res, 0, name=ins.dest.name)
+            self.temps[ins.dest.name] = res
 
     def _call_exported(self, b: ll.IRBuilder, ins: ir.Call) -> None:
         """A call into another module, through its exported ABI: publish this function's depth first."""
@@ -374,76 +379,116 @@ class _FunctionEmitter:
         b.position_at_end(cont)
 
     def _propagate_block(self, pred: ll.Block, status: ll.Value) -> ll.Block:
-        """The shared block that returns a callee's non-zero status unchanged."""
+        """The shared block that throws a callee's non-zero status on, unchanged."""
         if self.propagate is None:
             self.propagate = self.llfn.append_basic_block("propagate")
             b = ll.IRBuilder(self.propagate)
             self.propagate_phi = b.phi(I32, name="status.out")
-            self._ret_status(b, self.propagate_phi)
+            self._throw(b, self.propagate_phi)
         assert self.propagate_phi is not None
         self.propagate_phi.add_incoming(status, pred)
         return self.propagate
 
 
-def _emit_wrapper(fn: ir.Function, llfn: ll.Function, body: ll.Function, rt: ll.GlobalVariable) -> None:
-    """The exported `i32 rpsfn_<oid>(ptr result, args...)`: room = limit - depth, call the body, store the
-    result, restore `rps_rt.depth` (a call into another module may have moved it), return the status."""
+#: Bytes reserved for a jmp_buf (glibc: 200 on x86-64, 312 on aarch64).
+JMP_BUF_SIZE = 512
+
+
+def _emit_wrapper(fn: ir.Function, llfn: ll.Function, body: ll.Function, rtm: _Runtime) -> None:
+    """The exported `i32 rpsfn_<oid>(ptr result, args...)`: set a jmp_buf as the module's trap target,
+    call the body with room = limit - depth, store the result; on a trap (a longjmp back here) return its
+    code. Either way restore the previous trap target and `rps_rt.depth`."""
     b = ll.IRBuilder(llfn.append_basic_block("entry"))
 
     def field(i: int) -> ll.Value:
-        return b.gep(rt, [I32(0), I32(i)], inbounds=True, source_etype=RT_TYPE)
+        return b.gep(rtm.rt, [I32(0), I32(i)], inbounds=True, source_etype=RT_TYPE)
 
+    buf = b.alloca(ll.ArrayType(I8, JMP_BUF_SIZE), name="jmpbuf")
+    buf.align = 16
+    buf.type = PTR
+    outer = b.load(rtm.env, name="outer", typ=PTR)
     depth = b.load(field(RT_DEPTH), name="depth", typ=I32)
     limit = b.load(field(RT_LIMIT), name="limit", typ=I32)
+    code = b.call(rtm.setjmp, [buf], name="code")
+    run, trapped = llfn.append_basic_block("run"), llfn.append_basic_block("trapped")
+    b.cbranch(b.icmp_signed("==", code, I32(0)), run, trapped)
+    b.position_at_end(trapped)
+    b.store(outer, rtm.env)
+    b.store(depth, field(RT_DEPTH))
+    b.ret(code)
+    b.position_at_end(run)
+    b.store(buf, rtm.env)
     args: list[ll.Value] = [b.sub(limit, depth, name="room")]
     for arg, t, name in zip(llfn.args[1:], fn.ref.params, fn.param_names, strict=True):
         arg.name = name
         args.append(b.icmp_unsigned("!=", arg, I8(0)) if t is ir.BOOL else arg)
-    res = b.call(body, args, name="res", cconv="fastcc")
+    # Never inline the body here: a function that calls setjmp is optimised conservatively.
+    res = b.call(body, args, name="value" if fn.ref.ret is not ir.VOID else "", cconv="fastcc",
+                 attrs=("noinline",))
+    b.store(outer, rtm.env)
     b.store(depth, field(RT_DEPTH))
-    ret = fn.ref.ret
-    if ret is ir.VOID:
-        b.ret(res)
-        return
-    status = b.extract_value(res, 1, name="status")
-    ok, failed = llfn.append_basic_block("ok"), llfn.append_basic_block("failed")
-    b.cbranch(b.icmp_signed("==", status, I32(0)), ok, failed)
-    b.position_at_end(failed)
-    b.ret(status)
-    b.position_at_end(ok)
-    v = b.extract_value(res, 0, name="value")
-    b.store(b.zext(v, I8) if ret is ir.BOOL else v, llfn.args[0])
+    if fn.ref.ret is not ir.VOID:
+        b.store(b.zext(res, I8) if fn.ref.ret is ir.BOOL else res, llfn.args[0])
     b.ret(I32(0))
 
 
-def build_llvm_module(module: ir.Module, timings: dict[str, float] | None = None) -> ll.Module:
-    """The llvmlite module of one `.rps` module: each function as an internal `fastcc` body plus its
-    exported ABI wrapper; callees in other modules and `@rps_rt` declared. When `timings` is given, it
-    receives each function's emission time in milliseconds, by source name."""
+#: Copies of the body of a self-recursive function (1 = no copy). Copy i calls copy i+1 (mod n), so
+#: LLVM's inliner, which never inlines a function into itself, unrolls the recursion n levels deep.
+RECURSION_COPIES = 4
+
+
+def _self_recursive(fn: ir.Function) -> bool:
+    return any(isinstance(ins, ir.Call) and ins.callee.symbol == fn.symbol
+               for blk in fn.blocks for ins in blk.instrs)
+
+
+def build_llvm_module(module: ir.Module, timings: dict[str, float] | None = None,
+                      recursion_copies: int = RECURSION_COPIES) -> ll.Module:
+    """The llvmlite module of one `.rps` module: each function as an internal `fastcc` body (self-recursive
+    ones as `recursion_copies` copies calling each other in a ring) plus its exported ABI wrapper; callees
+    in other modules, `@rps_rt`, `_setjmp` and `longjmp` declared. When `timings` is given, it receives
+    each function's emission time in milliseconds, by source name."""
     llm = ll.Module(name=module.name)
     rt = ll.GlobalVariable(llm, RT_TYPE, name=RT_SYMBOL)
     rt.linkage = "external"
     rt.type = PTR
+    env = ll.GlobalVariable(llm, PTR, name="rpsc.trap_env")
+    env.linkage = "internal"
+    env.initializer = ll.Constant(PTR, None)
+    env.type = PTR
+    setjmp = ll.Function(llm, ll.FunctionType(I32, [PTR]), "_setjmp")
+    setjmp.attributes.add("returns_twice")
+    longjmp = ll.Function(llm, ll.FunctionType(ll.VoidType(), [PTR, I32]), "longjmp")
+    longjmp.attributes.add("noreturn")
+    rtm = _Runtime(rt, env, setjmp, longjmp)
     strings = _Strings(llm, {})
-    bodies: dict[str, ll.Function] = {}
+    copies: dict[str, list[ll.Function]] = {}
     for fn in module.functions:
         body_ty = ll.FunctionType(impl_return_type(fn.ref.ret), [I32, *(_REG[t] for t in fn.ref.params)])
-        body = ll.Function(llm, body_ty, f"{fn.symbol}.body")
-        body.linkage = "internal"
-        body.calling_convention = "fastcc"
-        bodies[fn.symbol] = body
+        n = max(1, recursion_copies) if _self_recursive(fn) else 1
+        copies[fn.symbol] = []
+        for i in range(n):
+            body = ll.Function(llm, body_ty, f"{fn.symbol}.body" + (f".{i}" if i else ""))
+            body.linkage = "internal"
+            body.calling_convention = "fastcc"
+            copies[fn.symbol].append(body)
+    bodies = {sym: fns[0] for sym, fns in copies.items()}
     exported = [(fn, declare(llm, fn.ref)) for fn in module.functions]
     for ref in module.externs():
         declare(llm, ref)
     for fn, llfn in exported:
         t0 = time.perf_counter()
-        _FunctionEmitter(fn, bodies[fn.symbol], rt, strings, bodies).emit()
-        _emit_wrapper(fn, llfn, bodies[fn.symbol], rt)
+        ring = copies[fn.symbol]
+        for i, body in enumerate(ring):
+            nxt = ring[(i + 1) % len(ring)] if len(ring) > 1 else None
+            _FunctionEmitter(fn, body, rtm, strings, bodies, self_call=nxt).emit()
+        _emit_wrapper(fn, llfn, bodies[fn.symbol], rtm)
         if timings is not None:
             timings[fn.name] = (time.perf_counter() - t0) * 1e3
     return llm
 
 
-def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None) -> str:
+def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
+              recursion_copies: int = RECURSION_COPIES) -> str:
     """The LLVM IR text of one `.rps` module (see `build_llvm_module`)."""
-    return str(build_llvm_module(module, timings))
+    return str(build_llvm_module(module, timings, recursion_copies))

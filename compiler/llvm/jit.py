@@ -11,6 +11,7 @@ an on-disk cache before optimisation (see `rpsc.llvm.cache`), through MCJIT's ob
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,14 +20,13 @@ from pathlib import Path
 
 import llvmlite
 import llvmlite.binding as llvm
-
 from rpsc import CompileError
 from rpsc.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir
 from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, Trap
 
 from .cache import ObjectCache, TargetKey, cache_key, ir_digest
-from .codegen import RT_SYMBOL, RT_TYPE, emit_llvm
+from .codegen import RECURSION_COPIES, RT_SYMBOL, RT_TYPE, emit_llvm
 
 
 class RtState(ctypes.Structure):
@@ -43,7 +43,8 @@ class RtState(ctypes.Structure):
 
 
 _RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n'
-_CTYPE = {ir.I64: ctypes.c_int64, ir.F64: ctypes.c_double, ir.BOOL: ctypes.c_uint8}
+_CTYPE: dict[ir.Type, type[ctypes.c_int64] | type[ctypes.c_double] | type[ctypes.c_uint8]] = {
+    ir.I64: ctypes.c_int64, ir.F64: ctypes.c_double, ir.BOOL: ctypes.c_uint8}
 _NATIVE_LOCK = threading.Lock()
 
 
@@ -54,8 +55,9 @@ def init_native() -> None:
         llvm.initialize_native_asmprinter()
 
 
+@functools.lru_cache(maxsize=4)
 def host_target_key(opt_level: int) -> TargetKey:
-    """The cache-relevant description of this host's target."""
+    """The cache-relevant description of this host's target (computed once per process and level)."""
     init_native()
     return TargetKey(
         triple=llvm.get_process_triple(),
@@ -77,6 +79,11 @@ def create_target_machine(key: TargetKey, *, jit: bool) -> llvm.TargetMachine:
     target = llvm.Target.from_triple(key.triple)
     return target.create_target_machine(cpu=key.cpu, features=key.features, opt=key.opt_level,
                                         reloc=key.reloc, codemodel=key.codemodel, jit=jit)
+
+
+def recursion_copies(opt_level: int) -> int:
+    """Self-recursive bodies are emitted in RECURSION_COPIES copies when the inliner will run (-O2, -O3)."""
+    return RECURSION_COPIES if opt_level >= 2 else 1
 
 
 def optimize(module: llvm.ModuleRef, tm: llvm.TargetMachine, opt_level: int) -> None:
@@ -233,7 +240,7 @@ class JitEngine:
                 mod = parse_ir(_RT_DECL, m.oid, self._tm)  # MCJIT wants a module; the cache supplies its code
                 st.parse_ms = (time.perf_counter() - t0) * 1e3
             else:
-                text = emit_llvm(m, st.function_emit_ms)
+                text = emit_llvm(m, st.function_emit_ms, recursion_copies(self.opt_level))
                 t1 = time.perf_counter()
                 if self.cache is not None:
                     known_bad, key = key, cache_key(text, self.target)
@@ -322,7 +329,7 @@ class JitEngine:
             status = cfunc(result_addr, *args)
             if status:
                 raise_trap(status)
-            return result.value  # type: ignore[no-any-return]
+            return result.value
         call.__name__ = ref.name
         return call
 

@@ -39,7 +39,7 @@ def fmt_float(x: float) -> str:
         return "null"
     if math.isinf(x):
         return "1e+9999" if x > 0 else "-1e+9999"
-    s = "%.17g" % x
+    s = f"{x:.17g}"
     if "." not in s and "e" not in s:
         s += ".0"
     return s
@@ -85,11 +85,16 @@ STYLE_MANIFEST = Style("\n", " ", False)
 
 def write_root(v: Any, style: Style) -> str:
     """`v` written as a root value (its opening bracket on the current line)."""
+    return write_at(v, 0, style)
+
+
+def write_at(v: Any, depth: int, style: Style) -> str:
+    """`v` written where the current line is already indented to `depth` (a root value, or an array element)."""
     s = scalar_text(v)
     if s is not None:
         return s
     out: list[str] = []
-    _container(v, 0, style, out)
+    _container(v, depth, style, out)
     return "".join(out)
 
 

@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 
-from .. import wellknown as wk
 from ..errors import StoreError
 from ..heap import Heap
 from ..objects import (
@@ -42,8 +41,8 @@ from ..objects import (
 )
 from ..oid import Oid, OidError, looks_like_oid
 from ..values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
-from .jsonfmt import JsonTextError, fast_first_value, first_value
 from .journal import resolve_paths
+from .jsonfmt import JsonTextError, fast_first_value, first_value
 
 #: Formats this loader reads.
 FORMATS = ("RefPerSysFormat2019A", "RefPerSysFormat2023A", "RefPerSysFormat2024A")
@@ -93,8 +92,17 @@ class _Space:
         self.header = ""
         self.format = ""
 
-    def line_of(self, offset: int) -> int:
-        return self.data.count(b"\n", 0, offset) + 1
+    # Line numbers, computed from the chunks (the file's bytes are dropped once split, to save memory).
+
+    def line_of_chunk(self, i: int) -> int:
+        """The line of chunk i's start line (each of the i separators before it holds one newline)."""
+        return sum(c.count(b"\n") for c in self.chunks[:i]) + i + 1
+
+    def last_line(self) -> int:
+        return self.line_of_chunk(len(self.chunks) - 1) + self.chunks[-1].count(b"\n")
+
+    def has_end_line(self) -> bool:
+        return _has_end_line(self.chunks[-1])
 
 
 class _Loader:
@@ -118,9 +126,8 @@ class _Loader:
         if sp is None:
             return StoreError(message, path=self._display(MANIFEST))
         i = self.index
-        start = sum(len(c) for c in sp.chunks[:i]) + len(_START) * (i - 1)
         oid = sp.chunks[i][:19].decode("ascii", "replace")
-        line = sp.line_of(start + 1)
+        line = sp.line_of_chunk(i)
         if needle is not None:
             pos = sp.chunks[i].find(needle.encode("utf-8", "replace"))
             if pos >= 0:
@@ -131,7 +138,14 @@ class _Loader:
         return os.path.join(self.top, rel)
 
     def _read(self, rel: str, what: str, listed_at: tuple[str, int] | None = None) -> tuple[str, bytes]:
-        path = self.paths.get(rel) or os.path.join(self.top, rel)
+        path = os.path.join(self.top, rel)
+        pending = self.paths.get(rel)
+        if pending is not None:
+            try:
+                with open(pending, "rb") as f:
+                    return path, f.read()
+            except FileNotFoundError:
+                pass  # renamed into place since the journal was read
         try:
             with open(path, "rb") as f:
                 return path, f.read()
@@ -174,8 +188,7 @@ class _Loader:
         spaces = []
         for soid in space_oids:
             rel = space_path(soid)
-            path, data = self._read(rel, "space file", (mpath, _text_line(mtext, str(soid))))
-            sp = _Space(soid, rel, path, data)
+            sp = _Space(soid, rel, *self._read(rel, "space file", (mpath, _text_line(mtext, str(soid)))))
             self._frame(sp)
             spaces.append(sp)
         heap = self.heap
@@ -202,16 +215,13 @@ class _Loader:
                 raise StoreError(f"manifest member {key!r} is not an array", path=mpath, line=_key_line(mtext, key))
             get = self.by_text.get
             for text in items:
-                obj = get(text) if type(text) is str else None
-                if obj is not None:
-                    target.add(obj)
+                found = get(text) if type(text) is str else None
+                if found is not None:
+                    target.add(found)
                     continue
-                oid = self._manifest_oid(text, key, mpath, mtext)
-                obj = heap.objects.get(oid)
-                if obj is None:
-                    raise StoreError(f"{key} names unknown object {oid}", path=mpath,
-                                     line=_text_line(mtext, str(oid)), oid=str(oid))
-                target.add(obj)
+                oid = self._manifest_oid(text, key, mpath, mtext)  # raises when malformed
+                raise StoreError(f"{key} names unknown object {oid}", path=mpath,
+                                 line=_text_line(mtext, str(oid)), oid=str(oid))
         heap.manifest_extra = {k: v for k, v in manifest.items() if k not in MANIFEST_SETS}
         return heap
 
@@ -231,6 +241,10 @@ class _Loader:
         chunks = data.split(_START)
         head = chunks[0]
         sp.chunks = chunks
+        m = _LONG_ID.search(data)
+        long_id = None if m is None else data.count(_START, 0, m.start() + len(_START))
+        sp.data = b""  # the chunks hold the same bytes
+        del data
         first_line = chunks[1].split(b"\n", 1)[0] if len(chunks) > 1 else b""
         prologue_text = _decode(head + _START + first_line, sp.path)
         try:
@@ -249,19 +263,18 @@ class _Loader:
                              path=sp.path, line=_key_line(prologue_text, "spaceid"))
         nb = len(chunks) - 1
         if prologue.get("nbobjects") != nb:
-            if not _has_end_line(data):
+            if not sp.has_end_line():
                 raise StoreError(f"truncated file: it stops after {nb} of its {prologue.get('nbobjects')!r} objects, "
-                                 "without its `//// end of` line", path=sp.path, line=data.count(b"\n") + 1)
+                                 "without its `//// end of` line", path=sp.path, line=sp.last_line())
             raise StoreError(f"prologue says nbobjects {prologue.get('nbobjects')!r} but the file holds {nb} objects",
                              path=sp.path, line=_key_line(prologue_text, "nbobjects"))
         sp.prologue = {k: v for k, v in prologue.items() if k not in PROLOGUE_KEYS}
         sp.format = fmt
         try:
             self._create(sp, chunks, nb)
-            m = _LONG_ID.search(data)
-            if m is not None:
-                self.space, self.index = sp, data.count(_START, 0, m.start() + 1)
-                raise OidError(f"malformed object id {m.group(0)[6:].decode()}... in start line")
+            if long_id is not None:
+                self.space, self.index = sp, long_id
+                raise self.error(f"start line: malformed object id {chunks[long_id][:20].decode()}...")
         except OidError as exc:
             for i, c in enumerate(chunks[1:], 1):
                 try:
@@ -273,17 +286,13 @@ class _Loader:
 
     def _create(self, sp: _Space, chunks: list[bytes], nb: int) -> None:
         by_text = self.by_text
-        objects = self.heap.objects
-        new = RpsObject
-        parse = Oid.parse
-        out = sp.objects
         n_before = len(by_text)
-        for c in chunks[1:]:
-            text = c[:19].decode("ascii", "replace")
-            obj = new(parse(text))
-            objects[obj.oid] = obj
-            by_text[text] = obj
-            out.append(obj)
+        # map() and zip() keep the per-object work in C where they can.
+        texts = [c[:19].decode("ascii", "replace") for c in chunks[1:]]
+        oids = list(map(Oid.parse, texts))
+        out = sp.objects = list(map(RpsObject, oids))
+        by_text.update(zip(texts, out, strict=True))
+        self.heap.objects.update(zip(oids, out, strict=True))
         if len(by_text) != n_before + nb:
             prior = {o.oid[2] for s in self.framed for o in s.objects}
             seen: set[str] = set()
@@ -384,10 +393,10 @@ class _Loader:
             value, _end = first_value(text, hash_lines=True)
         except JsonTextError as exc:
             sp = self.space
-            if sp is not None and self.index == len(sp.chunks) - 1 and not _has_end_line(sp.data):
+            if sp is not None and self.index == len(sp.chunks) - 1 and not sp.has_end_line():
                 raise StoreError(f"truncated file: its last object {sp.chunks[-1][:19].decode('ascii', 'replace')} "
                                  "is cut short, without the `//// end of` line", path=sp.path,
-                                 line=sp.data.count(b"\n") + 1) from None
+                                 line=sp.last_line()) from None
             err = self.error(exc.message)
             err.line = (err.line or 0) + exc.line
             err.message = f"{exc.message} (column {exc.col})"
@@ -512,29 +521,39 @@ def _ld_symbol(ld: _Loader, d: dict[str, Any]) -> Payload:
     name = d.pop("symb_name")
     if type(name) is not str:
         raise ld.error(f"symbol name {name!r} is not a string", '"symb_name"')
-    val = ld.value(d.pop("symb_val")) if "symb_val" in d else None
-    weak = bool(d.pop("symb_weak", False))
-    return PayloadSymbol(name, val, weak)
+    if "symb_val" in d:
+        v = d.pop("symb_val")
+        val = ld.by_text.get(v) if type(v) is str else None
+        if val is None:
+            val = ld.value(v)
+    else:
+        val = None
+    return PayloadSymbol(name, val, bool(d.pop("symb_weak", False)))
 
 
 def _ld_classinfo(ld: _Loader, d: dict[str, Any]) -> Payload:
-    sup = d.pop("class_super", None) if "class_super" in d else d.pop("superclass", None)
+    pop = d.pop
+    get = ld.by_text.get
+    sup = pop("class_super", None) if "class_super" in d else pop("superclass", None)
     if sup is None:
         raise ld.error("classinfo payload without class_super", '"payload"')
-    methodict = d.pop("class_methodict", None) if "class_methodict" in d else d.pop("methodict", None)
+    methodict = pop("class_methodict", None) if "class_methodict" in d else pop("methodict", None)
     if methodict is None:
         raise ld.error("classinfo payload without class_methodict", '"payload"')
-    pl = PayloadClassInfo(ld.ref(sup, "superclass"))
-    for e in methodict:
-        if type(e) is not dict:
-            raise ld.error(f"bad method entry {e!r}", '"class_methodict"')
-        pl.methodict[ld.ref(e.get("methosel"), "method selector")] = ld.value(e.get("methclos"))
+    pl = PayloadClassInfo(get(sup) or ld.ref(sup, "superclass"))
+    if methodict:
+        md = pl.methodict
+        for e in methodict:
+            if type(e) is not dict:
+                raise ld.error(f"bad method entry {e!r}", '"class_methodict"')
+            md[ld.ref(e.get("methosel"), "method selector")] = ld.value(e.get("methclos"))
     if "class_symb" in d:
-        pl.symb = ld.opt_ref(d.pop("class_symb"), "class symbol")
+        symb = pop("class_symb")
+        pl.symb = (get(symb) if type(symb) is str else None) or ld.opt_ref(symb, "class symbol")
     if "class_name" in d:
-        pl.name = d.pop("class_name")
+        pl.name = pop("class_name")
     if "class_attrset" in d:
-        pl.attrset = ld.value(d.pop("class_attrset"))
+        pl.attrset = ld.value(pop("class_attrset"))
     return pl
 
 

@@ -23,7 +23,6 @@ from .. import wellknown as wk
 from ..errors import StoreError
 from ..heap import Heap
 from ..objects import (
-    Payload,
     PayloadAgenda,
     PayloadClassInfo,
     PayloadEnvironment,
@@ -43,7 +42,7 @@ from ..objects import (
 from ..oid import Oid
 from ..values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
 from . import journal
-from .jsonfmt import STYLE_MANIFEST, STYLE_OBJECT, fmt_float, quote, write_member, write_root
+from .jsonfmt import STYLE_MANIFEST, STYLE_OBJECT, fmt_float, quote, write_at, write_member, write_root
 from .reader import MANIFEST, space_path
 
 FORMAT = "RefPerSysFormat2024A"
@@ -89,31 +88,18 @@ class _ObjectWriter:
         return body if body == "null" else _pre(d) + body
 
     def root(self, v: Any) -> str:
-        t = type(v)
-        if t is str and v and v[0] == "_":
-            return self.strbox(v, 0)
-        if t is VRaw:
-            return write_root(v.data, STYLE_OBJECT)
-        if t is VSet or t is VTuple or t is VClosure or t is VInstance or t is VJson:
-            return self.body(v, 0)
-        return self.member(v, 0)
+        return self.root_at(v, 0)
 
     def elem(self, v: Any, d: int) -> str:
         return _pre(d) + self.root_at(v, d)
 
     def root_at(self, v: Any, d: int) -> str:
+        """`v` where the line is already indented to depth d (a root member's value, an array element)."""
         t = type(v)
         if t is str and v and v[0] == "_":
             return self.strbox(v, d)
         if t is VRaw:
-            from .jsonfmt import _body, scalar_text
-
-            s = scalar_text(v.data)
-            if s is not None:
-                return s
-            out: list[str] = []
-            _body(v.data, d, STYLE_OBJECT, out)
-            return "".join(out)
+            return write_at(v.data, d, STYLE_OBJECT)
         if t is VSet or t is VTuple or t is VClosure or t is VInstance or t is VJson:
             return self.body(v, d)
         return self.member(v, d)
@@ -223,7 +209,7 @@ class _ObjectWriter:
         if obj.extra:
             self.extra(obj.extra, members)
         members.sort()  # keys are unique: the texts are never compared
-        return ('{\n "oid": "' + obj.oid[2] + '",\n "mtime": ' + "%.2f" % obj.mtime
+        return ('{\n "oid": "' + obj.oid[2] + '",\n "mtime": ' + f"{obj.mtime:.2f}"
                 + "".join([',\n "' + k + '" : ' + text for k, text in members]) + "\n}")
 
     def extra(self, extra: dict[str, Any], members: list[tuple[str, str]]) -> None:
@@ -436,7 +422,7 @@ def _render(heap: Heap) -> dict[str, bytes]:
             else:
                 name = None
             cls = o.cls
-            csym = symbols.get(cls)
+            csym = symbols.get(cls) if cls is not None else ""
             if csym is None and cls is not None:
                 csym = symbols[cls] = "\u2208" + _class_symbol(cls)
             mark = "/CLASS" if cls is class_obj and cls is not None else ""

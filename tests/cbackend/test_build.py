@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import rpsrt
-from rpsc.cbackend.build import BuildOptions, build_store, store_stamps
+from rpsc.cbackend.build import store_stamps
 from rpsc.cbackend.native import NativeEngine
 from rpsc.cbackend.record import PLUGIN_ATTRIBUTES
 from rpsc.cli import main
@@ -142,3 +141,26 @@ def test_build_of_a_missing_store_is_a_clear_error(tmp_path: Path, capsys):  # t
     assert main(["build", "--store", str(tmp_path / "nothing")]) == 1
     err = capsys.readouterr().err
     assert "no store here" in err and "Traceback" not in err
+
+
+def test_run_backend_c_refuses_missing_or_stale_plugins(tmp_path: Path, capsys):  # type: ignore[no-untyped-def]
+    """`rpsc run --backend c` says to run `rpsc build` when the plugins are missing or older than the store,
+    and runs once they are built."""
+    store = tmp_path / "store"
+    compile_store(store, example_sources())
+    assert main(["run", "--store", str(store), "--backend", "c", "gcd", "12", "18"]) == 1
+    assert "rpsc build" in capsys.readouterr().err
+    assert main(["build", "--store", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["run", "--store", str(store), "--backend", "c", "gcd", "12", "18"]) == 0
+    assert capsys.readouterr().out.strip() == "6"
+    sources = example_sources()
+    kern = next(k for k in sources if k.endswith("kernels.rps"))
+    compile_store(store, {kern: sources[kern].replace("return x;\n}", "return x + 1;\n}", 1), **{
+        k: v for k, v in sources.items() if k != kern}})
+    assert main(["run", "--store", str(store), "--backend", "c", "gcd", "12", "18"]) == 1
+    assert "changed since its plugins were built" in capsys.readouterr().err
+    assert main(["build", "--store", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["run", "--store", str(store), "--backend", "c", "gcd", "12", "18"]) == 0
+    assert capsys.readouterr().out.strip() == "7"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
 import math
 import subprocess
 import textwrap
 
 import pytest
-
 from rpsc.cbackend.emit import c_comment, c_const, c_string, emit_c, emit_headers
 from rpsc.cbackend.native import NativeEngine
 from rpsc.ir.ir import F64, I64, Const

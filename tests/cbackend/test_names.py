@@ -8,7 +8,6 @@ import subprocess
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from rpsc.cbackend.emit import emit_c, emit_headers
 from rpsc.ir.builder import FunctionBuilder, const
 from rpsc.ir.ir import I64, SourceLoc

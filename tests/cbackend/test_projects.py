@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from rpsc.cbackend.build import ninja_executable
 from rpsc.cli import main
 

@@ -9,8 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import upstream_store_path
-
+from conftest import upstream_store_path  # type: ignore[attr-defined]
 from rpsrt.oid import Oid
 from rpsrt.store.reader import load_store
 from rpsrt.store.writer import dump_store

@@ -172,3 +172,19 @@ def test_version_constraints() -> None:
     assert version_satisfies("0.2.5", "^", "0.2.1") and not version_satisfies("0.3.0", "^", "0.2.1")
     assert version_satisfies("1.2.9", "~", "1.2.3") and not version_satisfies("1.3.0", "~", "1.2.3")
     assert version_satisfies("1.0.0", "==", "1") and version_satisfies("0.9.0", "<", "1.0")
+
+
+def test_plugin_examples_check_and_roundtrip() -> None:
+    """The example modules in plugins_src/ check together and print back to the same ASTs."""
+    from pathlib import Path
+
+    from rpsc.frontend.printer import print_module
+
+    files = sorted((Path(__file__).resolve().parents[2] / "plugins_src").rglob("*.rps"))
+    if not files:
+        pytest.skip("no plugins_src/*.rps examples")
+    mods = [parse(f.read_text(encoding="utf-8"), str(f)) for f in files]
+    prog = check(mods)
+    assert {m.name for m in prog.modules} == {m.name for m in mods}
+    for m in mods:
+        assert parse(print_module(m), "again.rps") == m

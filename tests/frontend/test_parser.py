@@ -280,3 +280,11 @@ def test_no_lark_objects_in_the_ast() -> None:
             assert type(x) in allowed, (type(x), x)
 
     walk(parse(GEOMETRY + 'fn g(x: float) -> bool { var s = -x; return s < 2.5 && !false; }\n', "g.rps"))
+
+
+def test_byte_order_mark_is_ignored() -> None:
+    """A leading UTF-8 byte order mark is accepted and does not shift columns."""
+    with pytest.raises(CompileError) as info:
+        parse("\ufeffmodule m; class a : ;", "bom.rps")
+    assert info.value.diagnostics[0].span.col == 22
+    assert parse("\ufeffmodule m;", "bom.rps").name == "m"

@@ -26,8 +26,12 @@ CMP_OPS = ["eq", "ne", "lt", "le", "gt", "ge"]
 
 @dataclass(frozen=True, slots=True)
 class Program:
-    module: ir.Module
+    modules: list[ir.Module]
     calls: list[tuple[str, tuple[int | float | bool, ...]]]   # (symbol, args)
+
+    @property
+    def module(self) -> ir.Module:
+        return self.modules[0]
 
 
 class _Gen:
@@ -235,20 +239,23 @@ class _Gen:
         return b.finish()
 
 
-def random_program(seed: int, functions: int = 8, file: str = "rand.rps") -> Program:
-    """A random module of `functions` functions (one recursive), and calls covering each of them."""
+def random_program(seed: int, functions: int = 8, file: str = "rand.rps", modules: int = 1) -> Program:
+    """`functions` random functions (one recursive) spread round-robin over `modules` modules (so calls
+    cross modules both ways), and calls covering each of them."""
     rng = random.Random(seed)
     gen = _Gen(rng, file)
-    module_oid = f"_{seed % 10**9:09d}md{0:05d}"
+    oids = [f"_{seed % 10**9:09d}md{i:05d}" for i in range(modules)]
     fns: list[ir.Function] = []
     rec_at = rng.randrange(functions)
     for k in range(functions):
-        fns.append(gen.recursive(k, module_oid) if k == rec_at else gen.function(k, module_oid))
-    module = ir.Module(module_oid, f"rand{seed}", "1.0.0", [], fns, [], [])
+        oid = oids[k % modules]
+        fns.append(gen.recursive(k, oid) if k == rec_at else gen.function(k, oid))
+    mods = [ir.Module(oid, f"rand{seed}_{i}", "1.0.0", [], [f for f in fns if f.ref.module_oid == oid], [], [])
+            for i, oid in enumerate(oids)]
     calls = []
     for fn in fns:
         if fn.name.startswith("rec"):
             calls.append((fn.symbol, (rng.choice([0, 1, 5, 30, 40, 100, 10**6]), gen.random_arg(I64))))
         else:
             calls.append((fn.symbol, tuple(gen.random_arg(t) for t in fn.ref.params)))
-    return Program(module, calls)
+    return Program(mods, calls)

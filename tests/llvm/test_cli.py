@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 import rpsrt
 from rpsc.cli import main
 from rpsc.pipeline import compile_sources, ir_modules

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import llvmlite.binding as llvm
 import pytest
-
 from rpsc.llvm.codegen import build_llvm_module, emit_llvm
 from rpsc.llvm.jit import init_native
 

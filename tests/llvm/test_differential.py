@@ -8,7 +8,6 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from rpsc.ir.interp import Interpreter
 from rpsc.llvm.jit import JitEngine
 from rpsrt.errors import Trap
@@ -30,12 +29,12 @@ def outcome(engine: object, fn: str, args: tuple) -> object:  # type: ignore[typ
     return ("ok", type(v).__name__, v)
 
 
-def check_program(seed: int) -> int:
-    prog = random_program(seed, functions=FUNCTIONS_PER_MODULE)
-    with Interpreter([prog.module], recursion_limit=LIMIT) as oracle:
+def check_program(seed: int, modules: int = 1) -> int:
+    prog = random_program(seed, functions=FUNCTIONS_PER_MODULE, modules=modules)
+    with Interpreter(prog.modules, recursion_limit=LIMIT) as oracle:
         want = [outcome(oracle, sym, args) for sym, args in prog.calls]
     for opt in (0, 2):
-        with JitEngine([prog.module], opt_level=opt, recursion_limit=LIMIT) as jit:
+        with JitEngine(prog.modules, opt_level=opt, recursion_limit=LIMIT) as jit:
             got = [outcome(jit, sym, args) for sym, args in prog.calls]
         for (sym, args), w, g in zip(prog.calls, want, got, strict=True):
             assert g == w, f"seed {seed}, -O{opt}, {sym}{args}: jit {g} != interp {w}"
@@ -44,20 +43,21 @@ def check_program(seed: int) -> int:
 
 @pytest.mark.slow
 @settings(max_examples=100)
-@given(seed=st.integers(min_value=0, max_value=2**32 - 1))
-def test_random_ir_modules_agree_with_interpreter(seed: int) -> None:
-    """100 random modules x 8 functions (800 programs): same result or same trap at -O0 and -O2."""
-    check_program(seed)
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1), modules=st.sampled_from([1, 1, 2, 3]))
+def test_random_ir_modules_agree_with_interpreter(seed: int, modules: int) -> None:
+    """100 random programs x 8 functions (800 functions), over 1-3 modules calling each other: same
+    result or same trap (kind, function, location) at -O0 and -O2."""
+    check_program(seed, modules)
 
 
 def test_fixed_seeds_cover_every_outcome_kind() -> None:
     """A fixed batch of seeds agrees and exercises results and every trap kind (so the test is not vacuous)."""
     kinds: set[object] = set()
     for seed in range(12):
-        prog = random_program(seed, functions=FUNCTIONS_PER_MODULE)
-        with Interpreter([prog.module], recursion_limit=LIMIT) as oracle:
+        prog = random_program(seed, functions=FUNCTIONS_PER_MODULE, modules=1 + seed % 2)
+        with Interpreter(prog.modules, recursion_limit=LIMIT) as oracle:
             for sym, args in prog.calls:
                 o = outcome(oracle, sym, args)
                 kinds.add(o[1] if o[0] == "trap" else o[1])
-        check_program(seed)
+        check_program(seed, 1 + seed % 2)
     assert {1, 2, 3} <= kinds and {"int", "float", "bool"} <= kinds

@@ -8,7 +8,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from rpsc.ir import ir
 from rpsc.ir.interp import Interpreter
 from rpsc.llvm.jit import JitEngine

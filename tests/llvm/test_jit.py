@@ -7,7 +7,6 @@ import struct
 import threading
 
 import pytest
-
 from rpsc.engine import Engine, EngineError
 from rpsc.ir import ir
 from rpsc.ir.builder import FunctionBuilder, const
@@ -252,3 +251,20 @@ def test_engines_have_independent_state() -> None:
         assert big.call("fib", [11]) == 89
         with pytest.raises(Trap):
             small.call("spin", [])
+
+
+def test_recursion_depth_is_exact_across_modules() -> None:
+    """Depth counts the same through cross-module calls as the interpreter's: limit 11 lets twice(10) run
+    (1 + 10 nested calls) and traps twice(11) inside lib's fib; the depth is restored after each."""
+    from rpsc.ir.interp import Interpreter
+
+    modules = list(_two_modules())
+    with JitEngine(modules, recursion_limit=11) as jit, Interpreter(modules, recursion_limit=11) as interp:
+        assert jit.call("twice", [10]) == interp.call("twice", [10]) == 110
+        with pytest.raises(Trap) as got:
+            jit.call("twice", [11])
+        with pytest.raises(Trap) as want:
+            interp.call("twice", [11])
+        assert got.value == want.value and got.value.function == "fib"
+        assert jit.rt.depth == 0
+        assert jit.call("fib", [11]) == 89               # fib alone nests 11 calls: allowed

@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 
 import pytest
+import strategies_rps as srps  # tests/ is on sys.path (tests/llvm is a package)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import strategies_rps as srps  # tests/ is on sys.path (tests/llvm is a package)
 from rpsc.frontend import ast
 from rpsc.frontend.printer import print_module
 from rpsc.ir.interp import Interpreter

@@ -207,3 +207,32 @@ def test_unknown_required_module_is_a_diagnostic() -> None:
         compile_sources([("u.rps", USER)])
     text = str(info.value.diagnostics[0])
     assert text.startswith("u.rps:2:")
+
+
+def test_explicit_oid_of_another_object_is_refused(tmp_path: Path) -> None:
+    """An explicit OID that already names another object (here upstream's `object` class) is an error."""
+    with pytest.raises(CompileError, match="already belongs to `object`"):
+        compile_sources([("x.rps", "module x;\nclass c @_5yhJGgxLwLp00X0xEQ;\n")])
+    src = "module x;\nclass c @_6Ij9Ef2qXQH03fQMt4;\n"
+    compile_into(tmp_path, [("x.rps", src)])
+    compile_into(tmp_path, [("x.rps", src)])  # its own OID again: fine
+    with pytest.raises(CompileError, match="already belongs to `c`"):
+        compile_into(tmp_path, [("y.rps", "module y;\nclass d @_6Ij9Ef2qXQH03fQMt4;\n")])
+
+
+def test_damaged_stored_code_is_a_store_error(tmp_path: Path) -> None:
+    """A function body damaged in the store gives a StoreError naming the object, not a traceback."""
+    compile_into(tmp_path, [("geo.rps", GEO)])
+    heap = rpsrt.load_store(str(tmp_path))
+    cc = find_code_classes(heap)
+    assert cc is not None
+    fib = objects_by_name(heap, "geo")["fib"]
+    body = fib.attrs[cc.attr["body"]]
+    fib.attrs[cc.attr["body"]] = VInstance(body.cls, comps=body.comps[:2])
+    with pytest.raises(rpsrt.StoreError) as info:
+        ir_modules(heap)
+    assert str(fib.oid) in str(info.value)
+    fib.attrs[cc.attr["body"]] = VInstance(body.cls, comps=(*body.comps[:4], "not a statement"))
+    with pytest.raises(rpsrt.StoreError) as info:
+        ir_modules(heap)
+    assert str(fib.oid) in str(info.value)

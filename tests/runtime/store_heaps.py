@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import strategies as st
-
 from rpsrt import wellknown as wk
 from rpsrt.heap import Heap
 from rpsrt.objects import (

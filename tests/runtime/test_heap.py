@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from rpsrt import wellknown as wk
 from rpsrt.errors import Error
 from rpsrt.heap import Heap

@@ -8,7 +8,6 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from rpsrt.store.jsonfmt import (
     STYLE_MANIFEST,
     STYLE_OBJECT,

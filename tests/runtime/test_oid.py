@@ -7,8 +7,18 @@ import pickle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rpsrt.oid import ALPHABET, GEN_MAX_LO, MAX_HI, MAX_LO, MIN_HI, MIN_LO, Oid, OidError, looks_like_oid, order_key
+from rpsrt.oid import (
+    ALPHABET,
+    GEN_MAX_LO,
+    MAX_HI,
+    MAX_LO,
+    MIN_HI,
+    MIN_LO,
+    Oid,
+    OidError,
+    looks_like_oid,
+    order_key,
+)
 
 # Decoded examples of the format notes, and `h:` numbers read from upstream's framing lines.
 EXAMPLES = [

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from rpsrt import wellknown as wk
 from rpsrt.heap import Heap
 from rpsrt.objects import PayloadSymbol
@@ -26,7 +25,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
 def _populate(heap: Heap, space: Any, n: int, tag: str, rng: random.Random) -> list[Any]:
     name, comment = heap[wk.NAME], heap[wk.COMMENT]
-    out = []
+    out: list[Any] = []
     for i in range(n):
         o = heap.create(heap[wk.SYMBOL], space=space, mtime=round(1.7e9 + i, 2))
         o.payload = PayloadSymbol(f"{tag}_{i}", rng.choice(out) if out else None)

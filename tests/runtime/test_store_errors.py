@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from rpsrt import wellknown as wk
 from rpsrt.errors import StoreError
 from rpsrt.oid import Oid
@@ -80,6 +79,14 @@ def _truncate_last(top: Path) -> tuple[str, int]:
     return SPACE, data[:cut].count(b"\n") + 1
 
 
+def _unknown_root(top: Path) -> tuple[str, int]:
+    p = top / "rps_manifest.json"
+    text = p.read_text()
+    at = text.index('"', text.index("[", text.index('"globalroots"')))
+    p.write_text(text[:at] + f'"{UNKNOWN}"' + text[at + 21:])
+    return "rps_manifest.json", text.count("\n", 0, at) + 1
+
+
 def _missing(top: Path) -> tuple[str, int]:
     (top / SPACE).unlink()
     return "rps_manifest.json", _line_of(top / "rps_manifest.json", f'"{wk.INITIAL_SPACE}"')
@@ -91,6 +98,8 @@ CASES: dict[str, tuple[Callable[[Path], tuple[str, int]], str]] = {
     "duplicate oid": (_duplicate, "duplicate object id _5Q5E0Lw9v4f046uAKZ"),
     "malformed oid in a start line": (_edit(SPACE, "//+ob_5Q5E0Lw9v4f046uAKZ", "//+ob_5Q5E0Lw9v4f046uAK-"),
                                       "malformed object id '_5Q5E0Lw9v4f046uAK-'"),
+    "overlong oid in a start line": (_edit(SPACE, "//+ob_5Q5E0Lw9v4f046uAKZ", "//+ob_5Q5E0Lw9v4f046uAKZZ"),
+                                     "malformed object id _5Q5E0Lw9v4f046uAKZZ"),
     "malformed oid in a value": (_edit(SPACE, f'"{KNOWN}",\n  \t"a string"', '"_aQ5E0Lw9v4f046uAKZ",\n  \t"a string"'),
                                  "malformed object id '_aQ5E0Lw9v4f046uAKZ'"),
     "wrong nbobjects": (_edit(SPACE, '"nbobjects" : ', '"nbobjects" : 1'), "prologue says nbobjects 1"),
@@ -101,6 +110,7 @@ CASES: dict[str, tuple[Callable[[Path], tuple[str, int]], str]] = {
     "truncated file": (_truncate, "truncated file: it stops after"),
     "truncated last object": (_truncate_last, "truncated file: its last object"),
     "missing space file": (_missing, "missing space file"),
+    "unknown root in the manifest": (_unknown_root, f"globalroots names unknown object {UNKNOWN}"),
 }
 
 

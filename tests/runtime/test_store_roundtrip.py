@@ -6,10 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from store_heaps import heaps
-
 import rpsrt
+from hypothesis import HealthCheck, given, settings
 from rpsrt import wellknown as wk
 from rpsrt.errors import StoreError
 from rpsrt.heap import Heap
@@ -18,6 +16,7 @@ from rpsrt.store.core import CORE_CLASSES, new_heap
 from rpsrt.store.reader import load_store
 from rpsrt.store.writer import dump_store, render_store
 from rpsrt.values import VClosure, VRaw
+from store_heaps import heaps
 
 
 def _files(top: Path) -> dict[str, bytes]:
