@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # "ci" (CI=true): every property test at the size its decorator asks for, derandomized for repeatability.
-# "dev" (default): the same sizes, random seeds. "quick": a tenth of the examples, for a fast local loop.
+# "dev" (default): the same sizes, random seeds. "quick": 10 examples for the tests that do not set their
+# own size (most property tests set `max_examples` explicitly, which takes precedence).
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -46,3 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """`--update-golden`: rewrite golden files instead of comparing (used by tests/frontend and tests/llvm)."""
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite golden files instead of comparing against them")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the suite hermetic: the JIT object cache and the parser-table cache go to a private folder."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))

@@ -155,10 +155,16 @@ _CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 class _FunctionEmitter:
     """Turns one `ir.Function` into the template's view: declarations, labelled blocks of C lines."""
 
-    def __init__(self, fn: ir.Function, index: int) -> None:
+    def __init__(self, fn: ir.Function, index: int, bodies: dict[str, str], body_name: str | None = None,
+                 self_body: str | None = None) -> None:
         self.fn = fn
         self.index = index
         self.name_var = f"rps_fname_{index}"
+        self.bodies = dict(bodies)  # symbol -> internal body name, for the functions of this module
+        self.body_name = body_name or bodies[fn.ref.symbol]
+        if self_body is not None:  # a copy of a self-recursive body calls the next copy of the ring
+            self.bodies[fn.ref.symbol] = self_body
+        self.cross_calls = False
         self.temps: dict[str, str] = {}
         self.temp_types: dict[str, Type] = {}
         self.out_params: set[str] = set()  # temps written through a pointer (call results, checked ops)
@@ -186,7 +192,7 @@ class _FunctionEmitter:
 
     def trap(self, code: str, loc: ir.SourceLoc | None) -> str:
         where = c_string(str(loc if loc is not None else self.fn.loc))
-        return f"{{ rt->depth--; return rps_trap(rt, {code}, {self.name_var}, {where}); }}"
+        return f"rps_module_trap({code}, {self.name_var}, {where});"
 
     def instr(self, ins: ir.Instr) -> list[str]:
         if isinstance(ins, ir.Load):
@@ -224,14 +230,23 @@ class _FunctionEmitter:
             return [f"if (rps_f64_to_i64(&{d}, {v}) != RPS_OK)",
                     "    " + self.trap("RPS_TRAP_CONVERSION", ins.loc)]
         if isinstance(ins, ir.Call):
+            body = self.bodies.get(ins.callee.symbol)
+            if body is not None:  # same module: the internal body, with one room less
+                args = "".join(f", {self.op(a)}" for a in ins.args)
+                call = f"{body}(room - 1{args})"
+                return [f"{call};" if ins.dest is None else f"{self.temp(ins.dest)} = {call};"]
+            # another module: through its exported wrapper, which reads the depth from the shared state
+            self.cross_calls = True
             res = "NULL" if ins.dest is None else f"&{self.temp(ins.dest)}"
             if ins.dest is not None:
                 self.out_params.add(self.temp(ins.dest))
             args = "".join(f", {self.op(a)}" for a in ins.args)
-            return [f"st = {ins.callee.symbol}({res}{args});",
-                    "if (st != RPS_OK) { rt->depth--; return st; }"]
+            return ["rps_module_rt->depth = rps_module_rt->depth_limit - room + 1;",
+                    f"st = {ins.callee.symbol}({res}{args});",
+                    "if (st != RPS_OK)",
+                    "    rps_module_rethrow(st);"]
         if isinstance(ins, ir.Poll):
-            return ["if (rt->interrupt)", "    " + self.trap("RPS_TRAP_INTERRUPT", ins.loc)]
+            return ["if (rps_module_rt->interrupt)", "    " + self.trap("RPS_TRAP_INTERRUPT", ins.loc)]
         raise TypeError(f"unknown IR instruction {ins!r}")
 
     def terminator(self, t: ir.Terminator | None) -> list[str]:
@@ -242,20 +257,17 @@ class _FunctionEmitter:
                     f"else goto {self.labels[t.else_target]};"]
         if isinstance(t, ir.Ret):
             if t.value is None:
-                return ["rt->depth--;", "return RPS_OK;"]
-            return [f"*result = {self.op(t.value)};", "rt->depth--;", "return RPS_OK;"]
+                return ["return;"]
+            return [f"return {self.op(t.value)};"]
         raise TypeError(f"block without a terminator in {self.fn.name}")
 
     def view(self) -> dict[str, Any]:
         fn = self.fn
         nparams = len(fn.ref.params)
         blocks = []
-        uses_status = False
         for i, b in enumerate(fn.blocks):
             lines: list[str] = []
             for ins in b.instrs:
-                if isinstance(ins, ir.Call):
-                    uses_status = True
                 lines.extend(self.instr(ins))
             lines.extend(self.terminator(b.terminator))
             label = self.labels[b.label] if (b.label in self.targets and i > 0) or (i == 0 and b.label in self.targets) else ""
@@ -268,9 +280,8 @@ class _FunctionEmitter:
                   for name, ty in self.temp_types.items()]
         # (`&t` already uses an out-parameter temp, which is left uninitialised: no `(void)` read of it.)
         uses = [f"l{loc.index}" for loc in fn.locals] + [t for t in self.temp_types if t not in self.out_params]
-        if uses_status:
+        if self.cross_calls:
             decls.append("rps_status st = RPS_OK;")
-        uses.append("result")
         use_lines: list[str] = []
         for v in uses:  # `(void)x;` marks every variable used: no -Wunused-* whatever the body does
             stmt = f"(void){v};"
@@ -278,9 +289,18 @@ class _FunctionEmitter:
                 use_lines[-1] += " " + stmt
             else:
                 use_lines.append(stmt)
+        ret = fn.ref.ret
+        body_params = ", ".join(["int32_t room"] + [f"{_C_TYPES[t]} l{i}" for i, t in enumerate(fn.ref.params)])
         return {
             "oid": fn.ref.oid,
             "symbol": fn.ref.symbol,
+            "body": self.body_name,
+            "body_type": "void" if ret is VOID else _C_TYPES[ret],
+            "body_params": body_params,
+            "void": ret is VOID,
+            "volatile_args": ([] if ret is VOID else [f"{_C_TYPES[ret]} *volatile const out = result;"])
+            + [f"volatile const {_C_TYPES[t]} a{i} = l{i};" for i, t in enumerate(fn.ref.params)],
+            "volatile_names": "".join(f", a{i}" for i in range(nparams)),
             "name_var": self.name_var,
             "name_literal": c_string(fn.ref.name),
             "comment": c_comment(f"{fn.ref.name} {fn.ref.signature} at {fn.loc}"),
@@ -343,12 +363,37 @@ def c_file_name(module_oid: str) -> str:
     return f"rps{module_oid}-mod.c"
 
 
-def emit_c(module: ir.Module, *, default_depth_limit: int = 10_000) -> CSources:
+def _self_recursive(fn: ir.Function) -> bool:
+    return any(isinstance(ins, ir.Call) and ins.callee.symbol == fn.ref.symbol
+               for b in fn.blocks for ins in b.instrs)
+
+
+#: Copies of a self-recursive body, calling each other in a ring (and marked `inline`), so that the C
+#: compiler, which does not inline a function into itself, unrolls the recursion; the recursion count
+#: stays exact (`room` is an ordinary argument).
+RECURSION_COPIES = 3
+
+
+def emit_c(module: ir.Module, *, default_depth_limit: int = 10_000,
+           recursion_copies: int = RECURSION_COPIES) -> CSources:
     """Render `module` as the C source of its plugin (one file, `rps<oid>-mod.c`)."""
     from rpsc import __version__
 
-    emitters = [_FunctionEmitter(fn, i) for i, fn in enumerate(module.functions)]
-    views = [e.view() for e in emitters]
+    bodies = {fn.ref.symbol: f"rpsb_{i}" for i, fn in enumerate(module.functions)}
+    emitters = []
+    views = []
+    for i, fn in enumerate(module.functions):
+        names = [bodies[fn.ref.symbol]]
+        if recursion_copies > 1 and _self_recursive(fn):
+            names += [f"rpsb_{i}_{k}" for k in range(1, recursion_copies)]
+        copies = [_FunctionEmitter(fn, i, bodies, names[k], names[(k + 1) % len(names)] if len(names) > 1 else None)
+                  for k in range(len(names))]
+        emitters += copies
+        copy_views = [c.view() for c in copies]
+        view = dict(copy_views[0])
+        view["copies"] = copy_views
+        views.append(view)
+    cross_calls = any(e.cross_calls for e in emitters)
     by_symbol = {v["symbol"]: v for v in views}
     externs = [{"symbol": r.symbol, "params": c_params(r.params, r.ret),
                 "comment": c_comment(f"{r.name} {r.signature} of module {r.module_oid}")}
@@ -377,6 +422,7 @@ def emit_c(module: ir.Module, *, default_depth_limit: int = 10_000) -> CSources:
         functions=views,
         externs=externs,
         extensions=extensions,
+        cross_calls=cross_calls,
     )
     return CSources(
         module_oid=module.oid,

@@ -133,27 +133,40 @@ class NativeEngine:
         # Run in a worker so that Ctrl-C in the main thread can set the interrupt flag: the compiled
         # loop then traps INTERRUPT at its next back-edge and the call returns.
         box: dict[str, Any] = {}
+        done = threading.Event()
 
         def work() -> None:
             try:
                 box["value"] = self._run(target, vals)
             except BaseException as exc:  # handed back to the caller below
                 box["error"] = exc
+            finally:
+                done.set()
 
         t = threading.Thread(target=work, name="rpsc-native-call", daemon=True)
-        t.start()
         interrupted = False
-        while t.is_alive():
+        try:
+            t.start()  # (raises only after the thread runs, while waiting for it to have started)
+        except KeyboardInterrupt:
+            interrupted = True
+            self.interrupt()
+        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread marked
+        # as finished while it still runs (CPython 3.11), and the call would return before the code did.
+        while not done.is_set():
             try:
-                t.join(0.05)
+                done.wait(0.05)
             except KeyboardInterrupt:
                 interrupted = True
                 self.interrupt()
+        if interrupted:
+            self.manager.rt.interrupt = 0  # a call without loops never polled the flag
         if "error" in box:
             err = box["error"]
             if interrupted and isinstance(err, Trap) and err.code == TRAP_INTERRUPT:
                 raise KeyboardInterrupt from err
             raise err
+        if interrupted:
+            raise KeyboardInterrupt
         return box.get("value")
 
     def _run(self, target: Any, vals: list[Scalar]) -> Scalar | None:

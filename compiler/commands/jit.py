@@ -73,6 +73,8 @@ def cmd_jit(args: argparse.Namespace) -> int:
     modules = _modules(args.store, None)
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     limit = args.recursion_limit if args.recursion_limit is not None else DEFAULT_RECURSION_LIMIT
+    if not 1 <= limit < 2**31:
+        raise EngineError(f"--recursion-limit must be between 1 and {2**31 - 1}, got {limit}")
     engine = JitEngine(modules, opt_level=args.opt, cache_dir=cache_dir,
                        eager=args.eager or args.function is None, recursion_limit=limit)
     try:

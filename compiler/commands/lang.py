@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         "default: jit when available, else interp")
     p.add_argument("--recursion-limit", type=int, default=None, metavar="N",
                    help="calls nested deeper than N trap (default 10000)")
+    p.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help="JIT object cache (default: $XDG_CACHE_HOME/rpsc)")
+    p.add_argument("--no-cache", action="store_true", help="JIT: neither read nor write the object cache")
     p.add_argument("function", metavar="FUNC", help="`name`, `module.name` or `rpsfn_<oid>`")
     p.add_argument("args", nargs="*", metavar="ARG", help="the arguments")
     p.set_defaults(handler=run_run)
@@ -69,7 +72,8 @@ def run_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_engine(backend: str | None, store: str, modules: list[Any], recursion_limit: int | None) -> Any:
+def make_engine(backend: str | None, store: str, modules: list[Any], recursion_limit: int | None,
+                cache_dir: str | None = None, use_cache: bool = True) -> Any:
     """The engine of a backend name (None: jit when importable, else interp)."""
     from rpsrt.errors import DEFAULT_RECURSION_LIMIT
 
@@ -87,7 +91,10 @@ def make_engine(backend: str | None, store: str, modules: list[Any], recursion_l
     if backend == "jit":
         from rpsc.llvm.jit import JitEngine
 
-        return JitEngine(modules, recursion_limit=limit)
+        from rpsc.llvm.cache import default_cache_dir
+
+        cache = (cache_dir or default_cache_dir()) if use_cache else None
+        return JitEngine(modules, recursion_limit=limit, cache_dir=cache)
     from rpsc.cbackend.native import NativeEngine
 
     return NativeEngine(store, recursion_limit=limit)
@@ -107,7 +114,8 @@ def run_run(args: argparse.Namespace) -> int:
         raise EngineError(f"{ref.name}{ref.signature} takes {len(ref.params)} argument(s), "
                           f"got {len(args.args)}")
     values = [parse_arg(a, t) for a, t in zip(args.args, ref.params, strict=True)]
-    engine = make_engine(args.backend, args.store, modules, args.recursion_limit)
+    engine = make_engine(args.backend, args.store, modules, args.recursion_limit,
+                         cache_dir=args.cache_dir, use_cache=not args.no_cache)
     box: list[tuple[bool, Any]] = []
     done = threading.Event()
 

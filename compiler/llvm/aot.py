@@ -7,14 +7,13 @@ and link the other. `rps_rt` stays an undefined external symbol the host must de
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import llvmlite.binding as llvm
 from rpsc.ir import ir
 
+from .cache import write_atomic
 from .codegen import emit_llvm
 from .jit import init_native, optimize, parse_ir, recursion_copies
 
@@ -40,21 +39,6 @@ def link_ir(modules: Sequence[ir.Module], tm: llvm.TargetMachine, opt_level: int
     return linked
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def emit_object_and_ir(modules: Sequence[ir.Module], *, llvm_ir: Path | None, obj: Path | None,
                        opt_level: int = 2, native: bool = False) -> llvm.ModuleRef:
     """Write the optimised IR text to `llvm_ir` and/or its PIC object code to `obj`; returns the module."""
@@ -62,7 +46,7 @@ def emit_object_and_ir(modules: Sequence[ir.Module], *, llvm_ir: Path | None, ob
     mod = link_ir(modules, tm, opt_level)
     optimize(mod, tm, opt_level)
     if llvm_ir is not None:
-        _write_atomic(llvm_ir, str(mod).encode())
+        write_atomic(llvm_ir, str(mod).encode())
     if obj is not None:
-        _write_atomic(obj, tm.emit_object(mod))
+        write_atomic(obj, tm.emit_object(mod))
     return mod

@@ -117,30 +117,35 @@ class ObjectCache:
 
     def put_alias(self, digest: str, key: str) -> None:
         """Record that the typed IR `digest` compiles to the object `key` (atomic; errors skipped)."""
-        _write_atomic(self.alias_path(digest), key.encode(), self.stats)
+        _write_quietly(self.alias_path(digest), key.encode(), self.stats)
 
     def put(self, key: str, data: bytes) -> None:
         """Store `data` under `key` atomically; a cache that cannot be written is skipped, not an error."""
         blob = _HEADER.pack(_MAGIC, len(data), hashlib.sha256(data).digest()) + data
-        if _write_atomic(self.path(key), blob, self.stats):
+        if _write_quietly(self.path(key), blob, self.stats):
             self.stats.writes += 1
 
 
-def _write_atomic(target: Path, data: bytes, stats: CacheStats) -> bool:
-    """Write `data` to `target` through a temporary file and a rename; False (counted) on an OSError."""
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write `data` to `target` through a temporary file in the same folder, fsynced, then renamed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:16]}.", suffix=".tmp", dir=target.parent)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:16]}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_quietly(target: Path, data: bytes, stats: CacheStats) -> bool:
+    """`write_atomic`, except that an OSError is counted in `stats` and reported as False."""
+    try:
+        write_atomic(target, data)
     except OSError:
         stats.write_errors += 1
         return False

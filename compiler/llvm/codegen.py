@@ -10,6 +10,10 @@ takes the result pointer (ignored; callers pass null). The run-time state is the
 `@rps_rt` (struct `rps_rt` of rps/runtime.h), never defined here, so the text is independent of process
 addresses. No instruction can produce poison or undefined behaviour: divisors and float->int conversions
 are checked before the instruction, arithmetic carries no `nsw`/`nuw`, floats no fast-math flags.
+
+Each function is an internal `fastcc` *body* taking the remaining call depth (`room`) in a register and
+returning its plain value, plus the exported *wrapper* above, which `_setjmp`s: a trap records its site
+in `rps_rt` and `longjmp`s back to the innermost wrapper (see docs/llvm-backend.md).
 """
 
 from __future__ import annotations
@@ -40,11 +44,6 @@ _FCMP_ORDERED = {"eq": "==", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 # Bounds of an f64 that truncates into an i64: [-2**63, 2**63), both exact doubles.
 _FP_LO = -(2.0**63)
 _FP_HI = 2.0**63
-
-
-def abi_type(t: ir.Type) -> ll.Type:
-    """The LLVM type of a value of IR type `t` at the ABI and in memory (bool is i8)."""
-    return _ABI[t]
 
 
 def function_type(ref: ir.FunctionRef) -> ll.FunctionType:
@@ -114,6 +113,7 @@ class _Runtime:
     env: ll.GlobalVariable         # @rpsc.trap_env: the jmp_buf of the innermost active wrapper
     setjmp: ll.Function
     longjmp: ll.Function
+    trap: ll.Function              # @rpsc.trap(code, function, location): cold, noreturn
 
 
 def _zero(t: ll.Type) -> ll.Constant:
@@ -137,9 +137,8 @@ class _FunctionEmitter:
         self.rtm = rtm
         self.rt = rtm.rt
         self.strings = strings
-        self.bodies = dict(bodies)
-        if self_call is not None:           # a copy of a self-recursive body calls the next copy
-            self.bodies[fn.symbol] = self_call
+        # a copy of a self-recursive body calls the next copy
+        self.bodies = bodies if self_call is None else {**bodies, fn.symbol: self_call}
         self.module = llfn.module
         self.temps: dict[str, ll.Value] = {}
         self.slots: list[ll.AllocaInstr] = []
@@ -154,19 +153,12 @@ class _FunctionEmitter:
     def _field(self, b: ll.IRBuilder, index: int) -> ll.Value:
         return b.gep(self.rt, [I32(0), I32(index)], inbounds=True, source_etype=RT_TYPE)
 
-    def _throw(self, b: ll.IRBuilder, status: ll.Value) -> None:
-        """`longjmp(rpsc.trap_env, status)`: back to the innermost wrapper, which returns `status`."""
-        env = b.load(self.rtm.env, name="env", typ=PTR)
-        b.call(self.rtm.longjmp, [env, status])
-        b.unreachable()
-
     def _trap_block(self, code: int, loc: ir.SourceLoc) -> ll.Block:
-        """A cold block that records the trap site and throws `code`."""
+        """A cold block that calls the module's trap helper with the code and the site."""
         block = self.llfn.append_basic_block(f"trap.{code}")
         b = ll.IRBuilder(block)
-        b.store(self.strings.get(self.fn.name), self._field(b, RT_TRAP_FUNCTION))
-        b.store(self.strings.get(str(loc)), self._field(b, RT_TRAP_LOCATION))
-        self._throw(b, I32(code))
+        b.call(self.rtm.trap, [I32(code), self.strings.get(self.fn.name), self.strings.get(str(loc))])
+        b.unreachable()
         return block
 
     @staticmethod
@@ -384,10 +376,36 @@ class _FunctionEmitter:
             self.propagate = self.llfn.append_basic_block("propagate")
             b = ll.IRBuilder(self.propagate)
             self.propagate_phi = b.phi(I32, name="status.out")
-            self._throw(b, self.propagate_phi)
+            null = ll.Constant(PTR, None)
+            b.call(self.rtm.trap, [self.propagate_phi, null, null])   # the callee recorded the site
+            b.unreachable()
         assert self.propagate_phi is not None
         self.propagate_phi.add_incoming(status, pred)
         return self.propagate
+
+
+def _emit_trap_helper(llm: ll.Module, rt: ll.GlobalVariable, env: ll.GlobalVariable,
+                      longjmp: ll.Function) -> ll.Function:
+    """`rpsc.trap(code, function, location)`: record the site (unless function is null: a propagated
+    trap keeps its callee's) and `longjmp(rpsc.trap_env, code)` back to the innermost wrapper. Out of
+    line, cold and noreturn, so trap sites cost one call instruction on a cold path."""
+    fn = ll.Function(llm, ll.FunctionType(ll.VoidType(), [I32, PTR, PTR]), "rpsc.trap")
+    fn.linkage = "internal"
+    for attr in ("noreturn", "cold", "noinline", "nounwind", "optnone"):
+        fn.attributes.add(attr)
+    code, function, location = fn.args
+    code.name, function.name, location.name = "code", "function", "location"
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    record, throw = fn.append_basic_block("record"), fn.append_basic_block("throw")
+    b.cbranch(b.icmp_unsigned("!=", function, ll.Constant(PTR, None)), record, throw)
+    b.position_at_end(record)
+    b.store(function, b.gep(rt, [I32(0), I32(RT_TRAP_FUNCTION)], inbounds=True, source_etype=RT_TYPE))
+    b.store(location, b.gep(rt, [I32(0), I32(RT_TRAP_LOCATION)], inbounds=True, source_etype=RT_TYPE))
+    b.branch(throw)
+    b.position_at_end(throw)
+    b.call(longjmp, [b.load(env, name="env", typ=PTR), code])
+    b.unreachable()
+    return fn
 
 
 #: Bytes reserved for a jmp_buf (glibc: 200 on x86-64, 312 on aarch64).
@@ -398,6 +416,10 @@ def _emit_wrapper(fn: ir.Function, llfn: ll.Function, body: ll.Function, rtm: _R
     """The exported `i32 rpsfn_<oid>(ptr result, args...)`: set a jmp_buf as the module's trap target,
     call the body with room = limit - depth, store the result; on a trap (a longjmp back here) return its
     code. Either way restore the previous trap target and `rps_rt.depth`."""
+    # The wrapper is a few instructions around setjmp: not worth the optimiser's time (a cold compile
+    # is ~20% faster), and code around setjmp stays simple.
+    llfn.attributes.add("noinline")
+    llfn.attributes.add("optnone")
     b = ll.IRBuilder(llfn.append_basic_block("entry"))
 
     def field(i: int) -> ll.Value:
@@ -434,12 +456,21 @@ def _emit_wrapper(fn: ir.Function, llfn: ll.Function, body: ll.Function, rtm: _R
 
 #: Copies of the body of a self-recursive function (1 = no copy). Copy i calls copy i+1 (mod n), so
 #: LLVM's inliner, which never inlines a function into itself, unrolls the recursion n levels deep.
-RECURSION_COPIES = 4
+RECURSION_COPIES = 3
 
 
-def _self_recursive(fn: ir.Function) -> bool:
-    return any(isinstance(ins, ir.Call) and ins.callee.symbol == fn.symbol
-               for blk in fn.blocks for ins in blk.instrs)
+#: Only functions of at most this many IR instructions get copies (the inliner would not inline bigger).
+RECURSION_COPY_MAX_INSTRS = 64
+
+
+def _copies_of(fn: ir.Function, recursion_copies: int) -> int:
+    """How many body copies `fn` gets: `recursion_copies` for a small self-recursive function, else 1."""
+    size = sum(len(blk.instrs) + 1 for blk in fn.blocks)
+    if recursion_copies <= 1 or size > RECURSION_COPY_MAX_INSTRS:
+        return 1
+    recursive = any(isinstance(ins, ir.Call) and ins.callee.symbol == fn.symbol
+                    for blk in fn.blocks for ins in blk.instrs)
+    return recursion_copies if recursive else 1
 
 
 def build_llvm_module(module: ir.Module, timings: dict[str, float] | None = None,
@@ -460,12 +491,12 @@ def build_llvm_module(module: ir.Module, timings: dict[str, float] | None = None
     setjmp.attributes.add("returns_twice")
     longjmp = ll.Function(llm, ll.FunctionType(ll.VoidType(), [PTR, I32]), "longjmp")
     longjmp.attributes.add("noreturn")
-    rtm = _Runtime(rt, env, setjmp, longjmp)
+    rtm = _Runtime(rt, env, setjmp, longjmp, _emit_trap_helper(llm, rt, env, longjmp))
     strings = _Strings(llm, {})
     copies: dict[str, list[ll.Function]] = {}
     for fn in module.functions:
         body_ty = ll.FunctionType(impl_return_type(fn.ref.ret), [I32, *(_REG[t] for t in fn.ref.params)])
-        n = max(1, recursion_copies) if _self_recursive(fn) else 1
+        n = _copies_of(fn, recursion_copies)
         copies[fn.symbol] = []
         for i in range(n):
             body = ll.Function(llm, body_ty, f"{fn.symbol}.body" + (f".{i}" if i else ""))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -172,6 +173,8 @@ class JitEngine:
                  eager: bool = False, recursion_limit: int = DEFAULT_RECURSION_LIMIT) -> None:
         if not 0 <= opt_level <= 3:
             raise ValueError(f"optimisation level must be 0..3, got {opt_level}")
+        if not 1 <= recursion_limit < 2**31:
+            raise ValueError(f"the recursion limit must be in 1 .. 2**31-1, got {recursion_limit}")
         t0 = time.perf_counter()
         self.modules = list(modules)
         self.opt_level = opt_level
@@ -179,12 +182,11 @@ class JitEngine:
         self.cache = ObjectCache(Path(cache_dir)) if cache_dir is not None else None
         self.rt = RtState(0, 0, int(recursion_limit), 0, None, None)
         self._rt_addr = ctypes.addressof(self.rt)
-        self._by_oid = {m.oid: m for m in self.modules}
         self._module_of: dict[str, ir.Module] = {f.ref.symbol: m for m in self.modules for f in m.functions}
         self._loaded: set[str] = set()
         self._pending: dict[str, _Pending] = {}
         self._callables: dict[str, Callable[..., Scalar | None]] = {}
-        self._by_ref: dict[str, ir.FunctionRef] = {}
+        self._resolved: dict[str, ir.FunctionRef] = {}   # name, module.name or symbol -> ref
         self._lock = threading.RLock()
         self._closed = False
         self.target = host_target_key(opt_level)
@@ -226,6 +228,17 @@ class JitEngine:
     def _load(self, modules: list[ir.Module]) -> None:
         for m in modules:
             self._reachable(m)   # every extern must be defined before MCJIT links (it aborts otherwise)
+        # Building llvmlite.ir objects triggers the cyclic GC, whose full passes over a big host heap
+        # cost more than compiling a small module: pause it while compiling (refcounting still frees).
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._compile(modules)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _compile(self, modules: list[ir.Module]) -> None:
         added = []
         for m in modules:
             st = ModuleStats(m.name, [f.name for f in m.functions])
@@ -261,9 +274,11 @@ class JitEngine:
         t5 = time.perf_counter()
         self._ee.finalize_object()
         total_mc = (time.perf_counter() - t5) * 1e3
-        for m in added:
-            p = self._pending.pop(m.oid)
-            p.stats.link_ms = max(0.0, total_mc / len(added) - p.stats.codegen_ms)
+        done = [self._pending.pop(m.oid) for m in added]
+        # finalize_object = machine code (timed per module by the cache callbacks) + loading and linking.
+        link_each = max(0.0, total_mc - sum(p.stats.codegen_ms for p in done)) / max(1, len(done))
+        for m, p in zip(added, done, strict=True):
+            p.stats.link_ms = link_each
             self.stats.modules.append(p.stats)
             self._loaded.add(m.oid)
 
@@ -284,9 +299,17 @@ class JitEngine:
 
     # -- calls
 
+    def _resolve(self, fn: str | ir.FunctionRef) -> ir.FunctionRef:
+        key = fn if isinstance(fn, str) else fn.symbol
+        ref = self._resolved.get(key)
+        if ref is None:
+            ref = resolve_function(self.modules, fn)
+            self._resolved[key] = ref
+        return ref
+
     def function(self, fn: str | ir.FunctionRef) -> Callable[..., Scalar | None]:
         """A Python callable running `fn` natively (compiling what it reaches on first use)."""
-        ref = resolve_function(self.modules, fn)
+        ref = self._resolve(fn)
         c = self._callables.get(ref.symbol)
         if c is None:
             with self._lock:
@@ -345,7 +368,7 @@ class JitEngine:
 
     def call(self, fn: str | ir.FunctionRef, args: Sequence[Scalar] = ()) -> Scalar | None:
         """Run `fn` with `args`; its result (None for void); rpsrt.Trap on a trap."""
-        ref = resolve_function(self.modules, fn)
+        ref = self._resolve(fn)
         return self.function(ref)(*coerce_args(ref, args))
 
     def interrupt(self) -> None:

@@ -133,3 +133,16 @@ def sample_module(name: str = "sample") -> ir.Module:
         line += 1
     fns.append(void_fn(mod, fns[0].ref, line))
     return module(name, fns, mod)
+
+
+def down_fn(mod: str, line: int = 1) -> ir.Function:
+    """down(n): if n <= 0 return 0; return 1 + down(n - 1)  (n + 1 nested calls)."""
+    r = ref("down", (I64,), I64, mod)
+    b = FunctionBuilder(r, ("n",), loc(line))
+    b.position_at_end(b.append_block("entry"))
+    with b.if_then(b.icmp("le", b.load(b.params[0]), const(0))):
+        b.ret(const(0))
+    res = b.call(r, [b.sub(b.load(b.params[0]), const(1))], loc(line + 1, 5))
+    assert res is not None
+    b.ret(b.add(const(1), res))
+    return b.finish()

@@ -189,3 +189,69 @@ def test_emission_is_deterministic():
     """Emitting the same module twice gives the same bytes (so rebuilds are driven by real changes)."""
     mod = handir.sample_module()
     assert emit_c(mod).text == emit_c(mod).text
+
+
+def test_ctrl_c_interrupts_a_call_in_the_main_thread(tmp_path):
+    """SIGINT during a long compiled loop called from the main thread stops it: KeyboardInterrupt, and the
+    engine stays usable."""
+    import os
+    import signal
+    import threading
+
+    mod = handir.sample_module()
+    compile_modules([mod], tmp_path)
+    with NativeEngine(tmp_path) as eng:
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            eng.call("sum_squares", [2**62])
+        timer.join()
+        assert eng.rt.interrupt == 0 and eng.rt.depth == 0
+        assert eng.call("sum_squares", [3]) == 5
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 7, 100, 1000])
+def test_recursion_limit_is_exact_like_the_interpreter(tmp_path, limit):  # type: ignore[no-untyped-def]
+    """With limit L, L nested calls run and the (L+1)-th traps, in C (ring copies included) as in the
+    interpreter."""
+    from rpsc.ir.interp import Interpreter
+
+    mod_oid = handir.new_oid()
+    mod = handir.module("deep", [handir.down_fn(mod_oid)], mod_oid)
+    compile_modules([mod], tmp_path)
+    with NativeEngine(tmp_path, recursion_limit=limit, interruptible=False) as eng, \
+            Interpreter([mod], recursion_limit=limit) as interp:
+        assert eng.call("down", [limit - 1]) == interp.call("down", [limit - 1]) == limit - 1
+        for engine in (eng, interp):
+            with pytest.raises(Trap) as info:
+                engine.call("down", [limit])
+            assert info.value.code == TRAP_RECURSION and info.value.location == "hand.rps:1:1"
+        assert eng.rt.depth == 0
+
+
+def test_recursion_limit_is_exact_across_modules(tmp_path):
+    """A call into another module's plugin counts its depth like a local call: with limit L, top(L-1)
+    (1 + L-1 nested calls) runs and top(L) traps, in C as in the interpreter."""
+    from rpsc.ir.builder import FunctionBuilder, const
+    from rpsc.ir.interp import Interpreter
+
+    b_oid, a_oid = handir.new_oid(), handir.new_oid()
+    down = handir.down_fn(b_oid)
+    lib = handir.module("lowmod", [down], b_oid)
+    r = handir.ref("top", (I64,), I64, a_oid)
+    fb = FunctionBuilder(r, ("n",), handir.loc(40))
+    fb.position_at_end(fb.append_block("entry"))
+    res = fb.call(down.ref, [fb.sub(fb.load(fb.params[0]), const(1))], handir.loc(41, 3))
+    assert res is not None
+    fb.ret(fb.add(res, const(1)))
+    app = handir.module("highmod", [fb.finish()], a_oid, requires=[("lowmod", None)])
+    compile_modules([lib, app], tmp_path)
+    limit = 20
+    with NativeEngine(tmp_path, recursion_limit=limit, interruptible=False) as eng, \
+            Interpreter([lib, app], recursion_limit=limit) as interp:
+        assert eng.call("top", [limit - 1]) == interp.call("top", [limit - 1]) == limit - 1
+        for engine in (eng, interp):
+            with pytest.raises(Trap) as info:
+                engine.call("top", [limit])
+            assert (info.value.code, info.value.function) == (TRAP_RECURSION, "down")
+        assert eng.rt.depth == 0

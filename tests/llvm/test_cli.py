@@ -66,6 +66,10 @@ def test_jit_bad_input_is_a_diagnostic(store: Path, tmp_path: Path, capsys: pyte
     assert "no function named fob" in err and "Traceback" not in err
     assert main(["jit", "--store", str(tmp_path / "nowhere"), "fib", "1"]) == 1
     assert "not a store" in capsys.readouterr().err
+    assert main(["jit", "--store", str(store), "--no-cache", "--recursion-limit", "0", "fib", "1"]) == 1
+    assert "--recursion-limit must be between 1 and" in capsys.readouterr().err
+    assert main(["jit", "--store", str(store), "--no-cache", "fib", "x"]) == 1
+    assert "is not an int" in capsys.readouterr().err
 
 
 def test_emit_ir_and_object_linked_into_a_c_host(store: Path, tmp_path: Path) -> None:
@@ -95,6 +99,7 @@ int main(void) {{
 """)
     exe = tmp_path / "host"
     subprocess.run(["cc", "-O1", f"-I{INCLUDE}", "-o", str(exe), str(host), str(obj)], check=True)
+    subprocess.run(["cc", "-shared", "-o", str(tmp_path / "libout.so"), str(obj)], check=True)  # PIC
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "0 1220 0"
     assert out[1].startswith("3 fib geo.rps:")

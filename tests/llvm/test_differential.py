@@ -45,8 +45,7 @@ def check_program(seed: int, modules: int = 1) -> int:
 @settings(max_examples=100)
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1), modules=st.sampled_from([1, 1, 2, 3]))
 def test_random_ir_modules_agree_with_interpreter(seed: int, modules: int) -> None:
-    """100 random programs x 8 functions (800 functions), over 1-3 modules calling each other: same
-    result or same trap (kind, function, location) at -O0 and -O2."""
+    """800 random functions (100 x 8, over 1-3 modules): same result or same trap at -O0 and -O2."""
     check_program(seed, modules)
 
 

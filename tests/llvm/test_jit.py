@@ -254,8 +254,7 @@ def test_engines_have_independent_state() -> None:
 
 
 def test_recursion_depth_is_exact_across_modules() -> None:
-    """Depth counts the same through cross-module calls as the interpreter's: limit 11 lets twice(10) run
-    (1 + 10 nested calls) and traps twice(11) inside lib's fib; the depth is restored after each."""
+    """Depth counts across modules exactly as in the interpreter (limit 11: twice(10) runs, twice(11) traps)."""
     from rpsc.ir.interp import Interpreter
 
     modules = list(_two_modules())

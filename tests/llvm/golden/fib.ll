@@ -8,6 +8,23 @@ declare i32 @"_setjmp"(ptr %".1") returns_twice
 
 declare void @"longjmp"(ptr %".1", i32 %".2") noreturn
 
+define internal void @"rpsc.trap"(i32 %"code", ptr %"function", ptr %"location") cold noinline noreturn nounwind optnone
+{
+entry:
+  %".5" = icmp ne ptr %"function", null
+  br i1 %".5", label %"record", label %"throw"
+record:
+  %".7" = getelementptr inbounds {i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 4
+  store ptr %"function", ptr %".7"
+  %".9" = getelementptr inbounds {i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 5
+  store ptr %"location", ptr %".9"
+  br label %"throw"
+throw:
+  %"env" = load ptr, ptr @"rpsc.trap_env"
+  call void @"longjmp"(ptr %"env", i32 %"code")
+  unreachable
+}
+
 define internal fastcc i64 @"rpsfn_6669620000000000.body"(i32 %"room", i64 %"n")
 {
 entry:
@@ -18,12 +35,7 @@ start:
   store i64 %"n", ptr %"n.addr"
   br label %"b.entry"
 trap.3:
-  %".4" = getelementptr inbounds {i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 4
-  store ptr @".str.0", ptr %".4"
-  %".6" = getelementptr inbounds {i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 5
-  store ptr @".str.1", ptr %".6"
-  %"env" = load ptr, ptr @"rpsc.trap_env"
-  call void @"longjmp"(ptr %"env", i32 3)
+  call void @"rpsc.trap"(i32 3, ptr @".str.0", ptr @".str.1")
   unreachable
 b.entry:
   %"n.1" = load i64, ptr %"n.addr"
@@ -34,11 +46,11 @@ b.then:
 b.endif:
   %"n.2" = load i64, ptr %"n.addr"
   %"t" = sub i64 %"n.2", 1
-  %".15" = sub i32 %"room", 1
-  %"res" = call fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %".15", i64 %"t")
+  %".11" = sub i32 %"room", 1
+  %"res" = call fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %".11", i64 %"t")
   %"t.1" = sub i64 %"n.2", 2
-  %".16" = sub i32 %"room", 1
-  %"res.1" = call fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %".16", i64 %"t.1")
+  %".12" = sub i32 %"room", 1
+  %"res.1" = call fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %".12", i64 %"t.1")
   %"t.2" = add i64 %"res", %"res.1"
   ret i64 %"t.2"
 }
@@ -53,12 +65,7 @@ start:
   store i64 %"n", ptr %"n.addr"
   br label %"b.entry"
 trap.3:
-  %".4" = getelementptr inbounds {i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 4
-  store ptr @".str.0", ptr %".4"
-  %".6" = getelementptr inbounds {i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 5
-  store ptr @".str.1", ptr %".6"
-  %"env" = load ptr, ptr @"rpsc.trap_env"
-  call void @"longjmp"(ptr %"env", i32 3)
+  call void @"rpsc.trap"(i32 3, ptr @".str.0", ptr @".str.1")
   unreachable
 b.entry:
   %"n.1" = load i64, ptr %"n.addr"
@@ -69,11 +76,11 @@ b.then:
 b.endif:
   %"n.2" = load i64, ptr %"n.addr"
   %"t" = sub i64 %"n.2", 1
-  %".15" = sub i32 %"room", 1
-  %"res" = call fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %".15", i64 %"t")
+  %".11" = sub i32 %"room", 1
+  %"res" = call fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %".11", i64 %"t")
   %"t.1" = sub i64 %"n.2", 2
-  %".16" = sub i32 %"room", 1
-  %"res.1" = call fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %".16", i64 %"t.1")
+  %".12" = sub i32 %"room", 1
+  %"res.1" = call fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %".12", i64 %"t.1")
   %"t.2" = add i64 %"res", %"res.1"
   ret i64 %"t.2"
 }
@@ -88,12 +95,7 @@ start:
   store i64 %"n", ptr %"n.addr"
   br label %"b.entry"
 trap.3:
-  %".4" = getelementptr inbounds {i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 4
-  store ptr @".str.0", ptr %".4"
-  %".6" = getelementptr inbounds {i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 5
-  store ptr @".str.1", ptr %".6"
-  %"env" = load ptr, ptr @"rpsc.trap_env"
-  call void @"longjmp"(ptr %"env", i32 3)
+  call void @"rpsc.trap"(i32 3, ptr @".str.0", ptr @".str.1")
   unreachable
 b.entry:
   %"n.1" = load i64, ptr %"n.addr"
@@ -104,51 +106,16 @@ b.then:
 b.endif:
   %"n.2" = load i64, ptr %"n.addr"
   %"t" = sub i64 %"n.2", 1
-  %".15" = sub i32 %"room", 1
-  %"res" = call fastcc i64 @"rpsfn_6669620000000000.body.3"(i32 %".15", i64 %"t")
+  %".11" = sub i32 %"room", 1
+  %"res" = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %".11", i64 %"t")
   %"t.1" = sub i64 %"n.2", 2
-  %".16" = sub i32 %"room", 1
-  %"res.1" = call fastcc i64 @"rpsfn_6669620000000000.body.3"(i32 %".16", i64 %"t.1")
+  %".12" = sub i32 %"room", 1
+  %"res.1" = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %".12", i64 %"t.1")
   %"t.2" = add i64 %"res", %"res.1"
   ret i64 %"t.2"
 }
 
-define internal fastcc i64 @"rpsfn_6669620000000000.body.3"(i32 %"room", i64 %"n")
-{
-entry:
-  %"n.addr" = alloca i64
-  %"too_deep" = icmp slt i32 %"room", 1
-  br i1 %"too_deep", label %"trap.3", label %"start", !prof !0
-start:
-  store i64 %"n", ptr %"n.addr"
-  br label %"b.entry"
-trap.3:
-  %".4" = getelementptr inbounds {i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 4
-  store ptr @".str.0", ptr %".4"
-  %".6" = getelementptr inbounds {i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 5
-  store ptr @".str.1", ptr %".6"
-  %"env" = load ptr, ptr @"rpsc.trap_env"
-  call void @"longjmp"(ptr %"env", i32 3)
-  unreachable
-b.entry:
-  %"n.1" = load i64, ptr %"n.addr"
-  %"c" = icmp slt i64 %"n.1", 2
-  br i1 %"c", label %"b.then", label %"b.endif"
-b.then:
-  ret i64 %"n.1"
-b.endif:
-  %"n.2" = load i64, ptr %"n.addr"
-  %"t" = sub i64 %"n.2", 1
-  %".15" = sub i32 %"room", 1
-  %"res" = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %".15", i64 %"t")
-  %"t.1" = sub i64 %"n.2", 2
-  %".16" = sub i32 %"room", 1
-  %"res.1" = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %".16", i64 %"t.1")
-  %"t.2" = add i64 %"res", %"res.1"
-  ret i64 %"t.2"
-}
-
-define i32 @"rpsfn_6669620000000000"(ptr %"result", i64 %"n")
+define i32 @"rpsfn_6669620000000000"(ptr %"result", i64 %"n") noinline optnone
 {
 entry:
   %"jmpbuf" = alloca [512 x i8], align 16
