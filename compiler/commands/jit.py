@@ -65,7 +65,7 @@ def _modules(store: str, names: list[str] | None) -> list[Any]:
 def cmd_jit(args: argparse.Namespace) -> int:
     import json
 
-    from rpsc.engine import EngineError, format_result, parse_arg, resolve_function
+    from rpsc.engine import EngineError, call_interruptibly, format_result, parse_arg, resolve_function
     from rpsc.llvm.cache import default_cache_dir
     from rpsc.llvm.jit import JitEngine
     from rpsrt.errors import DEFAULT_RECURSION_LIMIT, Trap
@@ -85,7 +85,7 @@ def cmd_jit(args: argparse.Namespace) -> int:
                 raise EngineError(f"{ref.name} takes {len(ref.params)} argument(s), got {len(args.args)}")
             values = [parse_arg(a, t) for a, t in zip(args.args, ref.params, strict=True)]
             fn = engine.function(ref)
-            ok, result = _call_interruptibly(engine, fn, values)
+            ok, result = call_interruptibly(engine, fn, values)
             if not ok:
                 if isinstance(result, Trap):   # reported like `rpsc run` does
                     print(f"{result.location}: trap: {result.kind} in {result.function}", file=sys.stderr)
@@ -106,33 +106,6 @@ def cmd_jit(args: argparse.Namespace) -> int:
         return 0
     finally:
         engine.close()
-
-
-def _call_interruptibly(engine: Any, fn: Any, values: list[Any]) -> tuple[bool, Any]:
-    """Run the native call on a worker thread; Ctrl-C in the main thread sets the engine's interrupt flag
-    (the running loop then traps INTERRUPT at its next back-edge)."""
-    import threading
-
-    box: list[tuple[bool, Any]] = []
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            box.append((True, fn(*values)))
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            box.append((False, exc))
-        finally:
-            done.set()
-
-    # An Event, not Thread.join: a KeyboardInterrupt inside join() can leave is_alive() wrong.
-    threading.Thread(target=work, name="rpsc-jit-call", daemon=True).start()
-    while True:
-        try:
-            if done.wait(0.1):
-                break
-        except KeyboardInterrupt:
-            engine.interrupt()
-    return box[0]
 
 
 def _print_stats(engine: Any, out: Any) -> None:

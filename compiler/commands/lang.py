@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 from typing import Any
 
 BACKENDS = ("interp", "jit", "c")
@@ -59,9 +58,8 @@ def _load(store: str) -> Any:
 
 def run_compile(args: argparse.Namespace) -> int:
     import rpsrt
-    from rpsc.pipeline import compile_sources, new_heap
-
     from rpsc.frontend.parser import read_source
+    from rpsc.pipeline import compile_sources, new_heap
 
     sources = [(path, read_source(path)) for path in args.files]
     exists = os.path.isfile(os.path.join(args.store, "rps_manifest.json"))
@@ -89,9 +87,8 @@ def make_engine(backend: str | None, store: str, modules: list[Any], recursion_l
 
         return Interpreter(modules, recursion_limit=limit)
     if backend == "jit":
-        from rpsc.llvm.jit import JitEngine
-
         from rpsc.llvm.cache import default_cache_dir
+        from rpsc.llvm.jit import JitEngine
 
         cache = (cache_dir or default_cache_dir()) if use_cache else None
         return JitEngine(modules, recursion_limit=limit, cache_dir=cache)
@@ -101,7 +98,7 @@ def make_engine(backend: str | None, store: str, modules: list[Any], recursion_l
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from rpsc.engine import EngineError, format_result, parse_arg, resolve_function
+    from rpsc.engine import EngineError, call_interruptibly, format_result, parse_arg, resolve_function
     from rpsc.pipeline import ir_modules
     from rpsrt.errors import Trap
 
@@ -116,29 +113,10 @@ def run_run(args: argparse.Namespace) -> int:
     values = [parse_arg(a, t) for a, t in zip(args.args, ref.params, strict=True)]
     engine = make_engine(args.backend, args.store, modules, args.recursion_limit,
                          cache_dir=args.cache_dir, use_cache=not args.no_cache)
-    box: list[tuple[bool, Any]] = []
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            box.append((True, engine.call(ref, values)))
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            box.append((False, exc))
-        finally:
-            done.set()
-
     # The call runs in a worker thread; Ctrl-C in the main thread sets the engine's interrupt flag, and the
     # next loop back-edge of the running code traps INTERRUPT, which is reported like any other trap.
-    worker = threading.Thread(target=work, name="rpsc-run", daemon=True)
     try:
-        worker.start()
-        while True:
-            try:
-                if done.wait(0.1):
-                    break
-            except KeyboardInterrupt:
-                engine.interrupt()
-        ok, value = box[0]
+        ok, value = call_interruptibly(engine, lambda: engine.call(ref, values), ())
         if not ok:
             if isinstance(value, Trap):
                 print(f"{value.location}: trap: {value.kind} in {value.function}", file=sys.stderr)

@@ -7,7 +7,6 @@ Type names are the strings "int", "float", "bool" and "void". Operators are thei
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +81,7 @@ class TupleValue:
     span: Span | None = _span()
 
 
-DataValue = Union[IntValue, FloatValue, StringValue, NullValue, NameValue, SetValue, TupleValue]
+DataValue = IntValue | FloatValue | StringValue | NullValue | NameValue | SetValue | TupleValue
 
 
 # ---------------------------------------------------------------- expressions
@@ -143,7 +142,7 @@ class Binary:
     span: Span | None = _span()
 
 
-Expr = Union[IntLit, FloatLit, BoolLit, Name, Call, Unary, Binary]
+Expr = IntLit | FloatLit | BoolLit | Name | Call | Unary | Binary
 
 
 # ---------------------------------------------------------------- statements
@@ -223,8 +222,8 @@ class ExprStmt:
     span: Span | None = _span()
 
 
-Stmt = Union[Block, VarStmt, AssignStmt, IfStmt, WhileStmt, ForStmt, BreakStmt, ContinueStmt, ReturnStmt,
-             ExprStmt]
+Stmt = (Block | VarStmt | AssignStmt | IfStmt | WhileStmt | ForStmt | BreakStmt | ContinueStmt | ReturnStmt
+        | ExprStmt)
 
 
 # ---------------------------------------------------------------- declarations
@@ -350,8 +349,8 @@ class MethodDecl:
     function_span: Span | None = _ref_span()
 
 
-Decl = Union[ClassDecl, AttributeDecl, SelectorDecl, SymbolDecl, ObjectDecl, FnDecl, ExtensionPointDecl,
-             ExtendDecl, MethodDecl]
+Decl = (ClassDecl | AttributeDecl | SelectorDecl | SymbolDecl | ObjectDecl | FnDecl | ExtensionPointDecl
+        | ExtendDecl | MethodDecl)
 
 
 @dataclass(frozen=True, slots=True)

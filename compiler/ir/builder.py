@@ -7,7 +7,7 @@ checked as you build (the message names both types); names are deterministic (`t
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from . import ir
 from .ir import BOOL, F64, I64, VOID, Operand, SourceLoc, Type
@@ -273,7 +273,7 @@ class FunctionBuilder:
         self.position_at_end(join)
 
     @contextmanager
-    def if_else(self, cond: Operand) -> Iterator[tuple[contextmanager, contextmanager]]:  # type: ignore[type-arg]
+    def if_else(self, cond: Operand) -> Iterator[tuple[AbstractContextManager[None], AbstractContextManager[None]]]:
         """`with b.if_else(c) as (then, orelse): with then: ...; with orelse: ...` as in llvmlite."""
         bthen, belse, join = self.append_block("then"), self.append_block("else"), self.append_block("endif")
         self.cbranch(cond, bthen, belse)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Union
 
 
 class Type(enum.Enum):
@@ -69,7 +68,7 @@ class Temp:
     type: Type
 
 
-Operand = Union[Const, Temp]
+Operand = Const | Temp
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +194,8 @@ class Ret:
     value: Operand | None
 
 
-Instr = Union[Load, Store, BinOp, Cmp, UnOp, MinMax, Convert, Call, Poll]
-Terminator = Union[Br, CondBr, Ret]
+Instr = Load | Store | BinOp | Cmp | UnOp | MinMax | Convert | Call | Poll
+Terminator = Br | CondBr | Ret
 
 
 @dataclass(slots=True)

@@ -24,24 +24,11 @@ import llvmlite.binding as llvm
 from rpsc import CompileError
 from rpsc.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir
-from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, Trap
+from rpsrt.errors import DEFAULT_RECURSION_LIMIT
+from rpsrt.rt import new_rt, take_trap
 
 from .cache import ObjectCache, TargetKey, cache_key, ir_digest
 from .codegen import RECURSION_COPIES, RT_SYMBOL, RT_TYPE, emit_llvm
-
-
-class RtState(ctypes.Structure):
-    """`struct rps_rt` of rps/runtime.h."""
-
-    _fields_ = [
-        ("interrupt", ctypes.c_int32),
-        ("depth", ctypes.c_int32),
-        ("depth_limit", ctypes.c_int32),
-        ("reserved", ctypes.c_int32),
-        ("trap_function", ctypes.c_char_p),
-        ("trap_location", ctypes.c_char_p),
-    ]
-
 
 _RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n'
 _CTYPE: dict[ir.Type, type[ctypes.c_int64] | type[ctypes.c_double] | type[ctypes.c_uint8]] = {
@@ -180,7 +167,7 @@ class JitEngine:
         self.opt_level = opt_level
         self.stats = JitStats()
         self.cache = ObjectCache(Path(cache_dir)) if cache_dir is not None else None
-        self.rt = RtState(0, 0, int(recursion_limit), 0, None, None)
+        self.rt = new_rt(int(recursion_limit))
         self._rt_addr = ctypes.addressof(self.rt)
         self._module_of: dict[str, ir.Module] = {f.ref.symbol: m for m in self.modules for f in m.functions}
         self._loaded: set[str] = set()
@@ -193,7 +180,7 @@ class JitEngine:
         self._tm = create_target_machine(self.target, jit=True)
         self._opt_tm = create_target_machine(self.target, jit=True)   # for the pass builder
         # The engine's first module only declares `rps_rt`, mapped (once, by name, for every module the
-        # engine will hold, including object code loaded from the cache) onto this engine's RtState.
+        # engine will hold, including object code loaded from the cache) onto this engine's RpsRt.
         first = parse_ir(_RT_DECL, "rpsc.rt", self._tm)
         self._ee = llvm.create_mcjit_compiler(first, self._tm)
         self._ee.add_global_mapping(first.get_global_variable(RT_SYMBOL), self._rt_addr)
@@ -357,14 +344,8 @@ class JitEngine:
         return call
 
     def _raise_trap(self, status: int) -> None:
-        rt = self.rt
-        function = rt.trap_function.decode("utf-8", "replace") if rt.trap_function else None
-        location = rt.trap_location.decode("utf-8", "replace") if rt.trap_location else None
-        rt.trap_function = rt.trap_location = None
-        rt.depth = 0
-        if status == TRAP_INTERRUPT:
-            rt.interrupt = 0
-        raise Trap(status, function=function, location=location)
+        self.rt.depth = 0
+        raise take_trap(self.rt, status)
 
     def call(self, fn: str | ir.FunctionRef, args: Sequence[Scalar] = ()) -> Scalar | None:
         """Run `fn` with `args`; its result (None for void); rpsrt.Trap on a trap."""

@@ -6,6 +6,7 @@ Native plugins follow the ABI of `rps/plugin.h` (docs/plugin-abi.md); Python plu
 
 from __future__ import annotations
 
+from ..rt import RpsRt, new_rt
 from .build import cflags, compile_c_plugin, include_dir, ldflags
 from .elf import ElfFile, read_elf
 from .manager import (
@@ -33,7 +34,7 @@ from .manifest import (
     sidecar_path,
     write_sidecar,
 )
-from .points import ExtensionPoint, Implementation, RpsRt, Signature, native_caller, new_rt
+from .points import ExtensionPoint, Implementation, Signature, native_caller
 
 __all__ = [
     "ABI_VERSION", "ENTRY_POINT_GROUP", "PATH_ENV", "Candidate", "ElfFile", "Export", "ExtensionPoint",

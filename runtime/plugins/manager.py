@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PluginError
+from ..rt import RpsRt, new_rt
 from .elf import ElfFile, read_elf
 from .manifest import (
     ABI_VERSION,
@@ -30,15 +31,7 @@ from .manifest import (
     sha256_file,
     sidecar_path,
 )
-from .points import (
-    ExtensionPoint,
-    Implementation,
-    RpsRt,
-    Signature,
-    native_caller,
-    new_rt,
-    revoke,
-)
+from .points import ExtensionPoint, Implementation, Signature, native_caller, revoke
 
 #: The entry-point group that Python plugins are published under.
 ENTRY_POINT_GROUP = "rpsc.plugins"

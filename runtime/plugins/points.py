@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DEFAULT_RECURSION_LIMIT, PluginError, Trap
+from ..errors import PluginError
+from ..rt import RpsRt, take_trap
 
 #: Dispatch modes: `first` returns the first implementation's result, `all` the list of every result.
 MODES = ("first", "all")
@@ -21,37 +22,6 @@ MODES = ("first", "all")
 _CTYPES: dict[str, Any] = {"i64": ctypes.c_int64, "f64": ctypes.c_double, "bool": ctypes.c_bool}
 _SIG_RE = re.compile(r"\s*(i64|f64|bool|void)\s*\(\s*((?:i64|f64|bool)(?:\s*,\s*(?:i64|f64|bool))*)?\s*\)\s*")
 _TYPE_RE = re.compile(r"i64|f64|bool")
-
-
-class RpsRt(ctypes.Structure):
-    """The host's shared run-time state; mirrors `rps_rt` in rps/runtime.h field for field."""
-
-    _fields_ = [
-        ("interrupt", ctypes.c_int32),
-        ("depth", ctypes.c_int32),
-        ("depth_limit", ctypes.c_int32),
-        ("reserved", ctypes.c_int32),
-        ("trap_function", ctypes.c_char_p),
-        ("trap_location", ctypes.c_char_p),
-    ]
-
-
-def new_rt(depth_limit: int = DEFAULT_RECURSION_LIMIT) -> RpsRt:
-    """A fresh run-time state: no interrupt, depth 0, the given recursion limit, no trap site."""
-    rt = RpsRt()
-    rt.depth_limit = depth_limit
-    return rt
-
-
-def take_trap(rt: RpsRt | None, code: int) -> Trap:
-    """The Trap for status `code`, with the trap site read from `rt` (then cleared)."""
-    if rt is None:
-        return Trap(code)
-    fn, loc = rt.trap_function, rt.trap_location
-    rt.trap_function = None
-    rt.trap_location = None
-    return Trap(code, fn.decode("utf-8", "replace") if fn else None,
-                loc.decode("utf-8", "replace") if loc else None)
 
 
 @dataclass(frozen=True, slots=True)

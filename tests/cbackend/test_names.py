@@ -15,7 +15,7 @@ from rpsrt.heap import Heap
 from rpsrt.objects import PayloadSymbol
 from rpsrt.plugins import ABI_VERSION, include_dir
 from rpsrt.plugins.manager import PluginApi
-from rpsrt.plugins.points import new_rt
+from rpsrt.rt import new_rt
 
 from . import handir
 
