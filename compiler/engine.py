@@ -97,7 +97,10 @@ def coerce_args(ref: ir.FunctionRef, args: Sequence[Scalar]) -> list[Scalar]:
         elif t is ir.F64:
             if isinstance(a, bool) or not isinstance(a, (int, float)):
                 raise EngineError(f"{ref.name}: argument {i + 1} must be a float, got {a!r}")
-            out.append(float(a))
+            try:
+                out.append(float(a))
+            except OverflowError:
+                raise EngineError(f"{ref.name}: argument {i + 1} ({a}) is too large for a float") from None
         elif t is ir.BOOL:
             if not isinstance(a, bool):
                 raise EngineError(f"{ref.name}: argument {i + 1} must be a bool, got {a!r}")

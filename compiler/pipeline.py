@@ -58,6 +58,7 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
     """Parse, check and lower (path, text) pairs into `heap` (a fresh `new_heap()` when None)."""
     from rpsc import CompileError
     from rpsc.frontend.lower import lower
+    from rpsrt.store.jsonfmt import deep_recursion
 
     if heap is None:
         heap = new_heap()
@@ -66,8 +67,9 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
     # Lowering resolves every name before it writes; should anything still fail, restore the heap.
     snapshot = _snapshot(heap)
     try:
-        lower(modules, heap)
-        ir_modules(heap)  # every stored function must give valid IR
+        with deep_recursion():
+            lower(modules, heap)
+            ir_modules(heap)  # every stored function must give valid IR
     except CompileError:
         _restore(heap, snapshot)
         raise
@@ -109,9 +111,12 @@ def _restore(heap: Heap, snap: tuple) -> None:  # type: ignore[type-arg]
 
 def ir_modules(heap: Heap) -> list[ir.Module]:
     """The typed IR of every `.rps` module stored in `heap`, built from the stored function objects."""
+    from rpsrt.store.jsonfmt import deep_recursion
+
     from .ir.from_heap import build_ir
 
-    return build_ir(heap)
+    with deep_recursion():
+        return build_ir(heap)
 
 
 def program(text: str, path: str = "<test>") -> list[ir.Module]:

@@ -352,6 +352,11 @@ def _ir_modules(heap: Any) -> list[Any]:
     return list(ir_modules(heap))
 
 
+def _ninja_path(path: Path) -> str:
+    """A path for `ninja_syntax.Writer.build`, which escapes spaces, colons and `$ ` but not a lone `$`."""
+    return re.sub(r"\$(?! )", "$$", str(path))
+
+
 def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], store_inputs: Sequence[Path]
                      ) -> bytes:
     """The text of `build.ninja` for these modules (written by the caller when it changed)."""
@@ -370,7 +375,8 @@ def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], 
     cc = " ".join(filter(None, [tc["launcher"], tc["cc"]]))
     w.variable("cc", cc)
     cflags = ["-std=c11", f"-O{tc['opt']}", "-fPIC", "-fno-semantic-interposition", "-Wall", "-Wextra",
-              f"-I{shlex.quote(str(include_dir()))}", f"-I{shlex.quote(str(store / GENERATED))}"]
+              ninja_syntax.escape(f"-I{shlex.quote(str(include_dir()))}"),
+              ninja_syntax.escape(f"-I{shlex.quote(str(store / GENERATED))}")]
     w.variable("cflags", " ".join(cflags + ([tc["cflags"]] if tc["cflags"] else [])))
     w.variable("ldflags", " ".join(["-shared"] + ([tc["ldflags"]] if tc["ldflags"] else [])))
     w.newline()
@@ -381,16 +387,18 @@ def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], 
              "-O", tc["opt"], "--generate-only"]
     if options.launcher is not None:
         regen += ["--launcher", options.launcher]
-    w.rule("regen", " ".join(shlex.quote(a) for a in regen), generator=True,
+    w.rule("regen", ninja_syntax.escape(shlex.join(regen)), generator=True,
            description="RPSC regenerating build.ninja (the store changed)")
     w.newline()
-    w.build(["build.ninja"], "regen", implicit=[ninja_syntax.escape_path(str(p)) for p in store_inputs])
+    # Writer.build escapes paths itself (`$`, spaces, colons); escaping them here too broke stores in
+    # folders whose names hold a space.
+    w.build(["build.ninja"], "regen", implicit=[_ninja_path(p) for p in store_inputs])
     w.newline()
     targets = []
     for m in modules:
-        c_path = ninja_syntax.escape_path(str(store / GENERATED / f"rps{m.oid}-mod.c"))
+        c_path = _ninja_path(store / GENERATED / f"rps{m.oid}-mod.c")
         obj = f"obj/rps{m.oid}-mod.o"
-        so = ninja_syntax.escape_path(str(store / PLUGINS / plugin_file_name(m.oid)))
+        so = _ninja_path(store / PLUGINS / plugin_file_name(m.oid))
         w.build([obj], "cc", [c_path])
         w.build([so], "link", [obj])
         targets.append(so)
@@ -445,10 +453,21 @@ def record_plugins(heap: Any, results: Sequence[ModuleResult], store: Path) -> b
 def build_store(options: BuildOptions, *, echo: TextIO | None = None,
                 log: Callable[[str], None] | None = None) -> BuildResult:
     """`rpsc build`: the no-op fast path when nothing changed, else generate, run ninja, record, dump."""
-    if not options.generate_only:
-        quick = quick_check(options, echo=echo)
-        if quick is not None:
-            return quick
+    if not (options.store_dir / MANIFEST).is_file():
+        what = "a file, not a store folder" if options.store_dir.is_file() else f"no store here (missing {MANIFEST})"
+        raise BuildError(f"{options.store_dir}: {what}; make one with `rpsc compile FILE.rps --store DIR`")
+    if options.generate_only:  # run by ninja's generator rule, under the lock of the `rpsc build` running ninja
+        return _build(options, echo, locked=False)
+    quick = quick_check(options, echo=echo)
+    if quick is not None:
+        return quick
+    from rpsrt.store.writer import update_lock
+
+    with update_lock(options.store_dir):  # a concurrent `rpsc compile` waits instead of being overwritten
+        return _build(options, echo, locked=True)
+
+
+def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool) -> BuildResult:
     heap, modules, sources, rewritten = generate(options)
     bdir = options.build_path
     store = options.store_dir
@@ -478,9 +497,9 @@ def build_store(options: BuildOptions, *, echo: TextIO | None = None,
         r.sha256 = side[1] if side else sha256_file(so)
     changed = record_plugins(heap, results, store)
     if changed:
-        import rpsrt
+        from rpsrt.store.writer import dump_store
 
-        rpsrt.dump_store(heap, str(store))
+        dump_store(heap, str(store), locked=locked)
         os.utime(bdir / "build.ninja")
         restat(bdir, ninja, "build.ninja")
     state = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from typing import Any
@@ -60,13 +61,28 @@ def run_compile(args: argparse.Namespace) -> int:
     import rpsrt
     from rpsc.frontend.parser import read_source
     from rpsc.pipeline import compile_sources, new_heap
+    from rpsrt.errors import StoreError
+    from rpsrt.store.writer import dump_store, update_lock
 
     sources = [(path, read_source(path)) for path in args.files]
-    exists = os.path.isfile(os.path.join(args.store, "rps_manifest.json"))
-    heap = rpsrt.load_store(args.store) if exists else new_heap()
-    compile_sources(sources, heap)
-    os.makedirs(args.store, exist_ok=True)
-    rpsrt.dump_store(heap, args.store)
+    store = args.store
+    if os.path.exists(store) and not os.path.isdir(store):
+        raise StoreError("not a directory: --store names the store's folder (created when missing)", path=store)
+    created = not os.path.exists(store)
+    os.makedirs(store, exist_ok=True)
+    try:
+        # One lock across load, compile and dump: concurrent compiles into one store take turns, and none
+        # loses the modules another one added.
+        with update_lock(store):
+            exists = os.path.isfile(os.path.join(store, "rps_manifest.json"))
+            heap = rpsrt.load_store(store) if exists else new_heap()
+            compile_sources(sources, heap)
+            dump_store(heap, store, locked=True)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                os.rmdir(store)  # only when still empty: a failed first compile leaves nothing behind
+        raise
     return 0
 
 

@@ -1,6 +1,7 @@
-"""LLVM IR code generation: one typed `ir.Module` -> one `llvmlite.ir.Module` (and its text).
+"""LLVM IR code generation: one typed `ir.Module` -> the text of one LLVM IR module.
 
-Entry points: `build_llvm_module(module)` returns the llvmlite module, `emit_llvm(module)` its text.
+Entry point: `emit_llvm(module)`. The text is written directly (not through `llvmlite.ir` objects, whose
+construction and printing cost more than LLVM's own parsing of the result; see docs/llvm-backend.md).
 The ABI (documented in docs/llvm-backend.md) is shared with the C backend:
 
     int32_t rpsfn_<oid>(T *result, args...)
@@ -18,106 +19,102 @@ in `rps_rt` and `longjmp`s back to the innermost wrapper (see docs/llvm-backend.
 
 from __future__ import annotations
 
+import struct
 import time
-from dataclasses import dataclass
 
-from llvmlite import ir as ll
 from rpsc.ir import ir
 from rpsrt.errors import TRAP_CONVERSION, TRAP_DIVZERO, TRAP_INTERRUPT, TRAP_RECURSION
 
-I1 = ll.IntType(1)
-I8 = ll.IntType(8)
-I32 = ll.IntType(32)
-I64 = ll.IntType(64)
-F64 = ll.DoubleType()
-PTR = ll.PointerType()
-
 #: `struct rps_rt` of rps/runtime.h: interrupt, depth, depth_limit, reserved, trap_function, trap_location.
-RT_TYPE = ll.LiteralStructType([I32, I32, I32, I32, PTR, PTR])
+RT_TYPE = "{i32, i32, i32, i32, ptr, ptr}"
 RT_INTERRUPT, RT_DEPTH, RT_LIMIT, RT_TRAP_FUNCTION, RT_TRAP_LOCATION = 0, 1, 2, 4, 5
 RT_SYMBOL = "rps_rt"
 
-_REG = {ir.I64: I64, ir.F64: F64, ir.BOOL: I1}
-_ABI = {ir.I64: I64, ir.F64: F64, ir.BOOL: I8}
-_ICMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-_FCMP_ORDERED = {"eq": "==", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+def _rt_field(index: int) -> str:
+    """A constant pointer to field `index` of `@rps_rt`."""
+    return f'getelementptr inbounds ({RT_TYPE}, ptr @"{RT_SYMBOL}", i32 0, i32 {index})'
+
+
+_F_INTERRUPT, _F_DEPTH, _F_LIMIT = _rt_field(RT_INTERRUPT), _rt_field(RT_DEPTH), _rt_field(RT_LIMIT)
+
+_REG = {ir.I64: "i64", ir.F64: "double", ir.BOOL: "i1"}
+_ABI = {ir.I64: "i64", ir.F64: "double", ir.BOOL: "i8"}
+_ZERO = {ir.I64: "0", ir.F64: "0.0", ir.BOOL: "false"}
+_ICMP = {"eq": "eq", "ne": "ne", "lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge"}
+_FCMP = {"eq": "oeq", "ne": "une", "lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge"}
+_INT_BINOPS = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor"}
+_FLOAT_BINOPS = {"fadd": "fadd", "fsub": "fsub", "fmul": "fmul", "fdiv": "fdiv"}
+_INTRINSICS = {"fabs": "llvm.fabs.f64", "sqrt": "llvm.sqrt.f64"}
+
+#: A cold branch: taken about once in a million.
+_COLD = ", !prof !0"
+_COLD_WEIGHTS = '!0 = !{!"branch_weights", i32 1, i32 1048576}'
+
+#: Bytes reserved for a jmp_buf (glibc: 200 on x86-64, 312 on aarch64).
+JMP_BUF_SIZE = 512
+
+
+def _double(x: float) -> str:
+    """An f64 constant as LLVM's exact hexadecimal form (any value, NaN payloads included)."""
+    return "0x%016X" % struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
 # Bounds of an f64 that truncates into an i64: [-2**63, 2**63), both exact doubles.
-_FP_LO = -(2.0**63)
-_FP_HI = 2.0**63
+_FP_LO = _double(-(2.0**63))
+_FP_HI = _double(2.0**63)
 
 
-def function_type(ref: ir.FunctionRef) -> ll.FunctionType:
-    """`i32 (ptr result, args...)` of a function reference."""
-    return ll.FunctionType(I32, [PTR, *(_ABI[t] for t in ref.params)])
+def _quote(text: str) -> str:
+    """`text` as the inside of an LLVM quoted name or `c"..."` string (`"`, `\\` and non-printables hex)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return text
+    return "".join(chr(c) if 32 <= c < 127 and c not in (34, 92) else f"\\{c:02X}"
+                   for c in text.encode("utf-8"))
 
 
-def declare(module: ll.Module, ref: ir.FunctionRef) -> ll.Function:
-    """The LLVM function named `ref.symbol` in `module`, declared on first use."""
-    existing = module.globals.get(ref.symbol)
-    if isinstance(existing, ll.Function):
-        return existing
-    fn = ll.Function(module, function_type(ref), ref.symbol)
-    for arg, t in zip(fn.args[1:], ref.params, strict=True):
-        if t is ir.BOOL:
-            arg.add_attribute("zeroext")
-    fn.args[0].name = "result"
-    return fn
+def _sig(ref: ir.FunctionRef) -> str:
+    """The ABI parameter list of `ref` with names: `ptr %result, i64 %p0, i8 zeroext %p1, ...`."""
+    params = ["ptr %result"]
+    for i, t in enumerate(ref.params):
+        params.append(f"i8 zeroext %p{i}" if t is ir.BOOL else f"{_ABI[t]} %p{i}")
+    return ", ".join(params)
 
 
-class _VolatileLoad(ll.LoadInstr):
-    """`load volatile` (llvmlite's builder has no volatile flag); used for the interrupt flag."""
-
-    def descr(self, buf: list[str]) -> None:
-        [ptr] = self.operands
-        buf.append(f"load volatile {self.type}, {ptr.type} {ptr.get_reference()}, align 4\n")
+def _declaration(ref: ir.FunctionRef) -> str:
+    params = ["ptr"] + [("i8 zeroext" if t is ir.BOOL else _ABI[t]) for t in ref.params]
+    return f'declare i32 @"{ref.symbol}"({", ".join(params)})'
 
 
-def _load_volatile(b: ll.IRBuilder, ptr: ll.Value, typ: ll.Type, name: str) -> ll.Value:
-    instr = _VolatileLoad(b.block, ptr, name=name, typ=typ)
-    b._insert(instr)  # noqa: SLF001 - the builder's public API cannot emit volatile loads
-    return instr
-
-
-@dataclass(slots=True)
-class _Strings:
-    """Private constant C strings of one module, deduplicated by text."""
-
-    module: ll.Module
-    cache: dict[str, ll.GlobalVariable]
-
-    def get(self, text: str) -> ll.GlobalVariable:
-        gv = self.cache.get(text)
-        if gv is None:
-            data = bytearray(text.encode("utf-8")) + b"\0"
-            ty = ll.ArrayType(I8, len(data))
-            gv = ll.GlobalVariable(self.module, ty, name=f".str.{len(self.cache)}")
-            gv.linkage = "private"
-            gv.global_constant = True
-            gv.unnamed_addr = True
-            gv.initializer = ll.Constant(ty, data)
-            gv.type = PTR  # an opaque pointer, whatever llvmlite's typed-pointer mode
-            self.cache[text] = gv
-        return gv
-
-
-def impl_return_type(ret: ir.Type) -> ll.Type:
+def impl_return_type(ret: ir.Type) -> str:
     """What an internal body returns: its value in registers (bool as i1), nothing for void."""
-    return ll.VoidType() if ret is ir.VOID else _REG[ret]
+    return "void" if ret is ir.VOID else _REG[ret]
 
 
-@dataclass(frozen=True, slots=True)
-class _Runtime:
-    """The module-level declarations every body and wrapper uses."""
+class _Module:
+    """Module-level state of one emission: private strings and the intrinsics used."""
 
-    rt: ll.GlobalVariable          # @rps_rt, external
-    env: ll.GlobalVariable         # @rpsc.trap_env: the jmp_buf of the innermost active wrapper
-    setjmp: ll.Function
-    longjmp: ll.Function
-    trap: ll.Function              # @rpsc.trap(code, function, location): cold, noreturn
+    __slots__ = ("strings", "intrinsics")
 
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}     # text -> global name
+        self.intrinsics: set[str] = set()
 
-def _zero(t: ll.Type) -> ll.Constant:
-    return ll.Constant(t, 0.0 if t == F64 else 0)
+    def string(self, text: str) -> str:
+        """`@.str.N`, a private NUL-terminated constant holding `text` (deduplicated)."""
+        name = self.strings.get(text)
+        if name is None:
+            name = f"@.str.{len(self.strings)}"
+            self.strings[text] = name
+        return name
+
+    def string_globals(self) -> list[str]:
+        out = []
+        for text, name in self.strings.items():
+            data = text.encode("utf-8")
+            out.append(f'{name} = private unnamed_addr constant [{len(data) + 1} x i8] '
+                       f'c"{_quote(text)}\\00"')
+        return out
 
 
 class _FunctionEmitter:
@@ -130,396 +127,390 @@ class _FunctionEmitter:
     bodies return plain values and check nothing after a call inside the module.
     """
 
-    def __init__(self, fn: ir.Function, llfn: ll.Function, rtm: _Runtime, strings: _Strings,
-                 bodies: dict[str, ll.Function], self_call: ll.Function | None = None) -> None:
+    def __init__(self, fn: ir.Function, name: str, mod: _Module, bodies: dict[str, str],
+                 self_call: str | None = None, attrs: str = "") -> None:
         self.fn = fn
-        self.llfn = llfn
-        self.rtm = rtm
-        self.rt = rtm.rt
-        self.strings = strings
+        self.name = name                 # this body's LLVM name
+        self.attrs = attrs
+        self.mod = mod
         # a copy of a self-recursive body calls the next copy
         self.bodies = bodies if self_call is None else {**bodies, fn.symbol: self_call}
-        self.module = llfn.module
-        self.temps: dict[str, ll.Value] = {}
-        self.slots: list[ll.AllocaInstr] = []
-        self.result_slots: dict[ir.Type, ll.AllocaInstr] = {}
-        self.blocks: dict[str, ll.Block] = {}
-        self.room: ll.Value = llfn.args[0]
-        self.propagate: ll.Block | None = None
-        self.propagate_phi: ll.PhiInstr | None = None
+        self.temps: dict[str, str] = {}
+        self.entry: list[str] = []       # allocas
+        self.lines: list[str] = []
+        self.traps: list[str] = []       # cold blocks, emitted after the body
+        self.result_slots: dict[ir.Type, str] = {}
+        self.propagate: list[tuple[str, str]] = []   # (status, predecessor block)
+        self.block = "entry"
+        self.n = 0
 
     # -- helpers
 
-    def _field(self, b: ll.IRBuilder, index: int) -> ll.Value:
-        return b.gep(self.rt, [I32(0), I32(index)], inbounds=True, source_etype=RT_TYPE)
+    def fresh(self) -> str:
+        self.n += 1
+        return f"%r{self.n}"
 
-    def _trap_block(self, code: int, loc: ir.SourceLoc) -> ll.Block:
+    def label(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    def start_block(self, label: str) -> None:
+        self.lines.append(f"{label}:")
+        self.block = label
+
+    def emit_line(self, text: str) -> None:
+        self.lines.append("  " + text)
+
+    def trap_block(self, code: int, loc: ir.SourceLoc) -> str:
         """A cold block that calls the module's trap helper with the code and the site."""
-        block = self.llfn.append_basic_block(f"trap.{code}")
-        b = ll.IRBuilder(block)
-        b.call(self.rtm.trap, [I32(code), self.strings.get(self.fn.name), self.strings.get(str(loc))])
-        b.unreachable()
-        return block
+        label = self.label(f"trap.{code}.")
+        self.traps += [f"{label}:",
+                       f'  call void @"rpsc.trap"(i32 {code}, ptr {self.mod.string(self.fn.name)}, '
+                       f'ptr {self.mod.string(str(loc))})',
+                       "  unreachable"]
+        return label
 
-    @staticmethod
-    def _unlikely(b: ll.IRBuilder, cond: ll.Value, cold: ll.Block, hot: ll.Block) -> None:
-        br = b.cbranch(cond, cold, hot)
-        br.set_weights([1, 1 << 20])
+    def unlikely(self, cond: str, cold: str) -> None:
+        """Branch to `cold` when `cond`, else continue in a fresh block."""
+        cont = self.label("c")
+        self.emit_line(f"br i1 {cond}, label %{cold}, label %{cont}{_COLD}")
+        self.start_block(cont)
 
-    def _continue_block(self, b: ll.IRBuilder) -> ll.Block:
-        """A fresh block after the current one, where the builder continues."""
-        return self.llfn.append_basic_block(f"{b.block.name}.cont")
-
-    def value(self, op: ir.Operand) -> ll.Value:
+    def value(self, op: ir.Operand) -> str:
         if isinstance(op, ir.Const):
             if op.type is ir.BOOL:
-                return I1(int(bool(op.value)))
+                return "true" if op.value else "false"
             if op.type is ir.F64:
-                return ll.Constant(F64, float(op.value))
-            return ll.Constant(I64, int(op.value))
+                return _double(float(op.value))
+            return str(int(op.value))
         return self.temps[op.name]
+
+    def define(self, dest: ir.Temp, rhs: str) -> None:
+        v = self.fresh()
+        self.emit_line(f"{v} = {rhs}")
+        self.temps[dest.name] = v
+
+    def tmp(self, rhs: str) -> str:
+        v = self.fresh()
+        self.emit_line(f"{v} = {rhs}")
+        return v
 
     # -- the function
 
-    def emit(self) -> None:
+    def emit(self) -> str:
         fn = self.fn
-        entry = self.llfn.append_basic_block("entry")
-        b = ll.IRBuilder(entry)
         for local in fn.locals:
-            slot = b.alloca(_REG[local.type], name=f"{local.name}.addr")
-            slot.type = PTR  # opaque pointers in the text, whatever llvmlite's typed-pointer mode
-            self.slots.append(slot)
-        self.room.name = "room"
-        too_deep = b.icmp_signed("<", self.room, I32(1), name="too_deep")
-        body = self.llfn.append_basic_block("start")
-        self._unlikely(b, too_deep, self._trap_block(TRAP_RECURSION, fn.loc), body)
-        b.position_at_end(body)
-        for i in range(len(fn.ref.params)):
-            arg = self.llfn.args[i + 1]
-            arg.name = fn.param_names[i]
-            b.store(arg, self.slots[i])
+            self.entry.append(f"  %l{local.index} = alloca {_REG[local.type]}")
+        self.emit_line("%too_deep = icmp slt i32 %room, 1")
+        self.emit_line(f"br i1 %too_deep, label %{self.trap_block(TRAP_RECURSION, fn.loc)}, "
+                       f"label %start{_COLD}")
+        self.start_block("start")
+        for i, t in enumerate(fn.ref.params):
+            self.emit_line(f"store {_REG[t]} %p{i}, ptr %l{i}")
         # Other locals start at zero (as in the interpreter): a load never reads an uninitialised slot.
         for local in fn.locals[len(fn.ref.params):]:
-            b.store(_zero(_REG[local.type]), self.slots[local.index])
+            self.emit_line(f"store {_REG[local.type]} {_ZERO[local.type]}, ptr %l{local.index}")
+        self.labels = {blk.label: f"b{i}" for i, blk in enumerate(fn.blocks)}
+        self.emit_line(f"br label %{self.labels[fn.blocks[0].label]}")
         for blk in fn.blocks:
-            self.blocks[blk.label] = self.llfn.append_basic_block(f"b.{blk.label}")
-        b.branch(self.blocks[fn.blocks[0].label])
-        for blk in fn.blocks:
-            b.position_at_end(self.blocks[blk.label])
+            self.start_block(self.labels[blk.label])
             for ins in blk.instrs:
-                self.instr(b, ins)
-            self.terminator(b, blk.terminator)
+                self.instr(ins)
+            self.terminator(blk.terminator)
+        if self.propagate:
+            incoming = ", ".join(f"[ {status}, %{pred} ]" for status, pred in self.propagate)
+            self.traps += ["propagate:", f"  %status.out = phi i32 {incoming}",
+                           '  call void @"rpsc.trap"(i32 %status.out, ptr null, ptr null)',
+                           "  unreachable"]
+        params = ", ".join(["i32 %room", *(f"{_REG[t]} %p{i}" for i, t in enumerate(fn.ref.params))])
+        head = (f'define internal fastcc {impl_return_type(fn.ref.ret)} @"{self.name}"({params})'
+                f'{self.attrs} {{')
+        return "\n".join([head, "entry:", *self.entry, *self.lines, *self.traps, "}"])
 
-    def terminator(self, b: ll.IRBuilder, term: ir.Terminator | None) -> None:
+    def terminator(self, term: ir.Terminator | None) -> None:
         if isinstance(term, ir.Br):
-            b.branch(self.blocks[term.target])
+            self.emit_line(f"br label %{self.labels[term.target]}")
         elif isinstance(term, ir.CondBr):
-            b.cbranch(self.value(term.cond), self.blocks[term.then_target], self.blocks[term.else_target])
+            self.emit_line(f"br i1 {self.value(term.cond)}, label %{self.labels[term.then_target]}, "
+                           f"label %{self.labels[term.else_target]}")
         elif isinstance(term, ir.Ret):
             if term.value is None:
-                b.ret_void()
+                self.emit_line("ret void")
             else:
-                b.ret(self.value(term.value))
+                self.emit_line(f"ret {_REG[term.value.type]} {self.value(term.value)}")
         else:
             raise TypeError(f"block of {self.fn.name} without a terminator")
 
-    def instr(self, b: ll.IRBuilder, ins: ir.Instr) -> None:
+    def instr(self, ins: ir.Instr) -> None:
         if isinstance(ins, ir.Load):
-            self.temps[ins.dest.name] = b.load(self.slots[ins.local.index], name=ins.dest.name,
-                                               typ=_REG[ins.local.type])
+            self.define(ins.dest, f"load {_REG[ins.local.type]}, ptr %l{ins.local.index}")
         elif isinstance(ins, ir.Store):
-            b.store(self.value(ins.value), self.slots[ins.local.index])
+            self.emit_line(f"store {_REG[ins.local.type]} {self.value(ins.value)}, ptr %l{ins.local.index}")
         elif isinstance(ins, ir.BinOp):
-            self.temps[ins.dest.name] = self.binop(b, ins)
+            self.binop(ins)
         elif isinstance(ins, ir.Cmp):
             lhs, rhs = self.value(ins.lhs), self.value(ins.rhs)
             if ins.kind == "icmp":
-                v = b.icmp_signed(_ICMP[ins.op], lhs, rhs, name=ins.dest.name)
-            elif ins.op == "ne":
-                v = b.fcmp_unordered("!=", lhs, rhs, name=ins.dest.name)
+                self.define(ins.dest, f"icmp {_ICMP[ins.op]} {_REG[ins.lhs.type]} {lhs}, {rhs}")
             else:
-                v = b.fcmp_ordered(_FCMP_ORDERED[ins.op], lhs, rhs, name=ins.dest.name)
-            self.temps[ins.dest.name] = v
+                self.define(ins.dest, f"fcmp {_FCMP[ins.op]} double {lhs}, {rhs}")
         elif isinstance(ins, ir.UnOp):
-            self.temps[ins.dest.name] = self.unop(b, ins)
+            self.unop(ins)
         elif isinstance(ins, ir.MinMax):
             a, c = self.value(ins.lhs), self.value(ins.rhs)
             x, y = (c, a) if ins.op == "min" else (a, c)   # min: b < a ? b : a;  max: a < b ? b : a
-            if ins.lhs.type is ir.F64:
-                less = b.fcmp_ordered("<", x, y)
-            else:
-                less = b.icmp_signed("<", x, y)
-            self.temps[ins.dest.name] = b.select(less, c, a, name=ins.dest.name)
+            t = _REG[ins.lhs.type]
+            less = self.tmp(f"fcmp olt double {x}, {y}" if ins.lhs.type is ir.F64 else f"icmp slt i64 {x}, {y}")
+            self.define(ins.dest, f"select i1 {less}, {t} {c}, {t} {a}")
         elif isinstance(ins, ir.Convert):
-            self.temps[ins.dest.name] = self.convert(b, ins)
+            self.convert(ins)
         elif isinstance(ins, ir.Call):
-            self.call(b, ins)
+            self.call(ins)
         elif isinstance(ins, ir.Poll):
-            flag = _load_volatile(b, self._field(b, RT_INTERRUPT), I32, "interrupt")
-            hit = b.icmp_unsigned("!=", flag, I32(0))
-            cont = self._continue_block(b)
-            self._unlikely(b, hit, self._trap_block(TRAP_INTERRUPT, ins.loc), cont)
-            b.position_at_end(cont)
+            flag = self.tmp(f"load volatile i32, ptr {_F_INTERRUPT}, align 4")
+            hit = self.tmp(f"icmp ne i32 {flag}, 0")
+            self.unlikely(hit, self.trap_block(TRAP_INTERRUPT, ins.loc))
         else:
             raise TypeError(f"unknown IR instruction {ins!r}")
 
-    def binop(self, b: ll.IRBuilder, ins: ir.BinOp) -> ll.Value:
-        op, name = ins.op, ins.dest.name
+    def binop(self, ins: ir.BinOp) -> None:
+        op = ins.op
         lhs, rhs = self.value(ins.lhs), self.value(ins.rhs)
-        if op in ("add", "sub", "mul"):
-            return getattr(b, op)(lhs, rhs, name=name)
-        if op in ("and", "or", "xor"):
-            return {"and": b.and_, "or": b.or_, "xor": b.xor}[op](lhs, rhs, name=name)
-        if op in ("shl", "ashr"):
-            count = b.and_(rhs, I64(63))
-            return getattr(b, op)(lhs, count, name=name)
-        if op in ("fadd", "fsub", "fmul", "fdiv"):
-            return getattr(b, op)(lhs, rhs, name=name)
-        if op in ("sdiv", "srem"):
+        if op in _INT_BINOPS:
+            self.define(ins.dest, f"{_INT_BINOPS[op]} {_REG[ins.lhs.type]} {lhs}, {rhs}")
+        elif op in ("shl", "ashr"):
+            count = self.tmp(f"and i64 {rhs}, 63")
+            self.define(ins.dest, f"{op} i64 {lhs}, {count}")
+        elif op in _FLOAT_BINOPS:
+            self.define(ins.dest, f"{op} double {lhs}, {rhs}")
+        elif op in ("sdiv", "srem"):
             assert ins.loc is not None
-            zero = b.icmp_signed("==", rhs, I64(0))
-            cont = self._continue_block(b)
-            self._unlikely(b, zero, self._trap_block(TRAP_DIVZERO, ins.loc), cont)
-            b.position_at_end(cont)
-            minus1 = b.icmp_signed("==", rhs, I64(-1))
-            safe = b.select(minus1, I64(1), rhs)
+            zero = self.tmp(f"icmp eq i64 {rhs}, 0")
+            self.unlikely(zero, self.trap_block(TRAP_DIVZERO, ins.loc))
+            minus1 = self.tmp(f"icmp eq i64 {rhs}, -1")
+            safe = self.tmp(f"select i1 {minus1}, i64 1, i64 {rhs}")
             if op == "sdiv":
-                q = b.sdiv(lhs, safe)
-                return b.select(minus1, b.sub(I64(0), lhs), q, name=name)
-            r = b.srem(lhs, safe)
-            return b.select(minus1, I64(0), r, name=name)
-        raise TypeError(f"unknown binary operation {op!r}")
+                q = self.tmp(f"sdiv i64 {lhs}, {safe}")
+                neg = self.tmp(f"sub i64 0, {lhs}")
+                self.define(ins.dest, f"select i1 {minus1}, i64 {neg}, i64 {q}")
+            else:
+                r = self.tmp(f"srem i64 {lhs}, {safe}")
+                self.define(ins.dest, f"select i1 {minus1}, i64 0, i64 {r}")
+        else:
+            raise TypeError(f"unknown binary operation {op!r}")
 
-    def unop(self, b: ll.IRBuilder, ins: ir.UnOp) -> ll.Value:
-        op, name, v = ins.op, ins.dest.name, self.value(ins.value)
+    def unop(self, ins: ir.UnOp) -> None:
+        op, v = ins.op, self.value(ins.value)
         if op == "neg":
-            return b.sub(I64(0), v, name=name)
-        if op == "fneg":
-            return b.fneg(v, name=name)
-        if op == "not":
-            return b.xor(v, I1(1), name=name)
-        if op == "bnot":
-            return b.xor(v, I64(-1), name=name)
-        if op == "abs":
-            negative = b.icmp_signed("<", v, I64(0))
-            return b.select(negative, b.sub(I64(0), v), v, name=name)
-        if op in ("fabs", "sqrt"):
-            intrinsic = self.module.declare_intrinsic(f"llvm.{op}", [F64])
-            return b.call(intrinsic, [v], name=name)
-        raise TypeError(f"unknown unary operation {op!r}")
+            self.define(ins.dest, f"sub i64 0, {v}")
+        elif op == "fneg":
+            self.define(ins.dest, f"fneg double {v}")
+        elif op == "not":
+            self.define(ins.dest, f"xor i1 {v}, true")
+        elif op == "bnot":
+            self.define(ins.dest, f"xor i64 {v}, -1")
+        elif op == "abs":
+            negative = self.tmp(f"icmp slt i64 {v}, 0")
+            neg = self.tmp(f"sub i64 0, {v}")
+            self.define(ins.dest, f"select i1 {negative}, i64 {neg}, i64 {v}")
+        elif op in _INTRINSICS:
+            self.mod.intrinsics.add(_INTRINSICS[op])
+            self.define(ins.dest, f"call double @{_INTRINSICS[op]}(double {v})")
+        else:
+            raise TypeError(f"unknown unary operation {op!r}")
 
-    def convert(self, b: ll.IRBuilder, ins: ir.Convert) -> ll.Value:
+    def convert(self, ins: ir.Convert) -> None:
         v = self.value(ins.value)
         if ins.op == "sitofp":
-            return b.sitofp(v, F64, name=ins.dest.name)
+            self.define(ins.dest, f"sitofp i64 {v} to double")
+            return
         assert ins.loc is not None
-        lo = b.fcmp_ordered(">=", v, ll.Constant(F64, _FP_LO))
-        hi = b.fcmp_ordered("<", v, ll.Constant(F64, _FP_HI))
-        ok = b.and_(lo, hi)
-        cont = self._continue_block(b)
-        self._unlikely(b, b.not_(ok), self._trap_block(TRAP_CONVERSION, ins.loc), cont)
-        b.position_at_end(cont)
-        return b.fptosi(v, I64, name=ins.dest.name)
+        lo = self.tmp(f"fcmp oge double {v}, {_FP_LO}")
+        hi = self.tmp(f"fcmp olt double {v}, {_FP_HI}")
+        ok = self.tmp(f"and i1 {lo}, {hi}")
+        bad = self.tmp(f"xor i1 {ok}, true")
+        self.unlikely(bad, self.trap_block(TRAP_CONVERSION, ins.loc))
+        self.define(ins.dest, f"fptosi double {v} to i64")
 
-    def call(self, b: ll.IRBuilder, ins: ir.Call) -> None:
+    def call(self, ins: ir.Call) -> None:
         body = self.bodies.get(ins.callee.symbol)
         if body is not None:
-            self._call_body(b, ins, body)
+            self._call_body(ins, body)
         else:
-            self._call_exported(b, ins)
+            self._call_exported(ins)
 
-    def _call_body(self, b: ll.IRBuilder, ins: ir.Call, body: ll.Function) -> None:
+    def _call_body(self, ins: ir.Call, body: str) -> None:
         """A call inside the module: straight to the callee's body, `room - 1` in a register."""
-        args = [b.sub(self.room, I32(1)), *(self.value(a) for a in ins.args)]
-        res = b.call(body, args, name="res" if ins.dest is not None else "", cconv="fastcc")
+        room = self.tmp("sub i32 %room, 1")
+        args = ", ".join([f"i32 {room}", *(f"{_REG[a.type]} {self.value(a)}" for a in ins.args)])
+        call = f'call fastcc {impl_return_type(ins.callee.ret)} @"{body}"({args})'
         if ins.dest is not None:
-            self.temps[ins.dest.name] = res
+            self.define(ins.dest, call)
+        else:
+            self.emit_line(call)
 
-    def _call_exported(self, b: ll.IRBuilder, ins: ir.Call) -> None:
+    def _call_exported(self, ins: ir.Call) -> None:
         """A call into another module, through its exported ABI: publish this function's depth first."""
-        callee = declare(self.module, ins.callee)
         ret = ins.callee.ret
         if ret is ir.VOID:
-            slot: ll.Value = ll.Constant(PTR, None)
+            slot = "null"
         else:
-            slot = self.result_slots.get(ret)  # type: ignore[assignment]
-            if slot is None:
-                with b.goto_entry_block():
-                    b.position_at_start(self.llfn.entry_basic_block)
-                    slot = b.alloca(_ABI[ret], name=f"ret.{ret.value}")
-                    slot.type = PTR
-                self.result_slots[ret] = slot  # type: ignore[assignment]
-        limit = b.load(self._field(b, RT_LIMIT), name="limit", typ=I32)
-        depth = b.add(b.sub(limit, self.room), I32(1), name="depth")     # this function's own depth
-        b.store(depth, self._field(b, RT_DEPTH))
-        args: list[ll.Value] = [slot]
+            slot = self.result_slots.get(ret, "")
+            if not slot:
+                slot = f"%ret.{ret.value}"
+                self.entry.append(f"  {slot} = alloca {_ABI[ret]}")
+                self.result_slots[ret] = slot
+        limit = self.tmp(f"load i32, ptr {_F_LIMIT}")
+        free = self.tmp(f"sub i32 {limit}, %room")
+        depth = self.tmp(f"add i32 {free}, 1")                   # this function's own depth
+        self.emit_line(f"store i32 {depth}, ptr {_F_DEPTH}")
+        args = [f"ptr {slot}"]
         for a in ins.args:
             v = self.value(a)
-            args.append(b.zext(v, I8) if a.type is ir.BOOL else v)
-        status = b.call(callee, args, name="status")
-        self._check_status(b, status)
+            if a.type is ir.BOOL:
+                args.append(f"i8 zeroext {self.tmp(f'zext i1 {v} to i8')}")
+            else:
+                args.append(f"{_ABI[a.type]} {v}")
+        status = self.tmp(f'call i32 @"{ins.callee.symbol}"({", ".join(args)})')
+        failed = self.tmp(f"icmp ne i32 {status}, 0")
+        self.propagate.append((status, self.block))
+        self.unlikely(failed, "propagate")
         if ins.dest is not None:
-            v = b.load(slot, name=ins.dest.name, typ=_ABI[ret])
-            if ret is ir.BOOL:
-                v = b.icmp_unsigned("!=", v, I8(0), name=f"{ins.dest.name}.b")
-            self.temps[ins.dest.name] = v
-
-    def _check_status(self, b: ll.IRBuilder, status: ll.Value) -> None:
-        failed = b.icmp_signed("!=", status, I32(0))
-        cont = self._continue_block(b)
-        self._unlikely(b, failed, self._propagate_block(b.block, status), cont)
-        b.position_at_end(cont)
-
-    def _propagate_block(self, pred: ll.Block, status: ll.Value) -> ll.Block:
-        """The shared block that throws a callee's non-zero status on, unchanged."""
-        if self.propagate is None:
-            self.propagate = self.llfn.append_basic_block("propagate")
-            b = ll.IRBuilder(self.propagate)
-            self.propagate_phi = b.phi(I32, name="status.out")
-            null = ll.Constant(PTR, None)
-            b.call(self.rtm.trap, [self.propagate_phi, null, null])   # the callee recorded the site
-            b.unreachable()
-        assert self.propagate_phi is not None
-        self.propagate_phi.add_incoming(status, pred)
-        return self.propagate
+            v = self.tmp(f"load {_ABI[ret]}, ptr {slot}")
+            self.temps[ins.dest.name] = self.tmp(f"icmp ne i8 {v}, 0") if ret is ir.BOOL else v
 
 
-def _emit_trap_helper(llm: ll.Module, rt: ll.GlobalVariable, env: ll.GlobalVariable,
-                      longjmp: ll.Function) -> ll.Function:
-    """`rpsc.trap(code, function, location)`: record the site (unless function is null: a propagated
-    trap keeps its callee's) and `longjmp(rpsc.trap_env, code)` back to the innermost wrapper. Out of
-    line, cold and noreturn, so trap sites cost one call instruction on a cold path."""
-    fn = ll.Function(llm, ll.FunctionType(ll.VoidType(), [I32, PTR, PTR]), "rpsc.trap")
-    fn.linkage = "internal"
-    for attr in ("noreturn", "cold", "noinline", "nounwind", "optnone"):
-        fn.attributes.add(attr)
-    code, function, location = fn.args
-    code.name, function.name, location.name = "code", "function", "location"
-    b = ll.IRBuilder(fn.append_basic_block("entry"))
-    record, throw = fn.append_basic_block("record"), fn.append_basic_block("throw")
-    b.cbranch(b.icmp_unsigned("!=", function, ll.Constant(PTR, None)), record, throw)
-    b.position_at_end(record)
-    b.store(function, b.gep(rt, [I32(0), I32(RT_TRAP_FUNCTION)], inbounds=True, source_etype=RT_TYPE))
-    b.store(location, b.gep(rt, [I32(0), I32(RT_TRAP_LOCATION)], inbounds=True, source_etype=RT_TYPE))
-    b.branch(throw)
-    b.position_at_end(throw)
-    b.call(longjmp, [b.load(env, name="env", typ=PTR), code])
-    b.unreachable()
-    return fn
+#: `rpsc.trap(code, function, location)`: record the site (unless function is null: a propagated trap
+#: keeps its callee's) and `longjmp(rpsc.trap_env, code)` back to the innermost wrapper. Out of line,
+#: cold and noreturn, so trap sites cost one call instruction on a cold path.
+_TRAP_HELPER = f"""\
+define internal void @"rpsc.trap"(i32 %code, ptr %function, ptr %location) cold noinline noreturn nounwind optnone {{
+entry:
+  %known = icmp ne ptr %function, null
+  br i1 %known, label %record, label %throw
+record:
+  store ptr %function, ptr {_rt_field(RT_TRAP_FUNCTION)}
+  store ptr %location, ptr {_rt_field(RT_TRAP_LOCATION)}
+  br label %throw
+throw:
+  %env = load ptr, ptr @"rpsc.trap_env"
+  call void @"longjmp"(ptr %env, i32 %code)
+  unreachable
+}}"""
+
+_PRELUDE = f"""\
+@"{RT_SYMBOL}" = external global {RT_TYPE}
+@"rpsc.trap_env" = internal global ptr null
+declare i32 @"_setjmp"(ptr) returns_twice
+declare void @"longjmp"(ptr, i32) noreturn
+"""
 
 
-#: Bytes reserved for a jmp_buf (glibc: 200 on x86-64, 312 on aarch64).
-JMP_BUF_SIZE = 512
-
-
-def _emit_wrapper(fn: ir.Function, llfn: ll.Function, body: ll.Function, rtm: _Runtime) -> None:
+def _emit_wrapper(fn: ir.Function, body: str) -> str:
     """The exported `i32 rpsfn_<oid>(ptr result, args...)`: set a jmp_buf as the module's trap target,
     call the body with room = limit - depth, store the result; on a trap (a longjmp back here) return its
-    code. Either way restore the previous trap target and `rps_rt.depth`."""
-    # The wrapper is a few instructions around setjmp: not worth the optimiser's time (a cold compile
-    # is ~20% faster), and code around setjmp stays simple.
-    llfn.attributes.add("noinline")
-    llfn.attributes.add("optnone")
-    b = ll.IRBuilder(llfn.append_basic_block("entry"))
+    code. Either way restore the previous trap target and `rps_rt.depth`.
 
-    def field(i: int) -> ll.Value:
-        return b.gep(rtm.rt, [I32(0), I32(i)], inbounds=True, source_etype=RT_TYPE)
-
-    buf = b.alloca(ll.ArrayType(I8, JMP_BUF_SIZE), name="jmpbuf")
-    buf.align = 16
-    buf.type = PTR
-    outer = b.load(rtm.env, name="outer", typ=PTR)
-    depth = b.load(field(RT_DEPTH), name="depth", typ=I32)
-    limit = b.load(field(RT_LIMIT), name="limit", typ=I32)
-    code = b.call(rtm.setjmp, [buf], name="code")
-    run, trapped = llfn.append_basic_block("run"), llfn.append_basic_block("trapped")
-    b.cbranch(b.icmp_signed("==", code, I32(0)), run, trapped)
-    b.position_at_end(trapped)
-    b.store(outer, rtm.env)
-    b.store(depth, field(RT_DEPTH))
-    b.ret(code)
-    b.position_at_end(run)
-    b.store(buf, rtm.env)
-    args: list[ll.Value] = [b.sub(limit, depth, name="room")]
-    for arg, t, name in zip(llfn.args[1:], fn.ref.params, fn.param_names, strict=True):
-        arg.name = name
-        args.append(b.icmp_unsigned("!=", arg, I8(0)) if t is ir.BOOL else arg)
+    The wrapper is a few instructions around setjmp: `optnone`, since it is not worth the optimiser's
+    time (a cold compile is ~20% faster) and code around setjmp stays simple."""
+    ref = fn.ref
+    lines = [f'define i32 @"{ref.symbol}"({_sig(ref)}) noinline optnone {{',
+             "entry:",
+             f"  %jmpbuf = alloca [{JMP_BUF_SIZE} x i8], align 16",
+             '  %outer = load ptr, ptr @"rpsc.trap_env"',
+             f"  %depth = load i32, ptr {_F_DEPTH}",
+             f"  %limit = load i32, ptr {_F_LIMIT}",
+             '  %code = call i32 @"_setjmp"(ptr %jmpbuf)',
+             "  %ok = icmp eq i32 %code, 0",
+             "  br i1 %ok, label %run, label %trapped",
+             "trapped:",
+             '  store ptr %outer, ptr @"rpsc.trap_env"',
+             f"  store i32 %depth, ptr {_F_DEPTH}",
+             "  ret i32 %code",
+             "run:",
+             '  store ptr %jmpbuf, ptr @"rpsc.trap_env"',
+             "  %room = sub i32 %limit, %depth"]
+    args = ["i32 %room"]
+    for i, t in enumerate(ref.params):
+        if t is ir.BOOL:
+            lines.append(f"  %b{i} = icmp ne i8 %p{i}, 0")
+            args.append(f"i1 %b{i}")
+        else:
+            args.append(f"{_ABI[t]} %p{i}")
     # Never inline the body here: a function that calls setjmp is optimised conservatively.
-    res = b.call(body, args, name="value" if fn.ref.ret is not ir.VOID else "", cconv="fastcc",
-                 attrs=("noinline",))
-    b.store(outer, rtm.env)
-    b.store(depth, field(RT_DEPTH))
-    if fn.ref.ret is not ir.VOID:
-        b.store(b.zext(res, I8) if fn.ref.ret is ir.BOOL else res, llfn.args[0])
-    b.ret(I32(0))
+    call = f'call fastcc {impl_return_type(ref.ret)} @"{body}"({", ".join(args)}) noinline'
+    lines.append(f"  %value = {call}" if ref.ret is not ir.VOID else f"  {call}")
+    lines += ['  store ptr %outer, ptr @"rpsc.trap_env"',
+              f"  store i32 %depth, ptr {_F_DEPTH}"]
+    if ref.ret is ir.BOOL:
+        lines += ["  %byte = zext i1 %value to i8", "  store i8 %byte, ptr %result"]
+    elif ref.ret is not ir.VOID:
+        lines.append(f"  store {_ABI[ref.ret]} %value, ptr %result")
+    lines += ["  ret i32 0", "}"]
+    return "\n".join(lines)
 
 
 #: Copies of the body of a self-recursive function (1 = no copy). Copy i calls copy i+1 (mod n), so
 #: LLVM's inliner, which never inlines a function into itself, unrolls the recursion n levels deep.
 RECURSION_COPIES = 3
 
+#: Copies at -O3, where copies 1..n-1 are `alwaysinline`: the recursion is unrolled n levels deep for
+#: sure (the cost-based inliner is erratic on rings of 4 or more copies), bounded by the budget below.
+RECURSION_COPIES_O3 = 5
 
 #: Only functions of at most this many IR instructions get copies (the inliner would not inline bigger).
 RECURSION_COPY_MAX_INSTRS = 64
 
+#: With inlined copies, a body of s instructions making c self-calls grows to about s * c**(n-1)
+#: instructions after n levels; n is the largest count (<= the requested one) keeping that within this.
+RECURSION_INLINE_BUDGET = 256
 
-def _copies_of(fn: ir.Function, recursion_copies: int) -> int:
-    """How many body copies `fn` gets: `recursion_copies` for a small self-recursive function, else 1."""
+
+def _copies_of(fn: ir.Function, recursion_copies: int, inline: bool = False) -> int:
+    """How many body copies `fn` gets: `recursion_copies` for a small self-recursive function, else 1;
+    with `inline`, fewer when the fully inlined copies would exceed RECURSION_INLINE_BUDGET."""
     size = sum(len(blk.instrs) + 1 for blk in fn.blocks)
     if recursion_copies <= 1 or size > RECURSION_COPY_MAX_INSTRS:
         return 1
-    recursive = any(isinstance(ins, ir.Call) and ins.callee.symbol == fn.symbol
-                    for blk in fn.blocks for ins in blk.instrs)
-    return recursion_copies if recursive else 1
-
-
-def build_llvm_module(module: ir.Module, timings: dict[str, float] | None = None,
-                      recursion_copies: int = RECURSION_COPIES) -> ll.Module:
-    """The llvmlite module of one `.rps` module: each function as an internal `fastcc` body (self-recursive
-    ones as `recursion_copies` copies calling each other in a ring) plus its exported ABI wrapper; callees
-    in other modules, `@rps_rt`, `_setjmp` and `longjmp` declared. When `timings` is given, it receives
-    each function's emission time in milliseconds, by source name."""
-    llm = ll.Module(name=module.name)
-    rt = ll.GlobalVariable(llm, RT_TYPE, name=RT_SYMBOL)
-    rt.linkage = "external"
-    rt.type = PTR
-    env = ll.GlobalVariable(llm, PTR, name="rpsc.trap_env")
-    env.linkage = "internal"
-    env.initializer = ll.Constant(PTR, None)
-    env.type = PTR
-    setjmp = ll.Function(llm, ll.FunctionType(I32, [PTR]), "_setjmp")
-    setjmp.attributes.add("returns_twice")
-    longjmp = ll.Function(llm, ll.FunctionType(ll.VoidType(), [PTR, I32]), "longjmp")
-    longjmp.attributes.add("noreturn")
-    rtm = _Runtime(rt, env, setjmp, longjmp, _emit_trap_helper(llm, rt, env, longjmp))
-    strings = _Strings(llm, {})
-    copies: dict[str, list[ll.Function]] = {}
-    for fn in module.functions:
-        body_ty = ll.FunctionType(impl_return_type(fn.ref.ret), [I32, *(_REG[t] for t in fn.ref.params)])
-        n = _copies_of(fn, recursion_copies)
-        copies[fn.symbol] = []
-        for i in range(n):
-            body = ll.Function(llm, body_ty, f"{fn.symbol}.body" + (f".{i}" if i else ""))
-            body.linkage = "internal"
-            body.calling_convention = "fastcc"
-            copies[fn.symbol].append(body)
-    bodies = {sym: fns[0] for sym, fns in copies.items()}
-    exported = [(fn, declare(llm, fn.ref)) for fn in module.functions]
-    for ref in module.externs():
-        declare(llm, ref)
-    for fn, llfn in exported:
-        t0 = time.perf_counter()
-        ring = copies[fn.symbol]
-        for i, body in enumerate(ring):
-            nxt = ring[(i + 1) % len(ring)] if len(ring) > 1 else None
-            _FunctionEmitter(fn, body, rtm, strings, bodies, self_call=nxt).emit()
-        _emit_wrapper(fn, llfn, bodies[fn.symbol], rtm)
-        if timings is not None:
-            timings[fn.name] = (time.perf_counter() - t0) * 1e3
-    return llm
+    calls = sum(1 for blk in fn.blocks for ins in blk.instrs
+                if isinstance(ins, ir.Call) and ins.callee.symbol == fn.symbol)
+    if calls == 0:
+        return 1
+    if not inline:
+        return recursion_copies
+    n = 1
+    while n < recursion_copies and size * calls ** n <= RECURSION_INLINE_BUDGET:
+        n += 1
+    return n
 
 
 def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
-              recursion_copies: int = RECURSION_COPIES) -> str:
-    """The LLVM IR text of one `.rps` module (see `build_llvm_module`)."""
-    return str(build_llvm_module(module, timings, recursion_copies))
+              recursion_copies: int = RECURSION_COPIES, inline_copies: bool = False) -> str:
+    """The LLVM IR text of one `.rps` module: each function as an internal `fastcc` body (self-recursive
+    ones as `recursion_copies` copies calling each other in a ring; with `inline_copies`, copies 1..n-1 are
+    `alwaysinline` and n is bounded by RECURSION_INLINE_BUDGET) plus its exported ABI wrapper; callees
+    in other modules, `@rps_rt`, `_setjmp` and `longjmp` declared. When `timings` is given, it receives
+    each function's emission time in milliseconds, by source name."""
+    mod = _Module()
+    copies: dict[str, list[str]] = {}
+    for fn in module.functions:
+        n = _copies_of(fn, recursion_copies, inline_copies)
+        copies[fn.symbol] = [f"{fn.symbol}.body" + (f".{i}" if i else "") for i in range(n)]
+    bodies = {sym: names[0] for sym, names in copies.items()}
+    parts = [f'; ModuleID = "{_quote(module.name)}"', _PRELUDE]
+    parts += [_declaration(ref) for ref in module.externs()]
+    parts.append(_TRAP_HELPER)
+    for fn in module.functions:
+        t0 = time.perf_counter()
+        ring = copies[fn.symbol]
+        for i, name in enumerate(ring):
+            nxt = ring[(i + 1) % len(ring)] if len(ring) > 1 else None
+            attrs = " alwaysinline" if inline_copies and i else ""
+            parts.append(_FunctionEmitter(fn, name, mod, bodies, self_call=nxt, attrs=attrs).emit())
+        parts.append(_emit_wrapper(fn, ring[0]))
+        if timings is not None:
+            timings[fn.name] = (time.perf_counter() - t0) * 1e3
+    parts += [f"declare double @{name}(double)" for name in sorted(mod.intrinsics)]
+    parts += mod.string_globals()
+    parts.append(_COLD_WEIGHTS)
+    return "\n\n".join(parts) + "\n"

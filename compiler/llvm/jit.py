@@ -28,7 +28,7 @@ from rpsrt.errors import DEFAULT_RECURSION_LIMIT
 from rpsrt.rt import new_rt, take_trap
 
 from .cache import ObjectCache, TargetKey, cache_key, ir_digest
-from .codegen import RECURSION_COPIES, RT_SYMBOL, RT_TYPE, emit_llvm
+from .codegen import RECURSION_COPIES, RECURSION_COPIES_O3, RT_SYMBOL, RT_TYPE, emit_llvm
 
 _RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n'
 _CTYPE: dict[ir.Type, type[ctypes.c_int64] | type[ctypes.c_double] | type[ctypes.c_uint8]] = {
@@ -70,8 +70,16 @@ def create_target_machine(key: TargetKey, *, jit: bool) -> llvm.TargetMachine:
 
 
 def recursion_copies(opt_level: int) -> int:
-    """Self-recursive bodies are emitted in RECURSION_COPIES copies when the inliner will run (-O2, -O3)."""
+    """How many copies of a small self-recursive body to emit: RECURSION_COPIES at -O2 (unrolled by the
+    cost-based inliner), RECURSION_COPIES_O3 at -O3 (`alwaysinline`, see `inline_copies`), else 1."""
+    if opt_level >= 3:
+        return RECURSION_COPIES_O3
     return RECURSION_COPIES if opt_level >= 2 else 1
+
+
+def inline_copies(opt_level: int) -> bool:
+    """Whether the copies of recursive bodies are `alwaysinline` (-O3: faster code, slower compile)."""
+    return opt_level >= 3
 
 
 def optimize(module: llvm.ModuleRef, tm: llvm.TargetMachine, opt_level: int) -> None:
@@ -177,8 +185,9 @@ class JitEngine:
         self._lock = threading.RLock()
         self._closed = False
         self.target = host_target_key(opt_level)
+        # One target machine per engine: MCJIT owns it (it lives as long as `self._ee`) and the pass
+        # builder borrows it for the cost model, so its subtarget is built once (~0.5 ms per machine).
         self._tm = create_target_machine(self.target, jit=True)
-        self._opt_tm = create_target_machine(self.target, jit=True)   # for the pass builder
         # The engine's first module only declares `rps_rt`, mapped (once, by name, for every module the
         # engine will hold, including object code loaded from the cache) onto this engine's RpsRt.
         first = parse_ir(_RT_DECL, "rpsc.rt", self._tm)
@@ -240,7 +249,8 @@ class JitEngine:
                 mod = parse_ir(_RT_DECL, m.oid, self._tm)  # MCJIT wants a module; the cache supplies its code
                 st.parse_ms = (time.perf_counter() - t0) * 1e3
             else:
-                text = emit_llvm(m, st.function_emit_ms, recursion_copies(self.opt_level))
+                text = emit_llvm(m, st.function_emit_ms, recursion_copies(self.opt_level),
+                                 inline_copies(self.opt_level))
                 t1 = time.perf_counter()
                 if self.cache is not None:
                     known_bad, key = key, cache_key(text, self.target)
@@ -249,7 +259,7 @@ class JitEngine:
                 mod = parse_ir(text, m.oid, self._tm)
                 t3 = time.perf_counter()
                 if cached is None:
-                    optimize(mod, self._opt_tm, self.opt_level)
+                    optimize(mod, self._tm, self.opt_level)
                 t4 = time.perf_counter()
                 st.emit_ms, st.parse_ms, st.opt_ms = (t1 - t0) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3
                 if self.cache is not None and digest is not None and key is not None:

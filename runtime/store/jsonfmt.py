@@ -12,21 +12,52 @@ value taken, trailing text ignored), with errors carrying a line number.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 import orjson
 
+from ..errors import StoreError
+
+#: A surrogate code point: never part of valid Unicode text on its own.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 #: jsoncpp's right margin for single-line arrays.
 _RIGHT_MARGIN = 74
 
 
+@contextlib.contextmanager
+def deep_recursion(limit: int = 20000) -> Iterator[None]:
+    """Raise Python's recursion limit to `limit` for a while: values nest (a stored function body nests two JSON
+    levels per level of its AST), and reading or writing them recurses once or more per level."""
+    old = sys.getrecursionlimit()
+    if old < limit:
+        sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        if old < limit:
+            sys.setrecursionlimit(old)
+
+
 def quote(s: str) -> str:
-    """A JSON string literal exactly as jsoncpp writes it: non-ASCII as lowercase `\\uXXXX`, DEL raw."""
+    """A JSON string literal exactly as jsoncpp writes it: non-ASCII as lowercase `\\uXXXX`, DEL raw.
+
+    A string holding a lone surrogate (a Python str can, UTF-8 cannot) is refused with a `StoreError`: its
+    `\\udXXX` escape would not load in upstream, and two lone halves would come back as one other character.
+    """
+    if not s.isascii():
+        m = _SURROGATE.search(s)
+        if m is not None:
+            raise StoreError(f"cannot dump string {s[:40]!r}: it holds the lone surrogate "
+                             f"U+{ord(m.group()):04X}, which UTF-8 cannot encode")
     q: str = encode_basestring_ascii(s)
     if "\x7f" in s:
         q = q.replace("\\u007f", "\x7f")

@@ -42,7 +42,7 @@ from ..objects import (
 from ..oid import Oid, OidError, looks_like_oid
 from ..values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
 from .journal import resolve_paths
-from .jsonfmt import JsonTextError, fast_first_value, first_value
+from .jsonfmt import JsonTextError, deep_recursion, fast_first_value, first_value
 
 #: Formats this loader reads.
 FORMATS = ("RefPerSysFormat2019A", "RefPerSysFormat2023A", "RefPerSysFormat2024A")
@@ -59,6 +59,17 @@ _START = b"\n//+ob"
 _LONG_ID = re.compile(rb"\n//\+ob_[0-9A-Za-z]{19}")
 
 
+#: Integral floats from orjson at or beyond these bounds may be ints it could not hold (beyond 64 bits): such an
+#: object is decoded again exactly (`_Inexact`).
+_U64_END = 18446744073709551616.0
+_I64_MIN = -9223372036854775808.0
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Inexact(Exception):
+    """orjson gave a float for what may be an int beyond 64 bits: decode the object again with Python's json."""
+
+
 def space_path(oid: Oid | str) -> str:
     """The store-relative path of a space's file: `persistore/sp<oid>-rps.json`."""
     return f"persistore/sp{oid}-rps.json"
@@ -70,7 +81,8 @@ def load_store(directory: str | os.PathLike[str]) -> Heap:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Loader(os.fspath(directory)).load()
+        with deep_recursion():
+            return _Loader(os.fspath(directory)).load()
     finally:
         if enabled:
             gc.enable()
@@ -117,6 +129,8 @@ class _Loader:
         self.space: _Space | None = None
         self.index = 0
         self.framed: list[_Space] = []
+        #: True while an object is decoded by Python's json (exact ints), so `value` takes floats as they are.
+        self.exact = False
 
     # -- errors -----------------------------------------------------------------------------------------------
 
@@ -321,49 +335,71 @@ class _Loader:
         for obj in sp.objects:
             i += 1
             c = chunks[i]
-            start = c.find(b"\n{")
             try:
-                d = loads(c[start + 1:c.find(b"\n}", start) + 2])
-            except decode_error:
-                self.index = i
-                d = self._slow_json(c)
-            if type(d) is not dict:
-                self.index = i
-                d = self._slow_json(c)
-            pop = d.pop
-            if pop("oid", None) != obj.oid[2]:
-                self.index = i
-                raise self.error(f"object member oid differs from its start line {obj.oid}", '"oid"')
-            mtime = pop("mtime", 0.0)
-            if type(mtime) is not float or old:
-                self.index = i
-                obj.mtime = self._mtime(mtime)
-            else:
-                obj.mtime = mtime
-            cls = get(pop("class", None))  # type: ignore[arg-type]
-            if cls is None:
-                self.index = i
-                cls = self.ref(d.get("class"), "class") if "class" in d else self._no_class(obj)
-            obj.cls = cls
-            attrs = pop("attrs", None)
-            if attrs:
-                ad = obj.attrs
+                start = c.find(b"\n{")
                 try:
-                    for e in attrs:
-                        v = e["va"]
-                        t = type(v)
-                        if t is str:
-                            if len(v) == 19 and v[0] == "_":
-                                v = get(v) or val(v)
-                        elif t is not int and v is not None:
-                            v = val(v)
-                        ad[by_text[e["at"]]] = v
-                except (KeyError, TypeError, StoreError):
+                    d = loads(c[start + 1:c.find(b"\n}", start) + 2])
+                except decode_error:
                     self.index = i
-                    self._attrs(obj, attrs)
-            if d:
+                    d = self._slow_json(c)
+                if type(d) is not dict:
+                    self.index = i
+                    d = self._slow_json(c)
+                pop = d.pop
+                if pop("oid", None) != obj.oid[2]:
+                    self.index = i
+                    raise self.error(f"object member oid differs from its start line {obj.oid}", '"oid"')
+                mtime = pop("mtime", 0.0)
+                if type(mtime) is not float or old:
+                    self.index = i
+                    obj.mtime = self._mtime(mtime)
+                else:
+                    obj.mtime = mtime
+                cls = get(pop("class", None))  # type: ignore[arg-type]
+                if cls is None:
+                    self.index = i
+                    cls = self.ref(d.get("class"), "class") if "class" in d else self._no_class(obj)
+                obj.cls = cls
+                attrs = pop("attrs", None)
+                if attrs:
+                    ad = obj.attrs
+                    try:
+                        for e in attrs:
+                            v = e["va"]
+                            t = type(v)
+                            if t is str:
+                                if len(v) == 19 and v[0] == "_":
+                                    v = get(v) or val(v)
+                            elif t is not int and v is not None:
+                                v = val(v)
+                            ad[by_text[e["at"]]] = v
+                    except (KeyError, TypeError, StoreError):
+                        self.index = i
+                        self._attrs(obj, attrs)
+                if d:
+                    self.index = i
+                    rest(obj, d)
+            except _Inexact:
                 self.index = i
-                rest(obj, d)
+                self._fill_exact(obj, c, old)
+
+    def _fill_exact(self, obj: RpsObject, chunk: bytes, old: bool) -> None:
+        """Decode one object again with Python's json, whose ints are exact beyond 64 bits."""
+        self.exact = True
+        try:
+            d = self._slow_json(chunk)
+            d.pop("oid", None)
+            mtime = d.pop("mtime", 0.0)
+            obj.mtime = self._mtime(mtime) if type(mtime) is not float or old else mtime
+            obj.cls = self.ref(d.pop("class"), "class") if "class" in d else self._no_class(obj)
+            obj.attrs.clear()
+            attrs = d.pop("attrs", None)
+            if attrs:
+                self._attrs(obj, attrs)
+            if d:
+                self._rest(obj, d)
+        finally:
+            self.exact = False
 
     def _mtime(self, mtime: Any) -> float:
         if type(mtime) is not float:
@@ -403,6 +439,10 @@ class _Loader:
             raise err from None
         if type(value) is not dict:
             raise self.error("object text is not a JSON object")
+        bad = _lone_surrogate(value)
+        if bad is not None:
+            raise self.error(f"string {bad[:40]!r} holds a lone surrogate (a \\udXXX escape without its pair), "
+                             "which is not Unicode text")
         return value
 
     def _rest(self, obj: RpsObject, d: dict[str, Any]) -> None:
@@ -465,7 +505,11 @@ class _Loader:
                 if looks_like_oid(v):
                     return self.ref(v, "value")
             return v
-        if t is int or t is float or v is None:
+        if t is int or v is None:
+            return v
+        if t is float:
+            if (v >= _U64_END or v <= _I64_MIN) and not self.exact and v.is_integer():
+                raise _Inexact
             return v
         if t is dict:
             return self.composite(v)
@@ -640,6 +684,26 @@ _PAYLOADS: dict[str, Callable[[_Loader, dict[str, Any]], Payload]] = {
 
 
 # -- text helpers ----------------------------------------------------------------------------------------------
+
+
+def _lone_surrogate(v: Any) -> str | None:
+    """The first string (or key) in decoded JSON `v` that holds a surrogate code point, or None."""
+    t = type(v)
+    if t is str:
+        return v if not v.isascii() and _SURROGATE.search(v) else None
+    if t is list:
+        for x in v:
+            bad = _lone_surrogate(x)
+            if bad is not None:
+                return bad
+    elif t is dict:
+        for k, x in v.items():
+            bad = _lone_surrogate(k)
+            if bad is None:
+                bad = _lone_surrogate(x)
+            if bad is not None:
+                return bad
+    return None
 
 
 def _has_end_line(data: bytes) -> bool:

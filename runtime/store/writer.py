@@ -12,9 +12,11 @@ is dropped, as upstream does with objects it cannot dump.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import time
+from collections.abc import Iterator
 from operator import attrgetter
 from typing import Any
 
@@ -42,7 +44,16 @@ from ..objects import (
 from ..oid import Oid
 from ..values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
 from . import journal
-from .jsonfmt import STYLE_MANIFEST, STYLE_OBJECT, fmt_float, quote, write_at, write_member, write_root
+from .jsonfmt import (
+    STYLE_MANIFEST,
+    STYLE_OBJECT,
+    deep_recursion,
+    fmt_float,
+    quote,
+    write_at,
+    write_member,
+    write_root,
+)
 from .reader import MANIFEST, space_path
 
 FORMAT = "RefPerSysFormat2024A"
@@ -374,7 +385,8 @@ def render_store(heap: Heap) -> dict[str, bytes]:
     enabled = gc.isenabled()
     gc.disable()  # rendering allocates many short lists of strings; none is cyclic
     try:
-        return _render(heap)
+        with deep_recursion():
+            return _render(heap)
     finally:
         if enabled:
             gc.enable()
@@ -473,16 +485,29 @@ def render_manifest(heap: Heap, dumped: set[RpsObject]) -> str:
     return header + write_root(data, STYLE_MANIFEST) + "\n\n//// end of RefPerSys manifest file\n"
 
 
-def dump_store(heap: Heap, directory: str | os.PathLike[str]) -> list[str]:
+@contextlib.contextmanager
+def update_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the store's lock across a whole load-change-dump, so that two processes updating one store
+    (two `rpsc compile`s, `rpsc compile` and `rpsc build`) take turns instead of losing one's changes.
+
+    The directory must exist. Inside, dump with `dump_store(heap, directory, locked=True)`: the lock is an
+    `flock` on the directory, which a second `dump_store` of the same process would wait on forever.
+    """
+    with journal.locked(os.fspath(directory)):
+        yield
+
+
+def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = False) -> list[str]:
     """Dump `heap` into `directory` (created if needed) atomically; return the store-relative paths written.
 
     Files whose bytes would not change are not rewritten. All changed files switch to the new generation
     together: a crash at any instant leaves a store that loads as either the old or the new heap.
+    `locked=True` when the caller holds `update_lock(directory)` already.
     """
     top = os.fspath(directory)
     files = render_store(heap)
     os.makedirs(os.path.join(top, "persistore"), exist_ok=True)
-    with journal.locked(top):
+    with contextlib.nullcontext() if locked else journal.locked(top):
         journal.recover(top)
         changed = []
         for rel, data in sorted(files.items()):

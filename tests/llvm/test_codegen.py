@@ -7,7 +7,7 @@ from pathlib import Path
 
 import llvmlite.binding as llvm
 import pytest
-from rpsc.llvm.codegen import build_llvm_module, emit_llvm
+from rpsc.llvm.codegen import emit_llvm
 from rpsc.llvm.jit import init_native
 
 from . import irfactory as f
@@ -51,10 +51,14 @@ def test_every_function_exported_with_status_abi() -> None:
     b = FunctionBuilder(r, ["c", "i", "x"], f.loc(1))
     b.position_at_end(b.append_block("entry"))
     b.ret(b.load(b.params[0]))
-    llm = build_llvm_module(f.module([b.finish()]))
-    fn = llm.get_global(r.symbol)
+    init_native()
+    mod = llvm.parse_assembly(emit_llvm(f.module([b.finish()])))
+    mod.verify()
+    fn = mod.get_function(r.symbol)
+    assert fn.linkage == llvm.Linkage.external and not fn.is_declaration
     text = str(fn)
-    assert text.startswith(f'define i32 @"{r.symbol}"(ptr %"result", i8 zeroext %"c", i64 %"i", double %"x")')
+    header = text[text.index("define "):]
+    assert header.startswith(f"define i32 @{r.symbol}(ptr %result, i8 zeroext %p0, i64 %p1, double %p2)")
     assert "store i8" in text                         # bool result stored as a byte
 
 
@@ -74,3 +78,38 @@ def test_no_poison_flags_or_fast_math() -> None:
         for flag in (" nsw ", " nuw ", " exact ", " fast ", " nnan ", " ninf ", " reassoc "):
             assert flag not in text
         llvm.parse_assembly(text).verify()
+
+
+def _fanout(calls: int):  # type: ignore[no-untyped-def]
+    """g(n) = n < 1 ? 1 : g(n-1) + ... (`calls` self-calls)."""
+    from rpsc.ir.builder import FunctionBuilder, const
+
+    r = f.ref("g", (f.I64,), f.I64)
+    b = FunctionBuilder(r, ["n"], f.loc(1))
+    b.position_at_end(b.append_block("entry"))
+    with b.if_then(b.icmp("lt", b.load(b.params[0]), const(1))):
+        b.ret(const(1))
+    total = None
+    for _ in range(calls):
+        x = b.call(r, [b.sub(b.load(b.params[0]), const(1))], f.loc(2))
+        total = x if total is None else b.add(total, x)
+    b.ret(total)
+    return b.finish()
+
+
+def test_recursion_copies_ring_and_inlined_budget() -> None:
+    """-O2 rings 3 copies of fib; -O3 inlines 5 (alwaysinline) but fewer for a body that fans out 4 ways."""
+    from rpsc.llvm.codegen import RECURSION_INLINE_BUDGET
+
+    fib = f.fib()
+    ring = emit_llvm(f.module([fib]), recursion_copies=3)
+    assert f'@"{fib.symbol}.body.2"(' in ring and ".body.3" not in ring and "alwaysinline" not in ring
+    inl = emit_llvm(f.module([fib]), recursion_copies=5, inline_copies=True)
+    assert f'@"{fib.symbol}.body.4"(' in inl and inl.count(") alwaysinline {") == 4
+    g = _fanout(4)
+    text = emit_llvm(f.module([g]), recursion_copies=5, inline_copies=True)
+    n = text.count("define internal fastcc i64")
+    size = sum(len(blk.instrs) + 1 for blk in g.blocks)
+    assert 1 < n < 5 and size * 4 ** (n - 1) <= RECURSION_INLINE_BUDGET < size * 4 ** n
+    init_native()
+    llvm.parse_assembly(text).verify()

@@ -267,3 +267,19 @@ def test_recursion_depth_is_exact_across_modules() -> None:
         assert got.value == want.value and got.value.function == "fib"
         assert jit.rt.depth == 0
         assert jit.call("fib", [11]) == 89               # fib alone nests 11 calls: allowed
+
+
+@pytest.mark.parametrize("opt", [2, 3])
+def test_recursion_limit_exact_through_unrolled_copies(opt: int) -> None:
+    """With recursion copies (ring at -O2, inlined at -O3) every limit 1..12 lets exactly `limit` calls nest."""
+    with JitEngine([f.module([_countdown(), f.fib()])], opt_level=opt, recursion_limit=1) as e:
+        for limit in range(1, 13):
+            e.rt.depth_limit = limit
+            assert e.call("down", [limit - 1]) == limit - 1    # limit nested calls: allowed
+            with pytest.raises(Trap) as ei:
+                e.call("down", [limit])                         # one more: traps at the callee's site
+            assert ei.value == Trap(TRAP_RECURSION, function="down", location="t.rps:60:1")
+            assert e.call("fib", [limit]) == [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144][limit]
+            with pytest.raises(Trap):
+                e.call("fib", [limit + 1])
+            assert e.rt.depth == 0
