@@ -132,6 +132,18 @@ def parse_arg(text: str, type: ir.Type) -> Scalar:
     raise EngineError(f"cannot pass an argument of type {type}")
 
 
+def parse_args(ref: ir.FunctionRef, texts: Sequence[str]) -> list[Scalar]:
+    """The command-line arguments of a call to `ref`, parsed by its parameter types; EngineError when their
+    number is wrong (naming the expected types, e.g. `gcd takes 2 arguments (int, int), got 1`)."""
+    if len(texts) != len(ref.params):
+        names = {ir.I64: "int", ir.F64: "float", ir.BOOL: "bool"}
+        types = ", ".join(names.get(t, str(t)) for t in ref.params)
+        n = len(ref.params)
+        raise EngineError(f"{ref.name} takes {n} argument{'' if n == 1 else 's'} ({types or 'none'}), "
+                          f"got {len(texts)}")
+    return [parse_arg(a, t) for a, t in zip(texts, ref.params, strict=True)]
+
+
 def format_result(value: Scalar | None) -> str:
     """A result as `rpsc run` prints it: ints in decimal, floats with repr, bools as true/false."""
     if value is None:

@@ -17,14 +17,43 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
 STATE_FILE = "rpsc-build.json"
-STATE_VERSION = 2
+STATE_VERSION = 3  # 3: build.ninja gained the compiler workaround flags (so older builds regenerate)
 GENERATED = "generated"
 PLUGINS = "plugins"
 MANIFEST = "rps_manifest.json"
+
+
+#: Flags that sidestep GCC bugs which miscompile generated C (docs/c-backend.md, "C compiler bugs"):
+#: GCC's brute-force trip-count evaluation (loop_niter_by_eval) inverts a loop's floating-point exit test
+#: without NaN (`x <= c` becomes `x > c`, not "unordered or greater"), so a loop whose exit test sees a
+#: constant NaN is "proved" to leave through it and is folded away at -O2 (seen with GCC 12.2). Zero
+#: iterations to track turns exactly that analysis off.
+GCC_WORKAROUND_FLAGS = ("--param=max-iterations-to-track=0",)
+
+
+def compiler_workaround_flags(cc: str) -> tuple[str, ...]:
+    """The workaround flags for the C compiler command `cc` (`GCC_WORKAROUND_FLAGS` when it is GCC, which
+    defines `__GNUC__` but not `__clang__` nor `__INTEL_COMPILER`; none otherwise or if the probe fails)."""
+    return _workaround_flags(cc)
+
+
+@lru_cache(maxsize=8)
+def _workaround_flags(cc: str) -> tuple[str, ...]:
+    try:
+        cmd = [*shlex.split(cc), "-dM", "-E", "-x", "c", os.devnull]
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return ()
+    macros = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("#define ")
+              and len(line.split()) > 1}
+    if proc.returncode == 0 and "__GNUC__" in macros and not {"__clang__", "__INTEL_COMPILER"} & macros:
+        return GCC_WORKAROUND_FLAGS
+    return ()
 
 
 class BuildError(Exception):
@@ -375,6 +404,7 @@ def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], 
     cc = " ".join(filter(None, [tc["launcher"], tc["cc"]]))
     w.variable("cc", cc)
     cflags = ["-std=c11", f"-O{tc['opt']}", "-fPIC", "-fno-semantic-interposition", "-Wall", "-Wextra",
+              *compiler_workaround_flags(tc["cc"]),
               ninja_syntax.escape(f"-I{shlex.quote(str(include_dir()))}"),
               ninja_syntax.escape(f"-I{shlex.quote(str(store / GENERATED))}")]
     w.variable("cflags", " ".join(cflags + ([tc["cflags"]] if tc["cflags"] else [])))

@@ -13,7 +13,14 @@ import sys
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("build", help="build a store's modules into native plugins with Ninja",
                        description="Generate C for every module of a store, build the plugins "
-                                   "(DIR/plugins/rps<oid>-mod.so) with Ninja, and record them in the store.")
+                                   "(DIR/plugins/rps<oid>-mod.so) with Ninja, and record them in the store. "
+                                   "CC, CFLAGS and LDFLAGS come from the environment. Exit status 0 on "
+                                   "success, 1 on an error.",
+                       epilog="examples:\n  rpsc build --store st -j 4\n"
+                              "  rpsc build --store st --build-dir /tmp/obj --json   (summary on stdout, "
+                              "progress on stderr)\n"
+                              "  CC=clang CFLAGS=-g rpsc build --store st -O 0",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
     p.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel compile jobs (ninja -j)")
     p.add_argument("--launcher", metavar="CMD",
@@ -43,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(handler=cmd_demo)
 
 
-def _build_error(exc: Exception) -> int:
+def _build_error(exc: Exception | str) -> int:
     print(f"rpsc build: error: {exc}", file=sys.stderr)
     return 1
 
@@ -54,6 +61,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     from rpsc.cbackend.build import BuildError, BuildOptions, build_store
 
+    if args.jobs is not None and args.jobs < 0:
+        return _build_error(f"-j {args.jobs}: give a number of jobs, at least 1 (0: no limit)")
+    if args.build_dir and Path(args.build_dir).exists() and not Path(args.build_dir).is_dir():
+        return _build_error(f"--build-dir {args.build_dir}: it is a file, not a folder")
+    if args.stamp and Path(args.stamp).is_dir():
+        return _build_error(f"--stamp {args.stamp}: it is a folder; give the path of the stamp file to touch")
     options = BuildOptions(store=Path(args.store), build_dir=Path(args.build_dir) if args.build_dir else None,
                            jobs=args.jobs, launcher=args.launcher, opt=args.opt,
                            generate_only=args.generate_only, verbose=args.verbose)
@@ -94,4 +107,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from rpsc.cbackend.demo import run_demo
 
+    if args.workdir and Path(args.workdir).exists() and not Path(args.workdir).is_dir():
+        print(f"{args.workdir}: error: --workdir names a file; give a folder (created when missing)",
+              file=sys.stderr)
+        return 1
     return run_demo(Path(args.workdir) if args.workdir else None, as_json=args.json)

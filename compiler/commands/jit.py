@@ -7,16 +7,23 @@ llvmlite is imported inside the handlers only, so `rpsc --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from rpsc.cli import numbers_as_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("jit", help="JIT-compile a store's modules (MCJIT), call a function, show statistics",
                        description="Compile the modules of a store with the LLVM JIT, using the on-disk "
                                    "object cache, and optionally call FUNCTION with ARGS. Without FUNCTION "
-                                   "every module is compiled. Ctrl-C interrupts a running loop.")
+                                   "every module is compiled. Ctrl-C interrupts a running loop.",
+                       epilog="examples:\n  rpsc jit --store st --stats            compile every module, show times\n"
+                              "  rpsc jit --store st numeric.gcd -12 18  call a function (negative numbers are "
+                              "arguments)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
     p.add_argument("function", nargs="?", metavar="FUNCTION",
                    help="function to call: name, module.name or rpsfn_<oid>")
@@ -30,10 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--recursion-limit", type=int, default=None, metavar="N",
                    help="nested calls allowed before a recursion trap (default 10000)")
     p.set_defaults(handler=cmd_jit)
+    numbers_as_arguments(p)
 
     p = sub.add_parser("emit", help="write LLVM IR (.ll) and/or a position-independent object (.o) for a store",
                        description="Generate the LLVM IR of a store's modules (all, or --module NAME), "
-                                   "optimised at -O N, and compile the same IR into a PIC object file.")
+                                   "optimised at -O N, and compile the same IR into a PIC object file.",
+                       epilog="example:\n  rpsc emit --store st --module numeric --llvm-ir numeric.ll --object numeric.o",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
     p.add_argument("--module", action="append", metavar="NAME", help="only this module (repeatable)")
     p.add_argument("--llvm-ir", metavar="OUT.ll", help="write the LLVM IR here")
@@ -65,7 +75,7 @@ def _modules(store: str, names: list[str] | None) -> list[Any]:
 def cmd_jit(args: argparse.Namespace) -> int:
     import json
 
-    from rpsc.engine import EngineError, call_interruptibly, format_result, parse_arg, resolve_function
+    from rpsc.engine import EngineError, call_interruptibly, format_result, parse_args, resolve_function
     from rpsc.llvm.cache import default_cache_dir
     from rpsc.llvm.jit import JitEngine
     from rpsrt.errors import DEFAULT_RECURSION_LIMIT, Trap
@@ -81,9 +91,7 @@ def cmd_jit(args: argparse.Namespace) -> int:
         result_text = None
         if args.function is not None:
             ref = resolve_function(modules, args.function)
-            if len(args.args) != len(ref.params):
-                raise EngineError(f"{ref.name} takes {len(ref.params)} argument(s), got {len(args.args)}")
-            values = [parse_arg(a, t) for a, t in zip(args.args, ref.params, strict=True)]
+            values = parse_args(ref, args.args)
             fn = engine.function(ref)
             ok, result = call_interruptibly(engine, fn, values)
             if not ok:
@@ -130,6 +138,9 @@ def cmd_emit(args: argparse.Namespace) -> int:
 
     if not args.llvm_ir and not args.object:
         raise CompileError("rpsc emit: error: nothing to write: give --llvm-ir OUT.ll and/or --object OUT.o")
+    for out in (args.llvm_ir, args.object):
+        if out is not None and os.path.isdir(out):
+            raise CompileError(f"{out}: error: is a directory; give the path of the file to write")
     modules = _modules(args.store, args.module)
     if not modules:
         raise CompileError(f"{args.store}: error: the store holds no code module")

@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any
 
+from rpsc.cli import numbers_as_arguments
+
 BACKENDS = ("interp", "jit", "c")
 
 
@@ -16,7 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "compile", help="compile .rps modules into a store",
         description="Parse, check and lower .rps modules into a RefPerSys store (created when missing). "
                     "Re-compiling keeps OIDs; an unchanged module rewrites no file; on any error the store "
-                    "is left untouched.")
+                    "is left untouched. Concurrent compiles into one store take turns (a lock).",
+        epilog="example:\n  rpsc compile numeric.rps shapes.rps --store st   (modules that require one another "
+               "go together)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE.rps", help="the modules to compile")
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
     p.set_defaults(handler=run_compile)
@@ -25,7 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "run", help="call a function of a store and print its result",
         description="Call a stored function with arguments parsed by its parameter types (int, float, "
                     "true/false) and print the result. A trap prints `file:line:col: trap: KIND in FUNC` "
-                    "and exits with status 3; Ctrl-C interrupts a running loop (an `interrupted` trap).")
+                    "and exits with status 3; Ctrl-C interrupts a running loop (an `interrupted` trap).",
+        epilog="examples:\n  rpsc run --store st fib 20\n  rpsc run --store st --backend c numeric.gcd -12 18\n"
+               "  rpsc run --store st newton_sqrt 2.5e3    (floats: 1.5, -1e3, inf, -inf, nan)\n"
+               "exit status: 0 ok, 1 error, 3 trap",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="interp (reference interpreter), jit (LLVM) or c (native plugins); "
@@ -38,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("function", metavar="FUNC", help="`name`, `module.name` or `rpsfn_<oid>`")
     p.add_argument("args", nargs="*", metavar="ARG", help="the arguments")
     p.set_defaults(handler=run_run)
+    numbers_as_arguments(p)
 
     p = subparsers.add_parser(
         "show", help="print stored code back as .rps source",
@@ -114,19 +124,16 @@ def make_engine(backend: str | None, store: str, modules: list[Any], recursion_l
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from rpsc.engine import EngineError, call_interruptibly, format_result, parse_arg, resolve_function
+    from rpsc.engine import EngineError, call_interruptibly, format_result, parse_args, resolve_function
     from rpsc.pipeline import ir_modules
     from rpsrt.errors import Trap
 
-    if args.recursion_limit is not None and args.recursion_limit < 1:
-        raise EngineError("--recursion-limit must be at least 1")
+    if args.recursion_limit is not None and not 1 <= args.recursion_limit < 2**31:
+        raise EngineError(f"--recursion-limit must be between 1 and {2**31 - 1}, got {args.recursion_limit}")
     heap = _load(args.store)
     modules = ir_modules(heap)
     ref = resolve_function(modules, args.function)
-    if len(args.args) != len(ref.params):
-        raise EngineError(f"{ref.name}{ref.signature} takes {len(ref.params)} argument(s), "
-                          f"got {len(args.args)}")
-    values = [parse_arg(a, t) for a, t in zip(args.args, ref.params, strict=True)]
+    values = parse_args(ref, args.args)
     engine = make_engine(args.backend, args.store, modules, args.recursion_limit,
                          cache_dir=args.cache_dir, use_cache=not args.no_cache)
     # The call runs in a worker thread; Ctrl-C in the main thread sets the engine's interrupt flag, and the
@@ -156,7 +163,7 @@ def run_show(args: argparse.Namespace) -> int:
     heap = _load(args.store)
     cc = find_code_classes(heap)
     if cc is None:
-        raise EngineError("this store holds no rpsc code")
+        raise EngineError("this store holds no rpsc code: add some with `rpsc compile FILE.rps --store DIR`")
     printer = _printer()
     if args.name is None:
         texts = [printer.module(decode_module(m, cc)) for m in code_modules(heap)]

@@ -28,17 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q.set_defaults(handler=run_list)
 
     q = sub.add_parser("inspect", help="print a plugin file's manifest and exports without loading it")
-    q.add_argument("file")
+    q.add_argument("file", help="the plugin .so file")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(handler=run_inspect)
 
     q = sub.add_parser("check", help="load a plugin in a child process and report (a crash is a report)")
-    q.add_argument("file")
+    q.add_argument("file", help="the plugin .so file")
     _common(q)
     q.add_argument("--point", action="append", default=[], metavar="NAME=SIGNATURE[:MODE]",
                    help="declare an extension point the plugin registers into, e.g. combine='i64(i64,i64):all'")
     q.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help="a plugin argument")
-    q.add_argument("--timeout", type=float, default=60.0, help="seconds before the child is killed")
+    q.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="seconds before the child is killed (default 60)")
     q.set_defaults(handler=run_check)
 
     q = sub.add_parser("graph", help="the dependency graph as Graphviz DOT (SVG with -o FILE.svg and `dot`)")
@@ -49,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     q = sub.add_parser("sidecar", help="write FILE's sidecar manifest (<plugin>.json with its sha256) from "
                                        "its embedded rps_plugin_manifest")
-    q.add_argument("file")
+    q.add_argument("file", help="the plugin .so file")
     q.set_defaults(handler=run_sidecar)
 
 
@@ -124,6 +125,8 @@ def run_check(args: argparse.Namespace) -> int:
     from rpsc import CompileError
     from rpsrt.plugins.check import check_in_child
 
+    if not args.timeout > 0:
+        raise CompileError(f"error: --timeout must be a positive number of seconds, got {args.timeout}")
     points = []
     for spec in args.point:
         name, eq, rest = spec.partition("=")

@@ -15,7 +15,7 @@ from rpsc.ir import ir
 
 from .cache import write_atomic
 from .codegen import emit_llvm
-from .jit import init_native, inline_copies, optimize, parse_ir, recursion_copies
+from .jit import init_native, optimize, parse_ir, recursion_copies
 
 
 def aot_target_machine(opt_level: int, native: bool) -> llvm.TargetMachine:
@@ -31,10 +31,10 @@ def aot_target_machine(opt_level: int, native: bool) -> llvm.TargetMachine:
 def link_ir(modules: Sequence[ir.Module], tm: llvm.TargetMachine, opt_level: int = 2) -> llvm.ModuleRef:
     """One LLVM module holding every given module's functions (externs between them resolved)."""
     name = modules[0].name if len(modules) == 1 else "rpsc_modules"
-    copies, inline = recursion_copies(opt_level), inline_copies(opt_level)
-    linked = parse_ir(emit_llvm(modules[0], recursion_copies=copies, inline_copies=inline), name, tm)
+    copies = recursion_copies(opt_level)
+    linked = parse_ir(emit_llvm(modules[0], recursion_copies=copies), name, tm)
     for m in modules[1:]:
-        linked.link_in(parse_ir(emit_llvm(m, recursion_copies=copies, inline_copies=inline), m.name, tm))
+        linked.link_in(parse_ir(emit_llvm(m, recursion_copies=copies), m.name, tm))
     linked.verify()
     return linked
 

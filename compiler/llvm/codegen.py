@@ -57,7 +57,8 @@ JMP_BUF_SIZE = 512
 
 def _double(x: float) -> str:
     """An f64 constant as LLVM's exact hexadecimal form (any value, NaN payloads included)."""
-    return "0x%016X" % struct.unpack("<Q", struct.pack("<d", x))[0]
+    bits = struct.unpack("<Q", struct.pack("<d", x))[0]
+    return f"0x{bits:016X}"
 
 
 # Bounds of an f64 that truncates into an i64: [-2**63, 2**63), both exact doubles.
@@ -199,17 +200,22 @@ class _FunctionEmitter:
 
     def emit(self) -> str:
         fn = self.fn
-        for local in fn.locals:
+        nparams = len(fn.ref.params)
+        stored = {ins.local.index for blk in fn.blocks for ins in blk.instrs if isinstance(ins, ir.Store)}
+        # A local never stored to keeps its initial value: its parameter, or zero (as in the interpreter,
+        # a load never reads an uninitialised slot). Its loads use that value; no stack slot, less IR.
+        self.fixed = {local.index: (f"%p{local.index}" if local.index < nparams else _ZERO[local.type])
+                      for local in fn.locals if local.index not in stored}
+        slots = [local for local in fn.locals if local.index in stored]
+        for local in slots:
             self.entry.append(f"  %l{local.index} = alloca {_REG[local.type]}")
         self.emit_line("%too_deep = icmp slt i32 %room, 1")
         self.emit_line(f"br i1 %too_deep, label %{self.trap_block(TRAP_RECURSION, fn.loc)}, "
                        f"label %start{_COLD}")
         self.start_block("start")
-        for i, t in enumerate(fn.ref.params):
-            self.emit_line(f"store {_REG[t]} %p{i}, ptr %l{i}")
-        # Other locals start at zero (as in the interpreter): a load never reads an uninitialised slot.
-        for local in fn.locals[len(fn.ref.params):]:
-            self.emit_line(f"store {_REG[local.type]} {_ZERO[local.type]}, ptr %l{local.index}")
+        for local in slots:
+            init = f"%p{local.index}" if local.index < nparams else _ZERO[local.type]
+            self.emit_line(f"store {_REG[local.type]} {init}, ptr %l{local.index}")
         self.labels = {blk.label: f"b{i}" for i, blk in enumerate(fn.blocks)}
         self.emit_line(f"br label %{self.labels[fn.blocks[0].label]}")
         for blk in fn.blocks:
@@ -243,7 +249,11 @@ class _FunctionEmitter:
 
     def instr(self, ins: ir.Instr) -> None:
         if isinstance(ins, ir.Load):
-            self.define(ins.dest, f"load {_REG[ins.local.type]}, ptr %l{ins.local.index}")
+            fixed = self.fixed.get(ins.local.index)
+            if fixed is not None:
+                self.temps[ins.dest.name] = fixed
+            else:
+                self.define(ins.dest, f"load {_REG[ins.local.type]}, ptr %l{ins.local.index}")
         elif isinstance(ins, ir.Store):
             self.emit_line(f"store {_REG[ins.local.type]} {self.value(ins.value)}, ptr %l{ins.local.index}")
         elif isinstance(ins, ir.BinOp):
@@ -450,25 +460,26 @@ def _emit_wrapper(fn: ir.Function, body: str) -> str:
     return "\n".join(lines)
 
 
-#: Copies of the body of a self-recursive function (1 = no copy). Copy i calls copy i+1 (mod n), so
-#: LLVM's inliner, which never inlines a function into itself, unrolls the recursion n levels deep.
+#: Copies of the body of a small self-recursive function at -O2 (1 = no copy). Copy i calls copy i+1
+#: (mod n) and copies 1..n-1 are `alwaysinline`, so the recursion is unrolled n levels deep (LLVM's
+#: inliner never inlines a function into itself; left to its cost model, rings of 4 or more copies
+#: are unrolled only part-way and run slower).
 RECURSION_COPIES = 3
 
-#: Copies at -O3, where copies 1..n-1 are `alwaysinline`: the recursion is unrolled n levels deep for
-#: sure (the cost-based inliner is erratic on rings of 4 or more copies), bounded by the budget below.
+#: Copies at -O3: faster recursive code (fib at gcc's speed), about twice the compile time of -O2.
 RECURSION_COPIES_O3 = 5
 
-#: Only functions of at most this many IR instructions get copies (the inliner would not inline bigger).
+#: Only functions of at most this many IR instructions get copies.
 RECURSION_COPY_MAX_INSTRS = 64
 
-#: With inlined copies, a body of s instructions making c self-calls grows to about s * c**(n-1)
-#: instructions after n levels; n is the largest count (<= the requested one) keeping that within this.
+#: A body of s instructions making c self-calls grows to about s * c**(n-1) instructions once n copies
+#: are inlined; n is the largest count (<= the requested one) keeping that within this budget.
 RECURSION_INLINE_BUDGET = 256
 
 
-def _copies_of(fn: ir.Function, recursion_copies: int, inline: bool = False) -> int:
-    """How many body copies `fn` gets: `recursion_copies` for a small self-recursive function, else 1;
-    with `inline`, fewer when the fully inlined copies would exceed RECURSION_INLINE_BUDGET."""
+def _copies_of(fn: ir.Function, recursion_copies: int) -> int:
+    """How many body copies `fn` gets: up to `recursion_copies` for a small self-recursive function
+    (fewer when the inlined copies would exceed RECURSION_INLINE_BUDGET), else 1."""
     size = sum(len(blk.instrs) + 1 for blk in fn.blocks)
     if recursion_copies <= 1 or size > RECURSION_COPY_MAX_INSTRS:
         return 1
@@ -476,8 +487,6 @@ def _copies_of(fn: ir.Function, recursion_copies: int, inline: bool = False) -> 
                 if isinstance(ins, ir.Call) and ins.callee.symbol == fn.symbol)
     if calls == 0:
         return 1
-    if not inline:
-        return recursion_copies
     n = 1
     while n < recursion_copies and size * calls ** n <= RECURSION_INLINE_BUDGET:
         n += 1
@@ -485,16 +494,16 @@ def _copies_of(fn: ir.Function, recursion_copies: int, inline: bool = False) -> 
 
 
 def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
-              recursion_copies: int = RECURSION_COPIES, inline_copies: bool = False) -> str:
-    """The LLVM IR text of one `.rps` module: each function as an internal `fastcc` body (self-recursive
-    ones as `recursion_copies` copies calling each other in a ring; with `inline_copies`, copies 1..n-1 are
-    `alwaysinline` and n is bounded by RECURSION_INLINE_BUDGET) plus its exported ABI wrapper; callees
-    in other modules, `@rps_rt`, `_setjmp` and `longjmp` declared. When `timings` is given, it receives
-    each function's emission time in milliseconds, by source name."""
+              recursion_copies: int = RECURSION_COPIES) -> str:
+    """The LLVM IR text of one `.rps` module: each function as an internal `fastcc` body (a small
+    self-recursive one as up to `recursion_copies` copies calling each other in a ring, copies 1..n-1
+    `alwaysinline`) plus its exported ABI wrapper; callees in other modules, `@rps_rt`, `_setjmp` and
+    `longjmp` declared. When `timings` is given, it receives each function's emission time in
+    milliseconds, by source name."""
     mod = _Module()
     copies: dict[str, list[str]] = {}
     for fn in module.functions:
-        n = _copies_of(fn, recursion_copies, inline_copies)
+        n = _copies_of(fn, recursion_copies)
         copies[fn.symbol] = [f"{fn.symbol}.body" + (f".{i}" if i else "") for i in range(n)]
     bodies = {sym: names[0] for sym, names in copies.items()}
     parts = [f'; ModuleID = "{_quote(module.name)}"', _PRELUDE]
@@ -505,7 +514,7 @@ def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
         ring = copies[fn.symbol]
         for i, name in enumerate(ring):
             nxt = ring[(i + 1) % len(ring)] if len(ring) > 1 else None
-            attrs = " alwaysinline" if inline_copies and i else ""
+            attrs = " alwaysinline" if i else ""
             parts.append(_FunctionEmitter(fn, name, mod, bodies, self_call=nxt, attrs=attrs).emit())
         parts.append(_emit_wrapper(fn, ring[0]))
         if timings is not None:

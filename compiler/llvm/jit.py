@@ -70,16 +70,11 @@ def create_target_machine(key: TargetKey, *, jit: bool) -> llvm.TargetMachine:
 
 
 def recursion_copies(opt_level: int) -> int:
-    """How many copies of a small self-recursive body to emit: RECURSION_COPIES at -O2 (unrolled by the
-    cost-based inliner), RECURSION_COPIES_O3 at -O3 (`alwaysinline`, see `inline_copies`), else 1."""
+    """How many copies of a small self-recursive body to emit (inlined into each other, see codegen):
+    RECURSION_COPIES at -O2, RECURSION_COPIES_O3 at -O3, a single body below -O2."""
     if opt_level >= 3:
         return RECURSION_COPIES_O3
     return RECURSION_COPIES if opt_level >= 2 else 1
-
-
-def inline_copies(opt_level: int) -> bool:
-    """Whether the copies of recursive bodies are `alwaysinline` (-O3: faster code, slower compile)."""
-    return opt_level >= 3
 
 
 def optimize(module: llvm.ModuleRef, tm: llvm.TargetMachine, opt_level: int) -> None:
@@ -188,12 +183,9 @@ class JitEngine:
         # One target machine per engine: MCJIT owns it (it lives as long as `self._ee`) and the pass
         # builder borrows it for the cost model, so its subtarget is built once (~0.5 ms per machine).
         self._tm = create_target_machine(self.target, jit=True)
-        # The engine's first module only declares `rps_rt`, mapped (once, by name, for every module the
-        # engine will hold, including object code loaded from the cache) onto this engine's RpsRt.
-        first = parse_ir(_RT_DECL, "rpsc.rt", self._tm)
-        self._ee = llvm.create_mcjit_compiler(first, self._tm)
-        self._ee.add_global_mapping(first.get_global_variable(RT_SYMBOL), self._rt_addr)
-        self._ee.set_object_cache(self._notify, self._getbuffer)
+        # MCJIT itself is created with the first module compiled (see `_add`): a placeholder first
+        # module would cost a machine-code pass of its own (~0.5 ms) at the first finalize.
+        self._ee: llvm.ExecutionEngine | None = None
         self.stats.engine_ms = (time.perf_counter() - t0) * 1e3
         if eager:
             self.compile_all()
@@ -224,8 +216,8 @@ class JitEngine:
     def _load(self, modules: list[ir.Module]) -> None:
         for m in modules:
             self._reachable(m)   # every extern must be defined before MCJIT links (it aborts otherwise)
-        # Building llvmlite.ir objects triggers the cyclic GC, whose full passes over a big host heap
-        # cost more than compiling a small module: pause it while compiling (refcounting still frees).
+        # Compiling allocates many short-lived Python objects, which can trigger the cyclic GC, whose full
+        # passes over a big host heap cost more than compiling a small module: pause it while compiling.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
@@ -235,6 +227,8 @@ class JitEngine:
                 gc.enable()
 
     def _compile(self, modules: list[ir.Module]) -> None:
+        if self._closed:
+            raise EngineError("the JIT engine is closed")
         added = []
         for m in modules:
             st = ModuleStats(m.name, [f.name for f in m.functions])
@@ -249,8 +243,7 @@ class JitEngine:
                 mod = parse_ir(_RT_DECL, m.oid, self._tm)  # MCJIT wants a module; the cache supplies its code
                 st.parse_ms = (time.perf_counter() - t0) * 1e3
             else:
-                text = emit_llvm(m, st.function_emit_ms, recursion_copies(self.opt_level),
-                                 inline_copies(self.opt_level))
+                text = emit_llvm(m, st.function_emit_ms, recursion_copies(self.opt_level))
                 t1 = time.perf_counter()
                 if self.cache is not None:
                     known_bad, key = key, cache_key(text, self.target)
@@ -266,8 +259,10 @@ class JitEngine:
                     self.cache.put_alias(digest, key)
             st.cache_hit = cached is not None
             self._pending[m.oid] = _Pending(key, cached, st)
-            self._ee.add_module(mod)
+            self._add(mod)
             added.append(m)
+        if self._ee is None:
+            return
         t5 = time.perf_counter()
         self._ee.finalize_object()
         total_mc = (time.perf_counter() - t5) * 1e3
@@ -278,6 +273,20 @@ class JitEngine:
             p.stats.link_ms = link_each
             self.stats.modules.append(p.stats)
             self._loaded.add(m.oid)
+
+    def _add(self, mod: llvm.ModuleRef) -> None:
+        """Hand `mod` to MCJIT, creating the engine with it if it is the first. Every module declares
+        `rps_rt`; it is mapped once, by name, for every module the engine will hold (object code loaded
+        from the cache included), onto this engine's RpsRt."""
+        if self._ee is None:
+            t0 = time.perf_counter()
+            ee = llvm.create_mcjit_compiler(mod, self._tm)
+            ee.add_global_mapping(mod.get_global_variable(RT_SYMBOL), self._rt_addr)
+            ee.set_object_cache(self._notify, self._getbuffer)
+            self._ee = ee
+            self.stats.engine_ms += (time.perf_counter() - t0) * 1e3   # engine creation, deferred
+        else:
+            self._ee.add_module(mod)
 
     def _getbuffer(self, mod: llvm.ModuleRef) -> bytes | None:
         p = self._pending.get(mod.name)
@@ -322,6 +331,7 @@ class JitEngine:
         module = self._module_of[ref.symbol]
         if module.oid not in self._loaded:
             self._load(self._reachable(module))
+        assert self._ee is not None
         addr = self._ee.get_function_address(ref.symbol)
         if not addr:
             raise EngineError(f"{ref.name} ({ref.symbol}) was not compiled")
@@ -376,7 +386,7 @@ class JitEngine:
             self._closed = True
             self._callables.clear()
             # The ExecutionEngine frees its modules and code when collected.
-            self._ee = None  # type: ignore[assignment]
+            self._ee = None
 
     def __enter__(self) -> JitEngine:
         return self

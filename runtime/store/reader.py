@@ -78,11 +78,15 @@ def space_path(oid: Oid | str) -> str:
 def load_store(directory: str | os.PathLike[str]) -> Heap:
     """Load the store in `directory` into a new Heap; raise StoreError (with file, line, OID) on bad input."""
     # The load allocates only long-lived objects: the cyclic GC would rescan them again and again for nothing.
+    top = os.fspath(directory)
+    if not os.path.isdir(top):
+        why = "it is a file" if os.path.exists(top) else "it does not exist"
+        raise StoreError(f"not a store directory ({why})", path=top)
     enabled = gc.isenabled()
     gc.disable()
     try:
         with deep_recursion():
-            return _Loader(os.fspath(directory)).load()
+            return _Loader(top).load()
     finally:
         if enabled:
             gc.enable()
@@ -167,7 +171,8 @@ class _Loader:
             if listed_at:
                 raise StoreError(f"missing {what} {self._display(rel)}", path=listed_at[0],
                                  line=listed_at[1]) from None
-            raise StoreError(f"missing {what}", path=self._display(rel)) from None
+            hint = ": this folder holds no store" if rel == MANIFEST else ""
+            raise StoreError(f"missing {what}{hint}", path=self._display(rel)) from None
         except IsADirectoryError:
             raise StoreError(f"{what} is a directory", path=self._display(rel)) from None
         except OSError as exc:

@@ -522,10 +522,17 @@ def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = 
             return []
         suffix = Oid.random().text[:7] + f"-p{os.getpid()}%"
         renames = []
-        for rel in changed:
-            tmp = rel + suffix
-            journal.write_durably(os.path.join(top, tmp), files[rel])
-            renames.append((rel, tmp))
+        try:
+            for rel in changed:
+                tmp = rel + suffix
+                journal.write_durably(os.path.join(top, tmp), files[rel])
+                renames.append((rel, tmp))
+        except OSError as exc:  # nothing is committed yet: drop the temporaries, the store is unchanged
+            for _rel, tmp in renames:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(top, tmp))
+            raise StoreError(f"cannot write the store: {exc.strerror or exc} (is it read-only, or the disk "
+                             "full?); it is unchanged", path=top) from None
         journal.fsync_dir(os.path.join(top, "persistore"))
         journal.commit(top, renames)
         journal.apply(top, renames)

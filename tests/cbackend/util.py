@@ -9,13 +9,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rpsc.cbackend.build import compiler_workaround_flags
 from rpsc.cbackend.emit import emit_c
 from rpsc.ir import ir
 from rpsrt.plugins import include_dir, write_sidecar
 
-#: The strict flags of the tests: every warning an error, UBSan aborting on the first report.
+#: The strict flags of the tests: every warning an error, UBSan aborting on the first report, plus the
+#: C compiler bug workarounds that `rpsc build` adds (GCC: `--param=max-iterations-to-track=0`).
 STRICT_CFLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fsanitize=undefined",
-                 "-fno-sanitize-recover=undefined", "-fPIC"]
+                 "-fno-sanitize-recover=undefined", "-fPIC",
+                 *compiler_workaround_flags(os.environ.get("CC", "") or "cc")]
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -271,7 +271,7 @@ def test_recursion_depth_is_exact_across_modules() -> None:
 
 @pytest.mark.parametrize("opt", [2, 3])
 def test_recursion_limit_exact_through_unrolled_copies(opt: int) -> None:
-    """With recursion copies (ring at -O2, inlined at -O3) every limit 1..12 lets exactly `limit` calls nest."""
+    """With recursion copies (3 inlined at -O2, 5 at -O3) every limit 1..12 lets exactly `limit` calls nest."""
     with JitEngine([f.module([_countdown(), f.fib()])], opt_level=opt, recursion_limit=1) as e:
         for limit in range(1, 13):
             e.rt.depth_limit = limit

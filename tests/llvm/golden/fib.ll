@@ -22,86 +22,74 @@ throw:
 
 define internal fastcc i64 @"rpsfn_6669620000000000.body"(i32 %room, i64 %p0) {
 entry:
-  %l0 = alloca i64
   %too_deep = icmp slt i32 %room, 1
   br i1 %too_deep, label %trap.3.1, label %start, !prof !0
 start:
-  store i64 %p0, ptr %l0
   br label %b0
 b0:
-  %r2 = load i64, ptr %l0
-  %r3 = icmp slt i64 %r2, 2
-  br i1 %r3, label %b1, label %b2
+  %r2 = icmp slt i64 %p0, 2
+  br i1 %r2, label %b1, label %b2
 b1:
-  ret i64 %r2
+  ret i64 %p0
 b2:
-  %r4 = load i64, ptr %l0
-  %r5 = sub i64 %r4, 1
-  %r6 = sub i32 %room, 1
-  %r7 = call fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %r6, i64 %r5)
-  %r8 = sub i64 %r4, 2
-  %r9 = sub i32 %room, 1
-  %r10 = call fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %r9, i64 %r8)
-  %r11 = add i64 %r7, %r10
-  ret i64 %r11
+  %r3 = sub i64 %p0, 1
+  %r4 = sub i32 %room, 1
+  %r5 = call fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %r4, i64 %r3)
+  %r6 = sub i64 %p0, 2
+  %r7 = sub i32 %room, 1
+  %r8 = call fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %r7, i64 %r6)
+  %r9 = add i64 %r5, %r8
+  ret i64 %r9
 trap.3.1:
   call void @"rpsc.trap"(i32 3, ptr @.str.0, ptr @.str.1)
   unreachable
 }
 
-define internal fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %room, i64 %p0) {
+define internal fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %room, i64 %p0) alwaysinline {
 entry:
-  %l0 = alloca i64
   %too_deep = icmp slt i32 %room, 1
   br i1 %too_deep, label %trap.3.1, label %start, !prof !0
 start:
-  store i64 %p0, ptr %l0
   br label %b0
 b0:
-  %r2 = load i64, ptr %l0
-  %r3 = icmp slt i64 %r2, 2
-  br i1 %r3, label %b1, label %b2
+  %r2 = icmp slt i64 %p0, 2
+  br i1 %r2, label %b1, label %b2
 b1:
-  ret i64 %r2
+  ret i64 %p0
 b2:
-  %r4 = load i64, ptr %l0
-  %r5 = sub i64 %r4, 1
-  %r6 = sub i32 %room, 1
-  %r7 = call fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %r6, i64 %r5)
-  %r8 = sub i64 %r4, 2
-  %r9 = sub i32 %room, 1
-  %r10 = call fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %r9, i64 %r8)
-  %r11 = add i64 %r7, %r10
-  ret i64 %r11
+  %r3 = sub i64 %p0, 1
+  %r4 = sub i32 %room, 1
+  %r5 = call fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %r4, i64 %r3)
+  %r6 = sub i64 %p0, 2
+  %r7 = sub i32 %room, 1
+  %r8 = call fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %r7, i64 %r6)
+  %r9 = add i64 %r5, %r8
+  ret i64 %r9
 trap.3.1:
   call void @"rpsc.trap"(i32 3, ptr @.str.0, ptr @.str.1)
   unreachable
 }
 
-define internal fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %room, i64 %p0) {
+define internal fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %room, i64 %p0) alwaysinline {
 entry:
-  %l0 = alloca i64
   %too_deep = icmp slt i32 %room, 1
   br i1 %too_deep, label %trap.3.1, label %start, !prof !0
 start:
-  store i64 %p0, ptr %l0
   br label %b0
 b0:
-  %r2 = load i64, ptr %l0
-  %r3 = icmp slt i64 %r2, 2
-  br i1 %r3, label %b1, label %b2
+  %r2 = icmp slt i64 %p0, 2
+  br i1 %r2, label %b1, label %b2
 b1:
-  ret i64 %r2
+  ret i64 %p0
 b2:
-  %r4 = load i64, ptr %l0
-  %r5 = sub i64 %r4, 1
-  %r6 = sub i32 %room, 1
-  %r7 = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %r6, i64 %r5)
-  %r8 = sub i64 %r4, 2
-  %r9 = sub i32 %room, 1
-  %r10 = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %r9, i64 %r8)
-  %r11 = add i64 %r7, %r10
-  ret i64 %r11
+  %r3 = sub i64 %p0, 1
+  %r4 = sub i32 %room, 1
+  %r5 = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %r4, i64 %r3)
+  %r6 = sub i64 %p0, 2
+  %r7 = sub i32 %room, 1
+  %r8 = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %r7, i64 %r6)
+  %r9 = add i64 %r5, %r8
+  ret i64 %r9
 trap.3.1:
   call void @"rpsc.trap"(i32 3, ptr @.str.0, ptr @.str.1)
   unreachable

@@ -1,0 +1,290 @@
+"""`rpsc` as its users run it (subprocesses of `python -m rpsc`): bad input gives a located message and a
+non-zero exit, never a traceback; regression tests for the problems found by exercising every command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import upstream_store_path
+
+MODULE = """module calc version "1.0.0";
+
+fn half(x: float) -> float {
+    return x / 2.0;
+}
+
+fn gcd(a: int, b: int) -> int {
+    while b != 0 {
+        var r = a % b;
+        a = b;
+        b = r;
+    }
+    return abs(a);
+}
+"""
+
+
+def rpsc(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `python -m rpsc ARGS` and check that it printed no traceback, whatever its exit status."""
+    proc = subprocess.run([sys.executable, "-m", "rpsc", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stdout, proc.stdout
+    return proc
+
+
+def module_text(name: str) -> str:
+    return MODULE.replace("module calc", f"module {name}")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the module `calc` (read-only use: tests that change a store make their own)."""
+    d = tmp_path_factory.mktemp("cli")
+    (d / "calc.rps").write_text(MODULE)
+    proc = rpsc("compile", d / "calc.rps", "--store", d / "st")
+    assert proc.returncode == 0, proc.stderr
+    return d / "st"
+
+
+@pytest.mark.parametrize("backend", ["interp", "jit"])
+@pytest.mark.parametrize(("fn", "args", "out"), [
+    ("half", ["-1e3"], "-500.0"), ("half", ["-inf"], "-inf"), ("half", ["-.5"], "-0.25"),
+    ("half", ["-nan"], "nan"), ("gcd", ["-0x10", "-24"], "8"), ("gcd", ["-12", "18"], "6"),
+])
+def test_negative_numbers_are_arguments(store: Path, backend: str, fn: str, args: list[str], out: str) -> None:
+    """Negative numbers in every spelling (-1e3, -inf, -.5, -0x10) are call arguments, not unknown options."""
+    proc = rpsc("run", "--store", store, "--backend", backend, fn, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == out
+
+
+def test_negative_numbers_are_jit_arguments(store: Path) -> None:
+    """`rpsc jit FUNC ARGS` takes negative floats in exponent form too."""
+    proc = rpsc("jit", "--store", store, "half", "-4e2")
+    assert (proc.returncode, proc.stdout.strip()) == (0, "-200.0"), proc.stderr
+
+
+def test_options_still_rejected(store: Path) -> None:
+    """An unknown option is still an error (the negative-number pattern does not swallow options)."""
+    proc = rpsc("run", "--store", store, "half", "-x")
+    assert proc.returncode == 2 and "unrecognized arguments: -x" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "jit"])
+def test_wrong_argument_count_names_the_types(store: Path, command: str) -> None:
+    """A wrong argument count says how many arguments of which types the function takes."""
+    proc = rpsc(command, "--store", store, "gcd", "1")
+    assert proc.returncode == 1
+    assert "gcd takes 2 arguments (int, int), got 1" in proc.stderr
+
+
+@pytest.mark.parametrize("backend", ["interp", "jit", "c"])
+def test_recursion_limit_out_of_range(store: Path, backend: str) -> None:
+    """A --recursion-limit beyond 2**31-1 is a clear error under every backend (the JIT used to traceback)."""
+    proc = rpsc("run", "--store", store, "--backend", backend, "--recursion-limit", str(2**40), "gcd", "4", "6")
+    assert proc.returncode == 1
+    assert "--recursion-limit must be between 1 and 2147483647" in proc.stderr
+
+
+def test_compile_into_a_file(tmp_path: Path) -> None:
+    """`--store` naming a file says it is not a directory (it used to say `File exists`)."""
+    (tmp_path / "calc.rps").write_text(MODULE)
+    (tmp_path / "plain").write_text("")
+    proc = rpsc("compile", tmp_path / "calc.rps", "--store", tmp_path / "plain")
+    assert proc.returncode == 1
+    assert f"{tmp_path / 'plain'}: error: not a directory" in proc.stderr
+
+
+def test_failed_first_compile_leaves_nothing(tmp_path: Path) -> None:
+    """A compile error into a new store creates no folder."""
+    (tmp_path / "bad.rps").write_text("module bad;\nfn f( \n")
+    proc = rpsc("compile", tmp_path / "bad.rps", "--store", tmp_path / "st")
+    assert proc.returncode == 1 and "bad.rps:3:1: error:" in proc.stderr
+    assert not (tmp_path / "st").exists()
+
+
+@pytest.mark.parametrize("command", [["store", "check"], ["store", "stats"], ["store", "dump"]])
+def test_store_that_is_a_file_or_empty(tmp_path: Path, command: list[str]) -> None:
+    """A file or an empty folder given as a store gives a message saying so (not a journal path)."""
+    (tmp_path / "plain").write_text("")
+    (tmp_path / "empty").mkdir()
+    extra = [tmp_path / "out"] if command[1] == "dump" else []
+    proc = rpsc(*command, tmp_path / "plain", *extra)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"{tmp_path / 'plain'}: error: not a store directory (it is a file)"
+    proc = rpsc(*command, tmp_path / "empty", *extra)
+    assert proc.returncode == 1
+    assert "error: missing manifest: this folder holds no store" in proc.stderr
+
+
+def test_show_store_without_code(tmp_path: Path) -> None:
+    """`rpsc show` on a store without rpsc code says how to add some."""
+    assert rpsc("store", "new", tmp_path / "st").returncode == 0
+    proc = rpsc("show", "--store", tmp_path / "st")
+    assert proc.returncode == 1 and "rpsc compile FILE.rps --store DIR" in proc.stderr
+
+
+def test_concurrent_compile_waits_for_the_lock(tmp_path: Path) -> None:
+    """A compile started while another update holds the store's lock waits, then keeps both updates' modules."""
+    import rpsrt
+    from rpsc.pipeline import compile_sources
+    from rpsrt.store.writer import dump_store, update_lock
+
+    for name in ("m1", "m2", "m3"):
+        (tmp_path / f"{name}.rps").write_text(module_text(name))
+    st = tmp_path / "st"
+    assert rpsc("compile", tmp_path / "m1.rps", "--store", st).returncode == 0
+    with update_lock(st):
+        child = subprocess.Popen([sys.executable, "-m", "rpsc", "compile", str(tmp_path / "m2.rps"), "--store",
+                                  str(st)], stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)  # without the lock the child loads the store (m1) now and later overwrites m3
+        heap = rpsrt.load_store(str(st))
+        compile_sources([(str(tmp_path / "m3.rps"), module_text("m3"))], heap)
+        dump_store(heap, st, locked=True)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    shown = rpsc("show", "--store", st).stdout
+    assert [line.split()[1] for line in shown.splitlines() if line.startswith("module ")] == ["m1", "m2", "m3"]
+
+
+def test_unwritable_store_is_left_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dump that fails writing (read-only store, full disk) raises StoreError naming the store, removes its
+    temporaries and leaves the files as they were."""
+    import rpsrt
+    from rpsc.pipeline import compile_sources
+    from rpsrt.errors import StoreError
+    from rpsrt.store import journal, writer
+
+    (tmp_path / "calc.rps").write_text(MODULE)
+    st = tmp_path / "st"
+    assert rpsc("compile", tmp_path / "calc.rps", "--store", st).returncode == 0
+    before = {p: p.read_bytes() for p in st.rglob("*") if p.is_file()}
+    heap = rpsrt.load_store(str(st))
+    compile_sources([("m2.rps", module_text("m2"))], heap)
+    real = journal.write_durably
+    calls = []
+
+    def fail_second(path: str, data: bytes) -> None:
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(journal, "write_durably", fail_second)
+    with pytest.raises(StoreError, match="cannot write the store: No space left on device") as info:
+        writer.dump_store(heap, st)
+    assert info.value.path == str(st)
+    assert len(calls) == 2
+    assert {p: p.read_bytes() for p in st.rglob("*") if p.is_file()} == before
+
+
+def test_emit_to_a_directory(store: Path, tmp_path: Path) -> None:
+    """`rpsc emit --llvm-ir DIR` names DIR (it used to name a hidden temporary)."""
+    proc = rpsc("emit", "--store", store, "--llvm-ir", tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"{tmp_path}: error: is a directory; give the path of the file to write"
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["-j", "-1"], "-j -1: give a number of jobs"),
+    (["--build-dir", "FILE"], "it is a file, not a folder"),
+    (["--stamp", "DIR"], "it is a folder; give the path of the stamp file"),
+])
+def test_build_bad_options(store: Path, tmp_path: Path, option: list[str], message: str) -> None:
+    """Bad `rpsc build` options are refused up front with a message, before any build."""
+    (tmp_path / "FILE").write_text("")
+    (tmp_path / "DIR").mkdir()
+    option = [str(tmp_path / o) if o in ("FILE", "DIR") else o for o in option]
+    proc = rpsc("build", "--store", store, *option)
+    assert proc.returncode == 1 and message in proc.stderr
+
+
+def test_build_store_that_is_a_file(tmp_path: Path) -> None:
+    """`rpsc build --store FILE` says it is a file (it used to name rpsc-build.json inside it)."""
+    (tmp_path / "plain").write_text("")
+    proc = rpsc("build", "--store", tmp_path / "plain")
+    assert proc.returncode == 1 and "a file, not a store folder" in proc.stderr
+
+
+def test_build_and_run_in_folder_with_space_and_dollar(tmp_path: Path) -> None:
+    """A store under a path with a space, a `$`, a colon and non-ASCII builds, rebuilds through plain ninja,
+    and runs its plugin (the paths used to be escaped twice in build.ninja)."""
+    top = tmp_path / "a b$c" / "é:d"
+    top.mkdir(parents=True)
+    (top / "calc.rps").write_text(MODULE)
+    st = top / "st ö"
+    assert rpsc("compile", top / "calc.rps", "--store", st).returncode == 0
+    proc = rpsc("build", "--store", st)
+    assert proc.returncode == 0, proc.stderr
+    proc = rpsc("run", "--store", st, "--backend", "c", "gcd", "12", "18")
+    assert (proc.returncode, proc.stdout.strip()) == (0, "6"), proc.stderr
+    (st / "rps_manifest.json").touch()
+    from rpsc.cbackend.build import ninja_executable
+
+    ninja = subprocess.run([ninja_executable(), "-C", str(st / "build")], capture_output=True, text=True)
+    assert ninja.returncode == 0, ninja.stdout + ninja.stderr
+
+
+def test_compile_build_run_upstream_store(tmp_path: Path) -> None:
+    """A copy of upstream's 2024A store takes a compiled module, builds its plugin and runs it under every
+    backend, and still checks."""
+    src = upstream_store_path("2024A")
+    up = tmp_path / "up"
+    shutil.copytree(src, up)
+    (tmp_path / "calc.rps").write_text(MODULE)
+    assert rpsc("compile", tmp_path / "calc.rps", "--store", up).returncode == 0
+    assert rpsc("build", "--store", up).returncode == 0
+    for backend in ("interp", "jit", "c"):
+        proc = rpsc("run", "--store", up, "--backend", backend, "gcd", "-12", "18")
+        assert (proc.returncode, proc.stdout.strip()) == (0, "6"), (backend, proc.stderr)
+    assert rpsc("store", "check", up).returncode == 0
+
+
+def test_plugin_check_timeout_must_be_positive(tmp_path: Path) -> None:
+    """`rpsc plugin check --timeout 0` is refused (it used to report a timeout after 0 s)."""
+    proc = rpsc("plugin", "check", tmp_path / "x.so", "--timeout", "0")
+    assert proc.returncode == 1 and "--timeout must be a positive number" in proc.stderr
+
+
+def _parsers(parser: argparse.ArgumentParser, path: str = "rpsc") -> list[tuple[str, argparse.ArgumentParser]]:
+    out = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out += _parsers(sub, f"{path} {name}")
+    return out
+
+
+def test_every_argument_has_help() -> None:
+    """Every option and positional argument of every (sub)command has a help text."""
+    from rpsc.cli import build_parser
+
+    missing = [f"{path}: {a.option_strings or a.dest}" for path, p in _parsers(build_parser())
+               for a in p._actions
+               if a.help is None and not isinstance(a, argparse._SubParsersAction)]
+    assert missing == []
+
+
+def test_every_help_runs() -> None:
+    """`--help` of every (sub)command exits 0 and prints its usage."""
+    from rpsc.cli import build_parser
+
+    for path, _ in _parsers(build_parser()):
+        proc = rpsc(*path.split()[1:], "--help")
+        assert proc.returncode == 0 and proc.stdout.startswith("usage: " + path), path
+
+
+def test_demo_workdir_that_is_a_file(tmp_path: Path) -> None:
+    """`rpsc demo --workdir FILE` is refused with a message (it used to say `File exists`)."""
+    (tmp_path / "plain").write_text("")
+    proc = rpsc("demo", "--workdir", tmp_path / "plain")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"{tmp_path / 'plain'}: error: --workdir names a file; give a folder (created when missing)"
