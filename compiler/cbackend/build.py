@@ -360,7 +360,7 @@ def write_stamp(stamp: Path, store: Path, result: BuildResult) -> None:
         deps += [m.c_file, m.plugin]
     stamp.parent.mkdir(parents=True, exist_ok=True)
     text = esc(str(stamp)) + ":" + "".join(f" \\\n  {esc(d)}" for d in deps) + "\n"
-    write_if_changed(stamp.with_name(stamp.name + ".d"), text.encode())
+    write_if_changed(stamp.with_name(stamp.name + ".d"), text.encode("utf-8", "surrogateescape"))  # file names as their bytes
     stamp.touch()
 
 
@@ -435,7 +435,7 @@ def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], 
     w.newline()
     w.build(["all"], "phony", targets)
     w.default("all")
-    return out.getvalue().encode()
+    return out.getvalue().encode("utf-8", "surrogateescape")  # paths that are not UTF-8 as their bytes
 
 
 def generate(options: BuildOptions, heap: Any | None = None) -> tuple[Any, list[Any], list[Any], list[str]]:

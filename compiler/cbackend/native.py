@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,7 +79,8 @@ class NativeEngine:
         else:
             files = sorted(pdir.glob("rps*-mod.so")) if pdir.is_dir() else []
         if not files:
-            raise PluginError("no built plugins: run `rpsc build --store DIR` first", path=str(self.store))
+            raise PluginError(f"no built plugins: run `rpsc build --store {shlex.quote(str(self.store))}` first",
+                              path=str(self.store))
         cands = []
         for f in files:
             if not f.is_file():

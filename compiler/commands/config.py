@@ -9,15 +9,17 @@ import shlex
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("config", help="print the plugin header folder and build flags",
                               description="Print what building a native plugin needs. Without an option, "
-                                          "print every setting as `key: value`.")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--include-dir", action="store_const", const="include_dir", dest="what",
+                                          "print every setting as `key: value`; with options, their values, one "
+                                          "a line, in the order given.",
+                              epilog="example:\n  cc -O2 hello.c $(rpsc config --cflags --ldflags) -o hello_c.so",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--include-dir", action="append_const", const="include_dir", dest="what",
                    help="the folder holding rps/plugin.h and rps/runtime.h (pass it to -I)")
-    g.add_argument("--cflags", action="store_const", const="cflags", dest="what",
+    p.add_argument("--cflags", action="append_const", const="cflags", dest="what",
                    help="compiler flags for a plugin's C sources")
-    g.add_argument("--ldflags", action="store_const", const="ldflags", dest="what",
+    p.add_argument("--ldflags", action="append_const", const="ldflags", dest="what",
                    help="linker flags that make a plugin .so")
-    g.add_argument("--abi-version", action="store_const", const="abi", dest="what",
+    p.add_argument("--abi-version", action="append_const", const="abi", dest="what",
                    help="the plugin ABI version this host implements")
     p.set_defaults(handler=run, what=None)
 
@@ -32,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         "abi": str(ABI_VERSION),
     }
     if args.what:
-        print(values[args.what])
+        for what in args.what:
+            print(values[what])
     else:
         for key, value in values.items():
             print(f"{key}: {value}")

@@ -97,6 +97,9 @@ def cmd_jit(args: argparse.Namespace) -> int:
             if not ok:
                 if isinstance(result, Trap):   # reported like `rpsc run` does
                     print(f"{result.location}: trap: {result.kind} in {result.function}", file=sys.stderr)
+                    if args.json:  # a CI consumer still gets a JSON document on stdout
+                        trap = {"kind": result.kind, "function": result.function, "location": result.location}
+                        print(json.dumps({"stats": engine.stats.as_dict(), "trap": trap}, indent=2))
                     return 3
                 raise result
             result_text = format_result(result)

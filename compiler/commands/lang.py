@@ -74,7 +74,10 @@ def run_compile(args: argparse.Namespace) -> int:
     from rpsrt.errors import StoreError
     from rpsrt.store.writer import dump_store, update_lock
 
-    sources = [(path, read_source(path)) for path in args.files]
+    # The file name is stored with the code (trap locations): a name that is not UTF-8 is kept readable
+    # (U+FFFD for its undecodable bytes) instead of making the store impossible to dump.
+    sources = [(path.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), read_source(path))
+               for path in args.files]
     store = args.store
     if os.path.exists(store) and not os.path.isdir(store):
         raise StoreError("not a directory: --store names the store's folder (created when missing)", path=store)

@@ -17,7 +17,9 @@ What the lowering gets (all keyed by the identity of AST nodes, so use the nodes
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
+import functools
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -40,6 +42,10 @@ ERROR_TYPE = "<error>"
 VALUE_TYPES = (INT, FLOAT, BOOL)
 
 #: Kinds of named things: the module-level definitions, plus "builtin" for builtin functions.
+#: How deeply the nodes of a function body may nest (blocks, statements, expressions; `a + b + c` is two
+#: levels of `+`). A stored body nests about two JSON levels per level, and the store's fast JSON path reads 1024.
+MAX_NESTING = 400
+
 KINDS = ("class", "attribute", "selector", "symbol", "object", "function", "extension_point", "builtin")
 _KIND_TEXT = {"class": "a class", "attribute": "an attribute", "selector": "a selector", "symbol": "a symbol",
               "object": "an object", "function": "a function", "extension_point": "an extension point",
@@ -242,6 +248,34 @@ class _Diags:
 
 
 # ---------------------------------------------------------------- the entry point
+
+@functools.cache
+def _node_fields(t: type) -> tuple[str, ...]:
+    """The field names of AST node type `t` that may hold nodes (every span field is `span` or `..._span`)."""
+    return tuple(f.name for f in dataclasses.fields(t) if not f.name.endswith("span"))
+
+
+def _nesting(node: Any) -> int:
+    """How many AST nodes nest along the deepest path from `node` down (spans not counted); no recursion."""
+    fields_of = _node_fields
+    deepest = 0
+    stack = [(node, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        n, d = pop()
+        if d > deepest:
+            deepest = d
+        d += 1
+        for name in fields_of(type(n)):
+            v = getattr(n, name)
+            if type(v) is tuple:
+                for it in v:
+                    if hasattr(it, "__dataclass_fields__"):
+                        push((it, d))
+            elif hasattr(v, "__dataclass_fields__"):
+                push((v, d))
+    return deepest
+
 
 def check(modules: Sequence[ast.Module], *,
           known_modules: Mapping[str, ModuleInterface] | None = None) -> CheckedProgram:
@@ -573,6 +607,12 @@ class _FunctionChecker:
 
     def run(self) -> CheckedFunction | None:
         fn = self.fn
+        depth = _nesting(fn.body)
+        if depth > MAX_NESTING:
+            self.diags.error(f"function `{fn.name}` is nested too deeply: {depth} levels, at most {MAX_NESTING}",
+                             fn.span, hint="split long operator chains or deep blocks with local variables or "
+                             "helper functions")
+            return None
         ok_ret = _check_type(self.diags, fn.ret, fn.ret_span or fn.span, allow_void=True)
         self.mc.params(fn.params, allow_void=False)
         self.ret = fn.ret if ok_ret else ERROR_TYPE

@@ -444,6 +444,8 @@ def _render(heap: Heap) -> dict[str, bytes]:
                 if exc.oid is None:
                     exc.oid = text
                 raise
+            except ValueError as exc:  # an int of more digits than Python converts to text (4300 by default)
+                raise StoreError(f"cannot dump a value: {exc}", oid=text) from None
             # The object text is ASCII (every string is escaped); only framing lines hold raw UTF-8: encoding
             # them apart keeps the big text narrow.
             hi, lo = o.oid[0], o.oid[1]

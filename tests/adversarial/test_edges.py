@@ -16,7 +16,7 @@ from rpsc.engine import EngineError, format_result
 from rpsc.ir.interp import Interpreter
 from rpsc.llvm.jit import JitEngine
 from rpsc.pipeline import compile_sources, ir_modules
-from rpsrt.errors import TRAP_CONVERSION, TRAP_DIVZERO, TRAP_RECURSION
+from rpsrt.errors import TRAP_CONVERSION, TRAP_DIVZERO, TRAP_RECURSION, Trap
 
 LIMIT = 50
 MIN, MAX = -(2**63), 2**63 - 1
@@ -114,6 +114,7 @@ fn callee_cvt(x: float) -> int { return int(x); }
 fn caller_cvt() -> int { return callee_cvt(1.0 / 0.0); }
 fn many(a: int, b: float, c: bool, d: int, e: float, f: bool, g: int, h: float, i: bool, j: int, k: float, l: bool, m: int, n: float, o: bool, p: int, q: float, r: bool, s: int, t: float) -> float { var acc = float(a + d + g + j + m + p + s) + b + e + h + k + n + q + t; if c { acc = acc + 1000.0; } if f { acc = acc + 2000.0; } if i { acc = acc + 4000.0; } if l { acc = acc + 8000.0; } if o { acc = acc + 16000.0; } if r { acc = acc + 32000.0; } return acc; }
 fn fid(x: float) -> float { return x; }
+fn kwsum(lambda: int, None: int, True: int, def: int, pass: int, yield: int, await: int, nonlocal: int, is: int, not: int, and: int, or: int, auto: int, register: int, volatile: int, restrict: int, sizeof: int, goto: int, switch: int, double: int, char: int, signed: int, unsigned: int, long: int, struct: int, union: int, typedef: int, extern: int, static: int, const: int, inline: int, self: int, rt: int, result: int, room: int, depth: int, math: int, sys: int, _: int, __builtins__: int, t0: int, L0: int, l0: int) -> int { return lambda + None + True + def + pass + yield + await + nonlocal + is + not + and + or + auto + register + volatile + restrict + sizeof + goto + switch + double + char + signed + unsigned + long + struct + union + typedef + extern + static + const + inline + self + rt + result + room + depth + math + sys + _ + __builtins__ + t0 + L0 + l0; }
 """
 
 # Two more modules: calls across plugins / LLVM modules, where the depth is handed over through rps_rt.
@@ -130,6 +131,7 @@ TOP = r"""module top;
 requires down;
 fn top(n: int, k: int, j: int) -> int { if j == 0 { return down(n, k); } return top(n, k, j - 1) + 1; }
 """
+KW_PARAMS = len(next(ln for ln in EDGES.splitlines() if ln.startswith("fn kwsum(")).split(": int")) - 1
 SOURCES = [("edges.rps", EDGES), ("down.rps", DOWN), ("top.rps", TOP)]
 TEXTS = dict(SOURCES)
 
@@ -260,6 +262,8 @@ CONTROL_CASES = [
     ("caller_div", [1], div0("callee_div", "a / b")), ("caller_cvt", [], cvt("callee_cvt")),
     ("many", [1, 0.5, T, 2, 0.25, F, 3, 0.125, T, 4, 1.0, F, 5, 2.0, T, 6, 4.0, F, 7, 8.0], ok(21043.875)),
     ("use_many", [], ok(21043.875)),
+    # parameters named after Python, C and generated-code words (lambda, None, register, rt, result, t0, ...)
+    ("kwsum", list(range(KW_PARAMS)), ok(KW_PARAMS * (KW_PARAMS - 1) // 2)),
 ]
 
 # Recursion limit 50: a chain of exactly 50 nested calls runs, the 51st traps at its own function's name.
@@ -349,7 +353,7 @@ def test_engine_is_usable_after_deep_traps(engines, backend):
         assert e.call("top", [0, 0, LIMIT - 3]) == LIMIT - 3
     if backend == "jit":
         f = e.function("selfrec")
-        with pytest.raises(Exception):
+        with pytest.raises(Trap, match="recursion"):
             f(LIMIT)
         assert f(LIMIT - 1) == LIMIT - 1
 
@@ -382,3 +386,106 @@ def test_edge_code_survives_the_store(tmp_path: Path):
     again = ir_modules(rpsrt.load_store(tmp_path))
     assert repr(again) == repr(before)
     assert "value=-0.0" in repr(before) and f"value={MIN}" in repr(before)
+
+
+@pytest.mark.parametrize("literal, message", [
+    ("1e400", "1e400"), ("-1.8e308", "1.8e308"), ("9223372036854775808", "out of range"),
+    ("-9223372036854775809", "out of range"), ("0x10000000000000000", "out of range"),
+])
+def test_literals_out_of_range_are_compile_errors(literal: str, message: str):
+    """Float literals that round to infinity and int literals outside 64 bits are located compile errors,
+    never a silently wrapped or infinite constant."""
+    from rpsc import CompileError
+
+    kind = "float" if "e" in literal else "int"
+    src = f"module lits;\nfn f() -> {kind} {{ return {literal}; }}\n"
+    with pytest.raises(CompileError, match=r"lits\.rps:2:\d+: error: .*" + message):
+        compile_sources([("lits.rps", src)])
+
+
+@pytest.mark.parametrize("backend", ["interp", "jit", "c"])
+def test_interrupt_waits_for_the_next_back_edge(engines, backend):
+    """An interrupt requested between calls stays pending through calls that take no loop back-edge (no loop,
+    or a loop of zero iterations) and traps `interrupted` at the first back-edge, at the loop's keyword; the
+    flag is then clear."""
+    from rpsrt.errors import TRAP_INTERRUPT
+
+    e = engines[backend]
+    e.interrupt()
+    assert e.call("fneg", [1.0]) == -1.0
+    assert e.call("for_rev", []) == 0
+    assert outcome(e, "for_once", []) == ("trap", (TRAP_INTERRUPT, "for_once", at("for_once", "for i")))
+    assert e.call("for_once", []) == 306
+
+
+# ------------------------------------------------------------------- every pair of edge operands
+
+
+def _wrap(x: int) -> int:
+    return (x + 2**63) % 2**64 - 2**63
+
+
+def _int_model(op: str, a: int, b: int) -> tuple[str, object]:
+    """LANGUAGE.md's int semantics written out in Python (wrapping, truncating division, counts modulo 64)."""
+    if op in ("div", "rem"):
+        if b == 0:
+            return "divzero", None
+        q = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)
+        return "ok", _wrap(q) if op == "div" else a - b * q
+    return "ok", {
+        "iadd": lambda: _wrap(a + b), "isub": lambda: _wrap(a - b), "imul": lambda: _wrap(a * b),
+        "shl": lambda: _wrap(a << (b & 63)), "shr": lambda: a >> (b & 63),
+        "mini": lambda: b if b < a else a, "maxi": lambda: b if a < b else a,
+    }[op]()
+
+
+def _float_model(op: str, a: float, b: float) -> object:
+    """IEEE-754 binary64 as the IR docstring fixes it (min/max as `b < a ? b : a` / `a < b ? b : a`)."""
+    if op == "fdiv" and b == 0.0:
+        if a == 0.0 or math.isnan(a):
+            return NAN
+        return math.copysign(INF, a) * math.copysign(1.0, b)
+    return {
+        "fadd": lambda: a + b, "fsub": lambda: a - b, "fmul": lambda: a * b, "fdiv": lambda: a / b,
+        "minf": lambda: b if b < a else a, "maxf": lambda: b if a < b else a,
+        "feq": lambda: a == b, "fne": lambda: a != b, "flt": lambda: a < b, "fle": lambda: a <= b,
+        "fgt": lambda: a > b, "fge": lambda: a >= b,
+    }[op]()
+
+
+EDGE_INTS = [0, 1, -1, 2, -2, 7, -7, 63, 64, 65, 2**32, -(2**32), 3037000500, MIN, MIN + 1, MAX, MAX - 1]
+EDGE_FLOATS = [0.0, -0.0, 1.0, -1.0, 0.1, INF, -INF, NAN, 5e-324, -5e-324, 1.7976931348623157e308, 2.0**53,
+               2.2250738585072014e-308]
+
+
+@pytest.mark.parametrize("backend", ["interp", "jit", "c"])
+def test_every_pair_of_edge_ints(engines, backend):
+    """Each int operation on every pair of 17 edge operands (0, ±1, ±2, ±7, 63..65, ±2**32, INT_MIN(+1),
+    INT_MAX(-1), ...) gives what the semantics written out in Python give; division by zero traps."""
+    e = engines[backend]
+    bad = []
+    for op in ("div", "rem", "iadd", "isub", "imul", "shl", "shr", "mini", "maxi"):
+        for a in EDGE_INTS:
+            for b in EDGE_INTS:
+                kind, want = _int_model(op, a, b)
+                got = outcome(e, op, [a, b])
+                ok_ = (got[0] == "trap" and got[1][0] == TRAP_DIVZERO) if kind == "divzero" else got == ("ok", want)  # type: ignore[index]
+                if not ok_:
+                    bad.append((op, a, b, want, got))
+    assert not bad, bad[:10]
+
+
+@pytest.mark.parametrize("backend", ["interp", "jit", "c"])
+def test_every_pair_of_edge_floats(engines, backend):
+    """Each float operation and comparison on every pair of 13 edge operands (signed zeros, infinities, NaN,
+    subnormals, the largest double, 2**53, ...) gives the IEEE result (same bits; NaN-ness for NaNs)."""
+    e = engines[backend]
+    bad = []
+    for op in ("fadd", "fsub", "fmul", "fdiv", "minf", "maxf", "feq", "fne", "flt", "fle", "fgt", "fge"):
+        for a in EDGE_FLOATS:
+            for b in EDGE_FLOATS:
+                want = ("ok", _float_model(op, a, b))
+                got = outcome(e, op, [a, b])
+                if not same_outcome(got, want):
+                    bad.append((op, a, b, want, got))
+    assert not bad, bad[:10]

@@ -28,6 +28,10 @@ fn gcd(a: int, b: int) -> int {
     }
     return abs(a);
 }
+
+fn quot(a: int, b: int) -> int {
+    return a / b;
+}
 """
 
 
@@ -288,3 +292,50 @@ def test_demo_workdir_that_is_a_file(tmp_path: Path) -> None:
     proc = rpsc("demo", "--workdir", tmp_path / "plain")
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"{tmp_path / 'plain'}: error: --workdir names a file; give a folder (created when missing)"
+
+
+def test_run_c_backend_before_build_names_the_store(store: Path) -> None:
+    """`rpsc run --backend c` on a store never built says which `rpsc build` command to run."""
+    proc = rpsc("run", "--store", store, "--backend", "c", "gcd", "4", "6")
+    assert proc.returncode == 1
+    assert f"no built plugins: run `rpsc build --store {store}` first" in proc.stderr
+
+
+def test_jit_json_reports_a_trap_as_json(store: Path) -> None:
+    """`rpsc jit --json` prints a JSON document with the trap (and exits 3) when the call traps."""
+    import json
+
+    proc = rpsc("jit", "--store", store, "--json", "quot", "1", "0")
+    assert proc.returncode == 3
+    assert "calc.rps:17:12: trap: division by zero in quot" in proc.stderr
+    trap = json.loads(proc.stdout)["trap"]
+    assert trap == {"kind": "division by zero", "function": "quot", "location": trap["location"]}
+    assert trap["location"].endswith("calc.rps:17:12")
+
+
+def test_file_and_store_names_that_are_not_utf8(tmp_path: Path) -> None:
+    """A source file and a store whose names are not UTF-8 compile, build and run (the dump used to fail on
+    the stored file name, and `rpsc build` to traceback writing build.ninja)."""
+    src = tmp_path / os.fsdecode(b"calc\xff.rps")
+    st = tmp_path / os.fsdecode(b"st\xfe")
+    src.write_text(MODULE)
+    proc = rpsc("compile", src, "--store", st)
+    assert proc.returncode == 0, proc.stderr
+    proc = rpsc("build", "--store", st, "--stamp", st / "stamp")
+    assert proc.returncode == 0, proc.stderr
+    proc = rpsc("run", "--store", st, "--backend", "c", "quot", "7", "0")
+    assert proc.returncode == 3 and "calc\ufffd.rps:17:12: trap: division by zero in quot" in proc.stderr
+
+
+def test_config_flags_combine(tmp_path: Path) -> None:
+    """`rpsc config --cflags --ldflags` prints both (they used to be mutually exclusive), and the pair builds
+    a shared object with `cc`."""
+    both = rpsc("config", "--cflags", "--ldflags")
+    assert both.returncode == 0, both.stderr
+    assert both.stdout == rpsc("config", "--cflags").stdout + rpsc("config", "--ldflags").stdout
+    (tmp_path / "p.c").write_text('#include "rps/plugin.h"\nint answer(void) { return 42; }\n')
+    import shlex
+
+    cc = subprocess.run(["cc", str(tmp_path / "p.c"), *shlex.split(both.stdout), "-o", str(tmp_path / "p.so")],
+                        capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
