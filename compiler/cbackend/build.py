@@ -137,6 +137,7 @@ class BuildResult:
     def to_json(self) -> dict[str, Any]:
         built = [m for m in self.modules if m.status == "built"]
         return {
+            "ok": True,
             "store": self.store,
             "build_dir": self.build_dir,
             "no_op": self.no_op,

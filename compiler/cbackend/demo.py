@@ -169,12 +169,22 @@ def _run(workdir: Path, as_json: bool) -> int:
         return 0 if ok else 1
     say("4. the same functions under each backend (result, wall time of the call):")
     headers = ["function", "interp", "jit", "c", ""]
-    table = [[f"{r['function']}({', '.join(map(_fmt, r['args']))})",
-              *(f"{r[b]['result']}  {r[b]['ms']:.2f} ms" for b in ("interp", "jit", "c")),
-              "ok" if r["agree"] else "DIFFER"] for r in rows]
+
+    def cell(result: Any, ms: float) -> str:
+        # A trap's location goes in the notes under the table, so that the columns stay narrow.
+        text = str(result).split(" (", 1)[0] if str(result).startswith("trap: ") else result
+        return f"{text}  {ms:.2f} ms"
+
+    calls = [f"{r['function']}({', '.join(map(_fmt, r['args']))})" for r in rows]
+    table = [[call, *(cell(r[b]["result"], r[b]["ms"]) for b in ("interp", "jit", "c")),
+              "ok" if r["agree"] else "DIFFER"] for call, r in zip(calls, rows, strict=True)]
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *table, strict=True)]
     for line in [headers, *table]:
         say("   " + "  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    for call, r in zip(calls, rows, strict=True):
+        traps = sorted({str(r[b]["result"]) for b in ("interp", "jit", "c") if str(r[b]["result"]).startswith("trap: ")})
+        for t in traps:
+            say(f"   note: {call}: {t[len('trap: '):]}")
     if points:
         say("5. extension points, dispatched in priority order through the C plugins:")
         for p in points:

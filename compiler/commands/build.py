@@ -50,23 +50,41 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(handler=cmd_demo)
 
 
-def _build_error(exc: Exception | str) -> int:
+def _build_error(exc: Exception | str, as_json: bool = False) -> int:
     print(f"rpsc build: error: {exc}", file=sys.stderr)
+    if as_json:
+        import json
+
+        print(json.dumps({"ok": False, "error": str(exc)}, indent=2))
     return 1
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    """`rpsc build`; with --json, stdout always carries one JSON object: the summary, or `ok: false`."""
+    from rpsc import CompileError
+    from rpsrt.errors import Error
+
+    try:
+        return _cmd_build(args)
+    except (Error, CompileError) as exc:
+        if not args.json:
+            raise
+        text = str(exc) if isinstance(exc, Error) else exc.message
+        return _build_error(text.removeprefix("error: "), as_json=True)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
     from rpsc.cbackend.build import BuildError, BuildOptions, build_store
 
     if args.jobs is not None and args.jobs < 0:
-        return _build_error(f"-j {args.jobs}: give a number of jobs, at least 1 (0: no limit)")
+        return _build_error(f"-j {args.jobs}: give a number of jobs, at least 1 (0: no limit)", args.json)
     if args.build_dir and Path(args.build_dir).exists() and not Path(args.build_dir).is_dir():
-        return _build_error(f"--build-dir {args.build_dir}: it is a file, not a folder")
+        return _build_error(f"--build-dir {args.build_dir}: it is a file, not a folder", args.json)
     if args.stamp and Path(args.stamp).is_dir():
-        return _build_error(f"--stamp {args.stamp}: it is a folder; give the path of the stamp file to touch")
+        return _build_error(f"--stamp {args.stamp}: it is a folder; give the path of the stamp file to touch", args.json)
     options = BuildOptions(store=Path(args.store), build_dir=Path(args.build_dir) if args.build_dir else None,
                            jobs=args.jobs, launcher=args.launcher, opt=args.opt,
                            generate_only=args.generate_only, verbose=args.verbose)
@@ -74,7 +92,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         result = build_store(options, echo=echo)
     except BuildError as exc:
-        return _build_error(exc)
+        return _build_error(exc, args.json)
     if args.stamp:
         from rpsc.cbackend.build import write_stamp
 

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     c.set_defaults(handler=run_check)
     d = sub.add_parser("dump", help="load SRC and write it to DST in format 2024A")
     d.add_argument("src", help="store directory to read")
-    d.add_argument("dst", help="store directory to write (created if needed)")
+    d.add_argument("dst", help="store directory to write: new, empty, or an existing store to replace")
     d.set_defaults(handler=run_dump)
     s = sub.add_parser("stats", help="objects per class and per payload kind, as a table")
     s.add_argument("dir", help="store directory")
@@ -41,6 +41,14 @@ def run_dump(args: argparse.Namespace) -> int:
     import rpsrt
     from rpsrt.store.writer import dump_store
 
+    from rpsrt.errors import StoreError
+
+    if os.path.exists(args.dst) and not os.path.isdir(args.dst):
+        raise StoreError("not a directory", path=args.dst)
+    if (os.path.isdir(args.dst) and os.listdir(args.dst)
+            and not os.path.exists(os.path.join(args.dst, "rps_manifest.json"))):
+        raise StoreError("the folder is not empty and holds no store; refusing to write a store into it "
+                         "(name a new or empty folder, or an existing store to replace)", path=args.dst)
     heap = rpsrt.load_store(args.src)
     written = dump_store(heap, args.dst)
     print(f"{args.dst}: {len(heap.objects)} objects, {len(written)} files written")

@@ -339,3 +339,35 @@ def test_config_flags_combine(tmp_path: Path) -> None:
     cc = subprocess.run(["cc", str(tmp_path / "p.c"), *shlex.split(both.stdout), "-o", str(tmp_path / "p.so")],
                         capture_output=True, text=True)
     assert cc.returncode == 0, cc.stderr
+
+
+def test_store_dump_refuses_a_folder_that_is_not_a_store(tmp_path: Path) -> None:
+    """`store dump` into a non-empty folder that holds no store is refused and the folder is left as it was;
+    an empty folder or an existing store is a valid destination."""
+    src = tmp_path / "src"
+    assert rpsc("store", "new", src).returncode == 0
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("keep me\n")
+    proc = rpsc("store", "dump", src, project)
+    assert proc.returncode == 1
+    assert "holds no store" in proc.stderr
+    assert sorted(p.name for p in project.iterdir()) == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert rpsc("store", "dump", src, empty).returncode == 0
+    assert rpsc("store", "dump", src, empty).returncode == 0  # replacing a store is allowed
+    assert rpsc("store", "check", empty).returncode == 0
+
+
+def test_build_json_reports_failure_as_json(tmp_path: Path) -> None:
+    """`rpsc build --json` on a folder that holds no store exits 1 and still prints one JSON object on stdout."""
+    import json
+
+    empty = tmp_path / "nostore"
+    empty.mkdir()
+    proc = rpsc("build", "--store", empty, "--json")
+    assert proc.returncode == 1
+    out = json.loads(proc.stdout)
+    assert out["ok"] is False and out["error"]
+    assert "error" in proc.stderr
