@@ -143,10 +143,17 @@ def write_atomic(target: Path, data: bytes) -> None:
 
 
 def _write_quietly(target: Path, data: bytes, stats: CacheStats) -> bool:
-    """`write_atomic`, except that an OSError is counted in `stats` and reported as False."""
+    """`write_atomic`, except that an OSError is counted in `stats` and reported as False; the first one
+    of a cache is also said once on stderr (the JIT still works, only without its cache)."""
     try:
         write_atomic(target, data)
-    except OSError:
+    except OSError as exc:
+        if stats.write_errors == 0:
+            import sys
+
+            where = exc.filename or target
+            print(f"rpsc: warning: cannot write the JIT object cache ({where}: {exc.strerror or exc}); "
+                  "continuing without it", file=sys.stderr)
         stats.write_errors += 1
         return False
     return True

@@ -371,3 +371,13 @@ def test_build_json_reports_failure_as_json(tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     assert out["ok"] is False and out["error"]
     assert "error" in proc.stderr
+
+
+def test_unusable_jit_cache_is_a_warning_not_an_error(store: Path, tmp_path: Path) -> None:
+    """A --cache-dir that cannot be written (a file) still runs the function, and says so once on stderr."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = rpsc("run", "--store", store, "--backend", "jit", "--cache-dir", blocker, "gcd", "12", "18")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "6"
+    assert proc.stderr.count("cannot write the JIT object cache") == 1
