@@ -183,8 +183,8 @@ def _run(workdir: Path, as_json: bool) -> int:
         say("   " + "  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
     for call, r in zip(calls, rows, strict=True):
         traps = sorted({str(r[b]["result"]) for b in ("interp", "jit", "c") if str(r[b]["result"]).startswith("trap: ")})
-        for t in traps:
-            say(f"   note: {call}: {t[len('trap: '):]}")
+        for trap_text in traps:
+            say(f"   note: {call}: {trap_text[len('trap: '):]}")
     if points:
         say("5. extension points, dispatched in priority order through the C plugins:")
         for p in points:

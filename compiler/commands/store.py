@@ -39,9 +39,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_dump(args: argparse.Namespace) -> int:
     import rpsrt
-    from rpsrt.store.writer import dump_store
-
     from rpsrt.errors import StoreError
+    from rpsrt.store.writer import dump_store
 
     if os.path.exists(args.dst) and not os.path.isdir(args.dst):
         raise StoreError("not a directory", path=args.dst)

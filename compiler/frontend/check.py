@@ -266,7 +266,7 @@ def _nesting(node: Any) -> int:
         if d > deepest:
             deepest = d
         d += 1
-        for name in fields_of(type(n)):
+        for name in fields_of(type(n)):  # type: ignore[arg-type]  # classes are hashable; mypy's stub says otherwise
             v = getattr(n, name)
             if type(v) is tuple:
                 for it in v:

@@ -15,7 +15,7 @@ from .util import compile_modules, outcome, randprog, same
 
 FUNCTIONS_PER_MODULE = 50
 LIMIT = 200
-#: Examples per run: 4 IR modules (200 functions) and 20 source modules (200 programs) unless raised with
+#: Examples per run: 8 IR modules (400 functions) and 40 source modules (400 programs) unless raised with
 #: RPSC_DIFF_SCALE=N (N times as many) for a longer bug hunt.
 SCALE = max(1, int(os.environ.get("RPSC_DIFF_SCALE", "1")))
 
@@ -25,7 +25,7 @@ def _agree(a: tuple[str, object], b: tuple[str, object]) -> bool:
 
 
 @pytest.mark.slow
-@settings(max_examples=4 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(min_value=0, max_value=2**31 - 1))
 def test_interpreter_jit_and_c_agree(tmp_path_factory, seed):  # type: ignore[no-untyped-def]
     """Every function of a random 50-function module gives the same result or the same trap (kind,
@@ -94,7 +94,7 @@ PROGRAMS_PER_MODULE = 10
 
 
 @pytest.mark.slow
-@settings(max_examples=20 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_rps_programs_agree_in_all_three_backends(tmp_path_factory, data):  # type: ignore[no-untyped-def]

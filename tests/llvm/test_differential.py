@@ -42,10 +42,10 @@ def check_program(seed: int, modules: int = 1, levels: tuple[int, ...] = (0, 2))
 
 
 @pytest.mark.slow
-@settings(max_examples=100)
+@settings(max_examples=250)
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1), modules=st.sampled_from([1, 1, 2, 3]))
 def test_random_ir_modules_agree_with_interpreter(seed: int, modules: int) -> None:
-    """800 random functions (100 x 8, over 1-3 modules): same result or same trap at -O0 and -O2."""
+    """2,000 random functions (250 x 8, over 1-3 modules): same result or same trap at -O0 and -O2."""
     check_program(seed, modules)
 
 

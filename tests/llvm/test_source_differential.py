@@ -43,7 +43,7 @@ def module_and_calls(draw):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=module_and_calls())
 def test_random_source_modules_agree(case) -> None:  # type: ignore[no-untyped-def]
     """Every function of a random checked module: same result or same trap (kind, function, location)."""
