@@ -175,16 +175,16 @@ def _run(workdir: Path, as_json: bool) -> int:
         text = str(result).split(" (", 1)[0] if str(result).startswith("trap: ") else result
         return f"{text}  {ms:.2f} ms"
 
-    calls = [f"{r['function']}({', '.join(map(_fmt, r['args']))})" for r in rows]
-    table = [[call, *(cell(r[b]["result"], r[b]["ms"]) for b in ("interp", "jit", "c")),
-              "ok" if r["agree"] else "DIFFER"] for call, r in zip(calls, rows, strict=True)]
+    labels = [f"{r['function']}({', '.join(map(_fmt, r['args']))})" for r in rows]
+    table = [[label, *(cell(r[b]["result"], r[b]["ms"]) for b in ("interp", "jit", "c")),
+              "ok" if r["agree"] else "DIFFER"] for label, r in zip(labels, rows, strict=True)]
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *table, strict=True)]
     for line in [headers, *table]:
         say("   " + "  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-    for call, r in zip(calls, rows, strict=True):
-        traps = sorted({str(r[b]["result"]) for b in ("interp", "jit", "c") if str(r[b]["result"]).startswith("trap: ")})
-        for trap_text in traps:
-            say(f"   note: {call}: {trap_text[len('trap: '):]}")
+    for label, r in zip(labels, rows, strict=True):
+        results = {str(r[b]["result"]) for b in ("interp", "jit", "c")}
+        for trap_text in sorted(x for x in results if x.startswith("trap: ")):
+            say(f"   note: {label}: {trap_text[len('trap: '):]}")
     if points:
         say("5. extension points, dispatched in priority order through the C plugins:")
         for p in points:
