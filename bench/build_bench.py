@@ -24,43 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-FIB_RPS = """
-fn fib(n: int) -> int {
-  if n < 2 { return n; }
-  return fib(n - 1) + fib(n - 2);
-}
-"""
-KERNELS_RPS = """
-fn ikernel(n: int) -> int {
-  var s = 0;
-  for i in 0 .. n {
-    for j in 0 .. n {
-      s = s + ((i * j) ^ (i + j)) % 7;
-    }
-  }
-  return s;
-}
-
-fn fkernel(n: int) -> float {
-  var s = 0.0;
-  var x = 0.5;
-  for i in 0 .. n {
-    x = x * 0.999999 + 0.25 / (float(i) + 1.0);
-    s = s + sqrt(x);
-  }
-  return s;
-}
-"""
-
-
-def jit_bench_sources() -> tuple[str, str]:
-    """The kernels of bench/jit_bench.py when it is there (the same text), else the copies above."""
-    import re
-
-    path = REPO / "bench" / "jit_bench.py"
-    text = path.read_text() if path.is_file() else ""
-    found = {m.group(1): m.group(2) for m in re.finditer(r'^(FIB_RPS|KERNELS_RPS) = """(.*?)"""', text, re.S | re.M)}
-    return found.get("FIB_RPS", FIB_RPS), found.get("KERNELS_RPS", KERNELS_RPS)
+# The kernels are those of bench/jit_bench.py (this script's folder is first on sys.path when it runs).
+from jit_bench import FIB_RPS, KERNELS_RPS  # noqa: E402
 
 
 def module_source(i: int, variant: int = 0) -> str:
@@ -155,7 +120,7 @@ def speed_figures(work: Path, quick: bool) -> dict[str, float]:
     from rpsc.llvm.jit import JitEngine
     from rpsc.pipeline import ir_modules
 
-    fib_src, kern_src = jit_bench_sources()
+    fib_src, kern_src = (FIB_RPS, KERNELS_RPS)
     src = work / "kern"
     src.mkdir()
     (src / "benchfib.rps").write_text("module benchfib;" + fib_src)

@@ -58,7 +58,7 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
     """Parse, check and lower (path, text) pairs into `heap` (a fresh `new_heap()` when None)."""
     from rpsc import CompileError
     from rpsc.frontend.lower import lower
-    from rpsrt.store.jsonfmt import deep_recursion
+    from rpsrt.limits import deep_recursion
 
     if heap is None:
         heap = new_heap()
@@ -111,7 +111,7 @@ def _restore(heap: Heap, snap: tuple) -> None:  # type: ignore[type-arg]
 
 def ir_modules(heap: Heap) -> list[ir.Module]:
     """The typed IR of every `.rps` module stored in `heap`, built from the stored function objects."""
-    from rpsrt.store.jsonfmt import deep_recursion
+    from rpsrt.limits import deep_recursion
 
     from .ir.from_heap import build_ir
 

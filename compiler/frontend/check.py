@@ -16,13 +16,11 @@ What the lowering gets (all keyed by the identity of AST nodes, so use the nodes
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import functools
 import re
-import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -30,6 +28,7 @@ from typing import Any
 from rpsc.frontend import ast
 from rpsc.frontend.diagnostics import Diagnostic, Note, raise_if_errors
 from rpsc.frontend.parser import KEYWORDS
+from rpsrt.limits import deep_recursion
 
 __all__ = [
     "check", "check_module", "CheckedProgram", "CheckedModule", "CheckedFunction", "ModuleInterface",
@@ -282,19 +281,6 @@ def check(modules: Sequence[ast.Module], *,
     """Check modules together (they may require each other and the `known_modules`); raise CompileError."""
     with deep_recursion():
         return _check(modules, known_modules)
-
-
-@contextlib.contextmanager
-def deep_recursion(limit: int = 20000) -> Iterator[None]:
-    """Raise Python's recursion limit while walking an AST (long operator chains nest deeply)."""
-    old = sys.getrecursionlimit()
-    if old < limit:
-        sys.setrecursionlimit(limit)
-    try:
-        yield
-    finally:
-        if old < limit:
-            sys.setrecursionlimit(old)
 
 
 def _check(modules: Sequence[ast.Module],

@@ -191,7 +191,7 @@ def _ret(ret: str) -> str:
 
 def print_function(fn: ast.FnDecl) -> str:
     """A function definition (ends with a newline)."""
-    from rpsc.frontend.check import deep_recursion
+    from rpsrt.limits import deep_recursion
 
     with deep_recursion():
         return _print_function(fn)
@@ -238,7 +238,7 @@ def print_decl(d: ast.Decl) -> str:
 
 def print_module(m: ast.Module) -> str:
     """A whole module in canonical form."""
-    from rpsc.frontend.check import deep_recursion
+    from rpsrt.limits import deep_recursion
 
     with deep_recursion():
         return _print_module(m)

@@ -12,12 +12,9 @@ value taken, trailing text ignored), with errors carrying a line number.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
@@ -31,20 +28,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: jsoncpp's right margin for single-line arrays.
 _RIGHT_MARGIN = 74
-
-
-@contextlib.contextmanager
-def deep_recursion(limit: int = 20000) -> Iterator[None]:
-    """Raise Python's recursion limit to `limit` for a while: values nest (a stored function body nests two JSON
-    levels per level of its AST), and reading or writing them recurses once or more per level."""
-    old = sys.getrecursionlimit()
-    if old < limit:
-        sys.setrecursionlimit(limit)
-    try:
-        yield
-    finally:
-        if old < limit:
-            sys.setrecursionlimit(old)
 
 
 def quote(s: str) -> str:

@@ -21,6 +21,7 @@ import orjson
 
 from ..errors import StoreError
 from ..heap import Heap
+from ..limits import deep_recursion
 from ..objects import (
     Payload,
     PayloadAgenda,
@@ -42,7 +43,7 @@ from ..objects import (
 from ..oid import Oid, OidError, looks_like_oid
 from ..values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
 from .journal import resolve_paths
-from .jsonfmt import JsonTextError, deep_recursion, fast_first_value, first_value
+from .jsonfmt import JsonTextError, fast_first_value, first_value
 
 #: Formats this loader reads.
 FORMATS = ("RefPerSysFormat2019A", "RefPerSysFormat2023A", "RefPerSysFormat2024A")

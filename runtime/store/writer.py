@@ -24,6 +24,7 @@ from .. import __version__
 from .. import wellknown as wk
 from ..errors import StoreError
 from ..heap import Heap
+from ..limits import deep_recursion
 from ..objects import (
     PayloadAgenda,
     PayloadClassInfo,
@@ -47,7 +48,6 @@ from . import journal
 from .jsonfmt import (
     STYLE_MANIFEST,
     STYLE_OBJECT,
-    deep_recursion,
     fmt_float,
     quote,
     write_at,
