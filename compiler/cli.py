@@ -43,14 +43,27 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    _remember_subparsers(parser)
     return parser
+
+
+def _remember_subparsers(parser: argparse.ArgumentParser) -> None:
+    """Let every (nested) subcommand's parser record itself in the namespace, so that an unknown option is
+    reported with that subcommand's usage line rather than the top-level one."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.set_defaults(_subparser=sub)
+                _remember_subparsers(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from rpsrt.errors import Error, Trap
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        (getattr(args, "_subparser", None) or parser).error(f"unrecognized arguments: {' '.join(extras)}")
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

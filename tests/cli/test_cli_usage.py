@@ -381,3 +381,10 @@ def test_unusable_jit_cache_is_a_warning_not_an_error(store: Path, tmp_path: Pat
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "6"
     assert proc.stderr.count("cannot write the JIT object cache") == 1
+
+
+def test_unknown_option_is_reported_by_its_subcommand(tmp_path: Path) -> None:
+    """An unknown option of a nested subcommand is reported with that subcommand's usage line, exit 2."""
+    proc = rpsc("store", "check", tmp_path, "--bogus")
+    assert proc.returncode == 2
+    assert "rpsc store check: error: unrecognized arguments: --bogus" in proc.stderr
