@@ -71,6 +71,11 @@ def cmd_build(args: argparse.Namespace) -> int:
             raise
         text = str(exc) if isinstance(exc, Error) else exc.message
         return _build_error(text.removeprefix("error: "), as_json=True)
+    except OSError as exc:
+        if not args.json:
+            raise
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        return _build_error(f"{where}{exc.strerror or exc}", as_json=True)
 
 
 def _cmd_build(args: argparse.Namespace) -> int:

@@ -373,6 +373,20 @@ def test_build_json_reports_failure_as_json(tmp_path: Path) -> None:
     assert "error" in proc.stderr
 
 
+def test_build_json_reports_a_file_system_error_as_json(store: Path, tmp_path: Path) -> None:
+    """`rpsc build --json` whose build folder cannot be created (an OSError) still prints one JSON object."""
+    import json
+
+    own = tmp_path / "st"
+    shutil.copytree(store, own)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = rpsc("build", "--store", own, "--json", "--build-dir", blocker / "sub")
+    assert proc.returncode == 1
+    out = json.loads(proc.stdout)
+    assert out["ok"] is False and "a-file" in out["error"]
+
+
 def test_unusable_jit_cache_is_a_warning_not_an_error(store: Path, tmp_path: Path) -> None:
     """A --cache-dir that cannot be written (a file) still runs the function, and says so once on stderr."""
     blocker = tmp_path / "a-file"
