@@ -473,12 +473,12 @@ def generate(options: BuildOptions, heap: Any | None = None) -> tuple[Any, list[
     return heap, modules, sources, rewritten
 
 
-def record_plugins(heap: Any, results: Sequence[ModuleResult], store: Path) -> bool:
-    """Record each built module's plugin file, checksum and native symbols in its module object, and the
-    modules in the manifest's `plugins`; True when anything changed."""
+def record_plugins(heap: Any, results: Sequence[ModuleResult], store: Path, modules: Sequence[Any] = ()) -> bool:
+    """Record each built module's plugin file, checksum and native symbols in its module object, each
+    compiled function's code hash, and the modules in the manifest's `plugins`; True when anything changed."""
     from .record import record
 
-    return record(heap, results, store)
+    return record(heap, results, store, modules)
 
 
 def build_store(options: BuildOptions, *, echo: TextIO | None = None,
@@ -526,7 +526,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool) -> Build
             write_sidecar(so, s.manifest)
             side = read_sidecar(so)
         r.sha256 = side[1] if side else sha256_file(so)
-    changed = record_plugins(heap, results, store)
+    changed = record_plugins(heap, results, store, modules)
     if changed:
         from rpsrt.store.writer import dump_store
 

@@ -2,7 +2,8 @@
 
 A module object (class `code_module`) gets `plugin_file` (path relative to the store), `plugin_sha256`
 and `plugin_symbols` (the exported symbols, space-separated); each function object gets `native_symbol`
-(rpsc's attribute of `rpsc.frontend.codeclasses`). The two plugin attributes are rpsc objects with fixed
+and `code_hash` (the SHA-256 of the typed IR that was compiled; rpsc's attributes of
+`rpsc.frontend.codeclasses`). The two plugin attributes are rpsc objects with fixed
 OIDs, created in rpsc's space when missing.
 """
 
@@ -37,7 +38,15 @@ def plugin_attributes(heap: Any) -> dict[str, Any]:
             obj.attrs[cc.name] = name
         out[name] = obj
     out["native_symbol"] = cc.attr["native_symbol"]
+    out["code_hash"] = cc.attr["code_hash"]
     return out
+
+
+def code_hash(fn: Any) -> str:
+    """The hex SHA-256 of a typed IR function (`ir.Function`): what the backends compile."""
+    import hashlib
+
+    return hashlib.sha256(repr(fn).encode()).hexdigest()
 
 
 def oid_of_symbol(symbol: str) -> str | None:
@@ -53,10 +62,19 @@ def _set(obj: Any, attr: Any, value: Any) -> bool:
     return True
 
 
-def record(heap: Any, results: Sequence[Any], store: Path) -> bool:
-    """Record every module of `results` (ModuleResult) in `heap`; True when anything changed."""
+def record(heap: Any, results: Sequence[Any], store: Path, modules: Sequence[Any] = ()) -> bool:
+    """Record every module of `results` (ModuleResult) in `heap`, with the code hashes of the functions of
+    `modules` (the IR that was compiled); True when anything changed."""
     attrs = plugin_attributes(heap) if results else {}
     changed = False
+    built_oids = {str(r.oid) for r in results}
+    for m in modules:
+        if m.oid not in built_oids:
+            continue
+        for f in m.functions:
+            fobj = heap.get(f.ref.oid)
+            if fobj is not None:
+                changed |= _set(fobj, attrs["code_hash"], code_hash(f))
     for r in results:
         mod = heap.get(r.oid)
         if mod is None:

@@ -164,3 +164,23 @@ def test_run_backend_c_refuses_missing_or_stale_plugins(tmp_path: Path, capsys):
     capsys.readouterr()
     assert main(["run", "--store", str(store), "--backend", "c", "gcd", "12", "18"]) == 0
     assert capsys.readouterr().out.strip() == "7"
+
+
+def test_build_records_the_code_hash_of_every_compiled_function(built_store: Path):
+    """After a build, every function object holds `code_hash`, the SHA-256 of the typed IR that was
+    compiled (LANGUAGE.md: "the native symbol and the hash of what was compiled"), and no two differ
+    in hash while having the same IR."""
+    from rpsc.cbackend.record import code_hash
+    from rpsc.frontend.codeclasses import ATTRIBUTES
+    from rpsc.pipeline import ir_modules
+
+    heap = rpsrt.load_store(str(built_store))
+    hash_attr = heap[ATTRIBUTES["code_hash"]]
+    sym_attr = heap[ATTRIBUTES["native_symbol"]]
+    functions = [f for m in ir_modules(heap) for f in m.functions]
+    assert functions
+    for f in functions:
+        obj = heap[f.ref.oid]
+        assert obj.attrs[hash_attr] == code_hash(f)
+        assert obj.attrs[sym_attr] == f.symbol
+    assert len({code_hash(f) for f in functions}) == len(functions)
