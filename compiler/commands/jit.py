@@ -133,6 +133,12 @@ def _print_stats(engine: Any, out: Any) -> None:
             emit = m.function_emit_ms.get(name)
             what = f"IR emission {emit:.3f} ms" if emit is not None else "from the cache"
             print(f"  {name:<30} {what}", file=out)
+    if st.tier_ups:
+        print("tier-ups: " + ", ".join(f"{name} {n}" for name, n in sorted(st.tier_ups.items())), file=out)
+        for m in st.tier2_modules:
+            print(f"  {m.name:<20} tier 2 {'hit' if m.cache_hit else 'miss':<5} {m.total_ms:9.2f} ms", file=out)
+    else:
+        print("tier-ups: none", file=out)
 
 
 def cmd_emit(args: argparse.Namespace) -> int:

@@ -6,6 +6,9 @@ function compiles its module and, transitively, the modules it calls (`eager=Tru
 front). Each engine owns its `rps_rt` state (a ctypes Structure mapped onto the external global `rps_rt`
 of its modules), its target machine and its MCJIT instance. With `cache_dir`, object code is looked up in
 an on-disk cache before optimisation (see `rpsc.llvm.cache`), through MCJIT's object-cache hooks.
+Tiering: a module with a small self-recursive function, called `tier_up_calls` times through the engine's
+Python callables, is recompiled at tier 2 (-O3, more recursion copies) into an MCJIT engine of its own,
+and its callables are repointed there (see docs/llvm-backend.md, "Tiered compilation").
 """
 
 from __future__ import annotations
@@ -28,12 +31,20 @@ from rpsrt.errors import DEFAULT_RECURSION_LIMIT
 from rpsrt.rt import new_rt, take_trap
 
 from .cache import ObjectCache, TargetKey, cache_key, ir_digest
-from .codegen import RECURSION_COPIES, RECURSION_COPIES_O3, RT_SYMBOL, RT_TYPE, emit_llvm
+from .codegen import RECURSION_COPIES, RECURSION_COPIES_O3, RT_SYMBOL, RT_TYPE, _copies_of, emit_llvm
 
 _RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n'
 _CTYPE: dict[ir.Type, type[ctypes.c_int64] | type[ctypes.c_double] | type[ctypes.c_uint8]] = {
     ir.I64: ctypes.c_int64, ir.F64: ctypes.c_double, ir.BOOL: ctypes.c_uint8}
 _NATIVE_LOCK = threading.Lock()
+
+#: Calls through an engine's Python callables into one tier-up-eligible module before it is recompiled at
+#: tier 2 (the `tier_up_calls=` default; 0 disables tiering).
+DEFAULT_TIER_UP_CALLS = 200
+
+#: Tier 2: the optimisation level and recursion copies a hot module is recompiled with (the -O3 setting,
+#: which the -O3 tests cover; fib at about gcc -O2's speed).
+TIER2_OPT_LEVEL = 3
 
 
 def init_native() -> None:
@@ -122,6 +133,8 @@ class ModuleStats:
 class JitStats:
     modules: list[ModuleStats] = field(default_factory=list)
     engine_ms: float = 0.0
+    tier_ups: dict[str, int] = field(default_factory=dict)       # module name -> tier-ups (0 or 1)
+    tier2_modules: list[ModuleStats] = field(default_factory=list)  # the tier-2 compiles
 
     @property
     def compiled(self) -> int:
@@ -145,6 +158,14 @@ class JitStats:
                  "function_emit_ms": {k: round(v, 3) for k, v in m.function_emit_ms.items()}}
                 for m in self.modules
             ],
+            "tier_ups": dict(self.tier_ups),
+            "tier2_modules": [
+                {"name": m.name, "cache_hit": m.cache_hit, "emit_ms": round(m.emit_ms, 3),
+                 "parse_ms": round(m.parse_ms, 3), "opt_ms": round(m.opt_ms, 3),
+                 "codegen_ms": round(m.codegen_ms, 3), "link_ms": round(m.link_ms, 3),
+                 "total_ms": round(m.total_ms, 3)}
+                for m in self.tier2_modules
+            ],
         }
 
 
@@ -156,18 +177,46 @@ class _Pending:
     started: float = 0.0
 
 
+@dataclass(slots=True, eq=False)
+class _Slot:
+    """The native entry point behind one Python callable of a module that may tier up."""
+
+    symbol: str
+    proto: type
+    cfunc: Callable[..., int]
+
+
+@dataclass(slots=True, eq=False)
+class _Tier:
+    """Tier-up state of one eligible module: calls left before tier 2 (0 once done), its callables."""
+
+    module: ir.Module
+    left: int
+    up: Callable[[ir.Module], None]
+    slots: list[_Slot] = field(default_factory=list)
+
+    def tick(self) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.up(self.module)
+
+
 class JitEngine:
     """Runs typed IR modules as native code (see the module docstring)."""
 
     def __init__(self, modules: Sequence[ir.Module], *, opt_level: int = 2, cache_dir: str | Path | None = None,
-                 eager: bool = False, recursion_limit: int = DEFAULT_RECURSION_LIMIT) -> None:
+                 eager: bool = False, recursion_limit: int = DEFAULT_RECURSION_LIMIT,
+                 tier_up_calls: int = DEFAULT_TIER_UP_CALLS) -> None:
         if not 0 <= opt_level <= 3:
             raise ValueError(f"optimisation level must be 0..3, got {opt_level}")
         if not 1 <= recursion_limit < 2**31:
             raise ValueError(f"the recursion limit must be in 1 .. 2**31-1, got {recursion_limit}")
+        if tier_up_calls < 0:
+            raise ValueError(f"tier_up_calls must be >= 0 (0 disables tiering), got {tier_up_calls}")
         t0 = time.perf_counter()
         self.modules = list(modules)
         self.opt_level = opt_level
+        self.tier_up_calls = int(tier_up_calls)
         self.stats = JitStats()
         self.cache = ObjectCache(Path(cache_dir)) if cache_dir is not None else None
         self.rt = new_rt(int(recursion_limit))
@@ -178,6 +227,8 @@ class JitEngine:
         self._callables: dict[str, Callable[..., Scalar | None]] = {}
         self._resolved: dict[str, ir.FunctionRef] = {}   # name, module.name or symbol -> ref
         self._lock = threading.RLock()
+        self._tiers: dict[str, _Tier | None] = {}                # module oid -> tier-up state
+        self._tier2: dict[str, llvm.ExecutionEngine] = {}      # module oid -> its tier-2 engine
         self._closed = False
         self.target = host_target_key(opt_level)
         # One target machine per engine: MCJIT owns it (it lives as long as `self._ee`) and the pass
@@ -226,39 +277,46 @@ class JitEngine:
             if gc_was_enabled:
                 gc.enable()
 
+    def _prepare(self, m: ir.Module, target: TargetKey, tm: llvm.TargetMachine, copies: int,
+                 name: str) -> tuple[llvm.ModuleRef, _Pending]:
+        """The LLVM module to hand MCJIT for `m` (optimised, or a placeholder when the object code is in
+        the cache) and its pending compile record."""
+        st = ModuleStats(m.name, [f.name for f in m.functions])
+        t0 = time.perf_counter()
+        digest = key = cached = None
+        if self.cache is not None:
+            # Warm path: typed IR digest -> object key -> object code; no LLVM IR is generated.
+            digest = ir_digest(repr(m), target)
+            key = self.cache.get_alias(digest) if digest is not None else None
+            cached = self.cache.get(key) if key is not None else None
+        if cached is not None:
+            mod = parse_ir(_RT_DECL, name, tm)  # MCJIT wants a module; the cache supplies its code
+            st.parse_ms = (time.perf_counter() - t0) * 1e3
+        else:
+            text = emit_llvm(m, st.function_emit_ms, copies)
+            t1 = time.perf_counter()
+            if self.cache is not None:
+                known_bad, key = key, cache_key(text, target)
+                cached = self.cache.get(key) if key != known_bad else None
+            t2 = time.perf_counter()
+            mod = parse_ir(text, name, tm)
+            t3 = time.perf_counter()
+            if cached is None:
+                optimize(mod, tm, target.opt_level)
+            t4 = time.perf_counter()
+            st.emit_ms, st.parse_ms, st.opt_ms = (t1 - t0) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3
+            if self.cache is not None and digest is not None and key is not None:
+                self.cache.put_alias(digest, key)
+        st.cache_hit = cached is not None
+        return mod, _Pending(key, cached, st)
+
     def _compile(self, modules: list[ir.Module]) -> None:
         if self._closed:
             raise EngineError("the JIT engine is closed")
         added = []
         for m in modules:
-            st = ModuleStats(m.name, [f.name for f in m.functions])
-            t0 = time.perf_counter()
-            digest = key = cached = None
-            if self.cache is not None:
-                # Warm path: typed IR digest -> object key -> object code; no LLVM IR is generated.
-                digest = ir_digest(repr(m), self.target)
-                key = self.cache.get_alias(digest) if digest is not None else None
-                cached = self.cache.get(key) if key is not None else None
-            if cached is not None:
-                mod = parse_ir(_RT_DECL, m.oid, self._tm)  # MCJIT wants a module; the cache supplies its code
-                st.parse_ms = (time.perf_counter() - t0) * 1e3
-            else:
-                text = emit_llvm(m, st.function_emit_ms, recursion_copies(self.opt_level))
-                t1 = time.perf_counter()
-                if self.cache is not None:
-                    known_bad, key = key, cache_key(text, self.target)
-                    cached = self.cache.get(key) if key != known_bad else None
-                t2 = time.perf_counter()
-                mod = parse_ir(text, m.oid, self._tm)
-                t3 = time.perf_counter()
-                if cached is None:
-                    optimize(mod, self._tm, self.opt_level)
-                t4 = time.perf_counter()
-                st.emit_ms, st.parse_ms, st.opt_ms = (t1 - t0) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3
-                if self.cache is not None and digest is not None and key is not None:
-                    self.cache.put_alias(digest, key)
-            st.cache_hit = cached is not None
-            self._pending[m.oid] = _Pending(key, cached, st)
+            mod, self._pending[m.oid] = self._prepare(m, self.target, self._tm,
+                                                      recursion_copies(self.opt_level), m.oid)
             self._add(mod)
             added.append(m)
         if self._ee is None:
@@ -273,6 +331,74 @@ class JitEngine:
             p.stats.link_ms = link_each
             self.stats.modules.append(p.stats)
             self._loaded.add(m.oid)
+
+    # -- tiering
+
+    def _tier_of(self, m: ir.Module) -> _Tier | None:
+        """The tier-up state of `m`, or None when `m` never tiers up: tiering is off, the engine's level
+        is -O0 or already tier 2's, or no function of `m` would get more recursion copies at tier 2."""
+        if m.oid in self._tiers:
+            return self._tiers[m.oid]
+        tier = None
+        if self.tier_up_calls > 0 and 1 <= self.opt_level < TIER2_OPT_LEVEL:
+            now, then = recursion_copies(self.opt_level), recursion_copies(TIER2_OPT_LEVEL)
+            if any(_copies_of(f, then) > _copies_of(f, now) for f in m.functions):
+                tier = _Tier(m, self.tier_up_calls, self._tier_up)
+        self._tiers[m.oid] = tier
+        return tier
+
+    def _tier_up(self, m: ir.Module) -> None:
+        """Recompile `m` at tier 2 into an MCJIT engine of its own and point `m`'s Python callables at it.
+        Calls into other modules go to their (tier-1) exported wrappers in the main engine."""
+        with self._lock:
+            tier = self._tiers.get(m.oid)
+            if self._closed or tier is None or m.oid in self._tier2 or self._ee is None:
+                return
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                ee = self._compile_tier2(m)
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+            self._tier2[m.oid] = ee
+            for slot in tier.slots:
+                addr = ee.get_function_address(slot.symbol)
+                if not addr:
+                    raise EngineError(f"{slot.symbol} missing from the tier-2 code of module {m.name}")
+                slot.cfunc = slot.proto(addr)
+            self.stats.tier_ups[m.name] = self.stats.tier_ups.get(m.name, 0) + 1
+
+    def _compile_tier2(self, m: ir.Module) -> llvm.ExecutionEngine:
+        target = host_target_key(TIER2_OPT_LEVEL)
+        tm = create_target_machine(target, jit=True)
+        name = f"{m.oid}.tier2"
+        mod, pending = self._prepare(m, target, tm, recursion_copies(TIER2_OPT_LEVEL), name)
+        # A first module declaring what the tier-2 code links against, so that every symbol can be mapped
+        # by name whether the code is generated or comes from the cache: `rps_rt` onto this engine's
+        # state, other modules' functions onto their tier-1 wrappers (MCJIT's mappings are per engine).
+        externs = [ref.symbol for ref in m.externs()]
+        link = parse_ir(_RT_DECL + "".join(f'declare void @"{s}"()\n' for s in externs), f"{name}.link", tm)
+        t0 = time.perf_counter()
+        ee = llvm.create_mcjit_compiler(link, tm)
+        ee.add_global_mapping(link.get_global_variable(RT_SYMBOL), self._rt_addr)
+        assert self._ee is not None
+        for sym in externs:
+            addr = self._ee.get_function_address(sym)
+            if not addr:
+                raise EngineError(f"module {m.name} calls {sym}, which is not compiled")
+            ee.add_global_mapping(link.get_function(sym), addr)
+        ee.set_object_cache(self._notify, self._getbuffer)
+        self._pending[name] = pending
+        try:
+            ee.add_module(mod)
+            ee.finalize_object()
+        finally:
+            self._pending.pop(name, None)
+        st = pending.stats
+        st.link_ms = max(0.0, (time.perf_counter() - t0) * 1e3 - st.codegen_ms)
+        self.stats.tier2_modules.append(st)
+        return ee
 
     def _add(self, mod: llvm.ModuleRef) -> None:
         """Hand `mod` to MCJIT, creating the engine with it if it is the first. Every module declares
@@ -332,12 +458,20 @@ class JitEngine:
         if module.oid not in self._loaded:
             self._load(self._reachable(module))
         assert self._ee is not None
-        addr = self._ee.get_function_address(ref.symbol)
+        tier2 = self._tier2.get(module.oid)
+        addr = (tier2 or self._ee).get_function_address(ref.symbol)
         if not addr:
             raise EngineError(f"{ref.name} ({ref.symbol}) was not compiled")
-        ret = ref.ret
         proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, *(_CTYPE[t] for t in ref.params))
-        cfunc = proto(addr)
+        tier = self._tier_of(module) if tier2 is None else None
+        if tier is None:
+            return self._plain_callable(ref, proto(addr))
+        slot = _Slot(ref.symbol, proto, proto(addr))
+        tier.slots.append(slot)
+        return self._tiering_callable(ref, slot, tier)
+
+    def _plain_callable(self, ref: ir.FunctionRef, cfunc: Callable[..., int]) -> Callable[..., Scalar | None]:
+        ret = ref.ret
         raise_trap = self._raise_trap
         if ret is ir.VOID:
             def call_void(*args: Scalar) -> None:
@@ -357,6 +491,41 @@ class JitEngine:
 
         def call(*args: Scalar) -> Scalar:
             status = cfunc(result_addr, *args)
+            if status:
+                raise_trap(status)
+            return result.value
+        call.__name__ = ref.name
+        return call
+
+    def _tiering_callable(self, ref: ir.FunctionRef, slot: _Slot, tier: _Tier) -> Callable[..., Scalar | None]:
+        """Like `_plain_callable`, but counting calls towards the module's tier-up (`tier.left`) and
+        calling through `slot`, which the tier-up repoints at the tier-2 code."""
+        ret = ref.ret
+        raise_trap = self._raise_trap
+        if ret is ir.VOID:
+            def call_void(*args: Scalar) -> None:
+                if tier.left:
+                    tier.tick()
+                status = slot.cfunc(None, *args)
+                if status:
+                    raise_trap(status)
+            return call_void
+        result = _CTYPE[ret]()
+        result_addr = ctypes.addressof(result)
+        if ret is ir.BOOL:
+            def call_bool(*args: Scalar) -> bool:
+                if tier.left:
+                    tier.tick()
+                status = slot.cfunc(result_addr, *args)
+                if status:
+                    raise_trap(status)
+                return result.value != 0
+            return call_bool
+
+        def call(*args: Scalar) -> Scalar:
+            if tier.left:
+                tier.tick()
+            status = slot.cfunc(result_addr, *args)
             if status:
                 raise_trap(status)
             return result.value
@@ -385,7 +554,12 @@ class JitEngine:
         with self._lock:
             self._closed = True
             self._callables.clear()
-            # The ExecutionEngine frees its modules and code when collected.
+            for tier in self._tiers.values():
+                if tier is not None:
+                    tier.left = 0
+                    tier.slots.clear()
+            # The ExecutionEngines free their modules and code when collected.
+            self._tier2.clear()
             self._ee = None
 
     def __enter__(self) -> JitEngine:
