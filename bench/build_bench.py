@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 # The kernels are those of bench/jit_bench.py (this script's folder is first on sys.path when it runs).
-from jit_bench import FIB_RPS, KERNELS_RPS  # noqa: E402
+from jit_bench import FIB_RPS, KERNELS_RPS, best  # noqa: E402
 
 
 def module_source(i: int, variant: int = 0) -> str:
@@ -103,15 +103,6 @@ def timed_python() -> tuple[float, None]:
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         runs.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(runs), None
-
-
-def best(fn, *args, repeat: int = 5) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn(*args)
-        times.append(time.perf_counter() - t0)
-    return min(times), result
 
 
 def speed_figures(work: Path, quick: bool) -> dict[str, float]:

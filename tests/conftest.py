@@ -44,9 +44,15 @@ def upstream_store_path(fmt: str) -> Path:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """`--update-golden`: rewrite golden files instead of comparing (used by tests/frontend and tests/llvm)."""
+    """`--update-golden`: rewrite golden files instead of comparing (diagnostics, LLVM IR, generated C)."""
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite golden files instead of comparing against them")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """Whether golden files are to be rewritten (`--update-golden`, or RPSC_UPDATE_GOLDEN=1)."""
+    return bool(request.config.getoption("--update-golden")) or os.environ.get("RPSC_UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="session", autouse=True)

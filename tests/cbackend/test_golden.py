@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from rpsc.cbackend.emit import emit_c
 from rpsrt.plugins import include_dir
 
-from .util import REPO, STRICT_CFLAGS
+from .util import STRICT_CFLAGS, llvm_test_helper
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def _irfactory():  # type: ignore[no-untyped-def]
     """The LLVM tests' hand-built IR with fixed OIDs (tests/llvm/irfactory.py): the same fib as fib.ll."""
-    sys.path.insert(0, str(REPO / "tests" / "llvm"))
-    try:
-        import irfactory
-    finally:
-        sys.path.pop(0)
-    return irfactory
-
-
-def _update_golden(request: pytest.FixtureRequest) -> bool:
-    try:
-        opt = request.config.getoption("--update-golden")
-    except ValueError:
-        opt = False
-    return bool(opt) or os.environ.get("RPSC_UPDATE_GOLDEN") == "1"
+    return llvm_test_helper("irfactory")
 
 
 def _fib_c() -> str:
@@ -39,11 +24,11 @@ def _fib_c() -> str:
     return emit_c(f.module([f.fib()], name="golden")).text
 
 
-def test_golden_fib_c(request: pytest.FixtureRequest) -> None:
+def test_golden_fib_c(update_golden: bool) -> None:
     """fib's generated C matches the golden file (refresh: RPSC_UPDATE_GOLDEN=1 or --update-golden)."""
     text = _fib_c()
     path = GOLDEN / "fib.c"
-    if _update_golden(request):
+    if update_golden:
         path.write_text(text)
     assert path.exists(), f"{path} is missing: run with RPSC_UPDATE_GOLDEN=1 to create it"
     assert text == path.read_text()

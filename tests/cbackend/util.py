@@ -22,14 +22,20 @@ STRICT_CFLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fsanitize=u
 REPO = Path(__file__).resolve().parents[2]
 
 
-def randprog():  # type: ignore[no-untyped-def]
-    """The LLVM engineer's random IR program generator (tests/llvm/randprog.py)."""
+def llvm_test_helper(name: str):  # type: ignore[no-untyped-def]
+    """A helper module of the LLVM tests (tests/llvm/NAME.py), e.g. `randprog` or `irfactory`."""
+    import importlib
+
     sys.path.insert(0, str(REPO / "tests" / "llvm"))
     try:
-        import randprog as rp
+        return importlib.import_module(name)
     finally:
         sys.path.pop(0)
-    return rp
+
+
+def randprog():  # type: ignore[no-untyped-def]
+    """The LLVM engineer's random IR program generator (tests/llvm/randprog.py)."""
+    return llvm_test_helper("randprog")
 
 
 def compile_modules(modules: Sequence[ir.Module], folder: Path, cflags: Sequence[str] = STRICT_CFLAGS,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import llvmlite.binding as llvm
-import pytest
 from rpsc.llvm.codegen import emit_llvm
 from rpsc.llvm.jit import init_native
 
@@ -16,19 +14,11 @@ from .randprog import random_program
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def _update_golden(request: pytest.FixtureRequest) -> bool:
-    try:
-        opt = request.config.getoption("--update-golden")
-    except ValueError:
-        opt = False
-    return bool(opt) or os.environ.get("RPSC_UPDATE_GOLDEN") == "1"
-
-
-def test_golden_fib_ir(request: pytest.FixtureRequest) -> None:
+def test_golden_fib_ir(update_golden: bool) -> None:
     """fib's LLVM IR matches the golden file (refresh: RPSC_UPDATE_GOLDEN=1 or --update-golden)."""
     text = emit_llvm(f.module([f.fib()], name="golden"))
     path = GOLDEN / "fib.ll"
-    if _update_golden(request):
+    if update_golden:
         path.write_text(text)
     assert path.exists(), f"{path} is missing: run with RPSC_UPDATE_GOLDEN=1 to create it"
     assert text == path.read_text()
