@@ -107,9 +107,9 @@ def timed_python() -> tuple[float, None]:
 
 def speed_figures(work: Path, quick: bool) -> dict[str, float]:
     import rpsrt
-    from rpsc.cbackend.native import NativeEngine
-    from rpsc.llvm.jit import JitEngine
-    from rpsc.pipeline import ir_modules
+    from rpsc.backends.c.native import NativeEngine
+    from rpsc.backends.llvm.jit import JitEngine
+    from rpsc.driver.pipeline import ir_modules
 
     fib_src, kern_src = (FIB_RPS, KERNELS_RPS)
     src = work / "kern"

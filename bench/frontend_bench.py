@@ -5,7 +5,7 @@
 Prints the best of `--repeat` runs of each step, all measured in the same process, and the ratio of the whole
 frontend (our parse with its inline transformer, plus the checker) to Lark's own parse with the same grammar
 and no transformer (which builds a Lark parse tree). Target: within 3x. Lowering into a heap is timed when
-`rpsc.frontend.lower.lower` is importable, and reported apart (it is not part of the ratio).
+`rpsc.heapcode.encode.lower` is importable, and reported apart (it is not part of the ratio).
 """
 
 from __future__ import annotations
@@ -78,10 +78,10 @@ def main() -> None:
           f"({total / t_bare:.2f}x without; target <= 3x)")
 
     try:
-        from rpsc.frontend.lower import lower
-        from rpsc.pipeline import new_heap
+        from rpsc.heapcode.encode import lower
+        from rpsc.driver.pipeline import new_heap
     except ImportError as exc:
-        print(f"lowering: not measured (rpsc.frontend.lower not importable: {exc})")
+        print(f"lowering: not measured (rpsc.heapcode.encode not importable: {exc})")
         return
 
     def lower_once() -> Any:

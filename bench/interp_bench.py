@@ -57,8 +57,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    from rpsc.ir.interp import Interpreter
-    from rpsc.pipeline import compile_sources, ir_modules
+    from rpsc.backends.interp.interp import Interpreter
+    from rpsc.driver.pipeline import compile_sources, ir_modules
 
     heap = compile_sources([("bench.rps", SRC)])
     t = time.perf_counter()

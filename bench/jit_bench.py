@@ -98,7 +98,7 @@ rec:
 
 def plain_llvm_fib():  # type: ignore[no-untyped-def]
     import llvmlite.binding as llvm
-    from rpsc.llvm.jit import create_target_machine, host_target_key, optimize, parse_ir
+    from rpsc.backends.llvm.jit import create_target_machine, host_target_key, optimize, parse_ir
 
     key = host_target_key(2)
     mod = parse_ir(PLAIN_FIB_LL, "plain", create_target_machine(key, jit=True))
@@ -167,9 +167,9 @@ def compile_c(workdir: Path) -> ctypes.CDLL | None:
 
 _COLD_CHILD = textwrap.dedent("""
     import json, sys, time
-    from rpsc.pipeline import program
+    from rpsc.driver.pipeline import program
     mods = program({src!r}, "fib.rps")
-    from rpsc.llvm.jit import JitEngine
+    from rpsc.backends.llvm.jit import JitEngine
     t0 = time.perf_counter()
     e = JitEngine(mods, opt_level=2, cache_dir={cache!r})
     f = e.function("fib")
@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
 
-    from rpsc.llvm.jit import DEFAULT_TIER_UP_CALLS, JitEngine
-    from rpsc.pipeline import program
+    from rpsc.backends.llvm.jit import DEFAULT_TIER_UP_CALLS, JitEngine
+    from rpsc.driver.pipeline import program
 
     fib_n, ik_n, fk_n = (25, 300, 200_000) if args.quick else (30, 3000, 20_000_000)
     py_fib_n = 25 if args.quick else 30

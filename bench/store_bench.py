@@ -24,13 +24,13 @@ import tracemalloc
 
 import orjson
 import rpsrt
-from rpsrt import wellknown as wk
-from rpsrt.heap import Heap
-from rpsrt.objects import PayloadClassInfo, PayloadSymbol, RpsObject
+from rpsrt.model import wellknown as wk
+from rpsrt.model.heap import Heap
+from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol, RpsObject
 from rpsrt.store.core import new_heap
 from rpsrt.store.reader import _START
 from rpsrt.store.writer import dump_store, render_store
-from rpsrt.values import VClosure
+from rpsrt.model.values import VClosure
 
 
 def build_heap(n: int, seed: int = 1) -> Heap:

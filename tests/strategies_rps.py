@@ -414,7 +414,7 @@ def _oids(draw: Any, used: set[str]) -> str | None:
     """An explicit OID (one time in four), never one already used in the module."""
     if draw(st.integers(0, 3)):
         return None
-    from rpsrt.oid import MAX_HI, MAX_LO, MIN_HI, MIN_LO, Oid, OidError
+    from rpsrt.model.oid import MAX_HI, MAX_LO, MIN_HI, MIN_LO, Oid, OidError
 
     try:
         text = str(Oid(draw(st.integers(MIN_HI, MAX_HI - 1)), draw(st.integers(MIN_LO, MAX_LO - 1))))

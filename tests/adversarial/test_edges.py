@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from cbackend.util import compile_modules, outcome
-from rpsc.cbackend.native import NativeEngine
-from rpsc.engine import EngineError, format_result
-from rpsc.ir.interp import Interpreter
-from rpsc.llvm.jit import JitEngine
-from rpsc.pipeline import compile_sources, ir_modules
+from rpsc.backends.c.native import NativeEngine
+from rpsc.backends.engine import EngineError, format_result
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.backends.llvm.jit import JitEngine
+from rpsc.driver.pipeline import compile_sources, ir_modules
 from rpsrt.errors import TRAP_CONVERSION, TRAP_DIVZERO, TRAP_RECURSION, Trap
 
 LIMIT = 50

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import rpsrt
-from rpsrt import wellknown as wk
+from rpsrt.model import wellknown as wk
 from rpsrt.errors import StoreError
-from rpsrt.oid import Oid
+from rpsrt.model.oid import Oid
 from rpsrt.store.core import new_heap
-from rpsrt.values import VClosure, VRaw
+from rpsrt.model.values import VClosure, VRaw
 
 
 def _heap_with(comps: list[object], *, mtime: float | None = None):  # type: ignore[no-untyped-def]
@@ -314,7 +314,7 @@ def test_deeply_nested_function_round_trips(tmp_path: Path):
     never a RecursionError."""
     from rpsc import CompileError
     from rpsc.frontend.check import MAX_NESTING
-    from rpsc.pipeline import compile_sources, ir_modules
+    from rpsc.driver.pipeline import compile_sources, ir_modules
 
     def source(terms: int) -> str:
         return "module deep;\nfn f(x: int) -> int { return " + " + ".join(["x"] * terms) + "; }\n"

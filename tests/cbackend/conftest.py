@@ -13,7 +13,7 @@ DATA = Path(__file__).resolve().parent / "data"
 def compile_store(store: Path, sources: dict[str, str]) -> None:
     """Compile (path, text) sources into `store` with the library pipeline and dump it."""
     import rpsrt
-    from rpsc.pipeline import compile_sources, new_heap
+    from rpsc.driver.pipeline import compile_sources, new_heap
 
     heap = rpsrt.load_store(str(store)) if (store / "rps_manifest.json").is_file() else new_heap()
     compile_sources(list(sources.items()), heap)
@@ -29,7 +29,7 @@ def example_sources() -> dict[str, str]:
 @pytest.fixture
 def built_store(tmp_path: Path) -> Path:
     """A store of the example modules, compiled and built (`rpsc build`) in a private folder."""
-    from rpsc.cbackend.build import BuildOptions, build_store
+    from rpsc.driver.build import BuildOptions, build_store
 
     store = tmp_path / "store"
     compile_store(store, example_sources())

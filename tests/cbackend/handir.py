@@ -5,7 +5,7 @@ from __future__ import annotations
 from rpsc.ir import ir
 from rpsc.ir.builder import FunctionBuilder, const
 from rpsc.ir.ir import BOOL, F64, I64, VOID, SourceLoc
-from rpsrt.oid import Oid
+from rpsrt.model.oid import Oid
 
 
 def new_oid() -> str:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import rpsrt
-from rpsc.cbackend.build import store_stamps
-from rpsc.cbackend.native import NativeEngine
-from rpsc.cbackend.record import PLUGIN_ATTRIBUTES
-from rpsc.cli import main
+from rpsc.driver.build import store_stamps
+from rpsc.backends.c.native import NativeEngine
+from rpsc.driver.record import PLUGIN_ATTRIBUTES
+from rpsc.driver.cli import main
 from rpsrt.plugins import read_sidecar, sha256_file
 
 from .conftest import compile_store, example_sources
@@ -121,7 +121,7 @@ def test_compiler_error_names_module_and_function(tmp_path: Path, capsys, monkey
 
 def test_plain_ninja_regenerates_when_the_store_changes(built_store: Path):
     """The generator rule: after `rpsc compile` changes the store, plain `ninja` reruns rpsc and rebuilds."""
-    from rpsc.cbackend.build import ninja_executable
+    from rpsc.driver.build import ninja_executable
 
     sources = example_sources()
     kern = next(k for k in sources if k.endswith("kernels.rps"))
@@ -170,9 +170,9 @@ def test_build_records_the_code_hash_of_every_compiled_function(built_store: Pat
     """After a build, every function object holds `code_hash`, the SHA-256 of the typed IR that was
     compiled (LANGUAGE.md: "the native symbol and the hash of what was compiled"), and no two differ
     in hash while having the same IR."""
-    from rpsc.cbackend.record import code_hash
-    from rpsc.frontend.codeclasses import ATTRIBUTES
-    from rpsc.pipeline import ir_modules
+    from rpsc.driver.record import code_hash
+    from rpsc.heapcode.classes import ATTRIBUTES
+    from rpsc.driver.pipeline import ir_modules
 
     heap = rpsrt.load_store(str(built_store))
     hash_attr = heap[ATTRIBUTES["code_hash"]]

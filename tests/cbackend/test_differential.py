@@ -7,9 +7,9 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rpsc.cbackend.native import NativeEngine
-from rpsc.ir.interp import Interpreter
-from rpsc.llvm.jit import JitEngine
+from rpsc.backends.c.native import NativeEngine
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.backends.llvm.jit import JitEngine
 
 from .util import compile_modules, outcome, randprog, same
 
@@ -110,7 +110,7 @@ def test_random_rps_programs_agree_in_all_three_backends(tmp_path_factory, data)
     finally:
         sys.path.pop(0)
     from rpsc.frontend.printer import print_module
-    from rpsc.pipeline import compile_sources, ir_modules
+    from rpsc.driver.pipeline import compile_sources, ir_modules
 
     progs = data.draw(st.lists(srps.programs(max_functions=3), min_size=PROGRAMS_PER_MODULE,
                                max_size=PROGRAMS_PER_MODULE), label="programs")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rpsc.cbackend.native import NativeEngine
+from rpsc.backends.c.native import NativeEngine
 from rpsrt.errors import TRAP_DIVZERO, Trap
 from rpsrt.plugins import PluginManager, compile_c_plugin
 

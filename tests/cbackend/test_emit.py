@@ -7,8 +7,8 @@ import subprocess
 import textwrap
 
 import pytest
-from rpsc.cbackend.emit import c_comment, c_const, c_string, emit_c, emit_headers
-from rpsc.cbackend.native import NativeEngine
+from rpsc.backends.c.emit import c_comment, c_const, c_string, emit_c, emit_headers
+from rpsc.backends.c.native import NativeEngine
 from rpsc.ir.ir import F64, I64, Const
 from rpsrt.errors import TRAP_CONVERSION, TRAP_DIVZERO, TRAP_RECURSION, Trap
 
@@ -150,8 +150,8 @@ def test_void_function_and_manifest(sample):
 
 def test_generated_headers_compile_and_expand_to_oids(tmp_path):
     """rps_names.h/rps_roots.h/rps_constants.h compile together and each macro expands to its OID."""
-    from rpsrt.heap import Heap
-    from rpsrt.objects import PayloadSymbol
+    from rpsrt.model.heap import Heap
+    from rpsrt.model.objects import PayloadSymbol
 
     heap = Heap()
     objs = []
@@ -214,7 +214,7 @@ def test_ctrl_c_interrupts_a_call_in_the_main_thread(tmp_path):
 def test_recursion_limit_is_exact_like_the_interpreter(tmp_path, limit):  # type: ignore[no-untyped-def]
     """With limit L, L nested calls run and the (L+1)-th traps, in C (ring copies included) as in the
     interpreter."""
-    from rpsc.ir.interp import Interpreter
+    from rpsc.backends.interp.interp import Interpreter
 
     mod_oid = handir.new_oid()
     mod = handir.module("deep", [handir.down_fn(mod_oid)], mod_oid)
@@ -233,7 +233,7 @@ def test_recursion_limit_is_exact_across_modules(tmp_path):
     """A call into another module's plugin counts its depth like a local call: with limit L, top(L-1)
     (1 + L-1 nested calls) runs and top(L) traps, in C as in the interpreter."""
     from rpsc.ir.builder import FunctionBuilder, const
-    from rpsc.ir.interp import Interpreter
+    from rpsc.backends.interp.interp import Interpreter
 
     b_oid, a_oid = handir.new_oid(), handir.new_oid()
     down = handir.down_fn(b_oid)

@@ -8,13 +8,13 @@ import shlex
 from pathlib import Path
 
 import pytest
-from rpsc.cbackend.build import GCC_WORKAROUND_FLAGS, BuildOptions, build_store, compiler_workaround_flags
-from rpsc.cbackend.native import NativeEngine
+from rpsc.driver.build import GCC_WORKAROUND_FLAGS, BuildOptions, build_store, compiler_workaround_flags
+from rpsc.backends.c.native import NativeEngine
 from rpsc.ir import ir
 from rpsc.ir.builder import FunctionBuilder, const
-from rpsc.ir.interp import Interpreter
+from rpsc.backends.interp.interp import Interpreter
 from rpsc.ir.ir import F64, I64
-from rpsc.llvm.jit import JitEngine
+from rpsc.backends.llvm.jit import JitEngine
 
 from .conftest import compile_store
 from .handir import loc, module, new_oid, ref

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from rpsc.cbackend.emit import emit_c
+from rpsc.backends.c.emit import emit_c
 from rpsrt.plugins import include_dir
 
 from .util import STRICT_CFLAGS, llvm_test_helper

@@ -8,11 +8,11 @@ import subprocess
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rpsc.cbackend.emit import emit_c, emit_headers
+from rpsc.backends.c.emit import emit_c, emit_headers
 from rpsc.ir.builder import FunctionBuilder, const
 from rpsc.ir.ir import I64, SourceLoc
-from rpsrt.heap import Heap
-from rpsrt.objects import PayloadSymbol
+from rpsrt.model.heap import Heap
+from rpsrt.model.objects import PayloadSymbol
 from rpsrt.plugins import ABI_VERSION, include_dir
 from rpsrt.plugins.manager import PluginApi
 from rpsrt.rt import new_rt

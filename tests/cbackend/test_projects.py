@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from rpsc.cbackend.build import ninja_executable
-from rpsc.cli import main
+from rpsc.driver.build import ninja_executable
+from rpsc.driver.cli import main
 
 from .conftest import REPO
 

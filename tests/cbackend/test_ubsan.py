@@ -6,7 +6,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from rpsc.cbackend.emit import emit_c
+from rpsc.backends.c.emit import emit_c
 from rpsrt.plugins import include_dir
 
 from . import handir

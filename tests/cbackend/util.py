@@ -9,8 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rpsc.cbackend.build import compiler_workaround_flags
-from rpsc.cbackend.emit import emit_c
+from rpsc.driver.build import compiler_workaround_flags
+from rpsc.backends.c.emit import emit_c
 from rpsc.ir import ir
 from rpsrt.plugins import include_dir, write_sidecar
 

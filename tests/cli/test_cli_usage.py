@@ -139,7 +139,7 @@ def test_show_store_without_code(tmp_path: Path) -> None:
 def test_concurrent_compile_waits_for_the_lock(tmp_path: Path) -> None:
     """A compile started while another update holds the store's lock waits, then keeps both updates' modules."""
     import rpsrt
-    from rpsc.pipeline import compile_sources
+    from rpsc.driver.pipeline import compile_sources
     from rpsrt.store.writer import dump_store, update_lock
 
     for name in ("m1", "m2", "m3"):
@@ -163,9 +163,10 @@ def test_unwritable_store_is_left_unchanged(tmp_path: Path, monkeypatch: pytest.
     """A dump that fails writing (read-only store, full disk) raises StoreError naming the store, removes its
     temporaries and leaves the files as they were."""
     import rpsrt
-    from rpsc.pipeline import compile_sources
+    from rpsc.driver.pipeline import compile_sources
     from rpsrt.errors import StoreError
-    from rpsrt.store import journal, writer
+    from rpsrt.store import journal
+    from rpsrt.store import writer
 
     (tmp_path / "calc.rps").write_text(MODULE)
     st = tmp_path / "st"
@@ -231,7 +232,7 @@ def test_build_and_run_in_folder_with_space_and_dollar(tmp_path: Path) -> None:
     proc = rpsc("run", "--store", st, "--backend", "c", "gcd", "12", "18")
     assert (proc.returncode, proc.stdout.strip()) == (0, "6"), proc.stderr
     (st / "rps_manifest.json").touch()
-    from rpsc.cbackend.build import ninja_executable
+    from rpsc.driver.build import ninja_executable
 
     ninja = subprocess.run([ninja_executable(), "-C", str(st / "build")], capture_output=True, text=True)
     assert ninja.returncode == 0, ninja.stdout + ninja.stderr
@@ -269,7 +270,7 @@ def _parsers(parser: argparse.ArgumentParser, path: str = "rpsc") -> list[tuple[
 
 def test_every_argument_has_help() -> None:
     """Every option and positional argument of every (sub)command has a help text."""
-    from rpsc.cli import build_parser
+    from rpsc.driver.cli import build_parser
 
     missing = [f"{path}: {a.option_strings or a.dest}" for path, p in _parsers(build_parser())
                for a in p._actions
@@ -279,7 +280,7 @@ def test_every_argument_has_help() -> None:
 
 def test_every_help_runs() -> None:
     """`--help` of every (sub)command exits 0 and prints its usage."""
-    from rpsc.cli import build_parser
+    from rpsc.driver.cli import build_parser
 
     for path, _ in _parsers(build_parser()):
         proc = rpsc(*path.split()[1:], "--help")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import upstream_store_path  # type: ignore[attr-defined]
-from rpsrt.oid import Oid
+from rpsrt.model.oid import Oid
 from rpsrt.store.reader import load_store
 from rpsrt.store.writer import dump_store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rpsc.cli import main
+from rpsc.driver.cli import main
 
 
 def test_compile_reports_all_errors_with_status_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

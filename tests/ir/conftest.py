@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from rpsc.ir.interp import Interpreter
-from rpsc.pipeline import program
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.driver.pipeline import program
 
 
 def interp_of(source: str, path: str = "t.rps", **kw: int) -> Interpreter:

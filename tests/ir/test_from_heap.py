@@ -8,7 +8,7 @@ import strategies_rps as srps  # tests/ is on sys.path (tests/ir is a package)
 from hypothesis import given, settings
 from rpsc.frontend.printer import print_module
 from rpsc.ir import ir
-from rpsc.pipeline import program
+from rpsc.driver.pipeline import program
 
 SRC = """module shape version "1.0.0";
 fn f(a: int, b: int) -> int {
@@ -142,7 +142,7 @@ def _outcome(call):  # type: ignore[no-untyped-def]
 def test_interpreter_agrees_with_a_naive_ast_evaluator(prog) -> None:  # type: ignore[no-untyped-def]
     """The IR interpreter (from the store) and an independent AST evaluator give the same result or trap."""
     from rpsc.frontend.parser import parse
-    from rpsc.ir.interp import Interpreter
+    from rpsc.backends.interp.interp import Interpreter
 
     from .ast_eval import AstEvaluator
 

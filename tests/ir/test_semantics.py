@@ -13,8 +13,8 @@ import pytest
 import rpsrt
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rpsc.engine import EngineError
-from rpsc.ir.interp import Interpreter
+from rpsc.backends.engine import EngineError
+from rpsc.backends.interp.interp import Interpreter
 from rpsrt.errors import TRAP_CONVERSION, TRAP_DIVZERO, TRAP_INTERRUPT, TRAP_RECURSION, Trap
 
 from .conftest import interp_of
@@ -425,7 +425,7 @@ def test_interrupt_does_not_linger_after_close() -> None:
 
 def test_missing_callee_module_is_a_clear_error() -> None:
     """An interpreter given a module without the module it calls into refuses with an EngineError."""
-    from rpsc.pipeline import compile_sources, ir_modules
+    from rpsc.driver.pipeline import compile_sources, ir_modules
 
     heap = compile_sources([("a.rps", "module a; fn one() -> int { return 1; }"),
                             ("b.rps", "module b; requires a; fn two() -> int { return one() + 1; }")])

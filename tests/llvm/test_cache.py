@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rpsc.llvm.cache import ObjectCache, TargetKey, cache_key
+from rpsc.backends.llvm.cache import ObjectCache, TargetKey, cache_key
 
 HERE = Path(__file__).parent
 
@@ -15,7 +15,7 @@ _CHILD = """
 import json, sys
 sys.path.insert(0, {here!r})
 import irfactory as f
-from rpsc.llvm.jit import JitEngine
+from rpsc.backends.llvm.jit import JitEngine
 e = JitEngine([f.module([f.fib(), f.binop_fn("div", "sdiv")])], opt_level={opt}, cache_dir={cache!r})
 out = {{"fib": e.call("fib", [20]), "div": e.call("div", [-7, 2])}}
 out.update(e.stats.as_dict())

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import rpsrt
-from rpsc.cli import main
-from rpsc.pipeline import compile_sources, ir_modules
+from rpsc.driver.cli import main
+from rpsc.driver.pipeline import compile_sources, ir_modules
 
 SOURCE = """
 module geo version "1.0.0";
@@ -118,9 +118,9 @@ def test_emit_one_module_and_errors(store: Path, tmp_path: Path, capsys: pytest.
 
 
 def test_run_defaults_to_the_jit(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`rpsc run` without --backend uses the JIT (rpsc.llvm.jit is importable) and prints the result."""
-    from rpsc.commands.lang import make_engine
-    from rpsc.llvm.jit import JitEngine
+    """`rpsc run` without --backend uses the JIT (rpsc.backends.llvm.jit is importable) and prints the result."""
+    from rpsc.driver.commands.lang import make_engine
+    from rpsc.backends.llvm.jit import JitEngine
 
     modules = ir_modules(rpsrt.load_store(str(store)))
     engine = make_engine(None, str(store), modules, None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import llvmlite.binding as llvm
-from rpsc.llvm.codegen import emit_llvm
-from rpsc.llvm.jit import init_native
+from rpsc.backends.llvm.codegen import emit_llvm
+from rpsc.backends.llvm.jit import init_native
 
 from . import irfactory as f
 from .randprog import random_program
@@ -89,7 +89,7 @@ def _fanout(calls: int):  # type: ignore[no-untyped-def]
 
 def test_recursion_copies_inlined_within_budget() -> None:
     """fib gets 3 copies (-O2) or 5 (-O3), copies 1.. `alwaysinline`; a body fanning out 4 ways gets fewer."""
-    from rpsc.llvm.codegen import RECURSION_INLINE_BUDGET
+    from rpsc.backends.llvm.codegen import RECURSION_INLINE_BUDGET
 
     fib = f.fib()
     o2 = emit_llvm(f.module([fib]), recursion_copies=3)

@@ -8,8 +8,8 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rpsc.ir.interp import Interpreter
-from rpsc.llvm.jit import JitEngine
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.backends.llvm.jit import JitEngine
 from rpsrt.errors import Trap
 
 from .randprog import random_program

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from rpsc.ir import ir
-from rpsc.ir.interp import Interpreter
-from rpsc.llvm.jit import JitEngine
-from rpsc.pipeline import compile_sources, ir_modules
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.backends.llvm.jit import JitEngine
+from rpsc.driver.pipeline import compile_sources, ir_modules
 from rpsrt.errors import Trap
 
 REPO = Path(__file__).resolve().parents[2]

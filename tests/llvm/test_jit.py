@@ -7,10 +7,10 @@ import struct
 import threading
 
 import pytest
-from rpsc.engine import Engine, EngineError
+from rpsc.backends.engine import Engine, EngineError
 from rpsc.ir import ir
 from rpsc.ir.builder import FunctionBuilder, const
-from rpsc.llvm.jit import JitEngine
+from rpsc.backends.llvm.jit import JitEngine
 from rpsrt.errors import TRAP_DIVZERO, TRAP_INTERRUPT, TRAP_RECURSION, Trap
 
 from . import irfactory as f
@@ -44,7 +44,7 @@ def arith(request: pytest.FixtureRequest) -> JitEngine:
 
 
 def test_engine_protocol() -> None:
-    """JitEngine implements the engine protocol of rpsc.engine."""
+    """JitEngine implements the engine protocol of rpsc.backends.engine."""
     with JitEngine([f.module([f.fib()])]) as e:
         assert isinstance(e, Engine)
 
@@ -255,7 +255,7 @@ def test_engines_have_independent_state() -> None:
 
 def test_recursion_depth_is_exact_across_modules() -> None:
     """Depth counts across modules exactly as in the interpreter (limit 11: twice(10) runs, twice(11) traps)."""
-    from rpsc.ir.interp import Interpreter
+    from rpsc.backends.interp.interp import Interpreter
 
     modules = list(_two_modules())
     with JitEngine(modules, recursion_limit=11) as jit, Interpreter(modules, recursion_limit=11) as interp:

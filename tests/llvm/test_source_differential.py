@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rpsc.frontend import ast
 from rpsc.frontend.printer import print_module
-from rpsc.ir.interp import Interpreter
-from rpsc.llvm.jit import JitEngine
-from rpsc.pipeline import program
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.backends.llvm.jit import JitEngine
+from rpsc.driver.pipeline import program
 from rpsrt.errors import Trap
 
 

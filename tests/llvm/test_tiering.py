@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from rpsc.ir import ir
 from rpsc.ir.builder import FunctionBuilder, const
-from rpsc.ir.interp import Interpreter
-from rpsc.llvm.jit import JitEngine
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.backends.llvm.jit import JitEngine
 from rpsrt.errors import TRAP_DIVZERO, TRAP_INTERRUPT, TRAP_RECURSION, Trap
 
 from . import irfactory as f
@@ -198,7 +198,7 @@ _CHILD = """
 import json, sys
 sys.path.insert(0, {here!r})
 import irfactory as f
-from rpsc.llvm.jit import JitEngine
+from rpsc.backends.llvm.jit import JitEngine
 e = JitEngine([f.module([f.fib()])], cache_dir={cache!r}, tier_up_calls=5)
 fib = e.function("fib")
 out = {{"fib": [fib(20) for _ in range(6)], "writes": e.cache.stats.writes}}
@@ -228,7 +228,7 @@ def test_stats_display_shows_tier_ups() -> None:
     """`rpsc jit --stats`'s display lists the tier-ups per module and the tier-2 compile."""
     import io
 
-    from rpsc.commands.jit import _print_stats
+    from rpsc.driver.commands.jit import _print_stats
 
     with JitEngine(_modules(), tier_up_calls=THRESHOLD) as e:
         e.call("div", [4, 2])

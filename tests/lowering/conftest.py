@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import rpsrt
-from rpsc.pipeline import compile_sources, new_heap
+from rpsc.driver.pipeline import compile_sources, new_heap
 
 REPO = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = REPO / "plugins_src"

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from rpsc.cli import main
+from rpsc.driver.cli import main
 from rpsc.frontend.parser import parse
 
 from .conftest import fingerprint

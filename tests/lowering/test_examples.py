@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import rpsrt
-from rpsc.frontend.codeclasses import find_code_classes
-from rpsc.frontend.lower import module_objects, stored_definitions
-from rpsc.ir.interp import Interpreter
-from rpsc.pipeline import ir_modules
+from rpsc.heapcode.classes import find_code_classes
+from rpsc.heapcode.encode import module_objects, stored_definitions
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.driver.pipeline import ir_modules
 
 from .conftest import compile_into, example_sources
 

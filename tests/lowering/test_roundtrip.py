@@ -9,13 +9,13 @@ import pytest
 import rpsrt
 import strategies_rps as srps  # tests/ is on sys.path (tests/lowering is a package)
 from hypothesis import HealthCheck, given, settings
-from rpsc.frontend.codeclasses import find_code_classes
-from rpsc.frontend.decode import decode_module
-from rpsc.frontend.lower import module_objects
+from rpsc.heapcode.classes import find_code_classes
+from rpsc.heapcode.decode import decode_module
+from rpsc.heapcode.encode import module_objects
 from rpsc.frontend.parser import parse
 from rpsc.frontend.printer import print_module
-from rpsc.ir.interp import Interpreter
-from rpsc.pipeline import compile_sources, ir_modules
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.driver.pipeline import compile_sources, ir_modules
 
 from .conftest import compile_into
 

@@ -9,15 +9,15 @@ import pytest
 import rpsrt
 from rpsc import CompileError
 from rpsc.frontend import ast
-from rpsc.frontend.codeclasses import CLASSES, RPSC_SPACE, find_code_classes
-from rpsc.frontend.decode import decode_function, decode_module
-from rpsc.frontend.lower import module_objects, stored_definitions
+from rpsc.heapcode.classes import CLASSES, RPSC_SPACE, find_code_classes
+from rpsc.heapcode.decode import decode_function, decode_module
+from rpsc.heapcode.encode import module_objects, stored_definitions
 from rpsc.frontend.parser import parse
-from rpsc.ir.interp import Interpreter
-from rpsc.pipeline import compile_sources, ir_modules
-from rpsrt import wellknown as wk
-from rpsrt.objects import PayloadClassInfo, PayloadSymbol
-from rpsrt.values import VClosure, VInstance, VSet, VTuple
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.driver.pipeline import compile_sources, ir_modules
+from rpsrt.model import wellknown as wk
+from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol
+from rpsrt.model.values import VClosure, VInstance, VSet, VTuple
 
 from .conftest import compile_into, fingerprint
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from rpsc.cli import main
+from rpsc.driver.cli import main
 from rpsrt.plugins import PluginManager
 
 from .conftest import HELLO_SRC, Built

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import strategies as st
-from rpsrt import wellknown as wk
-from rpsrt.heap import Heap
-from rpsrt.objects import (
+from rpsrt.model import wellknown as wk
+from rpsrt.model.heap import Heap
+from rpsrt.model.objects import (
     PayloadAgenda,
     PayloadClassInfo,
     PayloadEnvironment,
@@ -23,9 +23,9 @@ from rpsrt.objects import (
     PayloadVectOb,
     PayloadVectVal,
 )
-from rpsrt.oid import Oid
+from rpsrt.model.oid import Oid
 from rpsrt.store.core import new_heap
-from rpsrt.values import VClosure, VInstance, VJson, VSet, VTuple
+from rpsrt.model.values import VClosure, VInstance, VJson, VSet, VTuple
 
 INT64 = st.integers(-(2**63), 2**63 - 1)
 FLOATS = st.one_of(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 
 import pytest
-from rpsrt import wellknown as wk
+from rpsrt.model import wellknown as wk
 from rpsrt.errors import Error
-from rpsrt.heap import Heap
-from rpsrt.objects import PayloadClassInfo, PayloadSymbol, RpsObject
-from rpsrt.oid import Oid
+from rpsrt.model.heap import Heap
+from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol, RpsObject
+from rpsrt.model.oid import Oid
 from rpsrt.store.core import new_heap
-from rpsrt.values import VClosure, VInstance, VJson, VSet, VTuple
+from rpsrt.model.values import VClosure, VInstance, VJson, VSet, VTuple
 
 
 def _pair() -> tuple[Heap, Heap, RpsObject, RpsObject]:

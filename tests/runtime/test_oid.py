@@ -7,7 +7,7 @@ import pickle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rpsrt.oid import (
+from rpsrt.model.oid import (
     ALPHABET,
     GEN_MAX_LO,
     MAX_HI,

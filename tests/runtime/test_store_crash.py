@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rpsrt import wellknown as wk
-from rpsrt.heap import Heap
-from rpsrt.objects import PayloadSymbol
+from rpsrt.model import wellknown as wk
+from rpsrt.model.heap import Heap
+from rpsrt.model.objects import PayloadSymbol
 from rpsrt.store import journal
 from rpsrt.store.core import new_heap
 from rpsrt.store.reader import load_store

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rpsrt import wellknown as wk
+from rpsrt.model import wellknown as wk
 from rpsrt.errors import StoreError
-from rpsrt.oid import Oid
+from rpsrt.model.oid import Oid
 from rpsrt.store.core import new_heap
 from rpsrt.store.reader import load_store
 from rpsrt.store.writer import dump_store

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import rpsrt
 from hypothesis import HealthCheck, given, settings
-from rpsrt import wellknown as wk
+from rpsrt.model import wellknown as wk
 from rpsrt.errors import StoreError
-from rpsrt.heap import Heap
-from rpsrt.objects import PayloadSymbol, PayloadUnknown
+from rpsrt.model.heap import Heap
+from rpsrt.model.objects import PayloadSymbol, PayloadUnknown
 from rpsrt.store.core import CORE_CLASSES, new_heap
 from rpsrt.store.reader import load_store
 from rpsrt.store.writer import dump_store, render_store
-from rpsrt.values import VClosure, VRaw
+from rpsrt.model.values import VClosure, VRaw
 from store_heaps import heaps
 
 

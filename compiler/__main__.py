@@ -1,5 +1,0 @@
-"""`python -m rpsc`: the command line."""
-
-from rpsc.cli import main
-
-raise SystemExit(main())

@@ -1,0 +1,198 @@
+"""The native engine: runs a store's functions from its built C plugins, loaded through the PluginManager.
+
+`NativeEngine(store_dir, recursion_limit=...)` implements `rpsc.backends.engine.Engine` (`call`, `interrupt`,
+`close`) for `rpsc run --backend c`. It reads the plugins the store lists (manifest `"plugins"`, else every
+`plugins/rps*-mod.so`), declares the extension points their manifests carry, loads them (dependencies
+first, checksums checked by the manager), and calls `rpsfn_<oid>` symbols through `PluginManager.function`.
+Function names resolve from the plugins' manifests, so the store itself is never loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
+from rpsc.ir import ir
+from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, PluginError, Trap
+
+_TYPES = {"i64": ir.I64, "f64": ir.F64, "bool": ir.BOOL, "void": ir.VOID}
+
+
+def parse_signature(sig: str) -> tuple[tuple[ir.Type, ...], ir.Type]:
+    ret, _, rest = sig.partition("(")
+    params = tuple(_TYPES[p.strip()] for p in rest.rstrip(")").split(",") if p.strip())
+    return params, _TYPES[ret.strip()]
+
+
+def read_store_plugins(store: Path) -> list[str] | None:
+    """The OIDs in the store manifest's `"plugins"` (None when the manifest cannot be read)."""
+    try:
+        text = (store / "rps_manifest.json").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+    try:
+        data, _ = json.JSONDecoder().raw_decode(body.strip())
+    except ValueError:
+        return None
+    plugins = data.get("plugins") if isinstance(data, dict) else None
+    return [p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else None
+
+
+def check_fresh(store: Path, build_dir: Path) -> None:
+    """Refuse plugins older than the store: when the last `rpsc build` (its state in `build_dir`) saw other
+    store files than there are now, the plugins may run stale code. No state: nothing to check."""
+    from rpsc.driver.build import read_state, store_stamps
+
+    state = read_state(build_dir)
+    if state is None:
+        return
+    if state.get("store") != store_stamps(store.absolute()):
+        raise PluginError(f"the store changed since its plugins were built: run `rpsc build --store {store}`",
+                          path=str(store))
+
+
+class NativeEngine:
+    """Runs functions from a store's built plugins (see the module docstring)."""
+
+    def __init__(self, store_dir: str | os.PathLike[str], *, recursion_limit: int = DEFAULT_RECURSION_LIMIT,
+                 plugin_paths: Sequence[str | os.PathLike[str]] = (), manager: Any = None,
+                 interruptible: bool = True, build_dir: str | os.PathLike[str] | None = None) -> None:
+        from rpsrt.plugins import PluginManager, inspect_native
+
+        self.store = Path(store_dir)
+        check_fresh(self.store, Path(build_dir) if build_dir is not None else self.store / "build")
+        self.manager = manager if manager is not None else PluginManager(plugin_paths, store=self.store)
+        self.manager.rt.depth_limit = int(recursion_limit)
+        self.interruptible = interruptible
+        pdir = self.store / "plugins"
+        oids = read_store_plugins(self.store)
+        if oids:
+            files = [pdir / f"rps{oid}-mod.so" for oid in oids]
+        else:
+            files = sorted(pdir.glob("rps*-mod.so")) if pdir.is_dir() else []
+        if not files:
+            raise PluginError(f"no built plugins: run `rpsc build --store {shlex.quote(str(self.store))}` first",
+                              path=str(self.store))
+        cands = []
+        for f in files:
+            if not f.is_file():
+                raise PluginError("plugin listed in the store's manifest is missing (run `rpsc build`)", path=str(f))
+            cand, _elf = inspect_native(f)
+            cands.append(cand)
+        for cand in cands:
+            for ep in cand.manifest.raw.get("extension_points", []) or []:
+                self.manager.declare(ep["name"], ep["signature"], ep.get("mode", "first"))
+        self.modules: list[ir.Module] = []
+        for f, cand in zip(files, cands, strict=True):
+            self.manager.load_file(f)
+            moid = f.name.removeprefix("rps").removesuffix("-mod.so")
+            fns = []
+            for exp in cand.manifest.exports:
+                params, ret = parse_signature(exp.signature)
+                ref = ir.FunctionRef(ir.oid_of_symbol(exp.symbol) or exp.symbol, exp.symbol, exp.name, params, ret, moid)
+                fns.append(ir.Function(ref, tuple(f"a{i}" for i in range(len(params))), [], [],
+                                       ir.SourceLoc("?", 0, 0)))
+            self.modules.append(ir.Module(moid, cand.name, cand.version, [], fns, [], []))
+        self._callables: dict[str, Any] = {}
+        self._closed = False
+
+    @property
+    def rt(self) -> Any:
+        return self.manager.rt
+
+    def function_ref(self, fn: str | ir.FunctionRef) -> ir.FunctionRef:
+        return resolve_function(self.modules, fn)
+
+    def _callable(self, ref: ir.FunctionRef) -> Any:
+        c = self._callables.get(ref.symbol)
+        if c is None:
+            c = self._callables[ref.symbol] = self.manager.function(ref.symbol, ref.signature)
+        return c
+
+    def call(self, fn: str | ir.FunctionRef, args: Sequence[Scalar]) -> Scalar | None:
+        """Run one function; raise rpsrt.Trap on a trap, EngineError for a bad name or arguments."""
+        if self._closed:
+            raise EngineError("the native engine is closed")
+        try:
+            ref = self.function_ref(fn)
+        except EngineError:
+            if isinstance(fn, ir.FunctionRef):
+                raise EngineError(f"function {fn.name} ({fn.symbol}) is in the store but not in its plugins: "
+                                  f"run `rpsc build --store {self.store}`") from None
+            raise
+        vals = coerce_args(ref, args)
+        target = self._callable(ref)
+        if not self.interruptible or threading.current_thread() is not threading.main_thread():
+            return self._run(target, vals)
+        # Run in a worker so that Ctrl-C in the main thread can set the interrupt flag: the compiled
+        # loop then traps INTERRUPT at its next back-edge and the call returns.
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box["value"] = self._run(target, vals)
+            except BaseException as exc:  # handed back to the caller below
+                box["error"] = exc
+            finally:
+                done.set()
+
+        t = threading.Thread(target=work, name="rpsc-native-call", daemon=True)
+        interrupted = False
+        try:
+            t.start()  # (raises only after the thread runs, while waiting for it to have started)
+        except KeyboardInterrupt:
+            interrupted = True
+            self.interrupt()
+        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread marked
+        # as finished while it still runs (CPython 3.11), and the call would return before the code did.
+        while not done.is_set():
+            try:
+                done.wait(0.05)
+            except KeyboardInterrupt:
+                interrupted = True
+                self.interrupt()
+        if interrupted:
+            self.manager.rt.interrupt = 0  # a call without loops never polled the flag
+        if "error" in box:
+            err = box["error"]
+            if interrupted and isinstance(err, Trap) and err.code == TRAP_INTERRUPT:
+                raise KeyboardInterrupt from err
+            raise err
+        if interrupted:
+            raise KeyboardInterrupt
+        return box.get("value")
+
+    def _run(self, target: Any, vals: list[Scalar]) -> Scalar | None:
+        rt = self.manager.rt
+        try:
+            return target(*vals)
+        except Trap as trap:
+            if trap.code == TRAP_INTERRUPT:
+                rt.interrupt = 0
+            rt.depth = 0
+            raise
+
+    def interrupt(self) -> None:
+        """Set the shared interrupt flag: the next loop back-edge of compiled code traps INTERRUPT."""
+        self.manager.rt.interrupt = 1
+
+    def close(self) -> None:
+        """Unload every plugin this engine loaded."""
+        if not self._closed:
+            self._closed = True
+            self._callables.clear()
+            self.manager.close()
+
+    def __enter__(self) -> NativeEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,221 @@
+"""`rpsc compile`, `rpsc run`, `rpsc show`: sources into a store, calling a stored function, printing code back."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from typing import Any
+
+from rpsc.driver.cli import numbers_as_arguments
+
+BACKENDS = ("interp", "jit", "c")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "compile", help="compile .rps modules into a store",
+        description="Parse, check and lower .rps modules into a RefPerSys store (created when missing). "
+                    "Re-compiling keeps OIDs; an unchanged module rewrites no file; on any error the store "
+                    "is left untouched. Concurrent compiles into one store take turns (a lock).",
+        epilog="example:\n  rpsc compile numeric.rps shapes.rps --store st   (modules that require one another "
+               "go together)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="+", metavar="FILE.rps", help="the modules to compile")
+    p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    p.set_defaults(handler=run_compile)
+
+    p = subparsers.add_parser(
+        "run", help="call a function of a store and print its result",
+        description="Call a stored function with arguments parsed by its parameter types (int, float, "
+                    "true/false) and print the result. A trap prints `file:line:col: trap: KIND in FUNC` "
+                    "and exits with status 3; Ctrl-C interrupts a running loop (an `interrupted` trap).",
+        epilog="examples:\n  rpsc run --store st fib 20\n  rpsc run --store st --backend c numeric.gcd -12 18\n"
+               "  rpsc run --store st newton_sqrt 2.5e3    (floats: 1.5, -1e3, inf, -inf, nan)\n"
+               "exit status: 0 ok, 1 error, 3 trap",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="interp (reference interpreter), jit (LLVM) or c (native plugins); "
+                        "default: jit when available, else interp")
+    p.add_argument("--recursion-limit", type=int, default=None, metavar="N",
+                   help="calls nested deeper than N trap (default 10000)")
+    p.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help="JIT object cache (default: $XDG_CACHE_HOME/rpsc)")
+    p.add_argument("--no-cache", action="store_true", help="JIT: neither read nor write the object cache")
+    p.add_argument("function", metavar="FUNC", help="`name`, `module.name` or `rpsfn_<oid>`")
+    p.add_argument("args", nargs="*", metavar="ARG", help="the arguments")
+    p.set_defaults(handler=run_run)
+    numbers_as_arguments(p)
+
+    p = subparsers.add_parser(
+        "show", help="print stored code back as .rps source",
+        description="Print a stored function (`name` or `module.name`) or a whole module back as .rps "
+                    "source; with no NAME, every module of the store.")
+    p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    p.add_argument("name", nargs="?", metavar="NAME", help="a function or a module")
+    p.set_defaults(handler=run_show)
+
+
+def _load(store: str) -> Any:
+    import rpsrt
+    from rpsrt.errors import StoreError
+
+    if not os.path.isfile(os.path.join(store, "rps_manifest.json")):
+        raise StoreError("no store here (no rps_manifest.json); create one with `rpsc compile`", path=store)
+    return rpsrt.load_store(store)
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    import rpsrt
+    from rpsc.frontend.parser import read_source
+    from rpsc.driver.pipeline import compile_sources, new_heap
+    from rpsrt.errors import StoreError
+    from rpsrt.store.writer import dump_store, update_lock
+
+    # The file name is stored with the code (trap locations): a name that is not UTF-8 is kept readable
+    # (U+FFFD for its undecodable bytes) instead of making the store impossible to dump.
+    sources = [(path.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), read_source(path))
+               for path in args.files]
+    store = args.store
+    if os.path.exists(store) and not os.path.isdir(store):
+        raise StoreError("not a directory: --store names the store's folder (created when missing)", path=store)
+    created = not os.path.exists(store)
+    os.makedirs(store, exist_ok=True)
+    try:
+        # One lock across load, compile and dump: concurrent compiles into one store take turns, and none
+        # loses the modules another one added.
+        with update_lock(store):
+            exists = os.path.isfile(os.path.join(store, "rps_manifest.json"))
+            heap = rpsrt.load_store(store) if exists else new_heap()
+            compile_sources(sources, heap)
+            dump_store(heap, store, locked=True)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                os.rmdir(store)  # only when still empty: a failed first compile leaves nothing behind
+        raise
+    return 0
+
+
+def make_engine(backend: str | None, store: str, modules: list[Any], recursion_limit: int | None,
+                cache_dir: str | None = None, use_cache: bool = True) -> Any:
+    """The engine of a backend name (None: jit when importable, else interp)."""
+    from rpsrt.errors import DEFAULT_RECURSION_LIMIT
+
+    limit = DEFAULT_RECURSION_LIMIT if recursion_limit is None else recursion_limit
+    if backend is None:
+        try:
+            import rpsc.backends.llvm.jit  # noqa: F401
+            backend = "jit"
+        except ImportError:
+            backend = "interp"
+    if backend == "interp":
+        from rpsc.backends.interp.interp import Interpreter
+
+        return Interpreter(modules, recursion_limit=limit)
+    if backend == "jit":
+        from rpsc.backends.llvm.cache import default_cache_dir
+        from rpsc.backends.llvm.jit import JitEngine
+
+        cache = (cache_dir or default_cache_dir()) if use_cache else None
+        return JitEngine(modules, recursion_limit=limit, cache_dir=cache)
+    from rpsc.backends.c.native import NativeEngine
+
+    return NativeEngine(store, recursion_limit=limit)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from rpsc.backends.engine import EngineError, call_interruptibly, format_result, parse_args, resolve_function
+    from rpsc.driver.pipeline import ir_modules
+    from rpsrt.errors import Trap
+
+    if args.recursion_limit is not None and not 1 <= args.recursion_limit < 2**31:
+        raise EngineError(f"--recursion-limit must be between 1 and {2**31 - 1}, got {args.recursion_limit}")
+    heap = _load(args.store)
+    modules = ir_modules(heap)
+    ref = resolve_function(modules, args.function)
+    values = parse_args(ref, args.args)
+    engine = make_engine(args.backend, args.store, modules, args.recursion_limit,
+                         cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    # The call runs in a worker thread; Ctrl-C in the main thread sets the engine's interrupt flag, and the
+    # next loop back-edge of the running code traps INTERRUPT, which is reported like any other trap.
+    try:
+        ok, value = call_interruptibly(engine, lambda: engine.call(ref, values), ())
+        if not ok:
+            if isinstance(value, Trap):
+                print(f"{value.location}: trap: {value.kind} in {value.function}", file=sys.stderr)
+                return 3
+            raise value
+        text = format_result(value)
+        if text:
+            print(text)
+        return 0
+    finally:
+        engine.close()
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from rpsc.backends.engine import EngineError
+    from rpsc.heapcode.classes import find_code_classes
+    from rpsc.heapcode.decode import decode_function, decode_module
+    from rpsc.heapcode.encode import module_objects
+    from rpsc.ir.from_heap import code_modules
+
+    heap = _load(args.store)
+    cc = find_code_classes(heap)
+    if cc is None:
+        raise EngineError("this store holds no rpsc code: add some with `rpsc compile FILE.rps --store DIR`")
+    printer = _printer()
+    if args.name is None:
+        texts = [printer.module(decode_module(m, cc)) for m in code_modules(heap)]
+        print("\n".join(texts), end="")
+        return 0
+    mods = module_objects(heap, cc)
+    if args.name in mods:
+        print(printer.module(decode_module(mods[args.name], cc)), end="")
+        return 0
+    mname, _, fname = args.name.rpartition(".")
+    found = []
+    for name, m in sorted(mods.items()):
+        if mname and name != mname:
+            continue
+        for d in decode_module(m, cc).decls:
+            if getattr(d, "name", None) == fname and type(d).__name__ == "FnDecl":
+                found.append((name, d))
+    if not found:
+        raise EngineError(f"no module or function named {args.name}")
+    if len(found) > 1:
+        raise EngineError(f"{args.name} is ambiguous: write one of "
+                          + ", ".join(f"{m}.{fname}" for m, _ in found))
+    del decode_function
+    print(printer.decl(found[0][1]), end="")
+    return 0
+
+
+class _Printer:
+    """Adapter over `rpsc.frontend.printer` (module -> text, declaration -> text)."""
+
+    def __init__(self, mod: Any) -> None:
+        self.mod = mod
+
+    def module(self, m: Any) -> str:
+        for name in ("print_module", "format_module", "pretty_module", "module_text"):
+            f = getattr(self.mod, name, None)
+            if f is not None:
+                return str(f(m))
+        return str(self.mod.pretty(m))
+
+    def decl(self, d: Any) -> str:
+        for name in ("print_decl", "format_decl", "pretty_decl", "decl_text"):
+            f = getattr(self.mod, name, None)
+            if f is not None:
+                return str(f(d))
+        return str(self.mod.pretty(d))
+
+
+def _printer() -> _Printer:
+    from rpsc.frontend import printer
+
+    return _Printer(printer)

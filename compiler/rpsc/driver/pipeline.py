@@ -1,0 +1,124 @@
+"""The compile pipeline as library calls: sources -> heap (parse, check, lower) and heap -> typed IR.
+
+    heap = compile_sources([("geo.rps", text)])        # a fresh heap of RefPerSys core objects
+    modules = ir_modules(heap)                          # ir.Module list, built from the stored functions
+    modules = program("module t; fn f() -> int { return 1; }")   # both at once, for tests
+
+`compile_sources` raises `rpsc.CompileError` and then leaves a given heap exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rpsrt.model.heap import Heap
+
+from rpsc.ir import ir
+
+
+def new_heap() -> Heap:
+    """A heap of RefPerSys's core objects (`rpsrt.store.core.new_heap`), as `rpsc store new` makes."""
+    from rpsrt.store.core import new_heap as _new_heap
+
+    return _new_heap()
+
+
+def parse_sources(sources: Sequence[tuple[str, str]]) -> list:  # type: ignore[type-arg]
+    """Parse (path, text) pairs into `ast.Module`s, reporting every file's errors together."""
+    from rpsc import CompileError
+    from rpsc.frontend.parser import parse
+
+    modules = []
+    diags: list = []  # type: ignore[type-arg]
+    for path, text in sources:
+        try:
+            modules.append(parse(text, path))
+        except CompileError as exc:
+            diags.extend(exc.diagnostics or [exc.message])
+    if diags:
+        from rpsc.frontend.diagnostics import Diagnostic, DiagnosticError
+
+        if all(isinstance(d, Diagnostic) for d in diags):
+            raise DiagnosticError(diags)
+        raise CompileError(str(diags[0]), diags)
+    return modules
+
+
+def check_modules(modules: Sequence, heap: Heap) -> None:  # type: ignore[type-arg]
+    """Run the frontend's checker (names, kinds, types, returns), with the heap's modules as known ones."""
+    from rpsc.frontend.check import check
+    from rpsc.heapcode.encode import stored_interfaces
+
+    given = {m.name for m in modules}
+    known = {k: v for k, v in stored_interfaces(heap).items() if k not in given}
+    check(list(modules), known_modules=known)
+
+
+def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None) -> Heap:
+    """Parse, check and lower (path, text) pairs into `heap` (a fresh `new_heap()` when None)."""
+    from rpsc import CompileError
+    from rpsc.heapcode.encode import lower
+    from rpsrt.limits import deep_recursion
+
+    if heap is None:
+        heap = new_heap()
+    modules = parse_sources(sources)
+    check_modules(modules, heap)
+    # Lowering resolves every name before it writes; should anything still fail, restore the heap.
+    snapshot = _snapshot(heap)
+    try:
+        with deep_recursion():
+            lower(modules, heap)
+            ir_modules(heap)  # every stored function must give valid IR
+    except CompileError:
+        _restore(heap, snapshot)
+        raise
+    except Exception as exc:
+        _restore(heap, snapshot)
+        from rpsrt.errors import Error
+
+        if isinstance(exc, Error):
+            raise CompileError(str(exc)) from None
+        raise
+    return heap
+
+
+def _snapshot(heap: Heap) -> tuple:  # type: ignore[type-arg]
+    import copy
+
+    state = {o: (o.cls, o.mtime, dict(o.attrs), list(o.comps), copy.copy(o.payload), o.space)
+             for o in heap.objects.values()}
+    methodicts = {o: dict(o.payload.methodict) for o in heap.objects.values()
+                  if o.payload is not None and hasattr(o.payload, "methodict")}
+    return (dict(heap.objects), set(heap.spaces), set(heap.roots), set(heap.constants), state, methodicts)
+
+
+def _restore(heap: Heap, snap: tuple) -> None:  # type: ignore[type-arg]
+    objects, spaces, roots, consts, state, methodicts = snap
+    heap.objects.clear()
+    heap.objects.update(objects)
+    heap.spaces.clear()
+    heap.spaces.update(spaces)
+    heap.roots.clear()
+    heap.roots.update(roots)
+    heap.constants.clear()
+    heap.constants.update(consts)
+    for o, (cls, mtime, attrs, comps, payload, space) in state.items():
+        o.cls, o.mtime, o.attrs, o.comps, o.payload, o.space = cls, mtime, attrs, comps, payload, space
+    for o, md in methodicts.items():
+        o.payload.methodict = md
+
+
+def ir_modules(heap: Heap) -> list[ir.Module]:
+    """The typed IR of every `.rps` module stored in `heap`, built from the stored function objects."""
+    from rpsrt.limits import deep_recursion
+
+    from rpsc.ir.from_heap import build_ir
+
+    with deep_recursion():
+        return build_ir(heap)
+
+
+def program(text: str, path: str = "<test>") -> list[ir.Module]:
+    """Compile one source into a fresh heap and return its IR (for tests)."""
+    return ir_modules(compile_sources([(path, text)]))

@@ -1,0 +1,96 @@
+"""Recording built plugins back into the heap: plugin file, checksum and native symbols; manifest `plugins`.
+
+A module object (class `code_module`) gets `plugin_file` (path relative to the store), `plugin_sha256`
+and `plugin_symbols` (the exported symbols, space-separated); each function object gets `native_symbol`
+and `code_hash` (the SHA-256 of the typed IR that was compiled; rpsc's attributes of
+`rpsc.heapcode.classes`). The two plugin attributes are rpsc objects with fixed
+OIDs, created in rpsc's space when missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rpsc.ir import ir
+from rpsrt.model.oid import Oid
+
+#: rpsc's attributes for built plugins (class `named_attribute`, in rpsc's space).
+PLUGIN_ATTRIBUTES: dict[str, str] = {
+    "plugin_file": "_17OLazhM5tP03Ckjw5",
+    "plugin_sha256": "_3KUoVHyLOcW003WB9q",
+    "plugin_symbols": "_2spy7pf9V4p01TAxwt",
+}
+
+
+def plugin_attributes(heap: Any) -> dict[str, Any]:
+    """The plugin attribute objects of `heap`, created (with their names) when missing."""
+    from rpsc.heapcode.classes import RPSC_MTIME, ensure_code_classes
+    from rpsrt.model import wellknown as wk
+
+    cc = ensure_code_classes(heap)
+    out = {}
+    for name, oid in PLUGIN_ATTRIBUTES.items():
+        obj = heap.get(oid)
+        if obj is None:
+            obj = heap.create(heap[wk.NAMED_ATTRIBUTE], oid=Oid.parse(oid), space=cc.space, mtime=RPSC_MTIME)
+            obj.attrs[cc.name] = name
+        out[name] = obj
+    out["native_symbol"] = cc.attr["native_symbol"]
+    out["code_hash"] = cc.attr["code_hash"]
+    return out
+
+
+def code_hash(fn: Any) -> str:
+    """The hex SHA-256 of a typed IR function (`ir.Function`): what the backends compile."""
+    import hashlib
+
+    return hashlib.sha256(repr(fn).encode()).hexdigest()
+
+
+def _set(obj: Any, attr: Any, value: Any) -> bool:
+    if obj.attrs.get(attr) == value:
+        return False
+    obj.attrs[attr] = value
+    return True
+
+
+def record(heap: Any, results: Sequence[Any], store: Path, modules: Sequence[Any] = ()) -> bool:
+    """Record every module of `results` (ModuleResult) in `heap`, with the code hashes of the functions of
+    `modules` (the IR that was compiled); True when anything changed."""
+    attrs = plugin_attributes(heap) if results else {}
+    changed = False
+    built_oids = {str(r.oid) for r in results}
+    for m in modules:
+        if m.oid not in built_oids:
+            continue
+        for f in m.functions:
+            fobj = heap.get(f.ref.oid)
+            if fobj is not None:
+                changed |= _set(fobj, attrs["code_hash"], code_hash(f))
+    for r in results:
+        mod = heap.get(r.oid)
+        if mod is None:
+            continue
+        rel = str(Path(r.plugin).absolute().relative_to(store.absolute())) if Path(r.plugin).is_absolute() else r.plugin
+        changed |= _set(mod, attrs["plugin_file"], rel)
+        changed |= _set(mod, attrs["plugin_sha256"], r.sha256)
+        changed |= _set(mod, attrs["plugin_symbols"], " ".join(r.symbols))
+        for sym in r.symbols:
+            oid = ir.oid_of_symbol(sym)
+            fn = heap.get(oid) if oid else None
+            if fn is not None:
+                changed |= _set(fn, attrs["native_symbol"], sym)
+        if mod not in heap.plugins:
+            heap.plugins.add(mod)
+            changed = True
+    # Modules built earlier that are gone from the store (or no longer built) leave the manifest.
+    built = {str(r.oid) for r in results}
+    pfile = attrs.get("plugin_file") or heap.get(PLUGIN_ATTRIBUTES["plugin_file"])
+    for obj in list(heap.plugins):
+        ours = pfile is not None and pfile in obj.attrs
+        if heap.get(obj.oid) is not obj or (ours and str(obj.oid) not in built):
+            heap.plugins.discard(obj)
+            changed = True
+    return changed

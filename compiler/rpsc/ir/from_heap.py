@@ -1,0 +1,460 @@
+"""IR construction: the code modules stored in a heap -> typed `ir.Module`s, built with the FunctionBuilder.
+
+Entry: `build_ir(heap) -> list[ir.Module]` (modules ordered so that each follows those it requires, then by
+name). Functions are read from the stored `code_function` objects (decoded by `rpsc.heapcode.decode`),
+never from source text. Lowering rules (docs/ir.md):
+
+- locals: parameters first, then one slot per `var` and per `for` (the loop variable, plus a hidden
+  counter and bound), named deterministically by the builder (`x`, `x.1`, ...);
+- `&&`/`||` short-circuit through blocks and a bool local; `for i in a .. b` evaluates `a` and `b` once;
+- every loop has one latch block holding the back-edge, which starts with `poll` at the loop's position;
+- trap locations: `/` `%` at the binary expression, `int()` at the call, calls at the call, entry at `fn`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rpsc.frontend import ast
+from rpsc.heapcode.classes import CodeClasses, find_code_classes
+from rpsc.heapcode.decode import decode_extension_point, decode_function
+from rpsrt.errors import StoreError
+from rpsrt.model.heap import Heap
+from rpsrt.model.objects import RpsObject
+from rpsrt.model.values import VInstance
+
+from rpsc.ir import ir
+from rpsc.ir.builder import FunctionBuilder, const
+from rpsc.ir.ir import BOOL, F64, I64, VOID, SourceLoc, Type
+
+
+class IRBuildError(StoreError):
+    """Stored code that cannot be turned into IR (ill-typed or unresolved): a store that was not checked."""
+
+
+def function_ref(fn: RpsObject, cc: CodeClasses) -> ir.FunctionRef:
+    """The `FunctionRef` of a stored function: OID, `rpsfn` + OID text symbol, name, signature, module OID."""
+    sig = fn.attrs.get(cc.attr["signature"])
+    if not isinstance(sig, VInstance):
+        raise IRBuildError("function without a signature", oid=str(fn.oid))
+    ret = Type.from_source(sig.comps[0])  # type: ignore[arg-type]
+    params = tuple(Type.from_source(p.comps[5]) for p in sig.comps[1:])  # type: ignore[union-attr]
+    mod = fn.attrs.get(cc.attr["in_module"])
+    name = fn.attrs.get(cc.name)
+    return ir.FunctionRef(str(fn.oid), ir.symbol_of(str(fn.oid)), str(name), params, ret,
+                          str(mod.oid) if isinstance(mod, RpsObject) else "")
+
+
+def _loc(span: ast.Span | None, fallback: SourceLoc) -> SourceLoc:
+    return SourceLoc(span.file, span.line, span.col) if span is not None else fallback
+
+
+_ARITH = {"+": ("add", "fadd"), "-": ("sub", "fsub"), "*": ("mul", "fmul"), "/": ("sdiv", "fdiv"),
+          "%": ("srem", None), "<<": ("shl", None), ">>": ("ashr", None), "&": ("and", None),
+          "^": ("xor", None), "|": ("or", None)}
+_CMP = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+
+
+@dataclass(slots=True)
+class _Loop:
+    latch: ir.Block
+    end: ir.Block
+
+
+class _FnLowering:
+    """One function: AST (decoded from the heap) -> ir.Function."""
+
+    def __init__(self, decl: ast.FnDecl, ref: ir.FunctionRef, callees: dict[str, ir.FunctionRef]) -> None:
+        self.decl = decl
+        self.ref = ref
+        self.callees = callees
+        self.loc = _loc(decl.span, SourceLoc("<unknown>", 0, 0))
+        self.b = FunctionBuilder(ref, [p.name for p in decl.params], self.loc)
+        self.scopes: list[dict[str, ir.Local]] = [dict(zip(self.b.param_names, self.b.params, strict=True))]
+        self.loops: list[_Loop] = []
+        self.dead = False
+
+    def fail(self, msg: str, span: ast.Span | None) -> IRBuildError:
+        where = f"{span}: " if span else ""
+        return IRBuildError(f"{where}{msg} (in function {self.ref.name})", oid=self.ref.oid)
+
+    def build(self) -> ir.Function:
+        b = self.b
+        b.position_at_end(b.append_block("entry"))
+        self.block(self.decl.body, new_scope=False)
+        if not self.dead:
+            if self.ref.ret is VOID:
+                b.ret()
+            else:  # only reachable when the checker's return analysis is more precise than the CFG
+                b.ret(const(0.0 if self.ref.ret is F64 else False if self.ref.ret is BOOL else 0, self.ref.ret))
+        return b.finish()
+
+    # -- statements
+
+    def lookup(self, name: str, span: ast.Span | None) -> ir.Local:
+        for sc in reversed(self.scopes):
+            if name in sc:
+                return sc[name]
+        raise self.fail(f"unknown variable `{name}`", span)
+
+    def block(self, blk: ast.Block, new_scope: bool = True) -> None:
+        if new_scope:
+            self.scopes.append({})
+        for st in blk.stmts:
+            if self.dead:
+                break  # unreachable statements after return/break/continue
+            self.stmt(st)
+        if new_scope:
+            self.scopes.pop()
+
+    def goto(self, target: ir.Block) -> None:
+        if not self.dead:
+            self.b.br(target)
+        self.dead = True
+
+    def enter(self, block: ir.Block) -> None:
+        self.b.position_at_end(block)
+        self.dead = False
+
+    def stmt(self, st: ast.Stmt) -> None:
+        b = self.b
+        if isinstance(st, ast.Block):
+            self.block(st)
+        elif isinstance(st, ast.VarStmt):
+            v = self.expr(st.init)
+            typ = Type.from_source(st.type) if st.type else v.type
+            if v.type is not typ:
+                raise self.fail(f"`{st.name}` of type {typ} initialised with {v.type}", st.span)
+            local = b.local(st.name, typ)
+            b.store(local, v)
+            self.scopes[-1][st.name] = local
+        elif isinstance(st, ast.AssignStmt):
+            local = self.lookup(st.name, st.span)
+            v = self.expr(st.value)
+            if v.type is not local.type:
+                raise self.fail(f"assigning {v.type} to `{st.name}` of type {local.type}", st.span)
+            b.store(local, v)
+        elif isinstance(st, ast.IfStmt):
+            self.if_stmt(st)
+        elif isinstance(st, ast.WhileStmt):
+            cond_b = b.append_block("while.cond")
+            body_b = b.append_block("while.body")
+            latch = b.append_block("while.latch")
+            end = b.append_block("while.end")
+            self.goto(cond_b)
+            self.enter(cond_b)
+            c = self.cond(st.cond)
+            b.cbranch(c, body_b, end)
+            self.enter(body_b)
+            self.loops.append(_Loop(latch, end))
+            self.block(st.body)
+            self.loops.pop()
+            self.goto(latch)
+            self.enter(latch)
+            b.poll(_loc(st.span, self.loc))
+            self.goto(cond_b)
+            self.enter(end)
+        elif isinstance(st, ast.ForStmt):
+            start = self.expr(st.start)
+            stop = self.expr(st.stop)
+            for e, v in ((st.start, start), (st.stop, stop)):
+                if v.type is not I64:
+                    raise self.fail(f"for bound of type {v.type}, expected int", e.span)
+            ctr = b.local("for.i", I64)
+            bound = b.local("for.stop", I64)
+            b.store(ctr, start)
+            b.store(bound, stop)
+            cond_b = b.append_block("for.cond")
+            body_b = b.append_block("for.body")
+            latch = b.append_block("for.latch")
+            end = b.append_block("for.end")
+            self.goto(cond_b)
+            self.enter(cond_b)
+            i = b.load(ctr)
+            c = b.icmp("lt", i, b.load(bound))
+            b.cbranch(c, body_b, end)
+            self.enter(body_b)
+            var = b.local(st.var, I64)
+            b.store(var, i)
+            self.scopes.append({st.var: var})
+            self.loops.append(_Loop(latch, end))
+            self.block(st.body)
+            self.loops.pop()
+            self.scopes.pop()
+            self.goto(latch)
+            self.enter(latch)
+            b.poll(_loc(st.span, self.loc))
+            b.store(ctr, b.add(b.load(ctr), const(1)))
+            self.goto(cond_b)
+            self.enter(end)
+        elif isinstance(st, ast.BreakStmt):
+            if not self.loops:
+                raise self.fail("`break` outside a loop", st.span)
+            self.goto(self.loops[-1].end)
+        elif isinstance(st, ast.ContinueStmt):
+            if not self.loops:
+                raise self.fail("`continue` outside a loop", st.span)
+            self.goto(self.loops[-1].latch)
+        elif isinstance(st, ast.ReturnStmt):
+            if st.value is None:
+                if self.ref.ret is not VOID:
+                    raise self.fail("`return;` in a function returning a value", st.span)
+                b.ret()
+            else:
+                v = self.expr(st.value)
+                if v.type is not self.ref.ret:
+                    raise self.fail(f"returning {v.type} from a function returning {self.ref.ret}", st.span)
+                b.ret(v)
+            self.dead = True
+        elif isinstance(st, ast.ExprStmt):
+            self.expr(st.expr, allow_void=True)
+        else:
+            raise self.fail(f"unknown statement {type(st).__name__}", getattr(st, "span", None))
+
+    def if_stmt(self, st: ast.IfStmt) -> None:
+        b = self.b
+        c = self.cond(st.cond)
+        then_b = b.append_block("if.then")
+        else_b = b.append_block("if.else") if st.orelse is not None else None
+        end = b.append_block("if.end")
+        b.cbranch(c, then_b, else_b or end)
+        reach_end = else_b is None
+        self.enter(then_b)
+        self.block(st.then)
+        if not self.dead:
+            reach_end = True
+        self.goto(end)
+        if else_b is not None:
+            self.enter(else_b)
+            if isinstance(st.orelse, ast.IfStmt):
+                self.scopes.append({})
+                self.if_stmt(st.orelse)
+                self.scopes.pop()
+            else:
+                assert st.orelse is not None
+                self.block(st.orelse)
+            if not self.dead:
+                reach_end = True
+            self.goto(end)
+        if reach_end:
+            self.enter(end)
+        else:
+            self.dead = True
+
+    # -- expressions
+
+    def cond(self, e: ast.Expr) -> ir.Operand:
+        v = self.expr(e)
+        if v.type is not BOOL:
+            raise self.fail(f"condition of type {v.type}, expected bool", getattr(e, "span", None))
+        return v
+
+    def expr(self, e: ast.Expr, allow_void: bool = False) -> ir.Operand:
+        b = self.b
+        if isinstance(e, ast.IntLit):
+            return const(e.value, I64)
+        if isinstance(e, ast.FloatLit):
+            return const(float(e.value), F64)
+        if isinstance(e, ast.BoolLit):
+            return const(bool(e.value), BOOL)
+        if isinstance(e, ast.Name):
+            return b.load(self.lookup(e.name, e.span))
+        if isinstance(e, ast.Unary):
+            v = self.expr(e.operand)
+            if e.op == "-":
+                return b.neg(v) if v.type is I64 else b.fneg(v) if v.type is F64 else self._bad(e, v)
+            if e.op == "!":
+                return b.not_(v) if v.type is BOOL else self._bad(e, v)
+            if e.op == "~":
+                return b.bnot(v) if v.type is I64 else self._bad(e, v)
+            raise self.fail(f"unknown unary operator {e.op}", e.span)
+        if isinstance(e, ast.Binary):
+            return self.binary(e)
+        if isinstance(e, ast.Call):
+            r = self.call(e)
+            if r is None:
+                if not allow_void:
+                    raise self.fail(f"`{e.func}` returns no value", e.span)
+                return const(0)
+            return r
+        raise self.fail(f"unknown expression {type(e).__name__}", getattr(e, "span", None))
+
+    def _bad(self, e: ast.Unary, v: ir.Operand) -> ir.Operand:
+        raise self.fail(f"operator {e.op} on {v.type}", e.span)
+
+    def binary(self, e: ast.Binary) -> ir.Operand:
+        b = self.b
+        if e.op in ("&&", "||"):
+            left = self.cond(e.left)
+            res = b.local("sc", BOOL)
+            b.store(res, left)
+            rhs_b = b.append_block("sc.rhs")
+            end = b.append_block("sc.end")
+            if e.op == "&&":
+                b.cbranch(left, rhs_b, end)
+            else:
+                b.cbranch(left, end, rhs_b)
+            self.enter(rhs_b)
+            b.store(res, self.cond(e.right))
+            b.br(end)
+            self.enter(end)
+            return b.load(res)
+        lhs = self.expr(e.left)
+        rhs = self.expr(e.right)
+        if lhs.type is not rhs.type:
+            raise self.fail(f"operands of types {lhs.type} and {rhs.type} for {e.op}", e.span)
+        loc = _loc(e.span, self.loc)
+        if e.op in _CMP:
+            if lhs.type is F64:
+                return b.fcmp(_CMP[e.op], lhs, rhs)
+            if lhs.type is BOOL and e.op not in ("==", "!="):
+                raise self.fail(f"operator {e.op} on bool", e.span)
+            return b.icmp(_CMP[e.op], lhs, rhs)
+        if e.op not in _ARITH:
+            raise self.fail(f"unknown binary operator {e.op}", e.span)
+        iop, fop = _ARITH[e.op]
+        if lhs.type is F64:
+            if fop is None:
+                raise self.fail(f"operator {e.op} on float", e.span)
+            return b.binop(fop, lhs, rhs)
+        if lhs.type is BOOL and iop not in ("and", "or", "xor"):
+            raise self.fail(f"operator {e.op} on bool", e.span)
+        return b.binop(iop, lhs, rhs, loc if iop in ("sdiv", "srem") else None)
+
+    def call(self, e: ast.Call) -> ir.Operand | None:
+        b = self.b
+        loc = _loc(e.span, self.loc)
+        callee = self.callees.get(e.func)
+        if callee is None:
+            args = [self.expr(a) for a in e.args]
+            types = [a.type for a in args]
+            f = e.func
+            if f == "float" and types == [I64]:
+                return b.sitofp(args[0])
+            if f == "float" and types == [F64]:
+                return args[0]
+            if f == "int" and types == [F64]:
+                return b.fptosi(args[0], loc)
+            if f == "int" and types == [I64]:
+                return args[0]
+            if f == "abs" and types == [I64]:
+                return b.unop("abs", args[0])
+            if f == "abs" and types == [F64]:
+                return b.unop("fabs", args[0])
+            if f == "sqrt" and types == [F64]:
+                return b.unop("sqrt", args[0])
+            if f in ("min", "max") and len(types) == 2 and types[0] is types[1] and types[0] in (I64, F64):
+                return b.minmax(f, args[0], args[1])
+            raise self.fail(f"no function `{f}` taking ({', '.join(map(str, types))})", e.span)
+        args = [self.expr(a) for a in e.args]
+        if len(args) != len(callee.params) or any(a.type is not t for a, t in zip(args, callee.params, strict=True)):
+            raise self.fail(f"call of {e.func}{callee.signature} with arguments "
+                            f"({', '.join(str(a.type) for a in args)})", e.span)
+        return b.call(callee, args, loc)
+
+
+def _callees(fn: RpsObject, cc: CodeClasses) -> dict[str, ir.FunctionRef]:
+    """Name -> FunctionRef of every function a stored body calls (the references recorded on its calls)."""
+    out: dict[str, ir.FunctionRef] = {}
+    call_cls = cc.cls["ast_call"]
+
+    def walk(v: object) -> None:
+        if isinstance(v, VInstance):
+            if v.cls is call_cls and isinstance(v.comps[5], RpsObject) and v.comps[4] not in out:
+                out[v.comps[4]] = function_ref(v.comps[5], cc)  # type: ignore[index]
+            for c in v.comps:
+                if isinstance(c, VInstance):
+                    walk(c)
+
+    walk(fn.attrs.get(cc.attr["body"]))
+    return out
+
+
+def build_function(fn: RpsObject, cc: CodeClasses) -> ir.Function:
+    """The IR of one stored `code_function` object."""
+    decl = decode_function(fn, cc)
+    return _FnLowering(decl, function_ref(fn, cc), _callees(fn, cc)).build()
+
+
+def _decl_records(mod: RpsObject, cc: CodeClasses) -> list[VInstance]:
+    dv = mod.attrs.get(cc.attr["decls"])
+    return [r for r in (dv.comps if isinstance(dv, VInstance) else ()) if isinstance(r, VInstance)]
+
+
+def extension_point(ep: RpsObject, cc: CodeClasses) -> ir.ExtensionPoint:
+    d = decode_extension_point(ep, cc)
+    return ir.ExtensionPoint(str(ep.oid), d.name, tuple(Type.from_source(p.type) for p in d.params),
+                             Type.from_source(d.ret), d.mode)
+
+
+def build_module(mod: RpsObject, cc: CodeClasses) -> ir.Module:
+    """The IR of one stored `code_module` object."""
+    functions: list[ir.Function] = []
+    points: list[ir.ExtensionPoint] = []
+    extensions: list[ir.Extension] = []
+    for rec in _decl_records(mod, cc):
+        kind, obj = rec.comps[4], rec.comps[5]
+        if kind == "fn" and isinstance(obj, RpsObject):
+            functions.append(build_function(obj, cc))
+        elif kind == "extension_point" and isinstance(obj, RpsObject):
+            points.append(extension_point(obj, cc))
+        elif kind == "extend":
+            point, prio, fn = rec.comps[10], rec.comps[8], rec.comps[11]
+            assert isinstance(point, RpsObject) and isinstance(fn, RpsObject) and isinstance(prio, int)
+            extensions.append(ir.Extension(extension_point(point, cc), prio, function_ref(fn, cc)))
+    reqs: list[tuple[str, str | None]] = []
+    rv = mod.attrs.get(cc.attr["requires"])
+    for r in rv.comps if isinstance(rv, VInstance) else ():
+        assert isinstance(r, VInstance)
+        op, ver = r.comps[5], r.comps[6]
+        reqs.append((str(r.comps[4]), f"{op}{ver}" if op and ver else None))
+    version = mod.attrs.get(cc.attr["version"])
+    return ir.Module(str(mod.oid), str(mod.attrs.get(cc.name)), str(version or "0.0.0"), reqs,
+                     functions, points, extensions)
+
+
+def code_modules(heap: Heap) -> list[RpsObject]:
+    """The `code_module` objects of a heap, each after the modules it requires, ties broken by name."""
+    cc = find_code_classes(heap)
+    if cc is None:
+        return []
+    mods = {}
+    for obj in heap.objects.values():
+        if obj.cls is cc.cls["code_module"] and isinstance(obj.attrs.get(cc.name), str):
+            mods[obj.attrs[cc.name]] = obj
+    out: list[RpsObject] = []
+    done: set[str] = set()
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        if name in done or name in stack or name not in mods:
+            return
+        rv = mods[name].attrs.get(cc.attr["requires"])
+        for r in sorted(str(r.comps[4]) for r in (rv.comps if isinstance(rv, VInstance) else ())):  # type: ignore[union-attr]
+            visit(r, (*stack, name))
+        done.add(name)
+        out.append(mods[name])
+
+    for name in sorted(mods):
+        visit(name, ())
+    return out
+
+
+def build_ir(heap: Heap, names: Sequence[str] | None = None) -> list[ir.Module]:
+    """The typed IR of every code module stored in `heap` (or of those named), dependencies first."""
+    cc = find_code_classes(heap)
+    if cc is None:
+        return []
+    mods = code_modules(heap)
+    if names is not None:
+        wanted = set(names)
+        mods = [m for m in mods if m.attrs.get(cc.name) in wanted]
+    out = []
+    for m in mods:
+        try:
+            out.append(build_module(m, cc))
+        except (IndexError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            # a store written by something else than rpsc's lowering, or damaged by hand
+            raise IRBuildError(f"malformed stored code in module {m.attrs.get(cc.name)!r}: {exc!r}",
+                               oid=str(m.oid)) from None
+    return out

@@ -1,0 +1,291 @@
+"""The typed IR that both backends and the interpreter consume: modules, functions, blocks, instructions.
+
+Functions keep their variables in typed *locals* (parameters are the first locals) that instructions
+`load` and `store`; every other instruction defines a fresh typed *temp*. Each block ends with exactly one
+terminator (`Br`, `CondBr`, `Ret`). Instructions that can trap carry the `SourceLoc` reported by the trap.
+
+Semantics (LANGUAGE.md, identical in every backend):
+- i64 `add sub mul neg` wrap modulo 2**64; `sdiv`/`srem` truncate toward zero, trap DIVZERO on a zero
+  divisor, and give INT_MIN / -1 == INT_MIN, INT_MIN % -1 == 0; `shl`/`ashr` take the count modulo 64.
+- `and or xor` work on i64 and on bool; `not` is boolean negation; `bnot` is bitwise complement of an i64.
+- f64 `fadd fsub fmul fdiv fneg` are IEEE-754 binary64, no fast-math.
+- `icmp` compares i64 (or bool for eq/ne); `fcmp` is ordered for eq lt le gt ge and unordered for ne
+  (C semantics: any comparison with NaN is false, except `!=`).
+- `sitofp` converts i64 -> f64 (round to nearest); `fptosi` truncates toward zero and traps CONVERSION on
+  NaN, infinities and values outside [-2**63, 2**63).
+- `abs` on i64 wraps (abs(INT_MIN) == INT_MIN); `fabs` clears the sign bit. `min(a, b)` is
+  `b < a ? b : a` and `max(a, b)` is `a < b ? b : a`, for i64 and f64 alike. `sqrt` is IEEE sqrt
+  (NaN for negatives).
+- `call` runs another function; its trap propagates unchanged. Every function checks the call depth on
+  entry (trap RECURSION at the function's own `loc` when depth would exceed the limit) and restores it on
+  every exit. `poll` (placed on every loop back-edge) traps INTERRUPT at its `loc` when the host has set
+  the interrupt flag.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+
+class Type(enum.Enum):
+    I64 = "i64"
+    F64 = "f64"
+    BOOL = "bool"
+    VOID = "void"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def from_source(cls, name: str) -> Type:
+        """The IR type of a `.rps` type name (int, float, bool, void)."""
+        return {"int": cls.I64, "float": cls.F64, "bool": cls.BOOL, "void": cls.VOID}[name]
+
+
+I64, F64, BOOL, VOID = Type.I64, Type.F64, Type.BOOL, Type.VOID
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLoc:
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    type: Type
+    value: int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Temp:
+    name: str
+    type: Type
+
+
+Operand = Const | Temp
+
+
+@dataclass(frozen=True, slots=True)
+class Local:
+    """A typed variable slot of a function; `index` is its position in `Function.locals`."""
+
+    name: str
+    type: Type
+    index: int
+
+
+#: Compiled functions are exported as this prefix followed by their OID text (`rpsfn_7WsQyJK6lty02uz5KT`).
+SYMBOL_PREFIX = "rpsfn"
+
+
+def symbol_of(oid: str) -> str:
+    """The native symbol of the function whose OID text is `oid`."""
+    return f"{SYMBOL_PREFIX}{oid}"
+
+
+def oid_of_symbol(symbol: str) -> str | None:
+    """The OID text at the end of a native symbol `rpsfn<oid>` / `rpsfn_<oid>` (None if there is none)."""
+    m = re.search(r"_[0-9][0-9A-Za-z]{17}$", symbol)
+    return m.group(0) if m else None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRef:
+    """What a call names: the callee's OID text, native symbol, source name and signature."""
+
+    oid: str
+    symbol: str
+    name: str
+    params: tuple[Type, ...]
+    ret: Type
+    module_oid: str
+
+    @property
+    def signature(self) -> str:
+        """The plugin ABI's signature string, e.g. `i64(i64,i64)`."""
+        return f"{self.ret.value}({','.join(t.value for t in self.params)})"
+
+
+# ---------------------------------------------------------------- instructions
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    dest: Temp
+    local: Local
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    local: Local
+    value: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    """op: add sub mul sdiv srem shl ashr and or xor (i64; and/or/xor also bool), fadd fsub fmul fdiv (f64)."""
+
+    dest: Temp
+    op: str
+    lhs: Operand
+    rhs: Operand
+    loc: SourceLoc | None = None  # set for sdiv and srem (they trap)
+
+
+@dataclass(frozen=True, slots=True)
+class Cmp:
+    """`icmp` or `fcmp` (kind) with op eq ne lt le gt ge; dest is bool."""
+
+    dest: Temp
+    kind: str
+    op: str
+    lhs: Operand
+    rhs: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class UnOp:
+    """op: neg (i64, wrapping), fneg (f64), not (bool), bnot (i64), abs (i64), fabs, sqrt (f64)."""
+
+    dest: Temp
+    op: str
+    value: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class MinMax:
+    """op: min or max, on i64 or f64 (see the module docstring for the exact NaN behaviour)."""
+
+    dest: Temp
+    op: str
+    lhs: Operand
+    rhs: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class Convert:
+    """op: sitofp (i64 -> f64) or fptosi (f64 -> i64, traps CONVERSION at loc)."""
+
+    dest: Temp
+    op: str
+    value: Operand
+    loc: SourceLoc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    dest: Temp | None
+    callee: FunctionRef
+    args: tuple[Operand, ...]
+    loc: SourceLoc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """Interrupt check on a loop back-edge: traps INTERRUPT at loc when the host's flag is set."""
+
+    loc: SourceLoc
+
+
+@dataclass(frozen=True, slots=True)
+class Br:
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class CondBr:
+    cond: Operand
+    then_target: str
+    else_target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ret:
+    value: Operand | None
+
+
+Instr = Load | Store | BinOp | Cmp | UnOp | MinMax | Convert | Call | Poll
+Terminator = Br | CondBr | Ret
+
+
+@dataclass(slots=True)
+class Block:
+    label: str
+    instrs: list[Instr] = field(default_factory=list)
+    terminator: Terminator | None = None
+
+
+@dataclass(slots=True)
+class Function:
+    """A function: `ref` names it (OID, symbol, signature); params are `locals[:len(ref.params)]`."""
+
+    ref: FunctionRef
+    param_names: tuple[str, ...]
+    locals: list[Local]
+    blocks: list[Block]
+    loc: SourceLoc
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def symbol(self) -> str:
+        return self.ref.symbol
+
+    def block(self, label: str) -> Block:
+        for b in self.blocks:
+            if b.label == label:
+                return b
+        raise KeyError(label)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionPoint:
+    oid: str
+    name: str
+    params: tuple[Type, ...]
+    ret: Type
+    mode: str  # "first" or "all"
+
+    @property
+    def signature(self) -> str:
+        return f"{self.ret.value}({','.join(t.value for t in self.params)})"
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """`extend point priority N with fn`: the point's name and OID, the priority, the implementing function."""
+
+    point: ExtensionPoint
+    priority: int
+    function: FunctionRef
+
+
+@dataclass(slots=True)
+class Module:
+    """One `.rps` module, as loaded from the store: one LLVM module, one C file, one plugin."""
+
+    oid: str
+    name: str
+    version: str
+    requires: list[tuple[str, str | None]]  # (module name, constraint such as ">=1.0")
+    functions: list[Function]
+    extension_points: list[ExtensionPoint]
+    extensions: list[Extension]
+
+    def externs(self) -> list[FunctionRef]:
+        """Functions of other modules that this module calls, sorted by symbol."""
+        seen: dict[str, FunctionRef] = {}
+        for fn in self.functions:
+            for b in fn.blocks:
+                for ins in b.instrs:
+                    if isinstance(ins, Call) and ins.callee.module_oid != self.oid:
+                        seen[ins.callee.symbol] = ins.callee
+        return [seen[k] for k in sorted(seen)]

@@ -1,0 +1,183 @@
+"""The heap: OID -> object, spaces, global roots, constants, global names, plugins, and its structural equality."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rpsrt.model import wellknown as wk
+from rpsrt.errors import Error
+from rpsrt.model.objects import Payload, PayloadSpace, PayloadSymbol, RpsObject, _all_slots
+from rpsrt.model.oid import Oid
+from rpsrt.model.values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
+
+
+class Heap:
+    """All objects of one store, with the manifest's sets. Objects are unique by OID.
+
+    Besides the manifest's sets, a heap loaded from a store keeps the store's provenance so that dumping
+    an unchanged heap gives back the same bytes: `manifest_extra` (manifest members such as `dumpgmdate`),
+    `prologues` (space OID -> the members of that space file's prologue other than format, nbobjects and
+    spaceid) and `headers` (file path relative to the store -> the comment text before its first JSON value).
+    """
+
+    __slots__ = ("objects", "spaces", "roots", "constants", "plugins", "manifest_extra", "prologues",
+                 "headers", "__weakref__")
+
+    def __init__(self) -> None:
+        self.objects: dict[Oid, RpsObject] = {}
+        #: Space objects, in the manifest's `spaceset`.
+        self.spaces: set[RpsObject] = set()
+        #: Global roots (`globalroots`).
+        self.roots: set[RpsObject] = set()
+        #: Constants (`constset`).
+        self.constants: set[RpsObject] = set()
+        #: Plugin objects (`plugins`): modules built into `plugins/rps<oid>-mod.so`.
+        self.plugins: set[RpsObject] = set()
+        #: Other manifest members (provenance and unknown ones), kept for the next dump.
+        self.manifest_extra: dict[str, Any] = {}
+        #: Space OID -> other prologue members of its file (provenance), kept for the next dump.
+        self.prologues: dict[Oid, dict[str, Any]] = {}
+        #: Store-relative file path -> its leading comment lines, kept for the next dump.
+        self.headers: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def get(self, oid: Oid | str) -> RpsObject | None:
+        if isinstance(oid, str):
+            oid = Oid.parse(oid)
+        return self.objects.get(oid)
+
+    def __getitem__(self, oid: Oid | str) -> RpsObject:
+        obj = self.get(oid)
+        if obj is None:
+            raise KeyError(str(oid))
+        return obj
+
+    def __contains__(self, oid: Oid | str) -> bool:
+        return self.get(oid) is not None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.objects.values())
+
+    def create(self, cls: RpsObject | Oid | None = None, *, oid: Oid | None = None,
+               space: RpsObject | None = None, mtime: float | None = None) -> RpsObject:
+        """Create and add an object (a fresh random OID unless given). Raise Error on a duplicate OID."""
+        if isinstance(cls, Oid):
+            cls = self[cls]
+        if oid is None:
+            oid = Oid.random()
+            while oid in self.objects:
+                oid = Oid.random()
+        elif oid in self.objects:
+            raise Error(f"duplicate object id {oid}", oid=str(oid))
+        obj = RpsObject(oid, cls, mtime=round(time.time(), 2) if mtime is None else mtime, space=space)
+        self.objects[oid] = obj
+        return obj
+
+    def add(self, obj: RpsObject) -> RpsObject:
+        if obj.oid in self.objects:
+            raise Error(f"duplicate object id {obj.oid}", oid=str(obj.oid))
+        self.objects[obj.oid] = obj
+        return obj
+
+    def create_space(self, oid: Oid | None = None) -> RpsObject:
+        """A new space object, added to the space set. It is persisted in its own file (its space is itself)."""
+        sp = self.create(self.get(wk.SPACE), oid=oid)
+        sp.payload = PayloadSpace()
+        sp.space = sp
+        self.spaces.add(sp)
+        return sp
+
+    def global_names(self) -> list[tuple[str, RpsObject]]:
+        """`(name, object)` of the roots holding a non-weak symbol payload, by OID (the manifest's globalnames)."""
+        out = []
+        for obj in sorted(self.roots, key=_by_oid):
+            pl = obj.payload
+            if type(pl) is PayloadSymbol and not pl.weak:
+                out.append((pl.name, obj))
+        return out
+
+    # -- structural equality across heaps (references compared by OID) --------------------------------------
+
+    def equivalent(self, other: Heap) -> bool:
+        """True when both heaps hold the same objects, values, payloads and manifest sets, comparing by OID."""
+        return self.difference(other) is None
+
+    def difference(self, other: Heap) -> str | None:
+        """A description of the first structural difference with `other`, or None when equivalent."""
+        for what in ("spaces", "roots", "constants", "plugins"):
+            a = sorted(o.oid for o in getattr(self, what))
+            b = sorted(o.oid for o in getattr(other, what))
+            if a != b:
+                return f"{what} differ: {sorted(map(str, set(a) ^ set(b)))[:5]}"
+        mine, theirs = set(self.objects), set(other.objects)
+        if mine != theirs:
+            return f"object sets differ: {sorted(map(str, mine ^ theirs))[:5]}"
+        for oid in sorted(mine):
+            ca, cb = canonical_object(self.objects[oid]), canonical_object(other.objects[oid])
+            if ca != cb:
+                for field, x, y in zip(_FIELDS, ca, cb, strict=True):
+                    if x != y:
+                        return f"object {oid}: {field} differ: {x!r} != {y!r}"
+                return f"object {oid} differs"  # pragma: no cover
+        return None
+
+    def canonical(self) -> tuple[Any, ...]:
+        """A hashable canonical form of the whole heap (objects by OID, references as OIDs)."""
+        sets = tuple(tuple(sorted(o.oid for o in getattr(self, w))) for w in ("spaces", "roots", "constants",
+                                                                               "plugins"))
+        return sets + tuple(canonical_object(self.objects[k]) for k in sorted(self.objects))
+
+
+_FIELDS = ("oid", "class", "mtime", "space", "magicattr", "applying", "attrs", "comps", "payload", "extra")
+
+
+def _by_oid(obj: RpsObject) -> Oid:
+    return obj.oid
+
+
+def _ref(obj: RpsObject | None) -> Oid | None:
+    return None if obj is None else obj.oid
+
+
+def canonical_object(obj: RpsObject) -> tuple[Any, ...]:
+    """The canonical form of one object: every field, references replaced by OIDs, floats by their hex."""
+    attrs = tuple(sorted((a.oid, canonical(v)) for a, v in obj.attrs.items()))
+    return (obj.oid, _ref(obj.cls), canonical(obj.mtime), _ref(obj.space), bool(obj.magicattr),
+            bool(obj.applying), attrs, tuple(canonical(v) for v in obj.comps), canonical(obj.payload),
+            canonical(obj.extra or {}))
+
+
+def canonical(x: Any) -> Any:
+    """Canonical, hashable form of a value, payload or decoded JSON (references as OIDs)."""
+    t = type(x)
+    if x is None:
+        return None
+    if t is RpsObject or isinstance(x, RpsObject):
+        return ("o", x.oid)
+    if t is float:
+        return ("f", x.hex())
+    if t is bool or t is int or t is str:
+        return (t.__name__, x)
+    if t is VSet:
+        return ("set", tuple(o.oid for o in x.elems))
+    if t is VTuple:
+        return ("tuple", tuple(_ref(o) for o in x.comps))
+    if t is VClosure:
+        return ("closure", x.fn.oid, tuple(canonical(v) for v in x.env), _ref(x.metaobj), x.metarank)
+    if t is VInstance:
+        return ("instance", x.cls.oid, tuple((a.oid, canonical(v)) for a, v in x.attrs),
+                tuple(canonical(v) for v in x.comps), _ref(x.metaobj), x.metarank)
+    if t is VJson or t is VRaw:
+        return (t.__name__, x._key)
+    if isinstance(x, Payload):
+        return ("payload", x.kind, tuple((s, canonical(getattr(x, s))) for s in _all_slots(type(x))))
+    if t is dict:
+        return ("dict", tuple(sorted(((canonical(k), canonical(v)) for k, v in x.items()), key=repr)))
+    if t is list or t is tuple:
+        return ("list", tuple(canonical(v) for v in x))
+    if t is set or t is frozenset:
+        return ("set", tuple(sorted((canonical(v) for v in x), key=repr)))
+    raise TypeError(f"no canonical form for {t.__name__}")

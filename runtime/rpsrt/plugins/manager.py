@@ -1,0 +1,763 @@
+"""The plugin manager: discovery in search paths, validation, dependency order, dlopen/init, unload.
+
+Nothing of a native plugin runs before its manifest (sidecar or ELF symbol), checksum, permissions, ABI,
+name, `rps_plugin_init` symbol and whole dependency chain have been validated. Registrations made during
+init are staged and committed only when init succeeds, so a failed plugin leaves nothing registered.
+"""
+
+from __future__ import annotations
+
+import _ctypes
+import ctypes
+import itertools
+import logging
+import os
+import stat
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rpsrt.errors import PluginError
+from rpsrt.rt import RpsRt, new_rt
+from rpsrt.plugins.elf import ElfFile, read_elf
+from rpsrt.plugins.manifest import (
+    ABI_VERSION,
+    Manifest,
+    Requirement,
+    check_plugin_name,
+    parse_manifest,
+    read_sidecar,
+    sha256_file,
+    sidecar_path,
+)
+from rpsrt.plugins.points import ExtensionPoint, Implementation, Signature, native_caller, revoke
+
+#: The entry-point group that Python plugins are published under.
+ENTRY_POINT_GROUP = "rpsc.plugins"
+#: The environment variable holding extra search paths (os.pathsep-separated).
+PATH_ENV = "RPSC_PLUGIN_PATH"
+
+RTLD_NOW = os.RTLD_NOW
+RTLD_GLOBAL = os.RTLD_GLOBAL
+
+REG_OK, REG_UNKNOWN_POINT, REG_BAD_SIGNATURE, REG_BAD_ARGUMENT, REG_NOT_IN_INIT = 0, 1, 2, 3, 4
+_LOG_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
+_log = logging.getLogger("rpsrt.plugins")
+
+_REGISTER_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                                ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
+_LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
+_ARGUMENT_FN = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p)
+
+
+class PluginApi(ctypes.Structure):
+    """`rps_plugin_api` of rps/plugin.h, field for field (PLUGIN_ABI.md's table plus the appended `rt`)."""
+
+    _fields_ = [
+        ("abi_version", ctypes.c_uint32),
+        ("struct_size", ctypes.c_uint32),
+        ("host", ctypes.c_void_p),
+        ("register_extension", _REGISTER_FN),
+        ("log", _LOG_FN),
+        ("argument", _ARGUMENT_FN),
+        ("rt", ctypes.POINTER(RpsRt)),
+    ]
+
+
+_INIT_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.POINTER(PluginApi))
+_FINI_FN = ctypes.CFUNCTYPE(None)
+
+
+def check_permissions(path: str | os.PathLike[str]) -> None:
+    """Refuse a plugin file, or the folder holding it, that someone other than its owner may write."""
+    p = os.fspath(path)
+    for target, what in ((p, "plugin file"), (os.path.dirname(os.path.abspath(p)) or ".", "plugin folder")):
+        try:
+            st = os.stat(target)
+        except OSError as exc:
+            raise PluginError(f"cannot stat {what}: {exc.strerror}", path=target) from None
+        if what == "plugin file" and not stat.S_ISREG(st.st_mode):
+            raise PluginError("plugin is not a regular file", path=target)
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise PluginError(f"refusing {what} writable by group or others (mode {stat.S_IMODE(st.st_mode):04o})",
+                              path=target)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A plugin the manager can load: its validated manifest and where it comes from.
+
+    `kind` is "native" (a `.so`: `path`, `source` "sidecar" or "elf", `sha256` recorded in the sidecar) or
+    "python" (`obj`, the object following the Python plugin protocol; `source` names its entry point).
+    """
+
+    name: str
+    manifest: Manifest
+    kind: str
+    source: str
+    path: Path | None = None
+    sha256: str | None = None
+    obj: Any = None
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version_text
+
+
+@dataclass(frozen=True, slots=True)
+class ScanEntry:
+    """One file found in a search path: its candidate, or the error that makes it unusable."""
+
+    search_path: Path
+    path: Path
+    candidate: Candidate | None
+    error: str | None
+
+
+def inspect_native(path: str | os.PathLike[str]) -> tuple[Candidate, ElfFile]:
+    """Read and validate a native plugin's manifest without loading it (sidecar first, else ELF symbol).
+
+    With a sidecar, its recorded sha256 must match the file, and an embedded manifest, when present, must
+    agree with it on name, version and ABI. Raises PluginError otherwise.
+    """
+    p = Path(path)
+    where = str(p)
+    elf = read_elf(p)
+    side = read_sidecar(p)
+    embedded_bytes = elf.read_symbol_bytes("rps_plugin_manifest")
+    if side is not None:
+        manifest, sha = side
+        if sha is not None:
+            actual = sha256_file(p)
+            if actual != sha:
+                raise PluginError(f"checksum mismatch: sidecar {sidecar_path(p).name} records sha256 {sha[:16]}..., "
+                                  f"the file has {actual[:16]}... (rebuild it or rewrite its sidecar)", path=where)
+        if embedded_bytes is not None:
+            embedded = parse_manifest(embedded_bytes, path=f"{where}(rps_plugin_manifest)")
+            if (embedded.name, embedded.version, embedded.abi) != (manifest.name, manifest.version, manifest.abi):
+                raise PluginError(f"sidecar manifest ({manifest.name} {manifest.version_text}) disagrees with the "
+                                  f"embedded one ({embedded.name} {embedded.version_text})", path=where)
+        source = "sidecar"
+    else:
+        if embedded_bytes is None:
+            raise PluginError("missing manifest: no sidecar " f"{sidecar_path(p).name} and no rps_plugin_manifest "
+                              "symbol", path=where)
+        manifest = parse_manifest(embedded_bytes, path=f"{where}(rps_plugin_manifest)")
+        sha = None
+        source = "elf"
+    if "rps_plugin_init" not in elf.symbols:
+        raise PluginError(f"plugin {manifest.name!r} does not export rps_plugin_init", path=where)
+    return Candidate(manifest.name, manifest, "native", source, p, sha), elf
+
+
+def python_candidate(obj: Any, source: str = "python") -> Candidate:
+    """Validate an object following the Python plugin protocol (name, version, requires, init)."""
+    name = getattr(obj, "name", None)
+    if not callable(getattr(obj, "init", None)):
+        raise PluginError(f"Python plugin {name!r} ({source}) has no init(api) method")
+    raw = {"name": name, "version": getattr(obj, "version", None), "abi": ABI_VERSION,
+           "requires": list(getattr(obj, "requires", ()) or ())}
+    return Candidate(str(name), parse_manifest(raw, path=source), "python", source, obj=obj)
+
+
+@dataclass(eq=False)
+class Plugin:
+    """A loaded plugin: its manifest, its extensions, its native handle (None for a Python plugin)."""
+
+    name: str
+    candidate: Candidate
+    arguments: Mapping[str, str]
+    extensions: tuple[Implementation, ...] = ()
+    messages: list[tuple[int, str]] = field(default_factory=list)
+    handle: int | None = None
+    symbols: frozenset[str] = frozenset()
+    loaded: bool = False
+    _cdll: Any = None
+    _api: Any = None
+    _argbufs: dict[bytes, Any] = field(default_factory=dict)
+    _staged: list[Implementation] = field(default_factory=list)
+    _errors: list[str] = field(default_factory=list)
+    _callers: list[list[Any]] = field(default_factory=list)
+    _in_init: bool = False
+
+    @property
+    def version(self) -> str:
+        return self.candidate.version
+
+    @property
+    def path(self) -> Path | None:
+        return self.candidate.path
+
+    @property
+    def kind(self) -> str:
+        return self.candidate.kind
+
+    @property
+    def requires(self) -> tuple[Requirement, ...]:
+        return self.candidate.manifest.requires
+
+    def __repr__(self) -> str:
+        state = "loaded" if self.loaded else "unloaded"
+        where = self.candidate.path or self.candidate.source
+        return f"<Plugin {self.name} {self.version} ({self.kind}, {state}) from {where}>"
+
+    def address(self, symbol: str) -> int:
+        """The address of an exported symbol of this (native, loaded) plugin."""
+        if self._cdll is None or not self.loaded:
+            raise PluginError(f"plugin {self.name} is not a loaded native plugin")
+        try:
+            return ctypes.cast(getattr(self._cdll, symbol), ctypes.c_void_p).value or 0
+        except AttributeError:
+            raise PluginError(f"plugin {self.name} does not export {symbol}") from None
+
+
+class PythonPluginApi:
+    """What a Python plugin's `init(api)` receives: the Python twin of `rps_plugin_api`."""
+
+    abi_version = ABI_VERSION
+
+    def __init__(self, manager: PluginManager, plugin: Plugin) -> None:
+        self._manager = manager
+        self._plugin = plugin
+
+    @property
+    def rt(self) -> RpsRt:
+        return self._manager.rt
+
+    def register_extension(self, point: str, impl_name: str, function: Callable[..., Any],
+                           priority: int = 0, signature: str | None = None) -> None:
+        """Register a Python callable; raises PluginError for an unknown point or a different signature."""
+        code = self._manager._stage(self._plugin, point, impl_name, function, None, priority, signature)
+        if code:
+            raise PluginError(self._plugin._errors[-1])
+
+    def log(self, level: int, message: str) -> None:
+        self._manager._log(self._plugin, level, message)
+
+    def argument(self, key: str) -> str | None:
+        return self._plugin.arguments.get(key)
+
+
+class PluginManager:
+    """Finds, validates, loads and unloads plugins, and owns the extension points they implement.
+
+    Search paths, in order: `search_paths` (e.g. `--plugin-path`), then `RPSC_PLUGIN_PATH` (when `use_env`),
+    then `<store>/plugins`. One `rps_rt` run-time state (`rt`) is shared by every plugin it loads; pass
+    `rt=` to share one with another host component (the JIT).
+    """
+
+    def __init__(self, search_paths: Iterable[str | os.PathLike[str]] = (), *,
+                 store: str | os.PathLike[str] | None = None, use_env: bool = True,
+                 rt: RpsRt | None = None) -> None:
+        paths = [Path(p) for p in search_paths]
+        if use_env:
+            paths += [Path(p) for p in os.environ.get(PATH_ENV, "").split(os.pathsep) if p]
+        if store is not None:
+            paths.append(Path(store) / "plugins")
+        seen: set[Path] = set()
+        self.search_paths: tuple[Path, ...] = tuple(
+            p for p in (q.absolute() for q in paths) if not (p in seen or seen.add(p)))  # type: ignore[func-returns-value]
+        self.rt = rt if rt is not None else new_rt()
+        self.points: dict[str, ExtensionPoint] = {}
+        self._loaded: dict[str, Plugin] = {}           # in load order
+        self._python: dict[str, Candidate] = {}
+        self._python_errors: list[tuple[str, str]] = []
+        self._hosts: dict[int, Plugin] = {}
+        self._host_ids = itertools.count(1)
+        # scan() results by file, valid while the file, its sidecar and their folder keep their stat.
+        self._scan_cache: dict[Path, tuple[tuple[int, ...], ScanEntry]] = {}
+        # One set of C callbacks per manager, alive as long as it is.
+        self._c_register = _REGISTER_FN(self._cb_register)
+        self._c_log = _LOG_FN(self._cb_log)
+        self._c_argument = _ARGUMENT_FN(self._cb_argument)
+
+    # ------------------------------------------------------------ extension points
+
+    def declare(self, point: ExtensionPoint | str, signature: str | Signature | None = None,
+                mode: str = "first") -> ExtensionPoint:
+        """Declare an extension point (an ExtensionPoint, or name + signature + mode); returns it.
+
+        Declaring the same name again with the same signature and mode returns the existing point.
+        """
+        if not isinstance(point, ExtensionPoint):
+            if signature is None:
+                raise PluginError(f"extension point {point}: a signature is required")
+            point = ExtensionPoint(point, signature, mode)
+        old = self.points.get(point.name)
+        if old is not None:
+            if (old.signature, old.mode) != (point.signature, point.mode):
+                raise PluginError(f"extension point {point.name} is already declared as {old.signature} "
+                                  f"({old.mode})")
+            return old
+        self.points[point.name] = point
+        return point
+
+    def point(self, name: str) -> ExtensionPoint:
+        """The declared extension point `name`."""
+        try:
+            return self.points[name]
+        except KeyError:
+            raise PluginError(f"unknown extension point {name!r}") from None
+
+    # ------------------------------------------------------------ discovery
+
+    def scan(self) -> list[ScanEntry]:
+        """Every `.so` in the search paths (in order, then by file name), each validated without loading."""
+        entries: list[ScanEntry] = []
+        for sp in self.search_paths:
+            try:
+                names = sorted(os.listdir(sp))
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                entries.append(ScanEntry(sp, sp, None, f"{sp}: error: cannot list: {exc.strerror}"))
+                continue
+            for fname in names:
+                if not fname.endswith(".so"):
+                    continue
+                path = sp / fname
+                key = _file_key(path)
+                hit = self._scan_cache.get(path)
+                if hit is not None and key is not None and hit[0] == key:
+                    entries.append(hit[1])
+                    continue
+                try:
+                    check_permissions(path)
+                    cand, _ = inspect_native(path)
+                    entry = ScanEntry(sp, path, cand, None)
+                except PluginError as exc:
+                    entry = ScanEntry(sp, path, None, str(exc))
+                entries.append(entry)
+                if key is not None:
+                    self._scan_cache[path] = (key, entry)
+        return entries
+
+    def python_plugins(self) -> dict[str, Candidate]:
+        """The Python plugins added or discovered so far, by name."""
+        return dict(self._python)
+
+    def add_python_plugin(self, obj: Any, source: str = "python") -> Candidate:
+        """Make a Python plugin (an object with name, version, requires and init(api)) loadable."""
+        cand = python_candidate(obj, source)
+        self._python[cand.name] = cand
+        return cand
+
+    def discover_python(self, group: str = ENTRY_POINT_GROUP) -> list[Candidate]:
+        """Add every Python plugin published under the entry-point group `group` (importing it).
+
+        An entry point names a plugin object, or a class/factory called without arguments to make one.
+        One that fails to import or validate is recorded (see `python_errors`) and skipped.
+        """
+        from importlib.metadata import entry_points
+
+        found = []
+        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+            source = f"entry point {ep.name} = {ep.value}"
+            try:
+                obj = ep.load()
+                if not callable(getattr(obj, "init", None)) and callable(obj):
+                    obj = obj()
+                elif isinstance(obj, type):
+                    obj = obj()
+                found.append(self.add_python_plugin(obj, source))
+            except Exception as exc:  # a broken third-party plugin is a report, not a crash
+                self._python_errors.append((source, f"{type(exc).__name__}: {exc}"))
+        return found
+
+    @property
+    def python_errors(self) -> list[tuple[str, str]]:
+        return list(self._python_errors)
+
+    def candidates(self) -> dict[str, Candidate]:
+        """Loadable plugins by name: the first valid one in search-path order, then Python plugins."""
+        out: dict[str, Candidate] = {}
+        for e in self.scan():
+            if e.candidate is not None:
+                out.setdefault(e.candidate.name, e.candidate)
+        for name, cand in self._python.items():
+            out.setdefault(name, cand)
+        for name, plugin in self._loaded.items():
+            out[name] = plugin.candidate
+        return out
+
+    def find(self, name: str) -> Candidate:
+        """The candidate called `name` (a loaded one first), or PluginError."""
+        check_plugin_name(name)
+        if name in self._loaded:
+            return self._loaded[name].candidate
+        cand = self.candidates().get(name)
+        if cand is None:
+            raise PluginError(f"plugin {name!r} not found in the search path "
+                              f"[{', '.join(map(str, self.search_paths)) or 'empty'}]")
+        return cand
+
+    # ------------------------------------------------------------ dependency resolution
+
+    def resolve(self, root: Candidate) -> list[Candidate]:
+        """`root` and its unloaded dependencies, dependencies first; PluginError names the failing chain."""
+        known = self.candidates()
+        known[root.name] = root
+        order: list[Candidate] = []
+        done: set[str] = set(self._loaded)
+        stack: list[str] = []
+
+        def visit(cand: Candidate) -> None:
+            if cand.name in done:
+                return
+            if cand.name in stack:
+                cycle = stack[stack.index(cand.name):] + [cand.name]
+                raise PluginError(f"dependency cycle: {' -> '.join(cycle)}", path=_where(root))
+            stack.append(cand.name)
+            for req in cand.manifest.requires:
+                dep = known.get(req.name)
+                chain = " -> ".join(stack + [req.name])
+                if dep is None:
+                    refused = sum(1 for e in self.scan() if e.candidate is None)
+                    hint = (f" ({refused} plugin file(s) in the search path were refused: see `rpsc plugin list`)"
+                            if refused else "")
+                    raise PluginError(f"missing dependency: {chain}: plugin {cand.name!r} requires {req.name!r} "
+                                      f"({req.constraint}), which is not in the search path{hint}",
+                                      path=_where(root))
+                if not req.constraint.allows(dep.manifest.version):
+                    state = "loaded" if dep.name in self._loaded else f"found at {_where(dep)}"
+                    raise PluginError(f"version conflict: {chain}: plugin {cand.name!r} requires {req.name} "
+                                      f"{req.constraint}, but {req.name} {dep.version} is {state}",
+                                      path=_where(root))
+                visit(dep)
+            stack.pop()
+            done.add(cand.name)
+            order.append(cand)
+
+        visit(root)
+        return order
+
+    # ------------------------------------------------------------ loading
+
+    @property
+    def loaded(self) -> dict[str, Plugin]:
+        """Loaded plugins by name, in load order."""
+        return dict(self._loaded)
+
+    def load(self, name: str, arguments: Mapping[str, str] | None = None) -> Plugin:
+        """Load plugin `name` and its dependencies (dependencies first); a no-op when already loaded.
+
+        `arguments` are the plugin's arguments (what `api->argument` returns). All or nothing: when any
+        plugin of the chain fails, every plugin this call loaded is unloaded again and PluginError raised.
+        """
+        check_plugin_name(name)
+        if name in self._loaded:
+            return self._loaded[name]
+        return self._load_candidate(self.find(name), arguments)
+
+    def load_file(self, path: str | os.PathLike[str], arguments: Mapping[str, str] | None = None) -> Plugin:
+        """Load the plugin file `path`, which must be inside one of the search paths."""
+        p = Path(path).absolute()
+        if p.parent not in self.search_paths:
+            raise PluginError("refusing a plugin outside the search path "
+                              f"[{', '.join(map(str, self.search_paths)) or 'empty'}]", path=str(p))
+        check_permissions(p)
+        cand, _ = inspect_native(p)
+        if cand.name in self._loaded:
+            loaded = self._loaded[cand.name]
+            if loaded.path != p:
+                raise PluginError(f"a plugin named {cand.name!r} is already loaded from {loaded.path}", path=str(p))
+            return loaded
+        return self._load_candidate(cand, arguments)
+
+    def _load_candidate(self, root: Candidate, arguments: Mapping[str, Any] | None) -> Plugin:
+        order = self.resolve(root)
+        done: list[Plugin] = []
+        try:
+            for cand in order:
+                args = dict(arguments or {}) if cand is root else {}
+                done.append(self._load_one(cand, {str(k): str(v) for k, v in args.items()}))
+        except BaseException:
+            for plugin in reversed(done):
+                self._unload_one(plugin)
+            raise
+        return done[-1]
+
+    def _load_one(self, cand: Candidate, arguments: dict[str, str]) -> Plugin:
+        plugin = Plugin(cand.name, cand, arguments)
+        if cand.kind == "python":
+            self._init_python(plugin)
+        else:
+            self._init_native(plugin)
+        self._commit(plugin)
+        return plugin
+
+    def _init_python(self, plugin: Plugin) -> None:
+        plugin._in_init = True
+        try:
+            plugin.candidate.obj.init(PythonPluginApi(self, plugin))
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"plugin {plugin.name}: init raised {type(exc).__name__}: {exc}",
+                              path=plugin.candidate.source) from exc
+        finally:
+            plugin._in_init = False
+        if plugin._errors:
+            raise PluginError(f"plugin {plugin.name}: {plugin._errors[0]}", path=plugin.candidate.source)
+
+    def _init_native(self, plugin: Plugin) -> None:
+        path = plugin.candidate.path
+        assert path is not None
+        where = str(path)
+        # Validate again right before dlopen: permissions, checksum, manifest, rps_plugin_init.
+        check_permissions(path)
+        cand, elf = inspect_native(path)
+        if cand.manifest != plugin.candidate.manifest:
+            raise PluginError("plugin changed since it was inspected", path=where)
+        plugin.symbols = frozenset(elf.symbols)
+        try:
+            cdll = ctypes.CDLL(where, mode=RTLD_NOW | RTLD_GLOBAL)
+        except OSError as exc:
+            raise PluginError(f"dlopen failed: {exc}", path=where) from None
+        plugin._cdll, plugin.handle = cdll, cdll._handle
+        host_id = next(self._host_ids)
+        try:
+            api = PluginApi(ABI_VERSION, ctypes.sizeof(PluginApi), ctypes.c_void_p(host_id), self._c_register,
+                            self._c_log, self._c_argument, ctypes.pointer(self.rt))
+            plugin._api = api
+            self._hosts[host_id] = plugin
+            init = _INIT_FN(("rps_plugin_init", cdll))
+            plugin._in_init = True
+            try:
+                status = init(ctypes.byref(api))
+            finally:
+                plugin._in_init = False
+            if status != 0:
+                why = f" ({'; '.join(plugin._errors)})" if plugin._errors else ""
+                raise PluginError(f"plugin {plugin.name}: rps_plugin_init returned {status}{why}", path=where)
+            if plugin._errors:
+                raise PluginError(f"plugin {plugin.name}: {'; '.join(plugin._errors)} (rps_plugin_init returned 0 "
+                                  "but a registration failed)", path=where)
+        except BaseException:
+            self._hosts.pop(host_id, None)
+            self._close_native(plugin)
+            raise
+
+    def _commit(self, plugin: Plugin) -> None:
+        by_point: dict[str, list[Implementation]] = {}
+        for impl in plugin._staged:
+            by_point.setdefault(impl.point, []).append(impl)
+        for pname, impls in by_point.items():
+            self.points[pname]._add(impls)
+        plugin.extensions = tuple(plugin._staged)
+        plugin._staged = []
+        plugin.loaded = True
+        self._loaded[plugin.name] = plugin
+
+    # ------------------------------------------------------------ callbacks (called from plugin code)
+
+    def _stage(self, plugin: Plugin, point: str | None, impl_name: str | None, function: Any,
+               address: int | None, priority: int, signature: str | None) -> int:
+        """Validate one registration and stage it on `plugin`; returns a REG_* code (errors recorded)."""
+        from rpsrt.plugins.manifest import SYMBOL_RE
+
+        def fail(code: int, message: str) -> int:
+            plugin._errors.append(message)
+            return code
+
+        if not plugin._in_init:
+            return fail(REG_NOT_IN_INIT, f"register_extension({point!r}) outside init")
+        if not point or point not in self.points:
+            return fail(REG_UNKNOWN_POINT, f"register_extension: unknown extension point {point!r}")
+        ep = self.points[point]
+        if signature is not None:
+            try:
+                sig = Signature.parse(signature)
+            except PluginError:
+                sig = None
+            if sig != ep.signature:
+                return fail(REG_BAD_SIGNATURE, f"register_extension({point}): signature {signature!r} differs "
+                                               f"from the point's {ep.signature}")
+        elif address is not None:
+            return fail(REG_BAD_SIGNATURE, f"register_extension({point}): no signature given")
+        if not impl_name or SYMBOL_RE.fullmatch(impl_name) is None:
+            return fail(REG_BAD_ARGUMENT, f"register_extension({point}): invalid implementation name {impl_name!r}")
+        if function is None:
+            return fail(REG_BAD_ARGUMENT, f"register_extension({point}, {impl_name}): NULL function")
+        if any(i.point == point and i.name == impl_name for i in plugin._staged):
+            return fail(REG_BAD_ARGUMENT, f"register_extension({point}): duplicate implementation {impl_name!r}")
+        if address is not None:
+            call = native_caller(address, ep.signature, self.rt, name=f"{plugin.name}.{impl_name}")
+        else:
+            call = function
+        plugin._staged.append(Implementation(point, impl_name, plugin.name, int(priority), ep.next_seq(), call,
+                                             address))
+        return REG_OK
+
+    def _cb_register(self, host: int | None, point: bytes | None, impl_name: bytes | None, function: int | None,
+                     priority: int, signature: bytes | None) -> int:
+        try:
+            plugin = self._hosts.get(host or 0)
+            if plugin is None:
+                return REG_BAD_ARGUMENT
+            return self._stage(plugin, _text(point), _text(impl_name), function, function or None, priority,
+                               _text(signature) if signature is not None else "")
+        except Exception as exc:  # never let an exception cross into C
+            _log.error("register_extension callback failed: %s", exc)
+            return REG_BAD_ARGUMENT
+
+    def _log(self, plugin: Plugin, level: int, message: str) -> None:
+        plugin.messages.append((level, message))
+        del plugin.messages[:-1000]
+        _log.log(_LOG_LEVELS.get(level, logging.INFO), "%s: %s", plugin.name, message)
+
+    def _cb_log(self, host: int | None, level: int, message: bytes | None) -> None:
+        try:
+            plugin = self._hosts.get(host or 0)
+            if plugin is not None:
+                self._log(plugin, level, _text(message) or "")
+        except Exception:  # never let an exception cross into C
+            pass
+
+    def _cb_argument(self, host: int | None, key: bytes | None) -> int | None:
+        try:
+            plugin = self._hosts.get(host or 0)
+            k = _text(key)
+            if plugin is None or k is None or k not in plugin.arguments:
+                return None
+            raw = k.encode()
+            buf = plugin._argbufs.get(raw)
+            if buf is None:
+                buf = plugin._argbufs[raw] = ctypes.create_string_buffer(plugin.arguments[k].encode())
+            return ctypes.addressof(buf)
+        except Exception:  # never let an exception cross into C
+            return None
+
+    # ------------------------------------------------------------ unloading
+
+    def dependents(self, name: str) -> list[str]:
+        """Loaded plugins that require `name`."""
+        return [p.name for p in self._loaded.values() if any(r.name == name for r in p.requires)]
+
+    def unload(self, name: str) -> None:
+        """Run the plugin's fini, remove its extensions, dlclose it; refused while a dependent is loaded."""
+        check_plugin_name(name)
+        plugin = self._loaded.get(name)
+        if plugin is None:
+            raise PluginError(f"plugin {name!r} is not loaded")
+        users = self.dependents(name)
+        if users:
+            raise PluginError(f"cannot unload {name}: required by loaded plugin(s) {', '.join(users)}")
+        self._unload_one(plugin)
+
+    def reload(self, name: str) -> Plugin:
+        """Unload then load `name` again (with the same arguments), re-validating the file."""
+        plugin = self._loaded.get(name)
+        args = dict(plugin.arguments) if plugin else {}
+        if plugin is not None:
+            self.unload(name)
+        return self.load(name, args)
+
+    def close(self) -> None:
+        """Unload every plugin, dependents first."""
+        for name in reversed(list(self._loaded)):
+            self._unload_one(self._loaded[name])
+
+    def __enter__(self) -> PluginManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _unload_one(self, plugin: Plugin) -> None:
+        try:
+            if plugin.loaded:
+                if plugin.kind == "python":
+                    fini = getattr(plugin.candidate.obj, "fini", None)
+                    if callable(fini):
+                        try:
+                            fini()
+                        except Exception as exc:
+                            _log.error("%s: fini raised %s: %s", plugin.name, type(exc).__name__, exc)
+                elif "rps_plugin_fini" in plugin.symbols and plugin._cdll is not None:
+                    _FINI_FN(("rps_plugin_fini", plugin._cdll))()
+        finally:
+            for pname in {i.point for i in plugin.extensions}:
+                if pname in self.points:
+                    self.points[pname]._remove_plugin(plugin.name)
+            plugin.extensions = ()
+            plugin.loaded = False
+            self._loaded.pop(plugin.name, None)
+            for hid, p in list(self._hosts.items()):
+                if p is plugin:
+                    del self._hosts[hid]
+            self._close_native(plugin)
+
+    @staticmethod
+    def _close_native(plugin: Plugin) -> None:
+        for box in plugin._callers:
+            revoke(box, f"plugin {plugin.name} has been unloaded: its functions can no longer be called")
+        plugin._callers = []
+        plugin._staged = []
+        handle, plugin.handle, plugin._cdll, plugin._api = plugin.handle, None, None, None
+        if handle:
+            _ctypes.dlclose(handle)
+
+    # ------------------------------------------------------------ calling compiled functions
+
+    def function(self, symbol: str, signature: str | Signature) -> Callable[..., Any]:
+        """A callable for the compiled function `symbol` (ABI `int32_t fn(T *result, args...)`) exported by
+        a loaded plugin; it raises Trap on a non-zero status, PluginError once the plugin is unloaded."""
+        sig = signature if isinstance(signature, Signature) else Signature.parse(signature)
+        for plugin in self._loaded.values():
+            if plugin.kind == "native" and symbol in plugin.symbols:
+                address = plugin.address(symbol)
+                return native_caller(address, sig, self.rt, name=symbol, revocable=plugin._callers)
+        raise PluginError(f"no loaded plugin exports {symbol!r}")
+
+    # ------------------------------------------------------------ graph
+
+    def dependency_graph(self) -> dict[str, list[Requirement]]:
+        """Every known plugin (loaded, in the search path, Python) and its requirements."""
+        return {name: list(c.manifest.requires) for name, c in sorted(self.candidates().items())}
+
+    def to_dot(self) -> str:
+        """The dependency graph in Graphviz DOT (edges labelled with the version constraint)."""
+        cands = self.candidates()
+        lines = ["digraph plugins {", "  rankdir=LR;", "  node [shape=box, fontname=\"monospace\"];"]
+        for name, cand in sorted(cands.items()):
+            style = ", style=bold" if name in self._loaded else ""
+            lines.append(f"  {_dot_id(name)} [label=\"{name}\\n{cand.version} ({cand.kind})\"{style}];")
+        for name, cand in sorted(cands.items()):
+            for req in cand.manifest.requires:
+                if req.name not in cands:
+                    lines.append(f"  {_dot_id(req.name)} [label=\"{req.name}\\n(missing)\", color=red];")
+                label = str(req.constraint).replace("\"", "'")
+                lines.append(f"  {_dot_id(name)} -> {_dot_id(req.name)} [label=\"{label}\"];")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def _file_key(path: Path) -> tuple[int, ...] | None:
+    """What must stay equal for a cached scan of `path` to stay valid (None: do not cache)."""
+    try:
+        key: list[int] = []
+        for target in (path, sidecar_path(path), path.parent):
+            try:
+                st = os.stat(target)
+            except FileNotFoundError:
+                key += [-1]
+                continue
+            key += [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode]
+        return tuple(key)
+    except OSError:
+        return None
+
+
+def _dot_id(name: str) -> str:
+    return f"\"{name}\""
+
+
+def _text(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
+def _where(cand: Candidate) -> str:
+    return str(cand.path) if cand.path is not None else cand.source
+

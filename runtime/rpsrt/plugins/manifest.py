@@ -1,0 +1,278 @@
+"""Plugin manifests: parsing and validation, semantic versions and constraints, sidecar files and checksums.
+
+Nothing here runs plugin code: a manifest comes from a sidecar `<plugin>.json` or from the bytes of the
+`rps_plugin_manifest` symbol read out of the ELF file (`rpsrt.plugins.elf`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rpsrt.errors import PluginError
+
+#: The ABI version this host implements (`RPS_PLUGIN_ABI_VERSION` in rps/plugin.h).
+ABI_VERSION = 1
+
+#: A plugin name: an identifier (letters, digits, `_`, `-`; never a path, never starting with `-` or a digit).
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+#: An exported symbol or implementation name: a C identifier.
+SYMBOL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+#: A plugin version: MAJOR.MINOR.PATCH.
+VERSION_RE = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+_PARTIAL_RE = re.compile(r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?")
+_CLAUSE_RE = re.compile(r"\s*(>=|<=|==|=|>|<|\^|~)?\s*([0-9.]+|\*)\s*")
+
+Version = tuple[int, int, int]
+
+
+def is_plugin_name(name: object) -> bool:
+    """True when `name` is a valid plugin name (an identifier, not a path)."""
+    return isinstance(name, str) and NAME_RE.fullmatch(name) is not None
+
+
+def check_plugin_name(name: object, *, path: str | None = None) -> str:
+    """Return `name` if it is a valid plugin name, else raise PluginError."""
+    if not is_plugin_name(name):
+        raise PluginError(f"invalid plugin name {name!r}: a plugin name is an identifier "
+                          "(letters, digits, '_', '-'), never a path", path=path)
+    return name  # type: ignore[return-value]
+
+
+def parse_version(text: object, *, path: str | None = None) -> Version:
+    """`"1.2.3"` -> (1, 2, 3); anything else is a PluginError."""
+    m = VERSION_RE.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        raise PluginError(f"invalid version {text!r} (expected MAJOR.MINOR.PATCH)", path=path)
+    return int(m[1]), int(m[2]), int(m[3])
+
+
+@dataclass(frozen=True, slots=True)
+class VersionConstraint:
+    """A conjunction of half-open ranges on versions, parsed from `>=1.0, <2` or `^1.2`, `~1.2.3`, `=1.0.0`.
+
+    Partial versions follow npm: `^1.2` is `>=1.2.0, <2.0.0`; `~1.2` is `>=1.2.0, <1.3.0`; `=1.2` (or a
+    bare `1.2`) is `>=1.2.0, <1.3.0`; `<=1.2` includes every 1.2.x; `>1.2` starts at 1.3.0; `*` is any.
+    """
+
+    text: str
+    lower: Version | None          # inclusive
+    upper: Version | None          # exclusive
+
+    @classmethod
+    def parse(cls, text: object, *, path: str | None = None) -> VersionConstraint:
+        if not isinstance(text, str):
+            raise PluginError(f"invalid version constraint {text!r}", path=path)
+        lower: Version | None = None
+        upper: Version | None = None
+        clauses = text.split(",")
+        for clause in clauses:
+            if not clause.strip() and len(clauses) == 1:
+                break
+            m = _CLAUSE_RE.fullmatch(clause)
+            if m is None:
+                raise PluginError(f"invalid version constraint {text!r} (clause {clause.strip()!r})", path=path)
+            op, ver = m[1] or "=", m[2]
+            if ver == "*":
+                if op != "=":
+                    raise PluginError(f"invalid version constraint {text!r}", path=path)
+                continue
+            p = _PARTIAL_RE.fullmatch(ver)
+            if p is None:
+                raise PluginError(f"invalid version constraint {text!r} (version {ver!r})", path=path)
+            parts = [int(x) for x in p.groups() if x is not None]
+            padded = parts + [0] * (3 - len(parts))
+            base: Version = (padded[0], padded[1], padded[2])
+            # The first version after every version the partial `ver` denotes.
+            if len(parts) == 1:
+                after: Version = (parts[0] + 1, 0, 0)
+            elif len(parts) == 2:
+                after = (parts[0], parts[1] + 1, 0)
+            else:
+                after = (parts[0], parts[1], parts[2] + 1)
+            lo: Version | None
+            hi: Version | None
+            if op in ("=", "=="):
+                lo, hi = base, after
+            elif op == ">=":
+                lo, hi = base, None
+            elif op == ">":
+                lo, hi = after, None
+            elif op == "<":
+                lo, hi = None, base
+            elif op == "<=":
+                lo, hi = None, after
+            elif op == "~":
+                lo, hi = base, (after if len(parts) == 1 else (base[0], base[1] + 1, 0))
+            else:  # "^": the leftmost non-zero part given may not change
+                if base[0] > 0 or len(parts) == 1:
+                    hi = (base[0] + 1, 0, 0)
+                elif base[1] > 0 or len(parts) == 2:
+                    hi = (0, base[1] + 1, 0)
+                else:
+                    hi = (0, 0, base[2] + 1)
+                lo = base
+            if lo is not None and (lower is None or lo > lower):
+                lower = lo
+            if hi is not None and (upper is None or hi < upper):
+                upper = hi
+        return cls(text.strip(), lower, upper)
+
+    def allows(self, version: Version) -> bool:
+        """True when `version` satisfies every clause."""
+        if self.lower is not None and version < self.lower:
+            return False
+        return self.upper is None or version < self.upper
+
+    def __str__(self) -> str:
+        return self.text or "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """One entry of a manifest's `requires`: a plugin name and a version constraint."""
+
+    name: str
+    constraint: VersionConstraint
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """One entry of a manifest's `exports`: a native symbol, its source name and its signature string."""
+
+    symbol: str
+    name: str
+    signature: str
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A validated plugin manifest. `raw` keeps the JSON object as read (unknown members included)."""
+
+    name: str
+    version: Version
+    abi: int
+    requires: tuple[Requirement, ...]
+    exports: tuple[Export, ...]
+    raw: Mapping[str, Any]
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(map(str, self.version))
+
+
+def parse_manifest(data: object, *, path: str | None = None) -> Manifest:
+    """Validate a manifest (bytes/str of JSON, or an already decoded mapping) and return it.
+
+    Raises PluginError naming `path` for malformed JSON, a missing or wrong member, a name that is not an
+    identifier, a bad version, or an ABI other than ABI_VERSION.
+    """
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PluginError(f"malformed manifest: not UTF-8 ({exc.reason})", path=path) from None
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise PluginError(f"malformed manifest: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                              path=path) from None
+    if not isinstance(data, Mapping):
+        raise PluginError("malformed manifest: not a JSON object", path=path)
+    for key in ("name", "version", "abi"):
+        if key not in data:
+            raise PluginError(f"malformed manifest: missing {key!r}", path=path)
+    name = check_plugin_name(data["name"], path=path)
+    version = parse_version(data["version"], path=path)
+    abi = data["abi"]
+    if not isinstance(abi, int) or isinstance(abi, bool):
+        raise PluginError(f"malformed manifest: 'abi' must be an integer, not {abi!r}", path=path)
+    if abi != ABI_VERSION:
+        raise PluginError(f"plugin {name!r} is built for plugin ABI {abi}; this host implements ABI "
+                          f"{ABI_VERSION}", path=path)
+    requires_raw = data.get("requires", [])
+    if not isinstance(requires_raw, list):
+        raise PluginError("malformed manifest: 'requires' must be a list", path=path)
+    requires = []
+    for entry in requires_raw:
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if not isinstance(entry, Mapping) or "name" not in entry:
+            raise PluginError(f"malformed manifest: bad 'requires' entry {entry!r}", path=path)
+        rname = check_plugin_name(entry["name"], path=path)
+        requires.append(Requirement(rname, VersionConstraint.parse(entry.get("version", ""), path=path)))
+    exports_raw = data.get("exports", [])
+    if not isinstance(exports_raw, list):
+        raise PluginError("malformed manifest: 'exports' must be a list", path=path)
+    from rpsrt.plugins.points import Signature  # local: points imports this module
+
+    exports = []
+    for entry in exports_raw:
+        if (not isinstance(entry, Mapping) or not isinstance(entry.get("symbol"), str)
+                or SYMBOL_RE.fullmatch(entry["symbol"]) is None):
+            raise PluginError(f"malformed manifest: bad 'exports' entry {entry!r}", path=path)
+        sig = entry.get("signature", "")
+        Signature.parse(sig, path=path)
+        exports.append(Export(entry["symbol"], str(entry.get("name", entry["symbol"])), sig))
+    return Manifest(name, version, abi, tuple(requires), tuple(exports), dict(data))
+
+
+# ---------------------------------------------------------------- files, checksums, sidecars
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sidecar_path(so_path: str | os.PathLike[str]) -> Path:
+    """`dir/name.so` -> `dir/name.json` (the sidecar manifest written at build time)."""
+    p = Path(so_path)
+    return p.with_suffix(".json") if p.suffix == ".so" else p.with_name(p.name + ".json")
+
+
+def write_sidecar(so_path: str | os.PathLike[str], manifest: Mapping[str, Any] | Manifest) -> Path:
+    """Write `<plugin>.json` next to `so_path`: the manifest plus the file's sha256, atomically.
+
+    The manifest is validated first (a bad one raises PluginError and writes nothing). Returns the path.
+    """
+    raw = dict(manifest.raw if isinstance(manifest, Manifest) else manifest)
+    raw.pop("sha256", None)
+    parse_manifest(raw, path=str(so_path))
+    raw["sha256"] = sha256_file(so_path)
+    out = sidecar_path(so_path)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(raw, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out)
+    return out
+
+
+def read_sidecar(so_path: str | os.PathLike[str]) -> tuple[Manifest, str | None] | None:
+    """The sidecar's manifest and recorded sha256 (None when it records none), or None without sidecar."""
+    side = sidecar_path(so_path)
+    try:
+        text = side.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise PluginError(f"cannot read sidecar manifest: {exc.strerror}", path=str(side)) from None
+    manifest = parse_manifest(text, path=str(side))
+    sha = manifest.raw.get("sha256")
+    if sha is not None and (not isinstance(sha, str) or re.fullmatch(r"[0-9a-f]{64}", sha) is None):
+        raise PluginError(f"malformed manifest: bad 'sha256' {sha!r}", path=str(side))
+    return manifest, sha

@@ -1,0 +1,541 @@
+"""Store dumping: a Heap into a store directory in format 2024A, byte for byte as upstream's dumper (§6).
+
+`render_store(heap)` gives every file's bytes; `dump_store(heap, dir)` writes those that changed, atomically
+as a set (`rpsrt.store.journal`). The object writer is specialised for rpsrt's values and payloads and builds
+jsoncpp's styled text directly (no intermediate JSON tree); generic JSON (unknown members, `json` values)
+goes through `jsonfmt`.
+
+What is dumped: every object of `heap.objects` whose `space` is set, into the file of that space. A
+reference to any other object (transient) is written as `null`, and an attribute whose key or value is one
+is dropped, as upstream does with objects it cannot dump.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import time
+from collections.abc import Iterator
+from operator import attrgetter
+from typing import Any
+
+from rpsrt import __version__
+from rpsrt.model import wellknown as wk
+from rpsrt.errors import StoreError
+from rpsrt.model.heap import Heap
+from rpsrt.limits import deep_recursion
+from rpsrt.model.objects import (
+    PayloadAgenda,
+    PayloadClassInfo,
+    PayloadEnvironment,
+    PayloadGccJit,
+    PayloadObjMap,
+    PayloadSetOb,
+    PayloadSpace,
+    PayloadStringBuffer,
+    PayloadStringDict,
+    PayloadSymbol,
+    PayloadTasklet,
+    PayloadUnknown,
+    PayloadVectOb,
+    PayloadVectVal,
+    RpsObject,
+)
+from rpsrt.model.oid import Oid
+from rpsrt.model.values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
+from rpsrt.store import journal
+from rpsrt.store.jsonfmt import (
+    STYLE_MANIFEST,
+    STYLE_OBJECT,
+    fmt_float,
+    quote,
+    write_at,
+    write_member,
+    write_root,
+)
+from rpsrt.store.reader import MANIFEST, space_path
+
+FORMAT = "RefPerSysFormat2024A"
+_NL = "\n  "
+_P = tuple(_NL + "\t" * d for d in range(40))
+
+
+def _pre(d: int) -> str:
+    return _P[d] if d < 40 else _NL + "\t" * d
+
+
+#: Sort key of objects: their OID (compared in C).
+_oid_of = attrgetter("oid")
+
+
+class _ObjectWriter:
+    """Writes object blocks; `dumped` is the set of objects that get written (all others are transient)."""
+
+    def __init__(self, dumped: set[RpsObject]) -> None:
+        self.dumped = dumped
+
+    # Values in member position (the key at depth d), as array elements (at depth d), and at the root.
+
+    def member(self, v: Any, d: int) -> str:
+        t = type(v)
+        if t is str:
+            if v and v[0] == "_":
+                return _pre(d) + self.strbox(v, d)
+            return quote(v)
+        if t is RpsObject:
+            return '"' + v.oid[2] + '"' if v in self.dumped else "null"
+        if v is None:
+            return "null"
+        if t is int:
+            return str(v)
+        if t is float:
+            return fmt_float(v)
+        if t is bool:
+            return "true" if v else "false"
+        if t is VRaw:
+            return write_member(v.data, d, STYLE_OBJECT)
+        body = self.body(v, d)
+        return body if body == "null" else _pre(d) + body
+
+    def root(self, v: Any) -> str:
+        return self.root_at(v, 0)
+
+    def elem(self, v: Any, d: int) -> str:
+        return _pre(d) + self.root_at(v, d)
+
+    def root_at(self, v: Any, d: int) -> str:
+        """`v` where the line is already indented to depth d (a root member's value, an array element)."""
+        t = type(v)
+        if t is str and v and v[0] == "_":
+            return self.strbox(v, d)
+        if t is VRaw:
+            return write_at(v.data, d, STYLE_OBJECT)
+        if t is VSet or t is VTuple or t is VClosure or t is VInstance or t is VJson:
+            return self.body(v, d)
+        return self.member(v, d)
+
+    def strbox(self, s: str, d: int) -> str:
+        # Upstream writes a string starting with `_` as {"str": s} (its loader also reads {"string": s}).
+        return "{" + _pre(d + 1) + '"str" : ' + quote(s) + _pre(d) + "}"
+
+    def refs(self, objs: Any, d: int, nulls: bool = True) -> str:
+        """An array of object references in member position at depth d."""
+        dumped = self.dumped
+        items = []
+        p = _pre(d + 1)
+        for o in objs:
+            if o is not None and o in dumped:
+                items.append(p + '"' + o.oid[2] + '"')
+            elif nulls:
+                items.append(p + "null")
+        if not items:
+            return "[]"
+        return ("" if d == 0 else _pre(d)) + "[" + ",".join(items) + _pre(d) + "]"
+
+    def values(self, vals: Any, d: int) -> str:
+        """An array of values in member position at depth d (at the root when d is 0)."""
+        if not vals:
+            return "[]"
+        items = [self.elem(v, d + 1) for v in vals]
+        return ("" if d == 0 else _pre(d)) + "[" + ",".join(items) + _pre(d) + "]"
+
+    def body(self, v: Any, d: int) -> str:
+        """A composite value's text, its opening brace on the current line, its members at depth d+1."""
+        t = type(v)
+        p1 = _pre(d + 1)
+        dumped = self.dumped
+        if t is VSet:
+            return ("{" + p1 + '"elem" : ' + self.refs([o for o in v.elems if o in dumped], d + 1) + ","
+                    + p1 + '"vtype" : "set"' + _pre(d) + "}")
+        if t is VTuple:
+            return ("{" + p1 + '"comp" : ' + self.refs(v.comps, d + 1) + "," + p1 + '"vtype" : "tuple"'
+                    + _pre(d) + "}")
+        if t is VClosure:
+            if v.fn not in dumped:
+                return "null"
+            parts = ["{", p1, '"env" : ', self.values(v.env, d + 1), ",", p1, '"fn" : "', v.fn.oid[2], '"']
+            if v.metaobj is not None and v.metaobj in dumped:
+                parts += [",", p1, '"metaobj" : "', v.metaobj.oid[2], '"']
+            if v.metarank is not None:
+                parts += [",", p1, '"metarank" : ', self.member(v.metarank, d + 1)]
+            parts += [",", p1, '"vtype" : "closure"', _pre(d), "}"]
+            return "".join(parts)
+        if t is VInstance:
+            if v.cls not in dumped:
+                return "null"
+            p2, p3 = _pre(d + 2), _pre(d + 3)
+            iattrs = [p2 + "{" + p3 + '"iat" : "' + a.oid[2] + '",' + p3 + '"iva" : ' + self.member(x, d + 3)
+                      + p2 + "}" for a, x in v.attrs if a in dumped]
+            parts = ["{", p1, '"iattrs" : ', (p1 + "[" + ",".join(iattrs) + p1 + "]") if iattrs else "[]",
+                     ",", p1, '"iclass" : "', v.cls.oid[2], '",', p1, '"icomps" : ', self.values(v.comps, d + 1),
+                     ",", p1, '"isize" : ', str(len(v.comps))]
+            if v.metaobj is not None and v.metaobj in dumped:
+                parts += [",", p1, '"metaobj" : "', v.metaobj.oid[2], '"']
+            if v.metarank is not None:
+                parts += [",", p1, '"metarank" : ', self.member(v.metarank, d + 1)]
+            parts += [",", p1, '"vtype" : "instance"', _pre(d), "}"]
+            return "".join(parts)
+        if t is VJson:
+            return ("{" + p1 + '"json" : ' + write_member(v.data, d + 1, STYLE_OBJECT) + "," + p1
+                    + '"vtype" : "json"' + _pre(d) + "}")
+        raise StoreError(f"cannot dump a value of type {t.__name__}: {v!r}")
+
+    # Object blocks.
+
+    def block(self, obj: RpsObject) -> str:
+        members: list[tuple[str, str]] = []
+        dumped = self.dumped
+        if obj.applying:
+            members.append(("applying", "true"))
+        if obj.attrs:
+            entries = []
+            member = self.member
+            attrs = obj.attrs
+            for a in sorted(attrs, key=_oid_of):
+                if a not in dumped:
+                    continue
+                v = attrs[a]
+                if type(v) is RpsObject and v not in dumped:
+                    continue
+                entries.append(f'\n  \t{{\n  \t\t"at" : "{a.oid[2]}",\n  \t\t"va" : {member(v, 2)}\n  \t}}')
+            if entries:
+                members.append(("attrs", "[" + ",".join(entries) + "\n  ]"))
+        cls = obj.cls
+        if cls is None or cls not in dumped:
+            raise StoreError(f"object {obj.oid} has no class that can be dumped", oid=str(obj.oid))
+        members.append(("class", '"' + cls.oid[2] + '"'))
+        if obj.comps:
+            members.append(("comps", self.values(obj.comps, 0)))
+        if obj.magicattr:
+            members.append(("magicattr", "true"))
+        pl = obj.payload
+        if pl is not None:
+            writer = _PAYLOAD_WRITERS.get(type(pl))
+            if writer is None:
+                raise StoreError(f"cannot dump a payload of type {type(pl).__name__}", oid=str(obj.oid))
+            writer(self, pl, members)
+            if pl.extra:
+                self.extra(pl.extra, members)
+        if obj.extra:
+            self.extra(obj.extra, members)
+        members.sort()  # keys are unique: the texts are never compared
+        return ('{\n "oid": "' + obj.oid[2] + '",\n "mtime": ' + f"{obj.mtime:.2f}"
+                + "".join([',\n "' + k + '" : ' + text for k, text in members]) + "\n}")
+
+    def extra(self, extra: dict[str, Any], members: list[tuple[str, str]]) -> None:
+        have = {k for k, _ in members}
+        for k, v in extra.items():
+            if k not in have and k not in ("oid", "mtime"):
+                members.append((k, write_root(v, STYLE_OBJECT)))
+
+
+# -- payload writers -----------------------------------------------------------------------------------------
+
+
+def _w_symbol(w: _ObjectWriter, pl: PayloadSymbol, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"symbol"'))
+    m.append(("symb_name", quote(pl.name)))
+    if pl.value is not None:
+        m.append(("symb_val", w.root(pl.value)))
+    if pl.weak:
+        m.append(("symb_weak", "true"))
+
+
+def _w_classinfo(w: _ObjectWriter, pl: PayloadClassInfo, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"classinfo"'))
+    dumped = w.dumped
+    entries = []
+    for sel in sorted(pl.methodict, key=_oid_of):
+        if sel not in dumped:
+            continue
+        entries.append('\n  \t{\n  \t\t"methclos" : ' + w.member(pl.methodict[sel], 2) + ',\n  \t\t"methosel" : "'
+                       + sel.oid[2] + '"\n  \t}')
+    m.append(("class_methodict", "[" + ",".join(entries) + "\n  ]" if entries else "[]"))
+    if pl.name is not None:
+        m.append(("class_name", quote(pl.name)))
+    if pl.superclass is None or pl.superclass not in dumped:
+        raise StoreError("classinfo payload without a superclass that can be dumped")
+    m.append(("class_super", '"' + pl.superclass.oid[2] + '"'))
+    if pl.symb is not None and pl.symb in dumped:
+        m.append(("class_symb", '"' + pl.symb.oid[2] + '"'))
+    if pl.attrset is not None:
+        m.append(("class_attrset", w.root(pl.attrset)))
+
+
+def _w_setob(w: _ObjectWriter, pl: PayloadSetOb, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"setob"'))
+    m.append(("setob", w.refs(sorted(pl.elems, key=_oid_of), 0, nulls=False)))
+
+
+def _w_vectob(w: _ObjectWriter, pl: PayloadVectOb, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"vectob"'))
+    m.append(("vectob", w.refs(pl.elems, 0)))
+
+
+def _w_vectval(w: _ObjectWriter, pl: PayloadVectVal, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"vectval"'))
+    m.append(("vectval", w.values(pl.elems, 0)))
+
+
+def _w_space(w: _ObjectWriter, pl: PayloadSpace, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"space"'))
+
+
+def _w_agenda(w: _ObjectWriter, pl: PayloadAgenda, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"agenda"'))
+    for key, objs in (("low_priority", pl.low), ("normal_priority", pl.normal), ("high_priority", pl.high)):
+        if objs:
+            m.append((key, w.refs(objs, 0, nulls=False)))
+
+
+def _w_tasklet(w: _ObjectWriter, pl: PayloadTasklet, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"tasklet"'))
+    if pl.todo is not None:
+        m.append(("tasklet_todo", w.root(pl.todo)))
+    if pl.obsolete_delay is not None:
+        m.append(("tasklet_obsolete_delay", w.root(pl.obsolete_delay)))
+
+
+def _w_strdict(w: _ObjectWriter, pl: PayloadStringDict, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"string_dictionary"'))
+    entries = ['\n  \t{\n  \t\t"str" : ' + quote(k) + ',\n  \t\t"val" : ' + w.member(pl.dictionary[k], 2)
+               + "\n  \t}" for k in sorted(pl.dictionary)]
+    m.append(("dictionary", "[" + ",".join(entries) + "\n  ]" if entries else "[]"))
+
+
+def _w_strbuf(w: _ObjectWriter, pl: PayloadStringBuffer, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"string_buffer"'))
+    if pl.lines is not None:
+        m.append(("strbuf_lines", write_root(list(pl.lines), STYLE_OBJECT)))
+    if pl.string is not None:
+        m.append(("strbuf_string", quote(pl.string)))
+    if pl.indent is not None:
+        m.append(("strbuf_indent", write_root(pl.indent, STYLE_OBJECT)))
+
+
+def _w_objmap(w: _ObjectWriter, pl: PayloadObjMap, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"' + pl.kind + '"'))
+    m.append(("objmap", write_root(pl.objmap, STYLE_OBJECT)))
+    m.append(("descr", w.root(pl.descr)))
+    if isinstance(pl, PayloadEnvironment):
+        p = pl.parent_env
+        m.append(("parent_env", '"' + p.oid[2] + '"' if p is not None and p in w.dumped else "null"))
+
+
+def _w_gccjit(w: _ObjectWriter, pl: PayloadGccJit, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", '"gccjit"'))
+    m.append(("jitseq", w.refs(pl.jitseq, 0, nulls=False)))
+
+
+def _w_unknown(w: _ObjectWriter, pl: PayloadUnknown, m: list[tuple[str, str]]) -> None:
+    m.append(("payload", quote(pl.kind)))
+    for k, v in pl.members.items():
+        m.append((k, write_root(v, STYLE_OBJECT)))
+
+
+_PAYLOAD_WRITERS: dict[type, Any] = {
+    PayloadSymbol: _w_symbol, PayloadClassInfo: _w_classinfo, PayloadSetOb: _w_setob, PayloadVectOb: _w_vectob,
+    PayloadVectVal: _w_vectval, PayloadSpace: _w_space, PayloadAgenda: _w_agenda, PayloadTasklet: _w_tasklet,
+    PayloadStringDict: _w_strdict, PayloadStringBuffer: _w_strbuf, PayloadObjMap: _w_objmap,
+    PayloadEnvironment: _w_objmap, PayloadGccJit: _w_gccjit, PayloadUnknown: _w_unknown,
+}
+
+
+# -- framing, prologue, manifest -----------------------------------------------------------------------------
+
+_UNSAFE = {c: "?" for c in range(32)} | {0x7F: "?"}
+
+
+def _class_symbol(cls: RpsObject) -> str:
+    pl = cls.payload
+    if type(pl) is PayloadClassInfo and pl.symb is not None and type(pl.symb.payload) is PayloadSymbol:
+        return pl.symb.payload.name.translate(_UNSAFE)  # type: ignore[union-attr]
+    # Upstream then omits the newline (breaking its own file); rpsc names the class by its OID instead.
+    return cls.oid[2]
+
+
+def rpsc_provenance() -> dict[str, Any]:
+    """Provenance members rpsc writes into a fresh heap's manifest."""
+    return {"dumpgmdate": time.strftime("%Y-%b-%d", time.gmtime()), "progname": "rpsc",
+            "rpsmajorversion": 0, "rpsminorversion": 7, "shortgitid": f"rpsc-{__version__}"}
+
+
+def rpsc_prologue() -> dict[str, Any]:
+    """Provenance members rpsc writes into a fresh space file's prologue."""
+    return {"dumpgmdate": time.strftime("%Y-%b-%d", time.gmtime()), "rpsmajorversion": 0,
+            "rpsminorversion": 7, "shortgit": f"rpsc-{__version__}"}
+
+
+def _header(rel: str, kind: str) -> str:
+    lead = "//!!" if kind == "manifest" else "///."
+    text = (f"{lead}GENERATED file {rel} / DO NOT EDIT!\n"
+            f"{lead}written by rpsc {__version__} in RefPerSys format 2024A\n")
+    if kind == "space":
+        text += "\n\n///!!! prologue of RefPerSys space file:\n"
+    return text
+
+
+def render_store(heap: Heap) -> dict[str, bytes]:
+    """Every file of the store for `heap`, as store-relative path -> bytes (manifest and space files).
+
+    A heap without provenance (not loaded from a store) receives rpsc's own, recorded in the heap so that
+    dumping it again gives the same bytes.
+    """
+    enabled = gc.isenabled()
+    gc.disable()  # rendering allocates many short lists of strings; none is cyclic
+    try:
+        with deep_recursion():
+            return _render(heap)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _render(heap: Heap) -> dict[str, bytes]:
+    objects = heap.objects
+    dumped = {o for o in objects.values() if o.space is not None}
+    for sp in heap.spaces:
+        if sp not in dumped or objects.get(sp.oid) is not sp:
+            raise StoreError(f"space {sp.oid} is not a persisted object of the heap (its space is not set)",
+                             oid=str(sp.oid))
+    by_space: dict[RpsObject, list[RpsObject]] = {sp: [] for sp in heap.spaces}
+    for o in dumped:
+        lst = by_space.get(o.space)  # type: ignore[arg-type]
+        if lst is None:
+            raise StoreError(f"object {o.oid} is in space {o.space.oid} which is not in the heap's spaces",  # type: ignore[union-attr]
+                             oid=str(o.oid))
+        lst.append(o)
+    name_attr = objects.get(wk.NAME)
+    class_obj = objects.get(wk.CLASS)
+    w = _ObjectWriter(dumped)
+    symbols: dict[RpsObject, str] = {}
+    files: dict[str, bytes] = {}
+    for sp, objs in by_space.items():
+        rel = space_path(sp.oid)
+        objs.sort(key=_oid_of)
+        prologue = heap.prologues.get(sp.oid)
+        if prologue is None:
+            prologue = heap.prologues[sp.oid] = rpsc_prologue()
+        header = heap.headers.get(rel)
+        if header is None:
+            header = heap.headers[rel] = _header(rel, "space")
+        pro = dict(prologue)
+        pro.update(format=FORMAT, nbobjects=len(objs), spaceid=sp.oid[2])
+        parts = [(header + write_root(pro, STYLE_MANIFEST) + "\n\n\n").encode()]
+        bang = "!" if sp.oid == wk.INITIAL_SPACE else ""
+        block = w.block
+        for o in objs:
+            text = o.oid[2]
+            name = o.attrs.get(name_attr) if name_attr is not None else None  # type: ignore[call-overload]
+            if type(name) is str:
+                if not name.isprintable():
+                    name = name.translate(_UNSAFE)
+            else:
+                name = None
+            cls = o.cls
+            csym = symbols.get(cls) if cls is not None else ""
+            if csym is None and cls is not None:
+                csym = symbols[cls] = "\u2208" + _class_symbol(cls)
+            mark = "/CLASS" if cls is class_obj and cls is not None else ""
+            try:
+                body = block(o)
+            except StoreError as exc:
+                if exc.oid is None:
+                    exc.oid = text
+                raise
+            except ValueError as exc:  # an int of more digits than Python converts to text (4300 by default)
+                raise StoreError(f"cannot dump a value: {exc}", oid=text) from None
+            # The object text is ASCII (every string is escaped); only framing lines hold raw UTF-8: encoding
+            # them apart keeps the big text narrow.
+            hi, lo = o.oid[0], o.oid[1]
+            h = ((hi % 2147473837) + ((hi >> 32) ^ (lo * 17 + 201151))) & 0xFFFFFFFF
+            if name is not None:
+                parts.append(f"//+ob{text}:{name}{mark}{bang}//${name}{csym} h:{h}\n".encode())
+                parts.append(body.encode())
+                parts.append(f"\n//-ob{text}:{name}\n\n\n\n".encode())
+            else:
+                parts.append(f"//+ob{text}{mark}{bang}//{csym} h:{h}\n".encode())
+                parts.append(body.encode())
+                parts.append(f"\n//-ob{text}\n\n\n\n".encode())
+        parts.append(f"//// end of RefPerSys generated space file {rel}\n".encode())
+        files[rel] = b"".join(parts)
+    files[MANIFEST] = render_manifest(heap, dumped).encode("utf-8")
+    return files
+
+
+def render_manifest(heap: Heap, dumped: set[RpsObject]) -> str:
+    """The manifest text (upstream's layout: header, jsoncpp JSON with one-space indentation, trailer)."""
+    if not heap.manifest_extra:
+        heap.manifest_extra = rpsc_provenance()
+    header = heap.headers.get(MANIFEST)
+    if header is None:
+        header = heap.headers[MANIFEST] = _header(MANIFEST, "manifest")
+
+    def oids(objs: Any) -> list[str]:
+        return [o.oid[2] for o in sorted((o for o in objs if o in dumped), key=_oid_of)]
+
+    data: dict[str, Any] = dict(heap.manifest_extra)
+    data.update(
+        constset=oids(heap.constants),
+        format=FORMAT,
+        globalnames=[{"nam": n, "obj": o.oid[2]} for n, o in heap.global_names() if o in dumped],
+        globalroots=oids(heap.roots),
+        plugins=oids(heap.plugins),
+        spaceset=oids(heap.spaces),
+    )
+    return header + write_root(data, STYLE_MANIFEST) + "\n\n//// end of RefPerSys manifest file\n"
+
+
+@contextlib.contextmanager
+def update_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the store's lock across a whole load-change-dump, so that two processes updating one store
+    (two `rpsc compile`s, `rpsc compile` and `rpsc build`) take turns instead of losing one's changes.
+
+    The directory must exist. Inside, dump with `dump_store(heap, directory, locked=True)`: the lock is an
+    `flock` on the directory, which a second `dump_store` of the same process would wait on forever.
+    """
+    with journal.locked(os.fspath(directory)):
+        yield
+
+
+def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = False) -> list[str]:
+    """Dump `heap` into `directory` (created if needed) atomically; return the store-relative paths written.
+
+    Files whose bytes would not change are not rewritten. All changed files switch to the new generation
+    together: a crash at any instant leaves a store that loads as either the old or the new heap.
+    `locked=True` when the caller holds `update_lock(directory)` already.
+    """
+    top = os.fspath(directory)
+    files = render_store(heap)
+    os.makedirs(os.path.join(top, "persistore"), exist_ok=True)
+    with contextlib.nullcontext() if locked else journal.locked(top):
+        journal.recover(top)
+        changed = []
+        for rel, data in sorted(files.items()):
+            try:
+                with open(os.path.join(top, rel), "rb") as f:
+                    if f.read() == data:
+                        continue
+            except FileNotFoundError:
+                pass
+            changed.append(rel)
+        if not changed:
+            return []
+        suffix = Oid.random().text[:7] + f"-p{os.getpid()}%"
+        renames = []
+        try:
+            for rel in changed:
+                tmp = rel + suffix
+                journal.write_durably(os.path.join(top, tmp), files[rel])
+                renames.append((rel, tmp))
+        except OSError as exc:  # nothing is committed yet: drop the temporaries, the store is unchanged
+            for _rel, tmp in renames:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(top, tmp))
+            raise StoreError(f"cannot write the store: {exc.strerror or exc} (is it read-only, or the disk "
+                             "full?); it is unchanged", path=top) from None
+        journal.fsync_dir(os.path.join(top, "persistore"))
+        journal.commit(top, renames)
+        journal.apply(top, renames)
+    return changed
