@@ -148,9 +148,12 @@ class CheckedModule:
 
 @dataclass(frozen=True, slots=True)
 class CheckedProgram:
-    """The checked modules, in an order where every module comes after the modules it requires."""
+    """The checked modules, in an order where every module comes after the modules it requires, and the
+    warnings found (`Diagnostic`s of severity "warning": programs that compile but store values upstream
+    RefPerSys cannot read back)."""
 
     modules: tuple[CheckedModule, ...]
+    warnings: tuple[Diagnostic, ...] = ()
 
     def module(self, name: str) -> CheckedModule:
         for m in self.modules:
@@ -245,6 +248,9 @@ class _Diags:
               notes: Sequence[Note] = ()) -> None:
         self.items.append(Diagnostic("error", message, span or ast.Span("<unknown>", 1, 1), hint, tuple(notes)))
 
+    def warning(self, message: str, span: ast.Span | None, hint: str | None = None) -> None:
+        self.items.append(Diagnostic("warning", message, span or ast.Span("<unknown>", 1, 1), hint))
+
 
 # ---------------------------------------------------------------- the entry point
 
@@ -309,8 +315,8 @@ def _check(modules: Sequence[ast.Module],
         scope = _scope(m, own[m.name], interfaces, diags)
         functions = _ModuleChecker(m, scope, diags).run()
         checked.append(CheckedModule(m, interfaces[m.name], MappingProxyType(scope), MappingProxyType(functions)))
-    raise_if_errors(diags.items)
-    return CheckedProgram(tuple(checked))
+    raise_if_errors([d for d in diags.items if d.severity == "error"])
+    return CheckedProgram(tuple(checked), tuple(d for d in diags.items if d.severity == "warning"))
 
 
 def check_module(module: ast.Module, *,
@@ -531,6 +537,9 @@ class _ModuleChecker:
             for item in v.items:
                 self.lookup(item.name, item.span, None, "name")
         elif isinstance(v, ast.TupleValue):
+            self.diags.warning("upstream RefPerSys cannot load a tuple value: its loader reads no `tuple`, so "
+                               "the store would not load there", v.span,
+                               hint="keep the objects in a set `{a, b}` or in an object's `comps` instead")
             for item in v.items:
                 if isinstance(item, ast.NameValue):
                     self.lookup(item.name, item.span, None, "name")
