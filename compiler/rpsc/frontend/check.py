@@ -348,6 +348,10 @@ def _collect(m: ast.Module, diags: _Diags) -> dict[str, Definition]:
             diags.error(f"`{d.name}` is defined twice", d.span,
                         notes=[Note(f"`{d.name}` is first defined here, as {_kind_text(prev)}", prev.span)])
             continue
+        if d.name.startswith("_"):
+            diags.warning(f"upstream RefPerSys cannot load the name `{d.name}`: its `name` attribute would hold a "
+                          "string starting with `_`, which its dumper writes as {\"str\": ...} and its loader "
+                          "refuses", d.span, hint="start the name with a letter")
         sig = None
         mode = None
         if isinstance(d, (ast.FnDecl, ast.ExtensionPointDecl)):
@@ -531,6 +535,13 @@ class _ModuleChecker:
             self.value(v, in_comps=True)
 
     def value(self, v: ast.DataValue, in_comps: bool) -> None:
+        if isinstance(v, ast.FloatValue):
+            self.diags.warning("upstream RefPerSys cannot dump a float value: its dumper aborts on a double, so "
+                               "a store holding one cannot be written back there", v.span,
+                               hint="store an int (e.g. in thousandths) or a string")
+        elif isinstance(v, ast.StringValue) and v.value.startswith("_"):
+            self.diags.warning("upstream RefPerSys cannot read back a string starting with `_`: its dumper writes "
+                               "it as {\"str\": ...}, which its loader reads as nothing", v.span)
         if isinstance(v, ast.NameValue):
             self.lookup(v.name, v.span, None, "name")
         elif isinstance(v, ast.SetValue):
