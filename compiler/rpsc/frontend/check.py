@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from rpsc.frontend import ast
-from rpsc.frontend.diagnostics import Diagnostic, Note, raise_if_errors
+from rpsc.frontend.diagnostics import Diagnostic, Note, raise_if_errors, sort_key
 from rpsc.frontend.parser import KEYWORDS
 from rpsrt.limits import deep_recursion
 
@@ -316,7 +316,8 @@ def _check(modules: Sequence[ast.Module],
         functions = _ModuleChecker(m, scope, diags).run()
         checked.append(CheckedModule(m, interfaces[m.name], MappingProxyType(scope), MappingProxyType(functions)))
     raise_if_errors([d for d in diags.items if d.severity == "error"])
-    return CheckedProgram(tuple(checked), tuple(d for d in diags.items if d.severity == "warning"))
+    return CheckedProgram(tuple(checked), tuple(sorted((d for d in diags.items if d.severity == "warning"),
+                                                       key=sort_key)))
 
 
 def check_module(module: ast.Module, *,
