@@ -225,6 +225,35 @@ def version_satisfies(have: str | None, op: str, want: str) -> bool:
     return False
 
 
+#: The forms of a module's own version (semantic versioning) and of a version in a `requires` constraint.
+_MODULE_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+                             r"(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?\Z")
+_REQUIRED_VERSION = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}\Z")
+
+
+def _check_forms(m: ast.Module, diags: _Diags) -> None:
+    """The forms the grammar lets through: version strings, and an object's `comps` (once, a list)."""
+    if m.version is not None and not _MODULE_VERSION.match(m.version):
+        diags.error(f"module version `{m.version}` is not a semantic version", m.version_span or m.span,
+                    hint='write MAJOR.MINOR.PATCH, e.g. "1.2.0"')
+    for r in m.requires:
+        if r.version is not None and not _REQUIRED_VERSION.match(r.version):
+            diags.error(f"required version `{r.version}` is not a version number", r.version_span or r.span,
+                        hint='write one to three numbers, e.g. "1.0"')
+    for d in m.decls:
+        if not isinstance(d, ast.ObjectDecl):
+            continue
+        first: ast.FieldInit | None = None
+        for f in d.comps_written:
+            if first is not None:
+                diags.error("`comps` is given twice", f.span, notes=[Note("first given here", first.span)])
+            else:
+                first = f
+            if not isinstance(f.value, ast.TupleValue):
+                diags.error("`comps` takes a list of values", f.value.span or f.span,
+                            hint='write `comps = [a, 2, "three"];`')
+
+
 def _did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=cutoff)
     return f"did you mean `{close[0]}`?" if close else None
@@ -302,6 +331,8 @@ def _check(modules: Sequence[ast.Module],
         by_name[m.name] = m
 
     # Pass 1: each module's own definitions (so that definition order and module order do not matter).
+    for m in modules:
+        _check_forms(m, diags)
     own: dict[str, dict[str, Definition]] = {}
     for m in by_name.values():
         own[m.name] = _collect(m, diags)
