@@ -132,18 +132,6 @@ NODE_CLASS = {
     "Call": "ast_call", "Unary": "ast_unary", "Binary": "ast_binary",
 }
 
-def _well_known() -> dict[str, Oid]:
-    """Every OID constant of `rpsrt.model.wellknown`, by its lower-case name (`object`, `named_attribute`, `name`,
-    `system`, ...), as the checker (`rpsc.frontend.check.WELLKNOWN`) names them; plus `RefPerSys_system`."""
-    out = {const.lower(): value for const, value in vars(wk).items()
-           if const.isupper() and isinstance(value, Oid)}
-    out["RefPerSys_system"] = wk.SYSTEM
-    return out
-
-
-#: Well-known RefPerSys names that `.rps` source may use, resolved to their upstream OIDs.
-WELL_KNOWN: dict[str, Oid] = _well_known()
-
 #: Core objects rpsc needs in any heap (created as bare stand-ins when a heap lacks them).
 _CORE_NEEDED = {
     "object": (wk.OBJECT, wk.CLASS), "class": (wk.CLASS, wk.CLASS), "symbol": (wk.SYMBOL, wk.CLASS),
