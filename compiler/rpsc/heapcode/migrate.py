@@ -13,7 +13,7 @@ from __future__ import annotations
 from rpsrt.model.heap import Heap
 from rpsrt.model.values import VInstance
 
-from rpsc.heapcode.classes import find_code_classes
+from rpsc.heapcode.classes import CLASSES, find_code_classes
 
 #: The one-line notice printed when a command migrated a store.
 NOTICE = ("rpsc: note: migrated {n} module{s} of this store from the rpsc 0.1.0 encoding (instances, modules as "
@@ -24,7 +24,7 @@ def old_modules(heap: Heap) -> list:  # type: ignore[type-arg]
     """The code modules of `heap` still in rpsc 0.1.0's encoding."""
     from rpsc.heapcode.encode import module_objects
 
-    cc = find_code_classes(heap) if heap.get("_6G3APqciT69040zWtX") is not None else None
+    cc = find_code_classes(heap) if heap.get(CLASSES["code_module"][0]) is not None else None
     if cc is None:
         return []
     return [m for _n, m in sorted(module_objects(heap, cc).items())
