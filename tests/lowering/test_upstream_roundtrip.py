@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 import rpsrt
+import strategies_rps as srps  # tests/ is on sys.path (tests/lowering is a package)
+from hypothesis import HealthCheck, given, settings
 from rpsc.backends.interp.interp import Interpreter
 from rpsc.driver.pipeline import compile_sources, ir_modules
+from rpsc.frontend.printer import print_module
 from rpsc.heapcode.classes import find_code_classes, registered_modules
 from rpsc.ir.ir import BOOL, F64, I64
 
@@ -80,3 +83,27 @@ def test_upstream_loads_and_dumps_back_compiled_examples(tmp_path: Path) -> None
     assert [repr(f) for m in ir_modules(theirs) for f in m.functions] == \
         [repr(f) for m in ir_modules(mine) for f in m.functions]
     assert _outcomes(theirs) == _outcomes(mine)
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(module=srps.function_modules())
+def test_upstream_keeps_generated_code(tmp_path_factory: pytest.TempPathFactory, module) -> None:  # type: ignore[no-untyped-def]
+    """Random checked modules (every statement and expression form, any literal) compiled into the 2024A
+    store: upstream loads them without a value warning and its re-dump gives rpsc back the same IR."""
+    kit = _kit()
+    tmp = tmp_path_factory.mktemp("gen")
+    store = tmp / "store"
+    shutil.copytree(STORE_2024A, store)
+    for p in [store, *store.rglob("*")]:
+        p.chmod(p.stat().st_mode | 0o200)
+    heap = rpsrt.load_store(str(store))
+    compile_sources([("gen.rps", print_module(module))], heap)
+    rpsrt.dump_store(heap, str(store))
+    redump = tmp / "redump"
+    run = subprocess.run([str(KIT_SCRIPTS / "run.sh"), str(kit), str(store), str(redump)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not VALUE_WARNING.search(run.stderr)
+    assert [repr(f) for m in ir_modules(rpsrt.load_store(str(redump))) for f in m.functions] == \
+        [repr(f) for m in ir_modules(heap) for f in m.functions]
