@@ -43,7 +43,7 @@ _DECL_KIND = {
 
 @dataclass(frozen=True, slots=True)
 class LoweredModules:
-    """What `lower` produced: the module objects (in the order given) and how many objects it changed."""
+    """What `lower` produced: the module objects (in the checker's order) and how many objects it changed."""
 
     modules: tuple[RpsObject, ...]
     changed: int
