@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from rpsrt.errors import Error
+from rpsc import Error
 
 from rpsc.ir import ir
 

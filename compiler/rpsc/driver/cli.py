@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from rpsc import CompileError, __version__
+from rpsc import __version__
 
 #: Command modules, in the order `--help` lists them.
 COMMAND_MODULES = ("store", "lang", "jit", "build", "plugin", "config")
@@ -59,18 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(handler(args) or 0)
-    except CompileError as exc:
-        if exc.diagnostics:
-            for d in exc.diagnostics:
-                print(d if isinstance(d, str) else d.render(), file=sys.stderr)
-        else:
-            print(exc.message, file=sys.stderr)
-        return 1
     except Trap as exc:
         print(f"rpsc: trap: {exc}", file=sys.stderr)
         return 3
-    except Error as exc:
-        print(str(exc), file=sys.stderr)
+    except Error as exc:  # rpsrt.Error, and rpsc.Error which extends it
+        print(exc.render(), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("rpsc: interrupted", file=sys.stderr)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from rpsc.frontend import ast
 from rpsc.heapcode.classes import CodeClasses, find_code_classes
 from rpsc.heapcode.decode import decode_extension_point, decode_function
-from rpsrt.errors import StoreError
+from rpsc import Error
 from rpsrt.model.heap import Heap
 from rpsrt.model.objects import RpsObject
 from rpsrt.model.values import VInstance
@@ -29,7 +29,7 @@ from rpsc.ir.builder import FunctionBuilder, const
 from rpsc.ir.ir import BOOL, F64, I64, VOID, SourceLoc, Type
 
 
-class IRBuildError(StoreError):
+class IRBuildError(Error):
     """Stored code that cannot be turned into IR (ill-typed or unresolved): a store that was not checked."""
 
 
