@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
 from rpsrt.errors import Error
 
 __all__ = ["Constraint", "Version", "VersionError", "OPERATORS", "constraint_text", "satisfies"]

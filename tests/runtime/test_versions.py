@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import re
+from pathlib import Path
 
 import pytest
 import semantic_version
@@ -102,3 +104,17 @@ _version = st.tuples(_num, _num, _num, st.sampled_from(["", "-rc.1", "-0", "-alp
 def test_random_constraints_match_simple_spec(constraint: str, version: str) -> None:
     """Random conjunctions of random clauses agree with SimpleSpec on random versions."""
     assert Constraint.parse(constraint).allows(version) == simple_spec_admits(constraint, version)
+
+
+def test_the_rule_is_written_once() -> None:
+    """No source but rpsrt/versions.py holds a version-constraint parser (a regular expression over the
+    constraint operators) or compares versions by hand (`_version_tuple`, `version < self.lower`)."""
+    repo = Path(__file__).resolve().parents[2]
+    offenders = []
+    for p in [*(repo / "compiler").rglob("*.py"), *(repo / "runtime").rglob("*.py")]:
+        if p.name == "versions.py" and p.parent.name == "rpsrt":
+            continue
+        text = p.read_text(encoding="utf-8")
+        if re.search(r"\(>=\|<=|\\\^\|~|_version_tuple|_PARTIAL_RE|\.upper\b.*version", text):
+            offenders.append(p.relative_to(repo).as_posix())
+    assert offenders == []
