@@ -23,6 +23,7 @@ from rpsc import Error
 from rpsrt.model.heap import Heap
 from rpsrt.model.objects import RpsObject
 from rpsrt.model.values import VInstance
+from rpsrt.versions import constraint_text
 
 from rpsc.ir import ir
 from rpsc.ir.builder import FunctionBuilder, const
@@ -408,7 +409,7 @@ def build_module(mod: RpsObject, cc: CodeClasses) -> ir.Module:
     for r in rv.comps if isinstance(rv, VInstance) else ():
         assert isinstance(r, VInstance)
         op, ver = r.comps[5], r.comps[6]
-        reqs.append((str(r.comps[4]), f"{op}{ver}" if op and ver else None))
+        reqs.append((str(r.comps[4]), constraint_text(op, ver) if op and ver else None))  # the manifest's text
     version = mod.attrs.get(cc.attr["version"])
     return ir.Module(str(mod.oid), str(mod.attrs.get(cc.name)), str(version or "0.0.0"), reqs,
                      functions, points, extensions)
