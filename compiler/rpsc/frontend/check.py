@@ -29,6 +29,7 @@ from rpsc.frontend import ast
 from rpsc.frontend.diagnostics import Diagnostic, Note, raise_if_errors, sort_key
 from rpsc.frontend.parser import KEYWORDS
 from rpsrt.limits import deep_recursion
+from rpsrt.versions import Constraint, Version, VersionError, constraint_text
 
 __all__ = [
     "check", "check_module", "CheckedProgram", "CheckedModule", "CheckedFunction", "ModuleInterface",
@@ -191,38 +192,15 @@ _BUILTIN_DEFS = MappingProxyType({n: Definition(n, "builtin", "") for n in BUILT
 
 # ---------------------------------------------------------------- helpers
 
-_SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)")
-
-
-def _version_tuple(text: str | None) -> tuple[int, int, int]:
-    if not text:
-        return (0, 0, 0)
-    m = _SEMVER.match(text)
-    if m:
-        return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    parts = [int(p) for p in text.split(".") if p.isdigit()][:3]
-    return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
-
-
 def version_satisfies(have: str | None, op: str, want: str) -> bool:
-    """Whether version `have` satisfies the constraint `op want` (op: >= > <= < == ^ ~)."""
-    h, w = _version_tuple(have), _version_tuple(want)
-    if op == ">=":
-        return h >= w
-    if op == ">":
-        return h > w
-    if op == "<=":
-        return h <= w
-    if op == "<":
-        return h < w
-    if op == "==":
-        return h == w
-    if op == "^":
-        same = h[0] == w[0] if w[0] else h[:2] == w[:2]
-        return same and h >= w
-    if op == "~":
-        return h[:2] == w[:2] and h >= w
-    return False
+    """Whether module version `have` (None: 0.0.0) satisfies the constraint `op want` (op: >= > <= < == ^ ~),
+    by the one version rule of `rpsrt.versions`. As in a plugin's manifest, a pre-release or build suffix of
+    `have` does not count. Raises VersionError when `want` is not a version."""
+    try:
+        release = Version.parse(have or "0.0.0").release
+    except VersionError:
+        return False
+    return Constraint.parse(constraint_text(op, want)).allows(release)
 
 
 #: The forms of a module's own version (semantic versioning) and of a version in a `requires` constraint.
@@ -420,7 +398,13 @@ def _module_order(mods: list[ast.Module], interfaces: Mapping[str, ModuleInterfa
                             hint=_did_you_mean(r.module, interfaces) or
                             "give its source on the command line, or compile it into the store first")
                 continue
-            if r.op is not None and r.version is not None and not version_satisfies(iface.version, r.op, r.version):
+            try:
+                ok = (r.op is None or r.version is None or not _REQUIRED_VERSION.match(r.version)  # reported
+                      or version_satisfies(iface.version, r.op, r.version))
+            except VersionError as exc:
+                diags.error(exc.message, r.span)
+                continue
+            if not ok:
                 diags.error(f"module `{r.module}` has version {iface.version}, which does not satisfy "
                             f"`{r.op} \"{r.version}\"`", r.span)
     order: list[ast.Module] = []

@@ -18,19 +18,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rpsc import Error
 from rpsc.heapcode import nodes as ast
 from rpsc.heapcode.classes import CodeClasses, dec_int, dec_str, find_code_classes, parts
 from rpsc.heapcode.decode import decode_extension_point, decode_resolved
-from rpsrt.errors import StoreError
 from rpsrt.model.heap import Heap
 from rpsrt.model.objects import RpsObject
+from rpsrt.versions import constraint_text
 
 from rpsc.ir import ir
 from rpsc.ir.builder import FunctionBuilder, const
 from rpsc.ir.ir import BOOL, F64, I64, VOID, SourceLoc, Type
 
 
-class IRBuildError(StoreError):
+class IRBuildError(Error):
     """Stored code that cannot be turned into IR (ill-typed or unresolved): a store that was not checked."""
 
 
@@ -406,7 +407,7 @@ def build_module(mod: RpsObject, cc: CodeClasses) -> ir.Module:
     reqs: list[tuple[str, str | None]] = []
     for r in _requirements(mod, cc):
         op, ver = r[5], dec_str(cc, r[6])
-        reqs.append((str(dec_str(cc, r[4])), f"{op}{ver}" if op and ver else None))
+        reqs.append((str(dec_str(cc, r[4])), constraint_text(op, ver) if op and ver else None))  # the manifest's text
     version = mod.attrs.get(cc.attr["version"])
     return ir.Module(str(mod.oid), str(mod.attrs.get(cc.name)), str(version or "0.0.0"), reqs,
                      functions, points, extensions)

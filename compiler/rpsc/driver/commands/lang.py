@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from rpsc.driver.cli import numbers_as_arguments
+from rpsc.driver.commands import numbers_as_arguments
 
 BACKENDS = ("interp", "jit", "c")
 

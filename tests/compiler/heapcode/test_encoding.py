@@ -13,6 +13,7 @@ from rpsc.driver.pipeline import compile_sources, ir_modules
 from rpsc.frontend.parser import parse
 from rpsc.heapcode.classes import RPSC_SPACE, find_code_classes
 from rpsc.heapcode.decode import decode_module
+from rpsc.ir.from_heap import IRBuildError
 from rpsc.heapcode.encode import INT63_MAX, INT63_MIN, module_objects, stored_definitions
 from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol
 from rpsrt.model.values import VClosure, VSet
@@ -154,7 +155,7 @@ def test_calls_go_to_their_stored_callee() -> None:
 
 
 def test_code_missing_its_resolution_is_refused() -> None:
-    """A body whose variable lacks its slot is a StoreError naming the function, not a guess by name."""
+    """A body whose variable lacks its slot is an error (IRBuildError) naming the function, not a guess by name."""
     heap = compile_sources([(FILE, SRC)])
     cc = find_code_classes(heap)
     assert cc is not None
@@ -162,7 +163,7 @@ def test_code_missing_its_resolution_is_refused() -> None:
     body = fn.attrs[cc.attr["body"]]
     a = _body_nodes(body, cc.cls["ast_name"], [])[0]
     fn.attrs[cc.attr["body"]] = _replace(body, a, VClosure(a.fn, a.env[:5]))
-    with pytest.raises(rpsrt.StoreError) as info:
+    with pytest.raises(IRBuildError) as info:
         ir_modules(heap)
     assert str(fn.oid) in str(info.value)
 

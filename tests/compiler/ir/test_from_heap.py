@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import strategies_rps as srps  # tests/ is on sys.path (tests/ir is a package)
+import strategies_rps as srps  # tests/ is on sys.path (tests/compiler/ir is a package)
 from hypothesis import given, settings
 from rpsc.frontend.printer import print_module
 from rpsc.ir import ir

@@ -13,9 +13,9 @@ from rpsc.heapcode.encode import module_objects
 from rpsc.heapcode.migrate import old_modules
 from rpsrt.model.values import VClosure, VInstance
 
-from .conftest import EXAMPLES, fingerprint
+from .conftest import EXAMPLES, REPO, fingerprint
 
-FIXTURE = Path(__file__).resolve().parent.parent / "data" / "store-rpsc-0.1.0"
+FIXTURE = REPO / "tests" / "data" / "store-rpsc-0.1.0"
 NOTICE = "rpsc: note: migrated 3 modules of this store from the rpsc 0.1.0 encoding"
 
 
