@@ -442,9 +442,11 @@ class PluginManager:
 
     # ------------------------------------------------------------ dependency resolution
 
-    def resolve(self, root: Candidate) -> list[Candidate]:
-        """`root` and its unloaded dependencies, dependencies first; PluginError names the failing chain."""
-        known = self.candidates()
+    def resolve(self, root: Candidate, *, known: Mapping[str, Candidate] | None = None) -> list[Candidate]:
+        """`root` and its unloaded dependencies, dependencies first; PluginError names the failing chain.
+
+        `known`: the result of `candidates()` when the caller has it (resolving many roots at once)."""
+        known = dict(self.candidates() if known is None else known)
         known[root.name] = root
         order: list[Candidate] = []
         done: set[str] = set(self._loaded)
@@ -579,7 +581,11 @@ class PluginManager:
                             self._c_log, self._c_argument, ctypes.pointer(self.rt))
             plugin._api = api
             self._hosts[host_id] = plugin
-            init = _INIT_FN(("rps_plugin_init", cdll))
+            try:
+                init = _INIT_FN(("rps_plugin_init", cdll))
+            except AttributeError:  # the section headers list it, the dynamic table does not: a corrupt file
+                raise PluginRefused("rps_plugin_init is in the symbol table but the dynamic linker cannot find "
+                                    "it (corrupt ELF file?)", reason="elf", path=where) from None
             plugin._in_init = True
             try:
                 status = init(ctypes.byref(api))
@@ -733,7 +739,12 @@ class PluginManager:
                         except Exception as exc:
                             _log.error("%s: fini raised %s: %s", plugin.name, type(exc).__name__, exc)
                 elif "rps_plugin_fini" in plugin.symbols and plugin._cdll is not None:
-                    _FINI_FN(("rps_plugin_fini", plugin._cdll))()
+                    try:
+                        fini = _FINI_FN(("rps_plugin_fini", plugin._cdll))
+                    except AttributeError:  # listed in the section headers only: a corrupt file
+                        _log.error("%s: rps_plugin_fini cannot be resolved; not called", plugin.name)
+                    else:
+                        fini()
         finally:
             for pname in {i.point for i in plugin.extensions}:
                 if pname in self.points:

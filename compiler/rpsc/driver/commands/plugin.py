@@ -71,11 +71,12 @@ def run_list(args: argparse.Namespace) -> int:
     mgr = _manager(args, not args.no_python)
     entries: list[dict[str, object]] = []
     seen: set[str] = set()
+    known = mgr.candidates()
 
     def loadability(cand) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
         """"ok" or "would fail to load", with why (its dependencies resolved as a load would)."""
         try:
-            mgr.resolve(cand)
+            mgr.resolve(cand, known=known)
         except PluginError as exc:
             return "unloadable", exc.message
         return "ok", None
