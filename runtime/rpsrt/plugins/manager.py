@@ -648,6 +648,9 @@ class PluginManager:
         if address is not None:
             call = native_caller(address, ep.signature, self.rt, name=f"{plugin.name}.{impl_name}")
         else:
+            problem = _python_impl_problem(function, ep.signature)
+            if problem:
+                return fail(REG_BAD_SIGNATURE, f"register_extension({point}, {impl_name}): {problem}")
             call = function
         plugin._staged.append(Implementation(point, impl_name, plugin.name, int(priority), ep.next_seq(), call,
                                              address))
@@ -774,12 +777,30 @@ class PluginManager:
 
     def function(self, symbol: str, signature: str | Signature) -> Callable[..., Any]:
         """A callable for the compiled function `symbol` (ABI `int32_t fn(T *result, args...)`) exported by
-        a loaded plugin; it raises Trap on a non-zero status, PluginError once the plugin is unloaded."""
+        a loaded plugin; it raises Trap on a non-zero status, PluginError once the plugin is unloaded.
+
+        Only a function the plugin's manifest lists in `exports` is handed out, and only with the signature
+        listed there (PluginError otherwise: never `rps_plugin_init`, never a guess at a signature)."""
         sig = signature if isinstance(signature, Signature) else Signature.parse(signature)
         for plugin in self._loaded.values():
-            if plugin.kind == "native" and symbol in plugin.symbols:
-                address = plugin.address(symbol)
-                return native_caller(address, sig, self.rt, name=symbol, revocable=plugin._callers)
+            if plugin.kind != "native":
+                continue
+            export = next((e for e in plugin.candidate.manifest.exports if e.symbol == symbol), None)
+            if export is None:
+                if symbol in plugin.symbols:
+                    raise PluginError(f"plugin {plugin.name} defines {symbol!r} but its manifest does not export "
+                                      "it: only functions listed in the manifest's exports can be called",
+                                      path=_where(plugin.candidate))
+                continue
+            declared = Signature.parse(export.signature)
+            if declared != sig:
+                raise PluginError(f"{symbol} is exported by plugin {plugin.name} as {declared}, not {sig}",
+                                  path=_where(plugin.candidate))
+            if symbol not in plugin.symbols:
+                raise PluginError(f"plugin {plugin.name}'s manifest exports {symbol!r}, which the file does not "
+                                  "define", path=_where(plugin.candidate))
+            address = plugin.address(symbol)
+            return native_caller(address, sig, self.rt, name=symbol, revocable=plugin._callers)
         raise PluginError(f"no loaded plugin exports {symbol!r}")
 
     def call_interruptibly(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -826,6 +847,36 @@ def _dlopen_opened(opened: OpenedPlugin, where: str) -> Any:
         return ctypes.CDLL(name, mode=RTLD_NOW | RTLD_GLOBAL)
     except OSError as exc:
         raise PluginError(f"dlopen failed: {str(exc).replace(name, where)}", path=where) from None
+
+
+_PY_RESULT = {"i64": ("int",), "f64": ("float",), "bool": ("bool",), "void": ("None", "NoneType")}
+
+
+def _python_impl_problem(function: Any, sig: Signature) -> str | None:
+    """Why the Python callable `function` cannot implement `sig` (its arity, or a declared result type that
+    is not the point's), or None. Callables whose signature Python cannot tell are accepted."""
+    import inspect
+
+    if not callable(function):
+        return f"{function!r} is not callable"
+    try:
+        params = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    try:
+        params.bind(*([0] * len(sig.params)))
+    except TypeError:
+        shown = ", ".join(p for p in params.parameters) or "no parameters"
+        return (f"the Python implementation takes ({shown}), but the point's signature {sig} passes "
+                f"{len(sig.params)} argument(s)")
+    ret = params.return_annotation
+    if ret is inspect.Signature.empty:
+        return None
+    name = ret if isinstance(ret, str) else ("None" if ret is None else getattr(ret, "__name__", str(ret)))
+    if name not in _PY_RESULT[sig.ret]:
+        return f"the Python implementation declares the result {name}, but the point's signature {sig} returns " \
+               f"{sig.ret} ({_PY_RESULT[sig.ret][0]})"
+    return None
 
 
 def _claimed_name(path: Path, exc: PluginError) -> str | None:
