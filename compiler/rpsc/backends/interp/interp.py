@@ -90,7 +90,7 @@ class _FnCodegen:
             return f"({self.op(ins.lhs)} {sym} {self.op(ins.rhs)})"
         if (isinstance(ins, ir.BinOp) and ins.dest.type is ir.BOOL and ins.op in ("and", "or", "xor")
                 and ins.dest.name in self.single_use):
-            sym = {"and": "&", "or": "|", "xor": "^"}[ins.op]
+            sym = {"and": "and", "or": "or", "xor": "!="}[ins.op]  # on bools: the same, and short-circuits
             return f"({self.op(ins.lhs)} {sym} {self.op(ins.rhs)})"
         if isinstance(ins, ir.UnOp) and ins.op == "not" and ins.dest.name in self.single_use:
             return f"(not {self.op(ins.value)})"
