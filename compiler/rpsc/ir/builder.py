@@ -74,7 +74,7 @@ class FunctionBuilder:
     """Builds one function: `locals`, blocks with labels, typed instructions."""
 
     def __init__(self, ref: ir.FunctionRef, param_names: Sequence[str], loc: SourceLoc, *,
-                 on_finish: Callable[[ir.Function], None] | None = None) -> None:
+                 on_finish: Callable[[ir.Function], object] | None = None) -> None:
         if len(param_names) != len(ref.params):
             raise IRTypeError("parameter names and types differ in number")
         self.ref = ref
@@ -275,7 +275,7 @@ class FunctionBuilder:
     def sitofp(self, v: Operand) -> ir.Temp:
         self._check("sitofp", v.type, I64)
         dest = self._temp(F64)
-        self._emit(ir.Convert(dest, "sitofp", v))
+        self._emit(ir.Convert(dest, ConvertOp.SITOFP, v))
         return dest
 
     def fptosi(self, v: Operand, loc: SourceLoc) -> ir.Temp:

@@ -43,8 +43,8 @@ class _Lowering:
 
     def __init__(self, fn: ir.Function) -> None:
         self.fn = fn
-        self.taken = {ins.dest.name for b in fn.blocks for ins in b.instrs
-                      if getattr(ins, "dest", None) is not None}  # type: ignore[union-attr]
+        dests = (getattr(ins, "dest", None) for b in fn.blocks for ins in b.instrs)
+        self.taken = {d.name for d in dests if isinstance(d, ir.Temp)}
         self.n = 0
 
     def temp(self, type: ir.Type) -> ir.Temp:
