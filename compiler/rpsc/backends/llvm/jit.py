@@ -35,7 +35,8 @@ from rpsrt.errors import DEFAULT_RECURSION_LIMIT
 from rpsrt.rt import new_rt, take_trap
 
 from rpsc.backends.llvm.cache import ObjectCache, TargetKey, cache_key, ir_digest
-from rpsc.backends.llvm.codegen import RECURSION_COPIES, RECURSION_COPIES_O3, RT_SYMBOL, RT_TYPE, _copies_of, emit_llvm
+from rpsc.backends.llvm.codegen import RT_SYMBOL, RT_TYPE, emit_llvm
+from rpsc.ir.passes import copies_for_level, gains_copies
 
 _RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n'
 #: The ctypes type of each value type (`rpsrt.abi`: bool is C's _Bool, ctypes.c_bool).
@@ -85,11 +86,9 @@ def create_target_machine(key: TargetKey, *, jit: bool) -> llvm.TargetMachine:
 
 
 def recursion_copies(opt_level: int) -> int:
-    """How many copies of a small self-recursive body to emit (inlined into each other, see codegen):
-    RECURSION_COPIES at -O2, RECURSION_COPIES_O3 at -O3, a single body below -O2."""
-    if opt_level >= 3:
-        return RECURSION_COPIES_O3
-    return RECURSION_COPIES if opt_level >= 2 else 1
+    """How many copies of a small self-recursive body to request at -O`opt_level` (the rule is
+    `rpsc.ir.passes.copies_for_level`)."""
+    return copies_for_level(opt_level)
 
 
 def optimize(module: llvm.ModuleRef, tm: llvm.TargetMachine, opt_level: int) -> None:
@@ -347,7 +346,7 @@ class JitEngine:
         tier = None
         if self.tier_up_calls > 0 and 1 <= self.opt_level < TIER2_OPT_LEVEL:
             now, then = recursion_copies(self.opt_level), recursion_copies(TIER2_OPT_LEVEL)
-            if any(_copies_of(f, then) > _copies_of(f, now) for f in m.functions):
+            if gains_copies(m, now, then):
                 tier = _Tier(m, self.tier_up_calls, self._tier_up)
         self._tiers[m.oid] = tier
         return tier

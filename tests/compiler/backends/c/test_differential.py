@@ -1,4 +1,5 @@
-"""Three-way differential testing: random well-typed programs through the interpreter, the JIT and C."""
+"""Differential testing: random well-typed programs through the interpreter, the JIT and C (which run the
+lowered IR), checked against the naive evaluator of the un-lowered IR (tests/naive_ir.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from naive_ir import NaiveEvaluator
 from rpsc.backends.c.native import NativeEngine
 from rpsc.backends.interp.interp import Interpreter
 from rpsc.backends.llvm.jit import JitEngine
@@ -29,7 +31,8 @@ def _agree(a: tuple[str, object], b: tuple[str, object]) -> bool:
 @given(seed=st.integers(min_value=0, max_value=2**31 - 1))
 def test_interpreter_jit_and_c_agree(tmp_path_factory, seed):  # type: ignore[no-untyped-def]
     """Every function of a random 50-function module gives the same result or the same trap (kind,
-    function, location) in the interpreter, the LLVM JIT and the C plugin built with -Werror and UBSan."""
+    function, location) in the naive evaluator, the interpreter, the LLVM JIT and the C plugin built with
+    -Werror and UBSan."""
     rp = randprog()
     prog = rp.random_program(seed, functions=FUNCTIONS_PER_MODULE)
     folder = tmp_path_factory.mktemp("diff")
@@ -39,8 +42,11 @@ def test_interpreter_jit_and_c_agree(tmp_path_factory, seed):  # type: ignore[no
     native = NativeEngine(folder, recursion_limit=LIMIT, interruptible=False)
     try:
         assert len(prog.calls) == FUNCTIONS_PER_MODULE
+        naive = NaiveEvaluator([prog.module], recursion_limit=LIMIT)
         for symbol, args in prog.calls:
+            truth = outcome(naive, symbol, args)
             want = outcome(interp, symbol, args)
+            assert _agree(truth, want), f"{symbol}{args}: naive {truth}, interpreter {want}"
             got_jit = outcome(jit, symbol, args)
             got_c = outcome(native, symbol, args)
             assert _agree(want, got_c), f"{symbol}{args}: interpreter {want}, C {got_c}"
@@ -99,7 +105,7 @@ PROGRAMS_PER_MODULE = 10
 @given(data=st.data())
 def test_random_rps_programs_agree_in_all_three_backends(tmp_path_factory, data):  # type: ignore[no-untyped-def]
     """Random well-typed `.rps` programs (tests/strategies_rps.py), ten per module, compiled through the
-    frontend, give the same result or trap in the interpreter, the JIT and the C plugin."""
+    frontend, give the same result or trap in the naive evaluator, the interpreter, the JIT and the C plugin."""
     import sys
 
     from .conftest import REPO
@@ -109,8 +115,8 @@ def test_random_rps_programs_agree_in_all_three_backends(tmp_path_factory, data)
         import strategies_rps as srps
     finally:
         sys.path.pop(0)
-    from rpsc.frontend.printer import print_module
     from rpsc.driver.pipeline import compile_sources, ir_modules
+    from rpsc.frontend.printer import print_module
 
     progs = data.draw(st.lists(srps.programs(max_functions=3), min_size=PROGRAMS_PER_MODULE,
                                max_size=PROGRAMS_PER_MODULE), label="programs")
@@ -122,8 +128,11 @@ def test_random_rps_programs_agree_in_all_three_backends(tmp_path_factory, data)
     jit = JitEngine(modules, recursion_limit=LIMIT)
     native = NativeEngine(folder, recursion_limit=LIMIT, interruptible=False)
     try:
+        naive = NaiveEvaluator(modules, recursion_limit=LIMIT)
         for entry, args in calls:
+            truth = outcome(naive, entry, args)
             want = outcome(interp, entry, args)
+            assert _agree(truth, want), f"{entry}{args}: naive {truth}, interpreter {want}"
             got_jit = outcome(jit, entry, args)
             got_c = outcome(native, entry, args)
             assert _agree(want, got_c), f"{entry}{args}: interpreter {want}, C {got_c}"

@@ -17,7 +17,7 @@ from rpsc.ir.ir import F64, I64
 from rpsc.backends.llvm.jit import JitEngine
 
 from .conftest import compile_store
-from .handir import loc, module, new_oid, ref
+from .handir import loc, module, new_module_oid, ref
 from .util import STRICT_CFLAGS, compile_modules, outcome
 
 
@@ -73,7 +73,7 @@ def _three_way(folder: Path, m: ir.Module, cflags: list[str]) -> None:
 def test_nan_loop_exit_is_not_taken(tmp_path: Path, opt: str):
     """A loop whose float exit test sees a constant NaN runs its one iteration in the C plugin built with
     the tests' strict flags at -O2/-O3, as in the interpreter and the JIT (GCC 12 returned 0.0)."""
-    mod = new_oid()
+    mod = new_module_oid()
     _three_way(tmp_path, module("nanexit", [nan_exit_loop(mod)], mod), [*STRICT_CFLAGS, opt])
 
 
@@ -88,7 +88,7 @@ def test_rpsc_build_flags_compile_the_nan_loop_right(tmp_path: Path):
     flags = shlex.split(line[len("cflags = "):].replace("$$", "$"))
     assert "-O2" in flags
     assert set(compiler_workaround_flags(BuildOptions(store=store).toolchain()["cc"])) <= set(flags)
-    mod = new_oid()
+    mod = new_module_oid()
     _three_way(tmp_path / "c", module("nanexit", [nan_exit_loop(mod)], mod), flags)
 
 

@@ -89,7 +89,7 @@ def _fanout(calls: int):  # type: ignore[no-untyped-def]
 
 def test_recursion_copies_inlined_within_budget() -> None:
     """fib gets 3 copies (-O2) or 5 (-O3), copies 1.. `alwaysinline`; a body fanning out 4 ways gets fewer."""
-    from rpsc.backends.llvm.codegen import RECURSION_INLINE_BUDGET
+    from rpsc.ir.passes import RECURSION_INLINE_BUDGET
 
     fib = f.fib()
     o2 = emit_llvm(f.module([fib]), recursion_copies=3)

@@ -18,7 +18,7 @@ from rpsrt.errors import TRAP_DIVZERO, TRAP_INTERRUPT, TRAP_RECURSION, Trap
 from . import irfactory as f
 
 HERE = Path(__file__).parent
-HOT, LIB = "_0000000000hot001", "_0000000000lib001"
+HOT, LIB = f.module_oid("hot"), f.module_oid("lib")
 THRESHOLD = 20
 
 

@@ -20,7 +20,7 @@ throw:
   unreachable
 }
 
-define internal fastcc i64 @"rpsfn_6669620000000000.body"(i32 %room, i64 %p0) {
+define internal fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body"(i32 %room, i64 %p0) {
 entry:
   %too_deep = icmp slt i32 %room, 1
   br i1 %too_deep, label %trap.3.1, label %start, !prof !0
@@ -34,10 +34,10 @@ b1:
 b2:
   %r3 = sub i64 %p0, 1
   %r4 = sub i32 %room, 1
-  %r5 = call fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %r4, i64 %r3)
+  %r5 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.1"(i32 %r4, i64 %r3)
   %r6 = sub i64 %p0, 2
   %r7 = sub i32 %room, 1
-  %r8 = call fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %r7, i64 %r6)
+  %r8 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.1"(i32 %r7, i64 %r6)
   %r9 = add i64 %r5, %r8
   ret i64 %r9
 trap.3.1:
@@ -45,7 +45,7 @@ trap.3.1:
   unreachable
 }
 
-define internal fastcc i64 @"rpsfn_6669620000000000.body.1"(i32 %room, i64 %p0) alwaysinline {
+define internal fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.1"(i32 %room, i64 %p0) alwaysinline {
 entry:
   %too_deep = icmp slt i32 %room, 1
   br i1 %too_deep, label %trap.3.1, label %start, !prof !0
@@ -59,10 +59,10 @@ b1:
 b2:
   %r3 = sub i64 %p0, 1
   %r4 = sub i32 %room, 1
-  %r5 = call fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %r4, i64 %r3)
+  %r5 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.2"(i32 %r4, i64 %r3)
   %r6 = sub i64 %p0, 2
   %r7 = sub i32 %room, 1
-  %r8 = call fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %r7, i64 %r6)
+  %r8 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.2"(i32 %r7, i64 %r6)
   %r9 = add i64 %r5, %r8
   ret i64 %r9
 trap.3.1:
@@ -70,7 +70,7 @@ trap.3.1:
   unreachable
 }
 
-define internal fastcc i64 @"rpsfn_6669620000000000.body.2"(i32 %room, i64 %p0) alwaysinline {
+define internal fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.2"(i32 %room, i64 %p0) alwaysinline {
 entry:
   %too_deep = icmp slt i32 %room, 1
   br i1 %too_deep, label %trap.3.1, label %start, !prof !0
@@ -84,10 +84,10 @@ b1:
 b2:
   %r3 = sub i64 %p0, 1
   %r4 = sub i32 %room, 1
-  %r5 = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %r4, i64 %r3)
+  %r5 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body"(i32 %r4, i64 %r3)
   %r6 = sub i64 %p0, 2
   %r7 = sub i32 %room, 1
-  %r8 = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %r7, i64 %r6)
+  %r8 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body"(i32 %r7, i64 %r6)
   %r9 = add i64 %r5, %r8
   ret i64 %r9
 trap.3.1:
@@ -95,7 +95,7 @@ trap.3.1:
   unreachable
 }
 
-define i32 @"rpsfn_6669620000000000"(ptr %result, i64 %p0) noinline optnone {
+define i32 @"rpsfn_43BDOQrMDoE01iYe0n"(ptr %result, i64 %p0) noinline optnone {
 entry:
   %jmpbuf = alloca [512 x i8], align 16
   %outer = load ptr, ptr @"rpsc.trap_env"
@@ -111,7 +111,7 @@ trapped:
 run:
   store ptr %jmpbuf, ptr @"rpsc.trap_env"
   %room = sub i32 %limit, %depth
-  %value = call fastcc i64 @"rpsfn_6669620000000000.body"(i32 %room, i64 %p0) noinline
+  %value = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body"(i32 %room, i64 %p0) noinline
   store ptr %outer, ptr @"rpsc.trap_env"
   store i32 %depth, ptr getelementptr inbounds ({i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 1)
   store i64 %value, ptr %result
