@@ -13,7 +13,7 @@ from rpsc.ir.builder import IRTypeError, ModuleBuilder, const
 from rpsc.ir.ir import F64, I64, VOID, BinaryOp, CmpOp, UnaryOp
 from rpsrt.model.oid import Oid
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_module_builder_mints_valid_oids_and_symbols() -> None:

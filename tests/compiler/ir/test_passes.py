@@ -16,7 +16,7 @@ from rpsc.ir.builder import ModuleBuilder, const
 from rpsc.ir.ir import F64, I64, BinaryOp, ConvertOp, TrapCode
 from rpsrt.errors import Trap
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 INTS = [0, 1, -1, 2, -2, 3, -3, 7, -7, 100, -100, INT_MIN, INT_MIN + 1, INT_MAX, INT_MAX - 1, 2**32, -(2**32)]
 FLOATS = [0.0, -0.0, 0.5, -0.5, 1.9, -1.9, 1e18, -1e18, 2.0**63, -(2.0**63), math.nextafter(2.0**63, 0.0),
