@@ -19,6 +19,10 @@ class Error(Exception):
             return ""
         return f"{self.path}:{self.line}" if self.line is not None else self.path
 
+    def render(self) -> str:
+        """The text the command line prints for this error (the one place errors are rendered)."""
+        return str(self)
+
     def __str__(self) -> str:
         loc = self.location()
         text = f"{loc}: error: {self.message}" if loc else f"error: {self.message}"

@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
+from rpsc import Error
+
 STATE_FILE = "rpsc-build.json"
 STATE_VERSION = 3  # 3: build.ninja gained the compiler workaround flags (so older builds regenerate)
 GENERATED = "generated"
@@ -56,14 +58,16 @@ def _workaround_flags(cc: str) -> tuple[str, ...]:
     return ()
 
 
-class BuildError(Exception):
+class BuildError(Error):
     """A build that failed: a compiler error (a bug in generated code: names the module and function),
     a missing store, or ninja failing. Rendered by the CLI as `error: ...`."""
 
     def __init__(self, message: str, output: str = "") -> None:
         super().__init__(message)
-        self.message = message
         self.output = output
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import sys
 from collections.abc import Sequence
 
-from rpsc import CompileError, __version__
+from rpsc import __version__
 
 #: Command modules, in the order `--help` lists them.
 COMMAND_MODULES = ("store", "lang", "jit", "build", "plugin", "config")
-
-#: A command-line word that is a negative number, not an option: -5, -0x1f, -2.5, -.5, -1e3, -inf, -nan
-#: (argparse's own pattern knows only the first and the fourth forms).
-NEGATIVE_NUMBER = re.compile(r"^-(\d[\d_]*(\.\d*)?(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?|0[xob][\da-f_]+|inf(inity)?|nan)$",
-                             re.IGNORECASE)
-
-
-def numbers_as_arguments(parser: argparse.ArgumentParser) -> None:
-    """Let a (sub)command's positional arguments be negative numbers in every float spelling."""
-    parser._negative_number_matcher = NEGATIVE_NUMBER  # argparse has no public switch for this
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,18 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(handler(args) or 0)
-    except CompileError as exc:
-        if exc.diagnostics:
-            for d in exc.diagnostics:
-                print(d if isinstance(d, str) else d.render(), file=sys.stderr)
-        else:
-            print(exc.message, file=sys.stderr)
-        return 1
     except Trap as exc:
         print(f"rpsc: trap: {exc}", file=sys.stderr)
         return 3
-    except Error as exc:
-        print(str(exc), file=sys.stderr)
+    except Error as exc:  # rpsrt.Error, and rpsc.Error which extends it
+        print(exc.render(), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("rpsc: interrupted", file=sys.stderr)

@@ -11,6 +11,8 @@ import secrets
 from operator import itemgetter
 from typing import Final
 
+from rpsrt.errors import Error
+
 #: Digit order of RefPerSys's base 62 (not ASCII order).
 ALPHABET: Final = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGIT: Final = {c: i for i, c in enumerate(ALPHABET)}
@@ -32,8 +34,11 @@ _MASK64: Final = (1 << 64) - 1
 _ORDER_TABLE: Final = str.maketrans(ALPHABET, "".join(chr(48 + i) for i in range(62)))
 
 
-class OidError(ValueError):
-    """A text or a pair of numbers that is not a valid RefPerSys object id."""
+class OidError(Error, ValueError):
+    """A text or a pair of numbers that is not a valid RefPerSys object id (also a ValueError, as it was)."""
+
+    def __str__(self) -> str:
+        return self.message  # callers embed it in their own located diagnostic
 
 
 def oid_hash(hi: int, lo: int) -> int:

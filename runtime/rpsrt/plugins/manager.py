@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rpsrt.abi import call_with_rt
 from rpsrt.errors import PluginError
 from rpsrt.rt import RpsRt, new_rt
 from rpsrt.plugins.elf import ElfFile, read_elf
@@ -710,6 +711,11 @@ class PluginManager:
                 address = plugin.address(symbol)
                 return native_caller(address, sig, self.rt, name=symbol, revocable=plugin._callers)
         raise PluginError(f"no loaded plugin exports {symbol!r}")
+
+    def call_interruptibly(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` (e.g. a callable from `function`) such that Ctrl-C in the main thread sets this
+        manager's interrupt flag and raises KeyboardInterrupt once the code stops (`rpsrt.abi.call_with_rt`)."""
+        return call_with_rt(self.rt, fn, args)
 
     # ------------------------------------------------------------ graph
 

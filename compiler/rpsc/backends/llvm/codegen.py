@@ -23,12 +23,14 @@ import struct
 import time
 
 from rpsc.ir import ir
+from rpsrt import abi
 from rpsrt.errors import TRAP_CONVERSION, TRAP_DIVZERO, TRAP_INTERRUPT, TRAP_RECURSION
 
-#: `struct rps_rt` of rps/runtime.h: interrupt, depth, depth_limit, reserved, trap_function, trap_location.
-RT_TYPE = "{i32, i32, i32, i32, ptr, ptr}"
-RT_INTERRUPT, RT_DEPTH, RT_LIMIT, RT_TRAP_FUNCTION, RT_TRAP_LOCATION = 0, 1, 2, 4, 5
-RT_SYMBOL = "rps_rt"
+#: `struct rps_rt` of rps/runtime.h, from its one description in `rpsrt.abi`.
+RT_TYPE = abi.RT_LLVM_TYPE
+RT_INTERRUPT, RT_DEPTH, RT_LIMIT, RT_TRAP_FUNCTION, RT_TRAP_LOCATION = (
+    abi.RT_INDEX[f] for f in ("interrupt", "depth", "depth_limit", "trap_function", "trap_location"))
+RT_SYMBOL = abi.RT_SYMBOL
 
 
 def _rt_field(index: int) -> str:
@@ -39,7 +41,7 @@ def _rt_field(index: int) -> str:
 _F_INTERRUPT, _F_DEPTH, _F_LIMIT = _rt_field(RT_INTERRUPT), _rt_field(RT_DEPTH), _rt_field(RT_LIMIT)
 
 _REG = {ir.I64: "i64", ir.F64: "double", ir.BOOL: "i1"}
-_ABI = {ir.I64: "i64", ir.F64: "double", ir.BOOL: "i8"}
+_ABI = {t: abi.TYPES[t.value].llvm for t in (ir.I64, ir.F64, ir.BOOL)}  # bool: i8 (C's _Bool, zeroext)
 _ZERO = {ir.I64: "0", ir.F64: "0.0", ir.BOOL: "false"}
 _ICMP = {"eq": "eq", "ne": "ne", "lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge"}
 _FCMP = {"eq": "oeq", "ne": "une", "lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge"}

@@ -66,7 +66,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     try:
         return _cmd_build(args)
-    except (Error, CompileError) as exc:
+    except Error as exc:
         if not args.json:
             raise
         text = str(exc) if isinstance(exc, Error) else exc.message

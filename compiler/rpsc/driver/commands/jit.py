@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rpsc.driver.cli import numbers_as_arguments
+from rpsc.driver.commands import numbers_as_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

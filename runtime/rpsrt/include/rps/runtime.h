@@ -14,7 +14,8 @@ typedef int32_t rps_status;
 #define RPS_TRAP_INTERRUPT 4
 
 /* Run-time state shared by every compiled module of one host (the JIT and the plugins alike).
- * The host owns it; compiled code reaches it through a pointer set at load time. */
+ * The host owns it; compiled code reaches it through a pointer set at load time.
+ * This definition is `rpsrt.abi.rt_c_struct()` (RT_FIELDS), checked by tests/runtime/test_abi.py. */
 typedef struct rps_rt {
     volatile int32_t interrupt;   /* set non-zero by the host: the next loop back-edge traps */
     int32_t depth;                /* current call depth of compiled code */

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rpsrt.plugins import compile_c_plugin
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 HELLO_SRC = REPO / "plugins_src" / "hello_c" / "hello.c"
 
 

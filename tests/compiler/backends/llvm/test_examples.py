@@ -14,7 +14,7 @@ from rpsc.backends.llvm.jit import JitEngine
 from rpsc.driver.pipeline import compile_sources, ir_modules
 from rpsrt.errors import Trap
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 EXAMPLES = sorted((REPO / "plugins_src").glob("*.rps"))
 SAMPLES = {ir.I64: [0, 1, 7, -3, 12], ir.F64: [0.0, 1.5, -2.25, 10.0], ir.BOOL: [False, True]}
 

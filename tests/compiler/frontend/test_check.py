@@ -180,7 +180,7 @@ def test_plugin_examples_check_and_roundtrip() -> None:
 
     from rpsc.frontend.printer import print_module
 
-    files = sorted((Path(__file__).resolve().parents[2] / "plugins_src").rglob("*.rps"))
+    files = sorted((Path(__file__).resolve().parents[3] / "plugins_src").rglob("*.rps"))
     if not files:
         pytest.skip("no plugins_src/*.rps examples")
     mods = [parse(f.read_text(encoding="utf-8"), str(f)) for f in files]

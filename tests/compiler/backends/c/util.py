@@ -19,14 +19,14 @@ from rpsrt.plugins import include_dir, write_sidecar
 STRICT_CFLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fsanitize=undefined",
                  "-fno-sanitize-recover=undefined", "-fPIC",
                  *compiler_workaround_flags(os.environ.get("CC", "") or "cc")]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 
 
 def llvm_test_helper(name: str):  # type: ignore[no-untyped-def]
-    """A helper module of the LLVM tests (tests/llvm/NAME.py), e.g. `randprog` or `irfactory`."""
+    """A helper module of the LLVM tests (tests/compiler/backends/llvm/NAME.py), e.g. `randprog` or `irfactory`."""
     import importlib
 
-    sys.path.insert(0, str(REPO / "tests" / "llvm"))
+    sys.path.insert(0, str(REPO / "tests" / "compiler" / "backends" / "llvm"))
     try:
         return importlib.import_module(name)
     finally:
@@ -34,7 +34,7 @@ def llvm_test_helper(name: str):  # type: ignore[no-untyped-def]
 
 
 def randprog():  # type: ignore[no-untyped-def]
-    """The LLVM engineer's random IR program generator (tests/llvm/randprog.py)."""
+    """The LLVM engineer's random IR program generator (tests/compiler/backends/llvm/randprog.py)."""
     return llvm_test_helper("randprog")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import rpsrt
 from rpsc.driver.pipeline import compile_sources, new_heap
 
-REPO = Path(__file__).resolve().parent.parent.parent
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "plugins_src"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import rpsrt
-import strategies_rps as srps  # tests/ is on sys.path (tests/lowering is a package)
+import strategies_rps as srps  # tests/ is on sys.path (tests/compiler/heapcode is a package)
 from hypothesis import HealthCheck, given, settings
 from rpsc.heapcode.classes import find_code_classes
 from rpsc.heapcode.decode import decode_module

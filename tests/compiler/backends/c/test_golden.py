@@ -15,7 +15,7 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 def _irfactory():  # type: ignore[no-untyped-def]
-    """The LLVM tests' hand-built IR with fixed OIDs (tests/llvm/irfactory.py): the same fib as fib.ll."""
+    """The LLVM tests' hand-built IR with fixed OIDs (tests/compiler/backends/llvm/irfactory.py): the same fib as fib.ll."""
     return llvm_test_helper("irfactory")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import strategies_rps as srps  # tests/ is on sys.path (tests/ir is a package)
+import strategies_rps as srps  # tests/ is on sys.path (tests/compiler/ir is a package)
 from hypothesis import given, settings
 from rpsc.frontend.printer import print_module
 from rpsc.ir import ir
@@ -152,3 +152,26 @@ def test_interpreter_agrees_with_a_naive_ast_evaluator(prog) -> None:  # type: i
         got = _outcome(lambda: it.call(prog.entry, list(prog.args)))
     want = _outcome(lambda: AstEvaluator(parsed).call(prog.entry, list(prog.args)))
     assert got == want
+
+
+SHADOW = """module sh;
+fn h(x: int) -> int {
+  var y = x * 10;
+  if x > 0 { var y = y + 1; x = y; }
+  for y in 0 .. 2 { x = x + y; }
+  return x + y;
+}
+"""
+
+
+def test_shadowed_variables_take_their_stored_slots() -> None:
+    """Each declaration of a shadowed name is its own local (the slot the checker stored), so reads inside and
+    after the inner scopes see the right one."""
+    (mod,) = program(SHADOW, "sh.rps")
+    (fn,) = mod.functions
+    assert [loc.name for loc in fn.locals] == ["x", "y", "y.2", "for.i", "for.stop", "y.4"]
+    from rpsc.backends.interp.interp import Interpreter
+
+    with Interpreter([mod]) as it:
+        assert it.call("h", [3]) == (31 + 0 + 1) + 30
+        assert it.call("h", [-2]) == (-2 + 0 + 1) + -20

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-import strategies_rps as srps  # tests/ is on sys.path (tests/llvm is a package)
+import strategies_rps as srps  # tests/ is on sys.path (tests/compiler/backends/llvm is a package)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rpsc.frontend import ast

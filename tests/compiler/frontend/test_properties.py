@@ -17,7 +17,7 @@ from strategies_rps import Program, function_modules, modules, programs
 from .test_parser import GEOMETRY
 
 GOLDEN = Path(__file__).parent / "golden"
-PLUGINS_SRC = Path(__file__).resolve().parents[2] / "plugins_src"
+PLUGINS_SRC = Path(__file__).resolve().parents[3] / "plugins_src"
 EXAMPLES = [GEOMETRY] + [p.read_text(encoding="utf-8") for p in sorted(GOLDEN.glob("*.rps"))] + \
     [p.read_text(encoding="utf-8") for p in sorted(PLUGINS_SRC.rglob("*.rps"))]
 TOKENS = ["module", "m", ";", "fn", "f", "(", ")", "{", "}", "->", "int", "float", "bool", "var", "x", "=",

@@ -9,7 +9,7 @@ import pytest
 import rpsrt
 from rpsc import CompileError
 from rpsc.frontend import ast
-from rpsc.heapcode.classes import CLASSES, RPSC_SPACE, find_code_classes
+from rpsc.heapcode.classes import CLASSES, RPSC_SPACE, find_code_classes, registered_modules
 from rpsc.heapcode.decode import decode_function, decode_module
 from rpsc.heapcode.encode import module_objects, stored_definitions
 from rpsc.frontend.parser import parse
@@ -17,7 +17,7 @@ from rpsc.backends.interp.interp import Interpreter
 from rpsc.driver.pipeline import compile_sources, ir_modules
 from rpsrt.model import wellknown as wk
 from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol
-from rpsrt.model.values import VClosure, VInstance, VSet, VTuple
+from rpsrt.model.values import VClosure, VSet, VTuple
 
 from .conftest import compile_into, fingerprint
 
@@ -70,7 +70,9 @@ def test_store_shape_of_every_definition(tmp_path: Path) -> None:
     name = heap[wk.NAME]
     objs = objects_by_name(heap, "geo")
     mobj = module_objects(heap, cc)["geo"]
-    assert mobj in heap.roots and mobj.cls is cc.cls["code_module"]
+    # not a root (upstream's root count is compiled into it): filed in the `code_modules` registry
+    assert mobj not in heap.roots and mobj.cls is cc.cls["code_module"]
+    assert mobj in registered_modules(cc)
     assert mobj.attrs[name] == "geo" and mobj.attrs[cc.attr["version"]] == "1.2.0"
     space = mobj.attrs[cc.attr["module_space"]]
     assert space in heap.spaces and space.attrs[name] == "geometry"
@@ -91,14 +93,14 @@ def test_store_shape_of_every_definition(tmp_path: Path) -> None:
     assert uc.cls is circle and uc.attrs[objs["radius"]] == 1.5 and uc.attrs[name] == "unit_circle"
     assert uc.comps == [1, "two", uc, VSet([shape, circle]), VTuple([shape, None]), None]
     assert objs["holder"].comps == [VClosure(objs["area_of"])]
-    # functions: name, signature, body as instances of the AST classes, source position
+    # functions: name, signature, body as closures of the AST classes, source position
     fib = objs["fib"]
     assert fib.cls is cc.cls["code_function"] and fib.attrs[name] == "fib"
     body = fib.attrs[cc.attr["body"]]
-    assert isinstance(body, VInstance) and body.cls is cc.cls["ast_block"]
-    assert body.comps[4].cls is cc.cls["ast_if"]
+    assert isinstance(body, VClosure) and body.fn is cc.cls["ast_block"]
+    assert body.env[4].fn is cc.cls["ast_if"]
     src = fib.attrs[cc.attr["source"]]
-    assert tuple(src.comps[:3]) == ("geo.rps", 16, 4)
+    assert isinstance(src, VClosure) and tuple(src.env[:3]) == ("geo.rps", 16, 4)
     assert fib.attrs[cc.attr["in_module"]] is mobj
     ep = objs["on_tick"]
     assert ep.cls is cc.cls["extension_point"] and ep.attrs[cc.attr["dispatch_mode"]] == "all"
@@ -228,11 +230,11 @@ def test_damaged_stored_code_is_a_store_error(tmp_path: Path) -> None:
     assert cc is not None
     fib = objects_by_name(heap, "geo")["fib"]
     body = fib.attrs[cc.attr["body"]]
-    fib.attrs[cc.attr["body"]] = VInstance(body.cls, comps=body.comps[:2])
+    fib.attrs[cc.attr["body"]] = VClosure(body.fn, body.env[:2])
     with pytest.raises(rpsrt.StoreError) as info:
         ir_modules(heap)
     assert str(fib.oid) in str(info.value)
-    fib.attrs[cc.attr["body"]] = VInstance(body.cls, comps=(*body.comps[:4], "not a statement"))
+    fib.attrs[cc.attr["body"]] = VClosure(body.fn, (*body.env[:4], "not a statement"))
     with pytest.raises(rpsrt.StoreError) as info:
         ir_modules(heap)
     assert str(fib.oid) in str(info.value)
