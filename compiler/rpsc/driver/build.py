@@ -478,8 +478,9 @@ def generate(options: BuildOptions, heap: Any | None = None) -> tuple[Any, list[
 
 
 def record_plugins(heap: Any, results: Sequence[ModuleResult], store: Path, modules: Sequence[Any] = ()) -> bool:
-    """Record each built module's plugin file, checksum and native symbols in its module object, each
-    compiled function's code hash, and the modules in the manifest's `plugins`; True when anything changed."""
+    """Record each built module's plugin file, checksum and native symbols in its module object, and each
+    compiled function's code hash (not in the manifest's `plugins`: rpsc.driver.record); True when anything
+    changed."""
     from rpsc.driver.record import record
 
     return record(heap, results, store, modules)

@@ -132,7 +132,7 @@ def recover(top: str) -> None:
     if os.path.exists(jpath):
         with open(jpath, "rb") as f:
             apply(top, _pairs(f.read(), jpath))
-    for d in (top, os.path.join(top, "persistore")):
+    for d in (top, os.path.join(top, "persistore"), os.path.join(top, "generated")):
         if not os.path.isdir(d):
             continue
         for name in os.listdir(d):
