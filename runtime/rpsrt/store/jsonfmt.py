@@ -240,7 +240,16 @@ def first_value(text: str, hash_lines: bool = False) -> tuple[Any, int]:
         raise JsonTextError(f"bad JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except RecursionError:
         raise JsonTextError("bad JSON: nested too deeply", clean.count("\n", 0, i) + 1, 1) from None
+    except ValueError:  # Python's int-from-text limit (4,300 digits): far beyond what a store may hold
+        m = _LONG_NUMBER.search(clean, i)
+        pos = m.start() if m is not None else i
+        line = clean.count("\n", 0, pos) + 1
+        raise JsonTextError("bad JSON: a number of thousands of digits", line,
+                            pos - clean.rfind("\n", 0, pos)) from None
     return value, end
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{4000,}")
 
 
 _VALUE_LINE = re.compile(r"^[ \t]*[^ \t\r\n/#]", re.M)
