@@ -239,7 +239,10 @@ def first_value(text: str, hash_lines: bool = False) -> tuple[Any, int]:
     except json.JSONDecodeError as exc:
         raise JsonTextError(f"bad JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except RecursionError:
-        raise JsonTextError("bad JSON: nested too deeply", clean.count("\n", 0, i) + 1, 1) from None
+        m = _DEEP.search(clean, i)
+        pos = m.start() if m is not None else i
+        raise JsonTextError("bad JSON: nested too deeply", clean.count("\n", 0, pos) + 1,
+                            pos - clean.rfind("\n", 0, pos)) from None
     except ValueError:  # Python's int-from-text limit (4,300 digits): far beyond what a store may hold
         m = _LONG_NUMBER.search(clean, i)
         pos = m.start() if m is not None else i
@@ -250,6 +253,8 @@ def first_value(text: str, hash_lines: bool = False) -> tuple[Any, int]:
 
 
 _LONG_NUMBER = re.compile(r"[0-9]{4000,}")
+#: Where a deep nest starts: 500 brackets in a row (blanks between them allowed).
+_DEEP = re.compile(r"(?:[\[{]\s*){500}")
 
 
 _VALUE_LINE = re.compile(r"^[ \t]*[^ \t\r\n/#]", re.M)

@@ -406,11 +406,11 @@ class _Loader:
                     obj.mtime = self._mtime(mtime)
                 else:
                     obj.mtime = mtime
-                cls = pop("class", None)
-                cls = get(cls) if type(cls) is str else None
+                ctext = pop("class", None)
+                cls = get(ctext) if type(ctext) is str else None
                 if cls is None:
                     self.index = i
-                    cls = self.ref(d.get("class"), "class") if "class" in d else self._no_class(obj)
+                    cls = self._no_class(obj) if ctext is None else self.ref(ctext, "class")
                 obj.cls = cls
                 attrs = pop("attrs", None)
                 if attrs:
@@ -565,7 +565,7 @@ class _Loader:
         if obj is not None:
             return obj
         if type(text) is not str:
-            raise self.error(f"{what} {text!r} is not an object id")
+            raise self.error(f"{what} {_short(text)} is not an object id", f'"{what}"')
         try:
             Oid.parse(text)
         except OidError as exc:
