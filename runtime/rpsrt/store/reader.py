@@ -236,7 +236,8 @@ class _Loader:
             if key in manifest and type(manifest[key]) is not list:
                 raise StoreError(f"manifest member {key!r} is not an array (it is {_kind(manifest[key])})",
                                  path=mpath, line=_key_line(mtext, key))
-        bad = _plain_problem(manifest)
+        # The sets are checked as object ids later; what else the manifest holds is kept verbatim.
+        bad = _plain_problem([v for k, v in manifest.items() if k not in MANIFEST_SETS])
         if bad is not None:
             raise StoreError(f"manifest: {bad[0]}", path=mpath, line=_text_line(mtext, bad[1]) if bad[1] else
                              _json_line(mtext))
@@ -382,9 +383,11 @@ class _Loader:
         val = self.value
         rest = self._rest
         old = sp.format == "RefPerSysFormat2019A"
+        imax, imin = INT_MAX, INT_MIN
         i = 0
         for obj in sp.objects:
             i += 1
+            self.index = i  # where errors point, also those raised deep inside `value`
             c = chunks[i]
             try:
                 start = c.find(b"\n{")
@@ -401,13 +404,16 @@ class _Loader:
                     self.index = i
                     raise self.error(f"object member oid differs from its start line {obj.oid}", '"oid"')
                 mtime = pop("mtime", 0.0)
-                if type(mtime) is not float or old or not -1e300 < mtime < 1e300:
+                if type(mtime) is not float or old:  # (orjson gives no inf: _slow_json checks its own)
                     self.index = i
                     obj.mtime = self._mtime(mtime)
                 else:
                     obj.mtime = mtime
                 ctext = pop("class", None)
-                cls = get(ctext) if type(ctext) is str else None
+                try:
+                    cls = get(ctext)
+                except TypeError:  # an array or an object: refused just below
+                    cls = None
                 if cls is None:
                     self.index = i
                     cls = self._no_class(obj) if ctext is None else self.ref(ctext, "class")
@@ -423,7 +429,7 @@ class _Loader:
                                 if len(v) == 19 and v[0] == "_":
                                     v = get(v) or val(v)
                             elif t is int:
-                                if v > INT_MAX or v < INT_MIN:
+                                if v > imax or v < imin:
                                     v = val(v)
                             elif v is not None:
                                 v = val(v)
@@ -504,6 +510,9 @@ class _Loader:
             raise self.error("object text is not a JSON object")
         if _depth_over(value, MAX_DEPTH):
             raise self.error(f"the object nests values more than {MAX_DEPTH} levels deep")
+        mtime = value.get("mtime")
+        if type(mtime) is float and not -1e300 < mtime < 1e300:  # Python's json reads 1e999 as inf
+            raise self.error(f"mtime {mtime!r} is not a time (seconds since 1970)", '"mtime"')
         bad = _lone_surrogate(value)
         if bad is not None:
             raise self.error(f"string {bad[:40]!r} holds a lone surrogate (a \\udXXX escape without its pair), "
@@ -662,25 +671,31 @@ def _need(ld: _Loader, d: dict[str, Any], key: str, kind: str) -> Any:
     return d.pop(key)
 
 
+_MISSING: Any = object()
+
+
 def _ld_symbol(ld: _Loader, d: dict[str, Any]) -> Payload:
-    # Today's spelling (symb_name, symb_val, symb_weak), or the one upstream's dumper wrote on 2019-12-30
-    # (name, symval, weak); both are written back in today's.
-    if "symb_name" in d or "name" not in d:
-        keys = ("symb_name", "symb_val", "symb_weak")
-    else:
+    pop = d.pop
+    name = pop("symb_name", _MISSING)
+    if name is _MISSING:
+        if "name" not in d:
+            raise ld.error("symbol payload lacks symb_name", '"payload"')
+        # The spelling upstream's dumper wrote on 2019-12-30 (name, symval, weak); written back in today's.
         keys = ("name", "symval", "weak")
-    name = _need(ld, d, keys[0], "symbol")
+        name = pop("name")
+    else:
+        keys = ("symb_name", "symb_val", "symb_weak")
     if type(name) is not str:
         raise ld.error(f"symbol name is {_kind(name)}, not a string", f'"{keys[0]}"')
-    if keys[1] in d:
-        v = d.pop(keys[1])
+    v = pop(keys[1], None)
+    if v is not None:
         val = ld.by_text.get(v) if type(v) is str else None
         if val is None:
             val = ld.value(v)
     else:
         val = None
-    weak = d.pop(keys[2], False)
-    if type(weak) is not bool:
+    weak = pop(keys[2], False)
+    if weak is not False and weak is not True:
         raise ld.error(f"{keys[2]} is {_kind(weak)}, not true or false", f'"{keys[2]}"')
     return PayloadSymbol(name, val, weak)
 
@@ -694,7 +709,8 @@ def _ld_classinfo(ld: _Loader, d: dict[str, Any]) -> Payload:
     methodict = pop("class_methodict", None) if "class_methodict" in d else pop("methodict", None)
     if methodict is None:
         raise ld.error("classinfo payload lacks class_methodict", '"payload"')
-    ld.array(methodict, "class_methodict")
+    if type(methodict) is not list:
+        ld.array(methodict, "class_methodict")
     pl = PayloadClassInfo((get(sup) if type(sup) is str else None) or ld.ref(sup, "superclass"))
     if methodict:
         md = pl.methodict
