@@ -3,6 +3,7 @@ naming the holder's pid, and `--lock-timeout SECONDS` ends the wait with exit 1 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
