@@ -239,8 +239,7 @@ class _Loader:
         # The sets are checked as object ids later; what else the manifest holds is kept verbatim.
         bad = _plain_problem([v for k, v in manifest.items() if k not in MANIFEST_SETS])
         if bad is not None:
-            raise StoreError(f"manifest: {bad[0]}", path=mpath, line=_text_line(mtext, bad[1]) if bad[1] else
-                             _json_line(mtext))
+            raise StoreError(f"manifest: {bad[0]}", path=mpath, line=_raw_line(mtext, bad[1]))
         return manifest
 
     def _load(self, manifest: dict[str, Any], mpath: str, mtext: str,
@@ -332,8 +331,7 @@ class _Loader:
                              path=sp.path, line=_key_line(prologue_text, "nbobjects"))
         bad = _plain_problem(prologue)
         if bad is not None:
-            raise StoreError(f"space prologue: {bad[0]}", path=sp.path,
-                             line=_text_line(prologue_text, bad[1]) if bad[1] else _json_line(prologue_text))
+            raise StoreError(f"space prologue: {bad[0]}", path=sp.path, line=_raw_line(prologue_text, bad[1]))
         sp.prologue = {k: v for k, v in prologue.items() if k not in PROLOGUE_KEYS}
         sp.format = fmt
         try:
@@ -509,7 +507,7 @@ class _Loader:
         if type(value) is not dict:
             raise self.error("object text is not a JSON object")
         if _depth_over(value, MAX_DEPTH):
-            raise self.error(f"the object nests values more than {MAX_DEPTH} levels deep")
+            raise self.error(f"a value is nested too deeply (more than {MAX_DEPTH} levels)", "[" * 64)
         mtime = value.get("mtime")
         if type(mtime) is float and not -1e300 < mtime < 1e300:  # Python's json reads 1e999 as inf
             raise self.error(f"mtime {mtime!r} is not a time (seconds since 1970)", '"mtime"')
@@ -632,7 +630,9 @@ class _Loader:
             return VRaw(self.plain(d))
         val = self.value
         if vtype == "closure":
-            fn = self.ref(d.get("fn"), "closure function")
+            if "fn" not in d:
+                raise self.error("closure value lacks fn", '"closure"')
+            fn = self.ref(d["fn"], "closure function")
             env = self.array(d.get("env", []), "env")
             rank = self.int_or_none(d.get("metarank"), "metarank")
             return VClosure(fn, [val(x) for x in env], self.opt_ref(d.get("metaobj"), "closure meta object"),
@@ -644,6 +644,8 @@ class _Loader:
             comps = self.array(d.get("comp", d.get("elem", [])), "comp")
             return VTuple([self.opt_ref(x, "tuple component") for x in comps])
         if vtype == "instance":
+            if "iclass" not in d and "class" not in d:
+                raise self.error("instance value lacks iclass", '"instance"')
             cls = self.ref(d.get("iclass", d.get("class")), "instance class")
             iattrs = self.array(d.get("iattrs", []), "iattrs")
             attrs = []
@@ -871,7 +873,7 @@ def _plain_problem(v: Any) -> tuple[str, str | None] | None:
                 return f"integer {_short(x)} is beyond 64 bits (a store holds int64 values)", str(x)[:12]
         elif t is list or t is dict:
             if depth > MAX_DEPTH:
-                return f"a value nests more than {MAX_DEPTH} levels deep", None
+                return f"a value is nested too deeply (more than {MAX_DEPTH} levels)", "[" * 64
             items = x.values() if t is dict else x
             stack.extend((y, depth + 1) for y in items if type(y) is not str)
     return None
@@ -941,6 +943,13 @@ def _json_line(text: str) -> int:
 
 def _text_line(text: str, needle: str) -> int:
     pos = text.find(f'"{needle}"')
+    return text.count("\n", 0, pos) + 1 if pos >= 0 else _json_line(text)
+
+
+def _raw_line(text: str, needle: str | None) -> int:
+    """The line of `needle`'s first occurrence after the header (of the JSON start when absent)."""
+    start = _json_start(text)
+    pos = text.find(needle, start) if needle else -1
     return text.count("\n", 0, pos) + 1 if pos >= 0 else _json_line(text)
 
 
