@@ -128,7 +128,7 @@ CASES: dict[str, tuple[Callable[[Path], tuple[str, int]], str]] = {
     "value nested 200000 deep": (_edit(SPACE, '"a string"\n  ]', "[" * 200000 + "]" * 200000 + "\n  ]"),
                                  "bad JSON: nested too deeply"),
     "value nested 6000 deep": (_edit(SPACE, '"a string"\n  ]', "[" * 6000 + "]" * 6000 + "\n  ]"),
-                               "a value is nested too deeply (more than 5000 levels)"),
+                               "bad JSON: nested too deeply (more than 5000 levels)"),
     "nbobjects is a string": (_edit(SPACE, '"nbobjects" : ', '"nbobjects" : "1" , "x" : '),
                               "prologue member nbobjects is the string '1', not an integer"),
     "spaceset holds a number": (_edit("rps_manifest.json", f'"spaceset" : [ "{wk.INITIAL_SPACE}" ]',

@@ -11,9 +11,10 @@ of every space file are read under the store's shared generation lock (`journal.
 holds exclusive while it commits: a load running beside a dump reads the old or the new state, never a mix.
 Decoding runs after the lock is released.
 
-Every member is checked for the JSON kind the format expects (an OID, a number, an array, an object, a string),
+Every member is checked for the JSON kind the format expects (an OID, a number, an array, an object, a string);
 ints beyond 64 bits (outside int64, RefPerSys's and jsoncpp's range), non-finite mtimes and values nested more
-than `MAX_DEPTH` levels are refused: bad input is a `StoreError` at its file and line, never another exception.
+than `MAX_DEPTH` levels (checked on the text, before Python's json decoder recurses) are refused. Bad input is a
+`StoreError` at its file and line, never another exception.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from rpsrt.model.objects import (
 from rpsrt.model.oid import Oid, OidError, looks_like_oid
 from rpsrt.model.values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
 from rpsrt.store.journal import generation, resolve_paths
-from rpsrt.store.jsonfmt import JsonTextError, fast_first_value, first_value
+from rpsrt.store.jsonfmt import MAX_NESTING, JsonTextError, fast_first_value, first_value
 
 #: Formats this loader reads.
 FORMATS = ("RefPerSysFormat2019A", "RefPerSysFormat2023A", "RefPerSysFormat2024A")
@@ -75,9 +76,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 #: The int range a store may hold: int64, as jsoncpp reads it and RefPerSys's values hold it.
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
-#: Deepest JSON nesting accepted in one object (orjson takes 1024 levels; deeper goes through Python's json,
-#: and the loader's recursion budget is 20,000 frames). rpsc's own deepest code is about 800 levels.
-MAX_DEPTH = 5000
+#: Deepest JSON nesting accepted in one object: orjson takes 1024 levels; deeper goes through Python's json,
+#: to `jsonfmt.MAX_NESTING`. rpsc's own deepest code is about 800 levels.
+MAX_DEPTH = MAX_NESTING
 
 
 class _Inexact(Exception):
@@ -506,8 +507,6 @@ class _Loader:
             raise err from None
         if type(value) is not dict:
             raise self.error("object text is not a JSON object")
-        if _depth_over(value, MAX_DEPTH):
-            raise self.error(f"a value is nested too deeply (more than {MAX_DEPTH} levels)", "[" * 64)
         mtime = value.get("mtime")
         if type(mtime) is float and not -1e300 < mtime < 1e300:  # Python's json reads 1e999 as inf
             raise self.error(f"mtime {mtime!r} is not a time (seconds since 1970)", '"mtime"')
@@ -862,35 +861,20 @@ def _short(v: Any) -> str:
 
 
 def _plain_problem(v: Any) -> tuple[str, str | None] | None:
-    """What is wrong in decoded JSON kept verbatim: an int beyond int64 or nesting beyond MAX_DEPTH, as a message
-    and a text to look for (its line); None when it is fine. Walks without recursion."""
-    stack = [(v, 1)]
+    """What is wrong in decoded JSON kept verbatim (an int beyond int64), as a message and a text to look for
+    (its line); None when it is fine. Walks without recursion. (Nesting is bounded before decoding.)"""
+    stack = [v]
     while stack:
-        x, depth = stack.pop()
+        x = stack.pop()
         t = type(x)
         if t is int:
             if x > INT_MAX or x < INT_MIN:
                 return f"integer {_short(x)} is beyond 64 bits (a store holds int64 values)", str(x)[:12]
-        elif t is list or t is dict:
-            if depth > MAX_DEPTH:
-                return f"a value is nested too deeply (more than {MAX_DEPTH} levels)", "[" * 64
-            items = x.values() if t is dict else x
-            stack.extend((y, depth + 1) for y in items if type(y) is not str)
+        elif t is list:
+            stack.extend(y for y in x if type(y) is not str)
+        elif t is dict:
+            stack.extend(y for y in x.values() if type(y) is not str)
     return None
-
-
-def _depth_over(v: Any, limit: int) -> bool:
-    """Whether decoded JSON `v` nests more than `limit` arrays and objects deep (without recursion)."""
-    stack = [(v, 1)]
-    while stack:
-        x, depth = stack.pop()
-        if depth > limit:
-            return True
-        if type(x) is dict:
-            stack.extend((y, depth + 1) for y in x.values() if type(y) is dict or type(y) is list)
-        elif type(x) is list:
-            stack.extend((y, depth + 1) for y in x if type(y) is dict or type(y) is list)
-    return False
 
 
 def _lone_surrogate(v: Any) -> str | None:
