@@ -524,19 +524,17 @@ class _Loader:
                 raise self.error(f"comps is {_kind(comps)}, not an array", '"comps"')
             val = self.value
             obj.comps = [val(v) for v in comps]
-        for flag in ("magicattr", "applying"):
-            if flag in d:
-                on = d.pop(flag)
-                if type(on) is not bool:
-                    raise self.error(f"{flag} is {_kind(on)}, not true or false", f'"{flag}"')
-                if on:
-                    setattr(obj, flag, True)
+        if "magicattr" in d or "applying" in d:
+            self._flags(obj, d)
         kind = d.pop("payload", None)
         if kind is not None:
-            if type(kind) is not str:
-                raise self.error(f"payload is {_kind(kind)}, not the name of a payload kind", '"payload"')
-            loader = _PAYLOADS.get(kind)
+            try:
+                loader = _PAYLOADS.get(kind)
+            except TypeError:  # an array or an object
+                loader = None
             if loader is None:
+                if type(kind) is not str:
+                    raise self.error(f"payload is {_kind(kind)}, not the name of a payload kind", '"payload"')
                 obj.payload = self.unknown_payload(kind, d)
             else:
                 try:
@@ -548,6 +546,15 @@ class _Loader:
                                      '"payload"') from None
         if d:
             obj.extra = self.plain(d)
+
+    def _flags(self, obj: RpsObject, d: dict[str, Any]) -> None:
+        for flag in ("magicattr", "applying"):
+            if flag in d:
+                on = d.pop(flag)
+                if type(on) is not bool:
+                    raise self.error(f"{flag} is {_kind(on)}, not true or false", f'"{flag}"')
+                if on:
+                    setattr(obj, flag, True)
 
     def unknown_payload(self, kind: str, d: dict[str, Any]) -> PayloadUnknown:
         members = {k: d.pop(k) for k in list(d) if k not in _OBJECT_LEVEL}
