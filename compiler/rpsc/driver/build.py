@@ -83,6 +83,7 @@ class BuildOptions:
     generate_only: bool = False
     verbose: bool = False
     stamp: Path | None = None  # touched after a successful build, with a depfile `<stamp>.d` beside it
+    lock_timeout: float | None = None  # seconds to wait for the store's lock (None: as long as it takes)
 
     @property
     def store_dir(self) -> Path:
@@ -499,7 +500,7 @@ def build_store(options: BuildOptions, *, echo: TextIO | None = None,
         return quick
     from rpsrt.store.writer import update_lock
 
-    with update_lock(options.store_dir):  # a concurrent `rpsc compile` waits instead of being overwritten
+    with update_lock(options.store_dir, timeout=options.lock_timeout):  # a concurrent `rpsc compile` waits instead of being overwritten
         return _build(options, echo, locked=True)
 
 
@@ -535,7 +536,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool) -> Build
     if changed:
         from rpsrt.store.writer import dump_store
 
-        dump_store(heap, str(store), locked=locked)
+        dump_store(heap, str(store), locked=locked, lock_timeout=options.lock_timeout)
         os.utime(bdir / "build.ninja")
         restat(bdir, ninja, "build.ninja")
     state = {

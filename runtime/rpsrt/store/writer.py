@@ -713,30 +713,36 @@ def render_generated(heap: Heap, dumped: set[RpsObject]) -> dict[str, bytes]:
 
 
 @contextlib.contextmanager
-def update_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
+def update_lock(directory: str | os.PathLike[str], *, timeout: float | None = None) -> Iterator[None]:
     """Hold the store's lock across a whole load-change-dump, so that two processes updating one store
     (two `rpsc compile`s, `rpsc compile` and `rpsc build`) take turns instead of losing one's changes.
 
     The directory must exist. Inside, dump with `dump_store(heap, directory, locked=True)`: the lock is an
     `flock` on the directory, which a second `dump_store` of the same process would wait on forever.
+    While another process holds it, `waiting for the lock on DIR (held by pid N)` goes to stderr; after
+    `timeout` seconds (None: no limit) the wait ends with `journal.LockTimeout`, a StoreError.
     """
-    with journal.locked(os.fspath(directory)):
+    with journal.locked(os.fspath(directory), timeout=timeout):
         yield
 
 
-def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = False) -> list[str]:
+def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = False,
+               lock_timeout: float | None = None) -> list[str]:
     """Dump `heap` into `directory` (created if needed) atomically; return the store-relative paths written.
 
     Files whose bytes would not change are not rewritten. All changed files switch to the new generation
-    together: a crash at any instant leaves a store that loads as either the old or the new heap.
-    `locked=True` when the caller holds `update_lock(directory)` already.
+    together: a crash at any instant leaves a store that loads as either the old or the new heap, and a load
+    running meanwhile reads one or the other (the switch happens under the exclusive generation lock).
+    `locked=True` when the caller holds `update_lock(directory)` already; `lock_timeout` bounds the waits for
+    the locks (None: no limit).
     """
     top = os.fspath(directory)
     files = render_store(heap)
     os.makedirs(os.path.join(top, "persistore"), exist_ok=True)
     os.makedirs(os.path.join(top, "generated"), exist_ok=True)
-    with contextlib.nullcontext() if locked else journal.locked(top):
-        journal.recover(top)
+    with contextlib.nullcontext() if locked else journal.locked(top, timeout=lock_timeout):
+        with journal.generation(top, shared=False, timeout=lock_timeout):
+            journal.recover(top)
         changed = []
         for rel, data in sorted(files.items()):
             try:
@@ -763,6 +769,13 @@ def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = 
                              "full?); it is unchanged", path=top) from None
         for sub in sorted({os.path.dirname(rel) for rel in changed} - {""}):
             journal.fsync_dir(os.path.join(top, sub))
-        journal.commit(top, renames)
-        journal.apply(top, renames)
+        try:
+            with journal.generation(top, shared=False, timeout=lock_timeout):
+                journal.commit(top, renames)
+                journal.apply(top, renames)
+        except journal.LockTimeout:  # not committed: drop the temporaries, the store is unchanged
+            for _rel, tmp in renames:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(top, tmp))
+            raise
     return changed
