@@ -248,6 +248,17 @@ def test_ints_beyond_64_bits_are_refused_where_they_stand(tmp_path: Path, where:
         assert "beyond 64 bits" in message and str(obj.oid) in message, message
 
 
+@pytest.mark.parametrize("big", BEYOND[:6], ids=str)
+def test_ints_beyond_64_bits_are_refused_by_the_dumper(tmp_path: Path, big: int):
+    """The dumper refuses what the loader would refuse: an int beyond int64 is a StoreError naming the object,
+    and nothing is written (so rpsc never writes a store it cannot read back)."""
+    heap, obj = _heap_with([big])
+    with pytest.raises(StoreError, match="beyond int64") as info:
+        rpsrt.dump_store(heap, tmp_path / "st")
+    assert str(obj.oid) in str(info.value)
+    assert not (tmp_path / "st" / "rps_manifest.json").exists()
+
+
 def test_int_too_long_for_text_is_a_clear_dump_error(tmp_path: Path):
     """An int of more digits than Python turns into text (4300) is a StoreError naming the object, not a
     ValueError traceback; nothing is written."""

@@ -69,6 +69,9 @@ def _pre(d: int) -> str:
 _oid_of = attrgetter("oid")
 
 
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
 class _ObjectWriter:
     """Writes object blocks; `dumped` is the set of objects that get written (all others are transient)."""
 
@@ -88,6 +91,10 @@ class _ObjectWriter:
         if v is None:
             return "null"
         if t is int:
+            if not _I64_MIN <= v <= _I64_MAX:
+                what = f"the int {v}" if v.bit_length() <= 128 else f"an int of {v.bit_length()} bits"
+                raise StoreError(f"cannot dump a value: {what} is beyond int64 (a store holds int64 only, and the "
+                                 "loader refuses more)")
             return str(v)
         if t is float:
             return fmt_float(v)

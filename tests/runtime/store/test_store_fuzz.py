@@ -34,7 +34,7 @@ from rpsrt.store.writer import dump_store
 
 from conftest import STORE_DIRS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURE = REPO / "tests" / "data" / "store-rpsc-0.1.0"
 SEED = int(os.environ.get("RPSC_FUZZ_SEED", "14"))
 CASES = int(os.environ.get("RPSC_FUZZ_CASES", "1200"))

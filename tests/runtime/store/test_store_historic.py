@@ -17,7 +17,7 @@ from rpsrt.model.oid import Oid
 from rpsrt.store.core import new_heap
 from rpsrt.store.writer import dump_store
 
-FIXTURE = Path(__file__).resolve().parents[1] / "data" / "store-symbols-2019-12-30"
+FIXTURE = Path(__file__).resolve().parents[2] / "data" / "store-symbols-2019-12-30"
 SPACE = "persistore/sp_8J6vNYtP5E800eCr5q-rps.json"
 CLASS, SYMBOL = "_41OFI3r0S1t03qdB2E", "_36I1BY2NetN03WjrOv"
 

@@ -17,7 +17,7 @@ from rpsrt.store.core import new_heap
 from rpsrt.store.journal import LockTimeout
 from rpsrt.store.writer import dump_store
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODULE = "module m1;\nfn twice(x: int) -> int { return 2 * x; }\n"
 
 HOLD = """
