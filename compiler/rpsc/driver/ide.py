@@ -175,6 +175,7 @@ class _StoreIndex:
         interfaces = stored_interfaces(heap)
         folder = cache_folder() / "lsp" / hashlib.sha256(os.path.abspath(self.store).encode()).hexdigest()[:16]
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / "store.txt").write_text(os.path.abspath(self.store) + "\n", encoding="utf-8")
         out = {}
         for name, mobj in sorted(module_objects(heap, cc).items()):
             text = print_module(decode_module(mobj, cc))
@@ -190,12 +191,10 @@ class _StoreIndex:
 
 
 def cache_folder() -> Path:
-    """rpsc's cache folder: $RPSC_CACHE_DIR, else $XDG_CACHE_HOME/rpsc, else ~/.cache/rpsc."""
-    env = os.environ.get("RPSC_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rpsc"
+    """rpsc's cache folder (`rpsc.cachedir.cache_root`)."""
+    from rpsc.cachedir import cache_root
+
+    return cache_root()
 
 
 class Project:
