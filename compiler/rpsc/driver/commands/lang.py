@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE.rps", help="the modules to compile")
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    p.add_argument("--json", action="store_true",
+                   help="print the outcome and every diagnostic as JSON (docs/json-output.md)")
     p.set_defaults(handler=run_compile)
 
     p = subparsers.add_parser(
@@ -44,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--cache-dir", metavar="DIR", default=None,
                    help="JIT object cache (default: $XDG_CACHE_HOME/rpsc)")
     p.add_argument("--no-cache", action="store_true", help="JIT: neither read nor write the object cache")
+    p.add_argument("--json", action="store_true", help="print the result or the trap as JSON (docs/json-output.md)")
     p.add_argument("function", metavar="FUNC", help="`name`, `module.name` or `rpsfn_<oid>`")
     p.add_argument("args", nargs="*", metavar="ARG", help="the arguments")
     p.set_defaults(handler=run_run)
@@ -68,6 +71,20 @@ def _load(store: str) -> Any:
 
 
 def run_compile(args: argparse.Namespace) -> int:
+    if getattr(args, "json", False):
+        from rpsc.driver.commands.jsonout import emit, failed
+        from rpsrt.errors import Error
+
+        try:
+            _compile(args)
+        except Error as exc:
+            return failed(exc, store=args.store, files=args.files)
+        emit({"store": args.store, "files": args.files, "ok": True, "diagnostics": []})
+        return 0
+    return _compile(args)
+
+
+def _compile(args: argparse.Namespace) -> int:
     import rpsrt
     from rpsc.frontend.parser import read_source
     from rpsc.driver.pipeline import compile_sources, new_heap
@@ -143,11 +160,23 @@ def run_run(args: argparse.Namespace) -> int:
     # next loop back-edge of the running code traps INTERRUPT, which is reported like any other trap.
     try:
         ok, value = call_interruptibly(engine, lambda: engine.call(ref, values), ())
+        doc = {"function": ref.name, "module_oid": ref.module_oid, "symbol": ref.symbol,
+               "backend": {"Interpreter": "interp", "JitEngine": "jit", "NativeEngine": "c"}.get(type(engine).__name__, type(engine).__name__), "args": values}
         if not ok:
             if isinstance(value, Trap):
                 print(f"{value.location}: trap: {value.kind} in {value.function}", file=sys.stderr)
+                if getattr(args, "json", False):
+                    from rpsc.driver.commands.jsonout import emit
+
+                    emit({**doc, "ok": False, "trap": {"kind": value.kind, "code": value.code,
+                                                       "function": value.function, "location": value.location}})
                 return 3
             raise value
+        if getattr(args, "json", False):
+            from rpsc.driver.commands.jsonout import emit
+
+            emit({**doc, "ok": True, "result": value, "text": format_result(value)})
+            return 0
         text = format_result(value)
         if text:
             print(text)
