@@ -70,7 +70,8 @@ def trap_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cases(store: Path, trap: Path, tmp: Path) -> list[tuple[str, list[str], int]]:
     bad = tmp / "bad.rps"
     bad.write_text('module bad;\nfn f() -> int { var x: int = 1.5; return g(x); }\n')
-    plugin = next((store / "plugins").glob("*.so"))
+    plugin = next(p for p in sorted((store / "plugins").glob("*.so"))  # one that declares no extension point
+                  if "extension_points" not in json.loads(p.with_suffix(".json").read_text()))
     s, t = str(store), str(trap)
     return [
         ("rpsc dispatch", ["dispatch", "--store", s, "--json", "on_tick", "26"], 0),
@@ -93,6 +94,9 @@ def cases(store: Path, trap: Path, tmp: Path) -> list[tuple[str, list[str], int]
         ("rpsc build", ["build", "--store", s, "--json"], 0),
         ("rpsc jit", ["jit", "--store", s, "--json", "fib", "10"], 0),
         ("rpsc plugin inspect", ["plugin", "inspect", str(plugin), "--json"], 0),
+        ("rpsc plugin list", ["plugin", "list", "--no-python", "--store", s, "--json"], 0),
+        ("rpsc plugin check", ["plugin", "check", str(plugin), "--store", s, "--json"], 0),
+        ("rpsc plugin check", ["plugin", "check", str(bad), "--json"], 1),
     ]
 
 
@@ -113,6 +117,9 @@ def test_documents_validate(examples_store: Path, trap_store: Path, tmp_path: Pa
     diags = json.loads(capsys.readouterr().out)["diagnostics"]
     assert [(d["line"], d["col"], d["end_col"]) for d in diags] == [(2, 30, 33), (2, 42, 43)]
     assert diags[0]["hint"] and "`g`" in diags[1]["message"] and not (tmp_path / "x").exists()
+    assert main(["plugin", "list", "--no-python", "--store", str(examples_store), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["plugins"]
+    assert sorted((p["name"], p["status"]) for p in listed) == [("events", "ok"), ("numeric", "ok"), ("shapes", "ok")]
     assert seen >= {"rpsc dispatch", "rpsc compile", "rpsc run", "rpsc store check", "rpsc config"}
 
 

@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q = sub.add_parser("list", help="plugins in the search path: search path, name, version, status")
     _common(q)
     q.add_argument("--no-python", action="store_true", help="skip Python plugins (entry point group rpsc.plugins)")
+    q.add_argument("--json", action="store_true", help="print JSON (docs/json-output.md)")
     q.set_defaults(handler=run_list)
 
     q = sub.add_parser("inspect", help="print a plugin file's manifest and exports without loading it")
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help="a plugin argument")
     q.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                    help="seconds before the child is killed (default 60)")
+    q.add_argument("--json", action="store_true", help="print the report as JSON (docs/json-output.md)")
     q.set_defaults(handler=run_check)
 
     q = sub.add_parser("graph", help="the plugin graph as Graphviz DOT (SVG/PNG with -o and `dot`)",
@@ -86,6 +88,14 @@ def run_list(args: argparse.Namespace) -> int:
         rows.append(("<python>", name, cand.version, f"{status} {cand.source}"))
     for source, err in mgr.python_errors:
         rows.append(("<python>", source, "-", f"error: {err}"))
+    if getattr(args, "json", False):
+        from rpsc.driver.commands.jsonout import emit
+
+        emit({"search_paths": [str(p) for p in mgr.search_paths],
+              "plugins": [{"search_path": r[0], "name": r[1], "version": None if r[2] == "-" else r[2],
+                           "status": r[3].split(" ", 1)[0] if r[3].startswith(("ok", "shadowed")) else "error",
+                           "detail": r[3]} for r in rows[1:]]})
+        return 0
     if len(rows) == 1:
         paths = ", ".join(map(str, mgr.search_paths)) or "empty"
         print(f"no plugins found (search path: {paths})")
@@ -150,6 +160,14 @@ def run_check(args: argparse.Namespace) -> int:
         paths.append(os.path.join(args.store, "plugins"))
     report = check_in_child(args.file, search_paths=paths, points=points, arguments=arguments,
                             timeout=args.timeout)
+    if getattr(args, "json", False):
+        from rpsc.driver.commands.jsonout import emit
+
+        emit({"file": report.path, "ok": report.ok, "crashed": report.crashed, "error": report.error,
+              "details": dict(report.details)})
+        if not report.ok:
+            print(report.render(), file=sys.stderr)
+        return 0 if report.ok else 1
     print(report.render(), file=sys.stdout if report.ok else sys.stderr)
     return 0 if report.ok else 1
 
