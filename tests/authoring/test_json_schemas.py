@@ -92,6 +92,7 @@ def cases(store: Path, trap: Path, tmp: Path) -> list[tuple[str, list[str], int]
         ("rpsc cache info", ["cache", "info", "--json"], 0),
         ("rpsc cache prune", ["cache", "prune", "--dry-run", "--json"], 0),
         ("rpsc build", ["build", "--store", s, "--json"], 0),
+        ("rpsc build", ["build", "--store", str(tmp), "--json"], 1),
         ("rpsc jit", ["jit", "--store", s, "--json", "fib", "10"], 0),
         ("rpsc plugin inspect", ["plugin", "inspect", str(plugin), "--json"], 0),
         ("rpsc plugin list", ["plugin", "list", "--no-python", "--store", s, "--json"], 0),

@@ -4,7 +4,7 @@ Entry point: `parse(text, path) -> ast.Module`, raising `rpsc.CompileError` (a `
 `.diagnostics` lists every syntax and literal error found. No Lark `Tree` or `Token` escapes this module.
 
 Speed: the transformer runs inline (Lark's `transformer=` option with LALR), so no parse tree is built, and
-the analysed parse table is cached in `$RPSC_CACHE_DIR` (default `$XDG_CACHE_HOME/rpsc/`, `~/.cache/rpsc/`) under a name keyed by
+the analysed parse table is cached in `rpsc.cachedir.cache_root()` ($RPSC_CACHE_DIR, ...) under a name keyed by
 the grammar's hash, Lark's version and Python's version; an unwritable cache directory only costs the
 table construction (about a second) on every start.
 

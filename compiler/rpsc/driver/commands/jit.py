@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--eager", action="store_true", help="compile every module up front (default: what the call reaches)")
     p.add_argument("--stats", action="store_true", help="print per-module and per-function compile times and cache hits")
     p.add_argument("--json", action="store_true", help="print statistics (and the result) as JSON on stdout")
-    p.add_argument("--cache-dir", metavar="D", help="object cache folder (default $XDG_CACHE_HOME/rpsc)")
+    p.add_argument("--cache-dir", metavar="D", help="object cache folder (default $RPSC_CACHE_DIR, else $XDG_CACHE_HOME/rpsc)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the object cache")
     p.add_argument("--recursion-limit", type=int, default=None, metavar="N",
                    help="nested calls allowed before a recursion trap (default 10000)")

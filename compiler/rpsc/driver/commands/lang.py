@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--recursion-limit", type=int, default=None, metavar="N",
                    help="calls nested deeper than N trap (default 10000)")
     p.add_argument("--cache-dir", metavar="DIR", default=None,
-                   help="JIT object cache (default: $XDG_CACHE_HOME/rpsc)")
+                   help="JIT object cache (default: $RPSC_CACHE_DIR, else $XDG_CACHE_HOME/rpsc)")
     p.add_argument("--no-cache", action="store_true", help="JIT: neither read nor write the object cache")
     p.add_argument("--json", action="store_true", help="print the result or the trap as JSON (docs/json-output.md)")
     p.add_argument("function", metavar="FUNC", help="`name`, `module.name` or `rpsfn_<oid>`")
