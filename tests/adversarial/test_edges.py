@@ -10,7 +10,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from cbackend.util import compile_modules, outcome
+from compiler.backends.c.util import compile_modules, outcome
 from rpsc.backends.c.native import NativeEngine
 from rpsc.backends.engine import EngineError, format_result
 from rpsc.backends.interp.interp import Interpreter

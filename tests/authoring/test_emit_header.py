@@ -11,6 +11,8 @@ import pytest
 from rpsc.driver.cli import main
 from rpsrt.plugins import include_dir
 
+from .conftest import EXAMPLES
+
 HOST = r"""
 #include <stdio.h>
 %(before)s
@@ -67,7 +69,9 @@ def test_a_c_host_calls_functions_by_alias(emitted: Path, tmp_path: Path, compil
     assert lines[0] == "0 21 0 2880067194370816120 0 1"
     status, is_divzero, function, location, depth = lines[1].split()
     assert (status, is_divzero, function, depth) == ("1", "1", "tiles", "0")
-    assert location.endswith("shapes.rps:64:19")
+    shapes = (EXAMPLES / "shapes.rps").read_text().splitlines()
+    line = next(n for n, t in enumerate(shapes, 1) if "var across = (w + tile - 1) / tile;" in t)
+    assert location.endswith(f"shapes.rps:{line}:{shapes[line - 1].index('(w') + 2}")
     assert lines[2] == "1 0"
 
 

@@ -31,8 +31,8 @@ def rps_files() -> list[Path]:
     return sorted(EXAMPLES.glob("*.rps")) + [p for p in sorted((REPO / "tests").rglob("*.rps")) if _parses(p)]
 
 
-LEXICAL_ERRORS = [REPO / "tests" / "frontend" / "golden" / n for n in ("unexpected_character.rps",
-                                                                        "unterminated_string.rps")]
+LEXICAL_ERRORS = sorted(p for n in ("unexpected_character.rps", "unterminated_string.rps")
+                        for p in (REPO / "tests").rglob(n))
 
 
 class TextMate:
@@ -172,6 +172,7 @@ def test_pygments_lexer_kinds_and_errors() -> None:
 @pytest.mark.parametrize("path", LEXICAL_ERRORS, ids=lambda p: p.name)
 def test_lexical_errors_are_error_tokens(textmate: TextMate, path: Path) -> None:
     """The golden files with a stray character or an unterminated string get an error token in both."""
+    assert len(LEXICAL_ERRORS) == 2
     from pygments.lexers import get_lexer_by_name
     from pygments.token import Error
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from rpsc import Error
+from rpsrt import abi
 
 from rpsc.ir import ir
 
@@ -159,26 +160,7 @@ def call_interruptibly(engine: Engine, fn: Callable[..., Scalar | None],
                        args: Sequence[Scalar]) -> tuple[bool, object]:
     """Call `fn(*args)` on a worker thread and wait; Ctrl-C in the main thread calls `engine.interrupt()`, so
     that running code traps INTERRUPT at its next loop back-edge. Returns (True, result) or (False, exception).
+    (The one interruptible call of every host: `rpsrt.abi.call_interruptibly`.)
     """
-    import threading
-
-    box: list[tuple[bool, object]] = []
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            box.append((True, fn(*args)))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box.append((False, exc))
-        finally:
-            done.set()
-
-    # An Event, not Thread.join: a KeyboardInterrupt inside join() can leave is_alive() wrong.
-    threading.Thread(target=work, name="rpsc-call", daemon=True).start()
-    while True:
-        try:
-            if done.wait(0.1):
-                break
-        except KeyboardInterrupt:
-            engine.interrupt()
-    return box[0]
+    ok, value, _interrupted = abi.call_interruptibly(fn, args, engine.interrupt, thread_name="rpsc-call")
+    return ok, value

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rpsrt.model.heap import Heap
 
@@ -44,18 +45,21 @@ def parse_sources(sources: Sequence[tuple[str, str]]) -> list:  # type: ignore[t
     return modules
 
 
-def check_modules(modules: Sequence, heap: Heap) -> None:  # type: ignore[type-arg]
-    """Run the frontend's checker (names, kinds, types, returns), with the heap's modules as known ones."""
+def check_modules(modules: Sequence, heap: Heap) -> Any:  # type: ignore[type-arg]
+    """Run the frontend's checker (names, kinds, types, returns), with the heap's modules as known ones;
+    return its `CheckedProgram` (what the lowering takes)."""
     from rpsc.frontend.check import check
     from rpsc.heapcode.encode import stored_interfaces
 
     given = {m.name for m in modules}
     known = {k: v for k, v in stored_interfaces(heap).items() if k not in given}
-    check(list(modules), known_modules=known)
+    return check(list(modules), known_modules=known)
 
 
-def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None) -> Heap:
-    """Parse, check and lower (path, text) pairs into `heap` (a fresh `new_heap()` when None)."""
+def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None,
+                    warnings: list[Any] | None = None) -> Heap:
+    """Parse, check and lower (path, text) pairs into `heap` (a fresh `new_heap()` when None); the checker's
+    warnings (`Diagnostic`s: values upstream RefPerSys cannot read back) are appended to `warnings`."""
     from rpsc import CompileError
     from rpsc.heapcode.encode import lower
     from rpsrt.limits import deep_recursion
@@ -63,12 +67,14 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
     if heap is None:
         heap = new_heap()
     modules = parse_sources(sources)
-    check_modules(modules, heap)
-    # Lowering resolves every name before it writes; should anything still fail, restore the heap.
+    program = check_modules(modules, heap)
+    if warnings is not None:
+        warnings.extend(program.warnings)
+    # The lowering checks what needs the store before it writes; should anything still fail, restore the heap.
     snapshot = _snapshot(heap)
     try:
         with deep_recursion():
-            lower(modules, heap)
+            lower(program, heap)
             ir_modules(heap)  # every stored function must give valid IR
     except CompileError:
         _restore(heap, snapshot)
@@ -90,11 +96,14 @@ def _snapshot(heap: Heap) -> tuple:  # type: ignore[type-arg]
              for o in heap.objects.values()}
     methodicts = {o: dict(o.payload.methodict) for o in heap.objects.values()
                   if o.payload is not None and hasattr(o.payload, "methodict")}
-    return (dict(heap.objects), set(heap.spaces), set(heap.roots), set(heap.constants), state, methodicts)
+    setobs = {o: set(o.payload.elems) for o in heap.objects.values()
+              if o.payload is not None and isinstance(getattr(o.payload, "elems", None), set)}
+    return (dict(heap.objects), set(heap.spaces), set(heap.roots), set(heap.constants), state, methodicts,
+            setobs)
 
 
 def _restore(heap: Heap, snap: tuple) -> None:  # type: ignore[type-arg]
-    objects, spaces, roots, consts, state, methodicts = snap
+    objects, spaces, roots, consts, state, methodicts, setobs = snap
     heap.objects.clear()
     heap.objects.update(objects)
     heap.spaces.clear()
@@ -107,14 +116,35 @@ def _restore(heap: Heap, snap: tuple) -> None:  # type: ignore[type-arg]
         o.cls, o.mtime, o.attrs, o.comps, o.payload, o.space = cls, mtime, attrs, comps, payload, space
     for o, md in methodicts.items():
         o.payload.methodict = md
+    for o, elems in setobs.items():
+        o.payload.elems = elems
+
+
+def migrate_code(heap: Heap) -> str | None:
+    """Rewrite code stored by rpsc 0.1.0 in the current encoding (`rpsc.heapcode.migrate`); the one-line
+    notice to print, or None when the heap held no such code. On an error the heap is left as it was."""
+    from rpsc.heapcode.migrate import migrate, old_modules
+    from rpsrt.limits import deep_recursion
+
+    if not old_modules(heap):
+        return None
+    snapshot = _snapshot(heap)
+    try:
+        with deep_recursion():
+            return migrate(heap)
+    except BaseException:
+        _restore(heap, snapshot)
+        raise
 
 
 def ir_modules(heap: Heap) -> list[ir.Module]:
-    """The typed IR of every `.rps` module stored in `heap`, built from the stored function objects."""
+    """The typed IR of every `.rps` module stored in `heap`, built from the stored function objects (code
+    stored by rpsc 0.1.0 is migrated in memory first)."""
     from rpsrt.limits import deep_recursion
 
     from rpsc.ir.from_heap import build_ir
 
+    migrate_code(heap)
     with deep_recursion():
         return build_ir(heap)
 

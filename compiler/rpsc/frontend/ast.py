@@ -236,6 +236,7 @@ class Requires:
     op: str | None
     version: str | None
     span: Span | None = _span()
+    version_span: Span | None = _ref_span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +290,8 @@ class ObjectDecl:
     oid: str | None = None
     span: Span | None = _span()
     cls_span: Span | None = _ref_span()
+    #: every `comps = ...;` as written (the checker requires one, holding a list); not compared, not shown
+    comps_written: tuple[FieldInit, ...] = field(default=(), compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,3 +366,4 @@ class Module:
     space: str | None
     decls: tuple[Decl, ...]
     span: Span | None = _span()
+    version_span: Span | None = _ref_span()

@@ -26,9 +26,10 @@ from types import MappingProxyType
 from typing import Any
 
 from rpsc.frontend import ast
-from rpsc.frontend.diagnostics import Diagnostic, Note, raise_if_errors
+from rpsc.frontend.diagnostics import Diagnostic, Note, raise_if_errors, sort_key
 from rpsc.frontend.parser import KEYWORDS
 from rpsrt.limits import deep_recursion
+from rpsrt.versions import Constraint, Version, VersionError, constraint_text
 
 __all__ = [
     "check", "check_module", "CheckedProgram", "CheckedModule", "CheckedFunction", "ModuleInterface",
@@ -148,9 +149,12 @@ class CheckedModule:
 
 @dataclass(frozen=True, slots=True)
 class CheckedProgram:
-    """The checked modules, in an order where every module comes after the modules it requires."""
+    """The checked modules, in an order where every module comes after the modules it requires, and the
+    warnings found (`Diagnostic`s of severity "warning": programs that compile but store values upstream
+    RefPerSys cannot read back)."""
 
     modules: tuple[CheckedModule, ...]
+    warnings: tuple[Diagnostic, ...] = ()
 
     def module(self, name: str) -> CheckedModule:
         for m in self.modules:
@@ -188,38 +192,44 @@ _BUILTIN_DEFS = MappingProxyType({n: Definition(n, "builtin", "") for n in BUILT
 
 # ---------------------------------------------------------------- helpers
 
-_SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)")
-
-
-def _version_tuple(text: str | None) -> tuple[int, int, int]:
-    if not text:
-        return (0, 0, 0)
-    m = _SEMVER.match(text)
-    if m:
-        return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    parts = [int(p) for p in text.split(".") if p.isdigit()][:3]
-    return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
-
-
 def version_satisfies(have: str | None, op: str, want: str) -> bool:
-    """Whether version `have` satisfies the constraint `op want` (op: >= > <= < == ^ ~)."""
-    h, w = _version_tuple(have), _version_tuple(want)
-    if op == ">=":
-        return h >= w
-    if op == ">":
-        return h > w
-    if op == "<=":
-        return h <= w
-    if op == "<":
-        return h < w
-    if op == "==":
-        return h == w
-    if op == "^":
-        same = h[0] == w[0] if w[0] else h[:2] == w[:2]
-        return same and h >= w
-    if op == "~":
-        return h[:2] == w[:2] and h >= w
-    return False
+    """Whether module version `have` (None: 0.0.0) satisfies the constraint `op want` (op: >= > <= < == ^ ~),
+    by the one version rule of `rpsrt.versions`. As in a plugin's manifest, a pre-release or build suffix of
+    `have` does not count. Raises VersionError when `want` is not a version."""
+    try:
+        release = Version.parse(have or "0.0.0").release
+    except VersionError:
+        return False
+    return Constraint.parse(constraint_text(op, want)).allows(release)
+
+
+#: The forms of a module's own version (semantic versioning) and of a version in a `requires` constraint.
+_MODULE_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+                             r"(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?\Z")
+_REQUIRED_VERSION = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}\Z")
+
+
+def _check_forms(m: ast.Module, diags: _Diags) -> None:
+    """The forms the grammar lets through: version strings, and an object's `comps` (once, a list)."""
+    if m.version is not None and not _MODULE_VERSION.match(m.version):
+        diags.error(f"module version `{m.version}` is not a semantic version", m.version_span or m.span,
+                    hint='write MAJOR.MINOR.PATCH, e.g. "1.2.0"')
+    for r in m.requires:
+        if r.version is not None and not _REQUIRED_VERSION.match(r.version):
+            diags.error(f"required version `{r.version}` is not a version number", r.version_span or r.span,
+                        hint='write one to three numbers, e.g. "1.0"')
+    for d in m.decls:
+        if not isinstance(d, ast.ObjectDecl):
+            continue
+        first: ast.FieldInit | None = None
+        for f in d.comps_written:
+            if first is not None:
+                diags.error("`comps` is given twice", f.span, notes=[Note("first given here", first.span)])
+            else:
+                first = f
+            if not isinstance(f.value, ast.TupleValue):
+                diags.error("`comps` takes a list of values", f.value.span or f.span,
+                            hint='write `comps = [a, 2, "three"];`')
 
 
 def _did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
@@ -244,6 +254,9 @@ class _Diags:
     def error(self, message: str, span: ast.Span | None, hint: str | None = None,
               notes: Sequence[Note] = ()) -> None:
         self.items.append(Diagnostic("error", message, span or ast.Span("<unknown>", 1, 1), hint, tuple(notes)))
+
+    def warning(self, message: str, span: ast.Span | None, hint: str | None = None) -> None:
+        self.items.append(Diagnostic("warning", message, span or ast.Span("<unknown>", 1, 1), hint))
 
 
 # ---------------------------------------------------------------- the entry point
@@ -296,6 +309,8 @@ def _check(modules: Sequence[ast.Module],
         by_name[m.name] = m
 
     # Pass 1: each module's own definitions (so that definition order and module order do not matter).
+    for m in modules:
+        _check_forms(m, diags)
     own: dict[str, dict[str, Definition]] = {}
     for m in by_name.values():
         own[m.name] = _collect(m, diags)
@@ -309,8 +324,9 @@ def _check(modules: Sequence[ast.Module],
         scope = _scope(m, own[m.name], interfaces, diags)
         functions = _ModuleChecker(m, scope, diags).run()
         checked.append(CheckedModule(m, interfaces[m.name], MappingProxyType(scope), MappingProxyType(functions)))
-    raise_if_errors(diags.items)
-    return CheckedProgram(tuple(checked))
+    raise_if_errors([d for d in diags.items if d.severity == "error"])
+    return CheckedProgram(tuple(checked), tuple(sorted((d for d in diags.items if d.severity == "warning"),
+                                                       key=sort_key)))
 
 
 def check_module(module: ast.Module, *,
@@ -342,6 +358,10 @@ def _collect(m: ast.Module, diags: _Diags) -> dict[str, Definition]:
             diags.error(f"`{d.name}` is defined twice", d.span,
                         notes=[Note(f"`{d.name}` is first defined here, as {_kind_text(prev)}", prev.span)])
             continue
+        if d.name.startswith("_"):
+            diags.warning(f"upstream RefPerSys cannot load the name `{d.name}`: its `name` attribute would hold a "
+                          "string starting with `_`, which its dumper writes as {\"str\": ...} and its loader "
+                          "refuses", d.span, hint="start the name with a letter")
         sig = None
         mode = None
         if isinstance(d, (ast.FnDecl, ast.ExtensionPointDecl)):
@@ -378,7 +398,13 @@ def _module_order(mods: list[ast.Module], interfaces: Mapping[str, ModuleInterfa
                             hint=_did_you_mean(r.module, interfaces) or
                             "give its source on the command line, or compile it into the store first")
                 continue
-            if r.op is not None and r.version is not None and not version_satisfies(iface.version, r.op, r.version):
+            try:
+                ok = (r.op is None or r.version is None or not _REQUIRED_VERSION.match(r.version)  # reported
+                      or version_satisfies(iface.version, r.op, r.version))
+            except VersionError as exc:
+                diags.error(exc.message, r.span)
+                continue
+            if not ok:
                 diags.error(f"module `{r.module}` has version {iface.version}, which does not satisfy "
                             f"`{r.op} \"{r.version}\"`", r.span)
     order: list[ast.Module] = []
@@ -525,12 +551,22 @@ class _ModuleChecker:
             self.value(v, in_comps=True)
 
     def value(self, v: ast.DataValue, in_comps: bool) -> None:
+        if isinstance(v, ast.FloatValue):
+            self.diags.warning("upstream RefPerSys cannot dump a float value: its dumper aborts on a double, so "
+                               "a store holding one cannot be written back there", v.span,
+                               hint="store an int (e.g. in thousandths) or a string")
+        elif isinstance(v, ast.StringValue) and v.value.startswith("_"):
+            self.diags.warning("upstream RefPerSys cannot read back a string starting with `_`: its dumper writes "
+                               "it as {\"str\": ...}, which its loader reads as nothing", v.span)
         if isinstance(v, ast.NameValue):
             self.lookup(v.name, v.span, None, "name")
         elif isinstance(v, ast.SetValue):
             for item in v.items:
                 self.lookup(item.name, item.span, None, "name")
         elif isinstance(v, ast.TupleValue):
+            self.diags.warning("upstream RefPerSys cannot load a tuple value: its loader reads no `tuple`, so "
+                               "the store would not load there", v.span,
+                               hint="keep the objects in a set `{a, b}` or in an object's `comps` instead")
             for item in v.items:
                 if isinstance(item, ast.NameValue):
                     self.lookup(item.name, item.span, None, "name")

@@ -56,9 +56,6 @@ KEYWORDS = frozenset({
 
 _DECL_KEYWORDS = frozenset({"requires", "space", "class", "attribute", "selector", "symbol", "object", "fn",
                             "extension_point", "extend", "method"})
-_MODULE_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-                             r"(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?\Z")
-_REQUIRED_VERSION = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}\Z")
 
 
 def grammar_text() -> str:
@@ -191,6 +188,7 @@ class _ModuleHeader:
     name: str
     version: str | None
     span: ast.Span
+    version_span: ast.Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +219,7 @@ class _AstBuilder:
                 decls.append(item)
         end = c[-1].span if len(c) > 1 else header.span
         return ast.Module(header.name, header.version, tuple(requires), space.name if space else None,
-                          tuple(decls), _join(st, header.span, end))
+                          tuple(decls), _join(st, header.span, end), version_span=header.version_span)
 
     def decl_only(self, c: list[Any]) -> Any:
         return c[0]
@@ -229,25 +227,17 @@ class _AstBuilder:
     # module_header: MODULE NAME [VERSION STRING] _SEMI
     def module_header(self, c: list[Any]) -> _ModuleHeader:
         st = _STATE.get()
-        version = None
-        if c[3] is not None:
-            version = _unescape(st, c[3])
-            if not _MODULE_VERSION.match(version):
-                st.error(f"module version `{version}` is not a semantic version", _tspan(st, c[3]),
-                         hint='write MAJOR.MINOR.PATCH, e.g. "1.2.0"')
-        return _ModuleHeader(c[1].value, version, _join(st, c[0], c[1]))
+        version = _unescape(st, c[3]) if c[3] is not None else None  # its form is the checker's
+        return _ModuleHeader(c[1].value, version, _join(st, c[0], c[1]),
+                             _tspan(st, c[3]) if c[3] is not None else None)
 
     # requires: REQUIRES NAME [version_op STRING] _SEMI
     def requires(self, c: list[Any]) -> ast.Requires:
         st = _STATE.get()
         op = c[2].value if c[2] is not None else None
-        version = None
-        if c[3] is not None:
-            version = _unescape(st, c[3])
-            if not _REQUIRED_VERSION.match(version):
-                st.error(f"required version `{version}` is not a version number", _tspan(st, c[3]),
-                         hint='write one to three numbers, e.g. "1.0"')
-        return ast.Requires(c[1].value, op, version, _join(st, c[1], c[3] if c[3] is not None else c[1]))
+        version = _unescape(st, c[3]) if c[3] is not None else None  # its form is the checker's
+        return ast.Requires(c[1].value, op, version, _join(st, c[1], c[3] if c[3] is not None else c[1]),
+                            version_span=_tspan(st, c[3]) if c[3] is not None else None)
 
     def version_op(self, c: list[Any]) -> Any:
         return c[0]
@@ -281,24 +271,19 @@ class _AstBuilder:
         st = _STATE.get()
         fields: list[ast.FieldInit] = []
         comps: tuple[Any, ...] | None = None
-        comps_span: ast.Span | None = None
+        comps_written: list[ast.FieldInit] = []
         for f in c[5:-1]:
-            if f.attr == "comps":
-                if comps_span is not None:
-                    st.diags.append(Diagnostic("error", "`comps` is given twice", f.span,
-                                               notes=(_note("first given here", comps_span),)))
-                comps_span = f.span
+            if f.attr == "comps":  # given once, as a list: the checker's rule
+                comps_written.append(f)
                 if isinstance(f.value, ast.TupleValue):
                     comps = f.value.items
-                else:
-                    st.error("`comps` takes a list of values", f.value.span or f.span,
-                             hint="write `comps = [a, 2, \"three\"];`")
             else:
                 fields.append(f)
         cls = c[3]
         return ast.ObjectDecl(c[1].value, cls.value if cls is not None else None, tuple(fields), comps,
                               _oid_of(st, c[2]), _tspan(st, c[1]),
-                              cls_span=_tspan(st, cls) if cls is not None else None)
+                              cls_span=_tspan(st, cls) if cls is not None else None,
+                              comps_written=tuple(comps_written))
 
     def field_init(self, c: list[Any]) -> ast.FieldInit:
         st = _STATE.get()

@@ -1,23 +1,38 @@
 """rpsc's own classes and attributes in the heap (fixed OIDs, in the `rpsc` space) and the body encoding.
 
-Code is stored as RefPerSys values (docs/code-in-the-heap.md). Every AST node is a `VInstance` whose class
-is one of the `ast_*` classes below; its components are `[line, col, end_line, end_col, field...]` in the
-field order of `rpsc.frontend.ast` (a tuple-valued field such as `Block.stmts` or `Call.args` is last and
-spreads over the remaining components). The OIDs were generated once with `rpsrt.Oid.random()` and are
+Code is stored as RefPerSys values that upstream RefPerSys loads and dumps back unchanged
+(docs/code-in-the-heap.md): every piece of code is a closure whose connective (`fn`) is one of rpsc's
+classes below, naming what it is, and whose env holds its parts. An AST node is a closure of an `ast_*`
+class; its env is `[line, col, end_line, end_col, field...]` in the field order of `rpsc.frontend.ast` (a
+tuple-valued field such as `Block.stmts` or `Call.args` is last and spreads over the remaining slots),
+plus the checker's resolution (local slots, variable types, callee objects). Floats, ints outside 63 bits
+and strings starting with `_` are closures of `code_float`, `code_bigint` and `code_string`. The OIDs were generated once with `rpsrt.Oid.random()` and are
 hard-coded: every store that rpsc writes uses the same ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rpsrt.model import wellknown as wk
 from rpsrt.model.heap import Heap
-from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol, RpsObject
+from rpsrt.model.objects import PayloadClassInfo, PayloadSetOb, PayloadSymbol, RpsObject
 from rpsrt.model.oid import Oid
+from rpsrt.model.values import Value, VClosure, VInstance, VSet
 
 #: The space holding rpsc's classes and attributes.
 RPSC_SPACE = Oid.parse("_1ot2ed64A2903P8WfH")
+#: Upstream's `the_mutable_set_of_classes` (a root, payload `setob`): rpsc files its classes there, as
+#: upstream's `make_named_class` does, so that upstream's dumper reaches them (and, through them, the code).
+MUTABLE_SET_OF_CLASSES = Oid.parse("_4DsQEs8zZf901wT1LH")
+#: The `class_attrset` of rpsc's classes that carry attributes: upstream's dumper scans a class's attribute
+#: set, so every rpsc attribute object stays reachable even before anything uses it.
+CLASS_ATTRSETS: dict[str, tuple[str, ...]] = {
+    "code_module": ("version", "requires", "module_space", "source_file", "decls", "code_modules"),
+    "code_function": ("signature", "body", "source", "in_module", "native_symbol", "code_hash"),
+    "extension_point": ("signature", "dispatch_mode", "source", "in_module"),
+}
 #: mtime given to rpsc's own objects (fixed, so that creating them is deterministic).
 RPSC_MTIME = 1764374400.0
 
@@ -32,6 +47,9 @@ CLASSES: dict[str, tuple[str, str | None]] = {
     "code_decl": ("_8NunzDdpzqb03x8ZcH", None),
     "code_sequence": ("_5LedjuNEzgs03sSkFg", None),
     "code_value": ("_0fVmk54KqD7014cTpn", None),
+    "code_float": ("_8DvgZwlr0th04uRZ2W", None),
+    "code_bigint": ("_5aLKJBT8c2p04kSxaH", None),
+    "code_string": ("_96b5Nn5YFEb01dcP0K", None),
     "ast_node": ("_6FSoaCuVOat010tmFr", None),
     "ast_param": ("_2bChfFxan6j022tb2D", "ast_node"),
     "ast_block": ("_2WMd0eD5AT002w3k7O", "ast_node"),
@@ -64,6 +82,9 @@ CLASS_SYMBOLS: dict[str, str] = {
     "code_decl": "_1Wl10rllU3q036RQgX",
     "code_sequence": "_3G4LumbTkOw02jfX8z",
     "code_value": "_0UBfK6mxJ4A039C4Nu",
+    "code_float": "_18Ds4DCV58J03uIh4c",
+    "code_bigint": "_1nl5Qh4jgYN000j4Pb",
+    "code_string": "_8z1lkMkMwcd011Inoi",
     "ast_node": "_8qhjOd6MyYF01xA0RP",
     "ast_param": "_12YNH1UnKk101c4nVn",
     "ast_block": "_2d4ArsKVay902QBji2",
@@ -99,6 +120,7 @@ ATTRIBUTES: dict[str, str] = {
     "dispatch_mode": "_0AyEoCTBbtH018qxnC",
     "native_symbol": "_3SCi4xtZ8Y400rHVTT",
     "code_hash": "_2m4QaXj5Mbe03zdFpO",
+    "code_modules": "_6OyY6pW1WjM0459PKn",
 }
 
 #: AST node kind (dataclass name) -> heap class name.
@@ -109,18 +131,6 @@ NODE_CLASS = {
     "IntLit": "ast_int", "FloatLit": "ast_float", "BoolLit": "ast_bool", "Name": "ast_name",
     "Call": "ast_call", "Unary": "ast_unary", "Binary": "ast_binary",
 }
-
-def _well_known() -> dict[str, Oid]:
-    """Every OID constant of `rpsrt.model.wellknown`, by its lower-case name (`object`, `named_attribute`, `name`,
-    `system`, ...), as the checker (`rpsc.frontend.check.WELLKNOWN`) names them; plus `RefPerSys_system`."""
-    out = {const.lower(): value for const, value in vars(wk).items()
-           if const.isupper() and isinstance(value, Oid)}
-    out["RefPerSys_system"] = wk.SYSTEM
-    return out
-
-
-#: Well-known RefPerSys names that `.rps` source may use, resolved to their upstream OIDs.
-WELL_KNOWN: dict[str, Oid] = _well_known()
 
 #: Core objects rpsc needs in any heap (created as bare stand-ins when a heap lacks them).
 _CORE_NEEDED = {
@@ -209,7 +219,21 @@ def ensure_code_classes(heap: Heap) -> CodeClasses:
             obj = heap.create(attr_class, oid=Oid.parse(oid_text), space=space, mtime=RPSC_MTIME)
             obj.attrs[name_attr] = aname
         attrs[aname] = obj
+    for cname, anames in CLASS_ATTRSETS.items():
+        info = classes[cname].payload
+        if isinstance(info, PayloadClassInfo) and info.attrset is None:
+            info.attrset = VSet(attrs[a] for a in anames)
+    _file_classes(heap, classes.values())
     return CodeClasses(heap, space, classes, attrs, name_attr)
+
+
+def _file_classes(heap: Heap, classes: Iterable[RpsObject]) -> None:
+    """Add rpsc's classes to upstream's `the_mutable_set_of_classes`, when the heap has it (a store made by
+    `rpsc store new` does not: it is not one upstream loads anyway)."""
+    holder = heap.get(MUTABLE_SET_OF_CLASSES)
+    if holder is None or not isinstance(holder.payload, PayloadSetOb):
+        return
+    holder.payload.elems.update(classes)
 
 
 def find_code_classes(heap: Heap) -> CodeClasses | None:
@@ -217,3 +241,61 @@ def find_code_classes(heap: Heap) -> CodeClasses | None:
     if heap.get(RPSC_SPACE) is None or heap.get(CLASSES["code_module"][0]) is None:
         return None
     return ensure_code_classes(heap)
+
+
+# ---------------------------------------------------------------- reading stored code (both encodings)
+
+def parts(v: Value) -> tuple[RpsObject, tuple[Value, ...]] | None:
+    """(class, components) of a piece of stored code: a closure (connective, env), as rpsc writes it, or an
+    immutable instance (class, comps), as rpsc 0.1.0 wrote it; None for anything else."""
+    t = type(v)
+    if t is VClosure:
+        return v.fn, v.env  # type: ignore[union-attr]
+    if t is VInstance:
+        return v.cls, v.comps  # type: ignore[union-attr]
+    return None
+
+
+def _escaped(cc: CodeClasses, v: Value, kind: str) -> str | None:
+    p = parts(v)
+    if p is not None and p[0] is cc.cls[kind] and len(p[1]) == 1 and isinstance(p[1][0], str):
+        return p[1][0]
+    return None
+
+
+def dec_str(cc: CodeClasses, v: Value) -> str | None:
+    """A stored string: itself, or the text of a `code_string` closure (`"!" + text`); None stays None."""
+    if v is None or isinstance(v, str):
+        return v
+    text = _escaped(cc, v, "code_string")
+    if text is None or not text.startswith("!"):
+        raise ValueError(f"not a stored string: {v!r}")
+    return text[1:]
+
+
+def dec_int(cc: CodeClasses, v: Value) -> int:
+    """A stored int: itself, a `code_bigint` closure, or (rpsc 0.1.0) its decimal text."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        return int(v)
+    text = _escaped(cc, v, "code_bigint")
+    if text is None:
+        raise ValueError(f"not a stored int: {v!r}")
+    return int(text)
+
+
+def dec_float(cc: CodeClasses, v: Value) -> float:
+    """A stored float: a `code_float` closure of its `repr`, or (rpsc 0.1.0) that text itself."""
+    if isinstance(v, str):
+        return float(v)
+    text = _escaped(cc, v, "code_float")
+    if text is None:
+        raise ValueError(f"not a stored float: {v!r}")
+    return float(text)
+
+
+def registered_modules(cc: CodeClasses) -> tuple[RpsObject, ...]:
+    """The module objects filed in the `code_modules` set of the `code_module` class."""
+    v = cc.cls["code_module"].attrs.get(cc.attr["code_modules"])
+    return tuple(v.elems) if isinstance(v, VSet) else ()

@@ -1,10 +1,13 @@
 """Lowering: checked `.rps` modules -> objects in a heap (classes, attributes, symbols, objects, code).
 
-Entry: `lower(modules, heap) -> LoweredModules`. Every name is resolved before the heap is touched, so a
-resolution error leaves the heap as it was. Re-lowering a module keeps the OIDs of the objects it defined
-before (matched by module and name) and leaves an object untouched (same mtime) when its new state equals
-the stored one, so that dumping an unchanged module rewrites no file. The encoding of code is described in
-`rpsc.heapcode.classes` and docs/code-in-the-heap.md.
+Entry: `lower(program, heap) -> LoweredModules`, where `program` is the checker's `CheckedProgram`: every
+name, local variable and callee comes from the checker's result (this module resolves nothing itself). The
+store-level checks that need the heap (an explicit OID already owned by another object, given twice across
+modules) run before the heap is touched, so an error leaves the heap as it was. Re-lowering a module keeps
+the OIDs of the objects it defined before (matched by module and name) and leaves an object untouched
+(same mtime) when its new state equals the stored one, so that dumping an unchanged module rewrites no
+file. The encoding of code (closures of rpsc's classes, which upstream RefPerSys loads and dumps back) is
+described in `rpsc.heapcode.classes` and docs/code-in-the-heap.md.
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ from typing import Any
 from rpsrt.model import wellknown as wk
 from rpsrt.model.heap import Heap
 from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol, RpsObject
-from rpsrt.model.oid import Oid, OidError
-from rpsrt.model.values import Value, VClosure, VInstance, VSet, VTuple
+from rpsrt.model.oid import Oid
+from rpsrt.model.values import Value, VClosure, VSet, VTuple
 
 from rpsc.frontend import ast
-from rpsc.heapcode.classes import NODE_CLASS, WELL_KNOWN, CodeClasses, ensure_code_classes
+from rpsc.frontend.check import CheckedFunction, CheckedModule, CheckedProgram, Definition
 from rpsc.frontend.diagnostics import Diagnostic, DiagnosticError
+from rpsc.heapcode.classes import (
+    NODE_CLASS, CodeClasses, dec_str, ensure_code_classes, parts, registered_modules,
+)
 
-BUILTINS = frozenset({"float", "int", "abs", "min", "max", "sqrt"})
-#: RefPerSys ints are 63-bit: an int literal outside this range is stored as its decimal text.
+#: RefPerSys ints are 63-bit: an int outside this range is stored as a `code_bigint` closure.
 INT63_MIN, INT63_MAX = -(2**62), 2**62 - 1
 
 _DECL_KIND = {
@@ -38,7 +43,7 @@ _DECL_KIND = {
 
 @dataclass(frozen=True, slots=True)
 class LoweredModules:
-    """What `lower` produced: the module objects (in the order given) and how many objects it changed."""
+    """What `lower` produced: the module objects (in the checker's order) and how many objects it changed."""
 
     modules: tuple[RpsObject, ...]
     changed: int
@@ -59,13 +64,6 @@ def _error(message: str, span: ast.Span | None, hint: str | None = None) -> Diag
     return DiagnosticError([Diagnostic("error", message, sp, hint)])
 
 
-def _did_you_mean(name: str, names: Sequence[str]) -> str | None:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(names), n=1)
-    return f"did you mean `{close[0]}`?" if close else None
-
-
 def module_objects(heap: Heap, cc: CodeClasses) -> dict[str, RpsObject]:
     """Module name -> module object, for every code module stored in the heap."""
     out: dict[str, RpsObject] = {}
@@ -78,23 +76,31 @@ def module_objects(heap: Heap, cc: CodeClasses) -> dict[str, RpsObject]:
     return out
 
 
+def _records(v: Value, cc: CodeClasses, kind: str) -> list[tuple[Value, ...]]:
+    """The components of the `kind` records of a `code_sequence` value (either encoding)."""
+    seq = parts(v)
+    if seq is None:
+        return []
+    out = []
+    for rec in seq[1]:
+        p = parts(rec)
+        if p is not None and p[0] is cc.cls[kind]:
+            out.append(p[1])
+    return out
+
+
 def stored_definitions(module_obj: RpsObject, cc: CodeClasses) -> dict[str, tuple[str, RpsObject]]:
     """name -> (kind, object) of the definitions recorded on a stored module object."""
     out: dict[str, tuple[str, RpsObject]] = {}
-    decls = module_obj.attrs.get(cc.attr["decls"])
-    if not isinstance(decls, VInstance):
-        return out
-    for rec in decls.comps:
-        if not isinstance(rec, VInstance) or rec.cls is not cc.cls["code_decl"]:
-            continue
-        kind, obj = rec.comps[4], rec.comps[5]
+    for rec in _records(module_obj.attrs.get(cc.attr["decls"]), cc, "code_decl"):
+        kind, obj = rec[4], rec[5]
         if kind in ("extend", "method") or not isinstance(obj, RpsObject):
             continue
         name = obj.attrs.get(cc.name)
         if isinstance(obj.payload, PayloadSymbol) and kind == "symbol":
             name = obj.payload.name
         if isinstance(name, str):
-            out[name] = (kind, obj)
+            out[name] = (kind, obj)  # type: ignore[assignment]
     return out
 
 
@@ -105,7 +111,7 @@ def stored_interfaces(heap: Heap) -> dict[str, Any]:
     """The checker's `ModuleInterface` of every code module stored in `heap` (for `requires` of them)."""
     from types import MappingProxyType
 
-    from rpsc.frontend.check import Definition, ModuleInterface, Signature
+    from rpsc.frontend.check import ModuleInterface, Signature
 
     from rpsc.heapcode.classes import find_code_classes
 
@@ -118,10 +124,10 @@ def stored_interfaces(heap: Heap) -> dict[str, Any]:
         for name, (kind, obj) in stored_definitions(mobj, cc).items():
             sig = None
             mode = None
-            sv = obj.attrs.get(cc.attr["signature"])
-            if isinstance(sv, VInstance):
-                sig = Signature(tuple(str(p.comps[5]) for p in sv.comps[1:] if isinstance(p, VInstance)),
-                                str(sv.comps[0]))
+            sv = parts(obj.attrs.get(cc.attr["signature"]))
+            if sv is not None:
+                params = tuple(dec_str(cc, pp[1][5]) for p in sv[1][1:] if (pp := parts(p)) is not None)
+                sig = Signature(params, dec_str(cc, sv[1][0]))  # type: ignore[arg-type]
             if kind == "extension_point":
                 m = obj.attrs.get(cc.attr["dispatch_mode"])
                 mode = m if isinstance(m, str) else None
@@ -136,26 +142,13 @@ def _decl_name(d: ast.Decl) -> str | None:
     return getattr(d, "name", None) if type(d) in _DECL_KIND else None
 
 
-# ---------------------------------------------------------------- name resolution
-
-
-@dataclass(slots=True)
-class _Scope:
-    """The names one module sees: its own definitions, those of the modules it requires, well-known ones."""
-
-    module: ast.Module
-    own: dict[str, ast.Decl]
-    imported: dict[str, tuple[str, str | RpsObject]]  # name -> (kind, module name of the batch | object)
-
-
 class _Lowering:
-    def __init__(self, modules: Sequence[ast.Module], heap: Heap) -> None:
+    def __init__(self, program: CheckedProgram, heap: Heap) -> None:
         self.heap = heap
-        self.modules = list(modules)
+        self.checked = list(program.modules)
+        self.modules = [cm.module for cm in self.checked]
         self.cc = ensure_code_classes(heap)
         self.stored = module_objects(heap, self.cc)
-        self.batch = {m.name: m for m in self.modules}
-        self.scopes: dict[str, _Scope] = {}
         self.objs: dict[tuple[str, str], RpsObject] = {}  # (module, name) -> object
         self.changed = 0
         self.created = 0
@@ -164,77 +157,16 @@ class _Lowering:
         self.mobjs: dict[str, RpsObject] = {}
         self.explicit: set[Oid] = set()
 
-    # -- phase 1: resolution (no heap change)
+    # -- phase 1: the checks that need the store (no heap change)
 
-    def resolve_all(self) -> None:
-        seen: set[str] = set()
+    def check_store(self) -> None:
         for m in self.modules:
-            if m.name in seen:
-                raise _error(f"module `{m.name}` is given twice", m.span)
-            seen.add(m.name)
-        for m in self.modules:
-            own: dict[str, ast.Decl] = {}
+            previous = stored_definitions(self.stored[m.name], self.cc) if m.name in self.stored else {}
             for d in m.decls:
-                n = _decl_name(d)
-                if n is None:
+                oid = getattr(d, "oid", None)
+                if oid is None:
                     continue
-                if n in own:
-                    raise _error(f"`{n}` is defined twice in module `{m.name}`", d.span)
-                own[n] = d
-            imported: dict[str, tuple[str, str | RpsObject]] = {}
-            for r in m.requires:
-                if r.module in self.batch:
-                    for n, d in self._own_names(self.batch[r.module]).items():
-                        imported.setdefault(n, (_DECL_KIND[type(d)], r.module))
-                elif r.module in self.stored:
-                    for n, (kind, obj) in stored_definitions(self.stored[r.module], self.cc).items():
-                        imported.setdefault(n, (kind, obj))
-                else:
-                    raise _error(f"required module `{r.module}` is neither given nor in the store", r.span,
-                                 _did_you_mean(r.module, [*self.batch, *self.stored]))
-            self.scopes[m.name] = _Scope(m, own, imported)
-        for m in self.modules:
-            self._check_module(m)
-
-    def _own_names(self, m: ast.Module) -> dict[str, ast.Decl]:
-        return {n: d for d in m.decls if (n := _decl_name(d)) is not None}
-
-    def _kind_of(self, scope: _Scope, name: str) -> str | None:
-        if name in scope.own:
-            return _DECL_KIND[type(scope.own[name])]
-        if name in scope.imported:
-            return scope.imported[name][0]
-        if name in WELL_KNOWN:
-            return "wellknown"
-        return None
-
-    def _need(self, scope: _Scope, name: str, span: ast.Span | None, kinds: tuple[str, ...], what: str) -> None:
-        kind = self._kind_of(scope, name)
-        if kind is None:
-            names = [*scope.own, *scope.imported, *WELL_KNOWN]
-            raise _error(f"unknown {what} `{name}`", span, _did_you_mean(name, names))
-        if kind != "wellknown" and kind not in kinds:
-            raise _error(f"`{name}` is a {kind.replace('_', ' ')}, not a {what}", span)
-
-    def _check_value(self, scope: _Scope, v: ast.DataValue) -> None:
-        if isinstance(v, ast.NameValue):
-            self._need(scope, v.name, v.span, tuple(_DECL_KIND.values()), "name")
-        elif isinstance(v, (ast.SetValue, ast.TupleValue)):
-            for it in v.items:
-                if isinstance(v, ast.TupleValue) and not isinstance(it, (ast.NameValue, ast.NullValue)):
-                    raise _error("a tuple holds only objects and null", getattr(it, "span", None) or v.span)
-                self._check_value(scope, it)
-
-    def _check_module(self, m: ast.Module) -> None:
-        scope = self.scopes[m.name]
-        previous = stored_definitions(self.stored[m.name], self.cc) if m.name in self.stored else {}
-        for d in m.decls:
-            oid = getattr(d, "oid", None)
-            if oid is not None:
-                try:
-                    parsed = Oid.parse(oid.lstrip("@"))
-                except OidError as exc:
-                    raise _error(str(exc), d.span) from None
+                parsed = Oid.parse(oid.lstrip("@"))
                 if parsed in self.explicit:
                     raise _error(f"object id `{oid}` is given to two definitions", d.span)
                 self.explicit.add(parsed)
@@ -245,60 +177,29 @@ class _Lowering:
                     raise _error(f"object id `{oid}` already belongs to "
                                  f"{f'`{what}`' if isinstance(what, str) else 'another object'} in this store",
                                  d.span)
-            if isinstance(d, ast.ClassDecl) and d.superclass:
-                self._need(scope, d.superclass, d.span, ("class",), "class")
-            elif isinstance(d, ast.ObjectDecl):
-                if d.cls:
-                    self._need(scope, d.cls, d.span, ("class",), "class")
-                for f in d.fields:
-                    self._need(scope, f.attr, f.span, ("attribute",), "attribute")
-                    self._check_value(scope, f.value)
-                for v in d.comps or ():
-                    self._check_value(scope, v)
-            elif isinstance(d, ast.SymbolDecl) and d.value is not None:
-                self._check_value(scope, d.value)
-            elif isinstance(d, ast.ExtendDecl):
-                self._need(scope, d.point, d.span, ("extension_point",), "extension point")
-                self._need(scope, d.function, d.span, ("fn",), "function")
-            elif isinstance(d, ast.MethodDecl):
-                self._need(scope, d.cls, d.span, ("class",), "class")
-                self._need(scope, d.selector, d.span, ("selector",), "selector")
-                self._need(scope, d.function, d.span, ("fn",), "function")
-            elif isinstance(d, ast.FnDecl):
-                self._check_calls(scope, d.body)
+        for cm in self.checked:
+            for name, d in cm.scope.items():
+                if not d.module and d.kind != "builtin" and d.oid is not None and self._used(cm, name):
+                    if self.heap.get(d.oid) is None:
+                        raise _error(f"well-known object `{name}` is not in this store", cm.module.span)
 
-    def _check_calls(self, scope: _Scope, node: Any) -> None:
-        if isinstance(node, ast.Call):
-            kind = self._kind_of(scope, node.func)
-            if kind != "fn" and node.func not in BUILTINS:
-                names = [n for n in [*scope.own, *scope.imported] if self._kind_of(scope, n) == "fn"]
-                if kind is None:
-                    raise _error(f"unknown function `{node.func}`", node.span,
-                                 _did_you_mean(node.func, [*names, *BUILTINS]))
-                raise _error(f"`{node.func}` is a {kind.replace('_', ' ')}, not a function", node.span)
-        if dataclasses.is_dataclass(node):
-            for f in dataclasses.fields(node):
-                v = getattr(node, f.name)
-                if isinstance(v, tuple):
-                    for it in v:
-                        self._check_calls(scope, it)
-                elif dataclasses.is_dataclass(v):
-                    self._check_calls(scope, v)
+    @staticmethod
+    def _used(cm: CheckedModule, name: str) -> bool:
+        return name in _names_used(cm.module)
 
     # -- phase 2: objects
 
-    def lookup(self, module: str, name: str) -> RpsObject:
-        """The object a name denotes in a module (resolution was checked in phase 1)."""
-        scope = self.scopes[module]
-        if name in scope.own:
-            return self.objs[(module, name)]
-        if name in scope.imported:
-            _kind, where = scope.imported[name]
-            return self.objs[(where, name)] if isinstance(where, str) else where
-        obj = self.heap.get(WELL_KNOWN[name])
-        if obj is None:
-            raise _error(f"well-known object `{name}` is not in this store", scope.module.span)
-        return obj
+    def obj_of(self, d: Definition) -> RpsObject:
+        """The object a checked definition denotes."""
+        if d.module and (d.module, d.name) in self.objs:
+            return self.objs[(d.module, d.name)]
+        assert d.oid is not None, d
+        return self.heap[d.oid]
+
+    def lookup(self, cm: CheckedModule, name: str) -> RpsObject:
+        d = cm.resolve(name)
+        assert d is not None, name  # the checker resolved every name
+        return self.obj_of(d)
 
     def allocate(self) -> None:
         for m in self.modules:
@@ -358,47 +259,75 @@ class _Lowering:
         self.created += 1
         return sp
 
+    # -- encoding helpers
+
+    def c(self, kind: str, *env: Value) -> VClosure:
+        """A closure of rpsc's class `kind` over `env`: how every piece of stored code is written."""
+        return VClosure(self.cc.cls[kind], env)
+
+    def s(self, text: str | None) -> Value:
+        """A string upstream reads back as itself (`_`-leading ones, which it cannot, as `code_string`)."""
+        if text is None:
+            return None
+        return self.c("code_string", "!" + text) if text.startswith("_") else text
+
+    def i(self, v: int) -> Value:
+        return v if INT63_MIN <= v <= INT63_MAX else self.c("code_bigint", str(v))
+
+    def f(self, v: float) -> Value:
+        return self.c("code_float", repr(float(v)))
+
     # -- phase 3: fill
 
     def fill(self) -> list[RpsObject]:
         cc = self.cc
         method_changes: dict[RpsObject, dict[RpsObject, VClosure | None]] = {}
         out: list[RpsObject] = []
-        for m in self.modules:
+        for cm in self.checked:
+            m = cm.module
             space = self.space_for(m.space or m.name)
             mobj = self.mobjs[m.name]
             self._forget_methods(mobj, method_changes)
             file = m.span.file if m.span else ""
             decl_records: list[Value] = []
             for d in m.decls:
-                decl_records.append(self.fill_decl(m, d, space, mobj, method_changes))
+                decl_records.append(self.fill_decl(cm, d, space, mobj, method_changes))
             reqs = []
             for r in m.requires:
                 req_mod = self.mobjs.get(r.module) or self.stored.get(r.module)
-                reqs.append(VInstance(cc.cls["code_requirement"],
-                                      comps=[*span4(r.span), r.module, r.op, r.version, req_mod]))
+                reqs.append(self.c("code_requirement", *span4(r.span), self.s(r.module), r.op, self.s(r.version),
+                                   req_mod))
             attrs: dict[RpsObject, Value] = {
                 cc.name: m.name,
                 cc.attr["version"]: m.version if m.version is not None else "0.0.0",
-                cc.attr["requires"]: VInstance(cc.cls["code_sequence"], comps=reqs),
+                cc.attr["requires"]: self.c("code_sequence", *reqs),
                 cc.attr["module_space"]: space,
-                cc.attr["source_file"]: file,
-                cc.attr["decls"]: VInstance(cc.cls["code_sequence"], comps=decl_records),
+                cc.attr["source_file"]: self.s(file),
+                cc.attr["decls"]: self.c("code_sequence", *decl_records),
             }
-            comps: list[Value] = [m.space, m.version, *span4(m.span)]
+            comps: list[Value] = [self.s(m.space), self.s(m.version), *span4(m.span)]
             self._set(mobj, cc.cls["code_module"], attrs, comps, None, space)
-            self.heap.roots.add(mobj)
+            self.heap.roots.discard(mobj)  # rpsc 0.1.0 made modules roots; they are reached from a registry
             out.append(mobj)
         self._apply_methods(method_changes)
+        self._register(out)
         return out
 
+    def _register(self, mobjs: list[RpsObject]) -> None:
+        """File the modules in the `code_modules` set of the `code_module` class (reached from upstream's
+        roots through `the_mutable_set_of_classes`)."""
+        holder = self.cc.cls["code_module"]
+        have = registered_modules(self.cc)
+        new = VSet([o for o in have if self.heap.get(o.oid) is o] + mobjs)
+        if holder.attrs.get(self.cc.attr["code_modules"]) != new:
+            holder.attrs[self.cc.attr["code_modules"]] = new
+            holder.mtime = self.now
+            self.changed += 1
+
     def _forget_methods(self, mobj: RpsObject, changes: dict[RpsObject, dict[RpsObject, VClosure | None]]) -> None:
-        decls = mobj.attrs.get(self.cc.attr["decls"])
-        if not isinstance(decls, VInstance):
-            return
-        for rec in decls.comps:
-            if isinstance(rec, VInstance) and len(rec.comps) > 5 and rec.comps[4] == "method":
-                cls, sel = rec.comps[10], rec.comps[11]
+        for rec in _records(mobj.attrs.get(self.cc.attr["decls"]), self.cc, "code_decl"):
+            if len(rec) > 11 and rec[4] == "method":
+                cls, sel = rec[10], rec[11]
                 if isinstance(cls, RpsObject) and isinstance(sel, RpsObject):
                     changes.setdefault(cls, {}).setdefault(sel, None)
 
@@ -419,55 +348,55 @@ class _Lowering:
                     cls.mtime = self.now
                     self.changed += 1
 
-    def value(self, m: ast.Module, v: ast.DataValue) -> Value:
+    def value(self, cm: CheckedModule, v: ast.DataValue) -> Value:
+        """A data value as the user's object or symbol holds it (upstream's limits: see the checker's warnings)."""
         if isinstance(v, (ast.IntValue, ast.FloatValue, ast.StringValue)):
             return v.value
         if isinstance(v, ast.NullValue):
             return None
         if isinstance(v, ast.NameValue):
-            obj = self.lookup(m.name, v.name)
-            if self._kind_of(self.scopes[m.name], v.name) == "fn":
-                return VClosure(obj)
-            return obj
+            d = cm.resolve(v.name)
+            assert d is not None
+            obj = self.obj_of(d)
+            return VClosure(obj) if d.kind == "function" else obj
         if isinstance(v, ast.SetValue):
-            return VSet(self.lookup(m.name, it.name) for it in v.items)
+            return VSet(self.lookup(cm, it.name) for it in v.items)
         if isinstance(v, ast.TupleValue):
-            return VTuple(None if isinstance(it, ast.NullValue) else self.lookup(m.name, it.name)  # type: ignore[union-attr]
+            return VTuple(None if isinstance(it, ast.NullValue) else self.lookup(cm, it.name)  # type: ignore[union-attr]
                           for it in v.items)
         raise TypeError(v)
 
     def enc_value(self, v: ast.DataValue | ast.FieldInit) -> Value:
         """A data value as written (kept on the module so that it prints back as it was written)."""
-        cv = self.cc.cls["code_value"]
         sp = span4(v.span)
         if isinstance(v, ast.IntValue):
-            return VInstance(cv, comps=[*sp, "int", _enc_int(v.value)])
+            return self.c("code_value", *sp, "int", self.i(v.value))
         if isinstance(v, ast.FloatValue):
-            return VInstance(cv, comps=[*sp, "float", repr(v.value)])
+            return self.c("code_value", *sp, "float", self.f(v.value))
         if isinstance(v, ast.StringValue):
-            return VInstance(cv, comps=[*sp, "string", v.value])
+            return self.c("code_value", *sp, "string", self.s(v.value))
         if isinstance(v, ast.NullValue):
-            return VInstance(cv, comps=[*sp, "null"])
+            return self.c("code_value", *sp, "null")
         if isinstance(v, ast.NameValue):
-            return VInstance(cv, comps=[*sp, "name", v.name])
+            return self.c("code_value", *sp, "name", self.s(v.name))
         if isinstance(v, ast.SetValue):
-            return VInstance(cv, comps=[*sp, "set", *(self.enc_value(i) for i in v.items)])
+            return self.c("code_value", *sp, "set", *(self.enc_value(i) for i in v.items))
         if isinstance(v, ast.TupleValue):
-            return VInstance(cv, comps=[*sp, "tuple", *(self.enc_value(i) for i in v.items)])
+            return self.c("code_value", *sp, "tuple", *(self.enc_value(i) for i in v.items))
         if isinstance(v, ast.FieldInit):
-            return VInstance(cv, comps=[*sp, "field", v.attr, self.enc_value(v.value)])
+            return self.c("code_value", *sp, "field", self.s(v.attr), self.enc_value(v.value))
         raise TypeError(v)
 
-    def fill_decl(self, m: ast.Module, d: ast.Decl, space: RpsObject, mobj: RpsObject,
+    def fill_decl(self, cm: CheckedModule, d: ast.Decl, space: RpsObject, mobj: RpsObject,
                   method_changes: dict[RpsObject, dict[RpsObject, VClosure | None]]) -> Value:
-        cc, heap = self.cc, self.heap
+        cc, heap, m = self.cc, self.heap, cm.module
         kind = _DECL_KIND.get(type(d)) or ("extend" if isinstance(d, ast.ExtendDecl) else "method")
         n = _decl_name(d)
         obj = self.objs[(m.name, n)] if n is not None else None
         explicit = getattr(d, "oid", None)
         extra: list[Value] = []
         if isinstance(d, ast.ClassDecl):
-            sup = self.lookup(m.name, d.superclass or "object")
+            sup = self.lookup(cm, d.superclass or "object")
             old = obj.payload if isinstance(obj.payload, PayloadClassInfo) else None  # type: ignore[union-attr]
             symb = old.symb if old is not None and old.symb is not None else None
             if symb is None:
@@ -478,30 +407,30 @@ class _Lowering:
             if old is not None:
                 info.extra = old.extra
             self._set(obj, heap[wk.CLASS], {cc.name: d.name}, [], info, space)  # type: ignore[arg-type]
-            extra = [d.superclass]
+            extra = [self.s(d.superclass)]
         elif isinstance(d, ast.AttributeDecl):
             self._set(obj, heap[wk.NAMED_ATTRIBUTE], {cc.name: d.name}, [], None, space)  # type: ignore[arg-type]
         elif isinstance(d, ast.SelectorDecl):
             self._set(obj, heap[wk.NAMED_SELECTOR], {cc.name: d.name}, [], None, space)  # type: ignore[arg-type]
         elif isinstance(d, ast.SymbolDecl):
-            val = self.value(m, d.value) if d.value is not None else None
+            val = self.value(cm, d.value) if d.value is not None else None
             self._set(obj, heap[wk.SYMBOL], {}, [], PayloadSymbol(d.name, val), space)  # type: ignore[arg-type]
             extra = [self.enc_value(d.value) if d.value is not None else None]
         elif isinstance(d, ast.ObjectDecl):
             attrs: dict[RpsObject, Value] = {cc.name: d.name}
-            for f in d.fields:
-                attrs[self.lookup(m.name, f.attr)] = self.value(m, f.value)
-            comps = [self.value(m, v) for v in d.comps] if d.comps is not None else []
-            self._set(obj, self.lookup(m.name, d.cls or "object"), attrs, comps, obj.payload, space,  # type: ignore[union-attr,arg-type]
+            for fi in d.fields:
+                attrs[self.lookup(cm, fi.attr)] = self.value(cm, fi.value)
+            comps = [self.value(cm, v) for v in d.comps] if d.comps is not None else []
+            self._set(obj, self.lookup(cm, d.cls or "object"), attrs, comps, obj.payload, space,  # type: ignore[union-attr,arg-type]
                       keep_other_attrs=False)
-            extra = [d.cls, VInstance(cc.cls["code_sequence"], comps=[self.enc_value(f) for f in d.fields]),
-                     None if d.comps is None else
-                     VInstance(cc.cls["code_sequence"], comps=[self.enc_value(v) for v in d.comps])]
+            extra = [self.s(d.cls), self.c("code_sequence", *(self.enc_value(fi) for fi in d.fields)),
+                     None if d.comps is None else self.c("code_sequence", *(self.enc_value(v) for v in d.comps))]
         elif isinstance(d, ast.FnDecl):
+            cf = cm.functions[d.name]
             attrs = {
                 cc.name: d.name,
                 cc.attr["signature"]: self.signature(d.params, d.ret),
-                cc.attr["body"]: self.node(m, d.body),
+                cc.attr["body"]: _BodyEncoder(self, cf).node(d.body),
                 cc.attr["source"]: self.source(d.span),
                 cc.attr["in_module"]: mobj,
             }
@@ -516,56 +445,93 @@ class _Lowering:
             }
             self._set(obj, cc.cls["extension_point"], attrs, [], None, space)  # type: ignore[arg-type]
         elif isinstance(d, ast.ExtendDecl):
-            extra = [d.point, d.priority, d.function, self.lookup(m.name, d.point),
-                     self.lookup(m.name, d.function)]
+            extra = [self.s(d.point), self.i(d.priority), self.s(d.function), self.lookup(cm, d.point),
+                     self.lookup(cm, d.function)]
         elif isinstance(d, ast.MethodDecl):
-            cls = self.lookup(m.name, d.cls)
-            sel = self.lookup(m.name, d.selector)
-            fn = self.lookup(m.name, d.function)
-            extra = [d.cls, d.selector, d.function, cls, sel, fn]
+            cls = self.lookup(cm, d.cls)
+            sel = self.lookup(cm, d.selector)
+            fn = self.lookup(cm, d.function)
+            extra = [self.s(d.cls), self.s(d.selector), self.s(d.function), cls, sel, fn]
             method_changes.setdefault(cls, {})[sel] = VClosure(fn)
-        return VInstance(cc.cls["code_decl"], comps=[*span4(d.span), kind, obj, explicit, *extra])
+        return self.c("code_decl", *span4(d.span), kind, obj, self.s(explicit), *extra)
 
-    def signature(self, params: Sequence[ast.Param], ret: str) -> VInstance:
-        cc = self.cc
-        ps = [VInstance(cc.cls["ast_param"], comps=[*span4(p.span), p.name, p.type]) for p in params]
-        return VInstance(cc.cls["code_signature"], comps=[ret, *ps])
+    def signature(self, params: Sequence[ast.Param], ret: str) -> VClosure:
+        ps = [self.c("ast_param", *span4(p.span), self.s(p.name), p.type) for p in params]
+        return self.c("code_signature", ret, *ps)
 
-    def source(self, span: ast.Span | None) -> VInstance:
+    def source(self, span: ast.Span | None) -> VClosure:
         s = span or ast.Span("", 0, 0)
-        return VInstance(self.cc.cls["code_source"], comps=[s.file, s.line, s.col, s.end_line, s.end_col])
+        return self.c("code_source", self.s(s.file), s.line, s.col, s.end_line, s.end_col)
 
-    def node(self, m: ast.Module, n: Any) -> VInstance:
-        """An AST statement or expression as a VInstance (see codeclasses' docstring for the layout)."""
-        kind = type(n).__name__
-        cls = self.cc.cls[NODE_CLASS[kind]]
-        comps: list[Value] = span4(n.span)
+
+class _BodyEncoder:
+    """One function body: AST nodes -> closures, with the checker's resolution (local slots, the type of each
+    variable, the called function object) stored next to the names, so that readers resolve nothing."""
+
+    def __init__(self, lw: _Lowering, cf: CheckedFunction) -> None:
+        self.lw = lw
+        self.cf = cf
+
+    def slot(self, n: Any) -> int:
+        return self.cf.local_of(n).index
+
+    def node(self, n: Any) -> VClosure:
+        lw = self.lw
+        kind = NODE_CLASS[type(n).__name__]
+        env: list[Value] = span4(n.span)
         if isinstance(n, ast.IntLit):
-            comps.append(_enc_int(n.value))
+            env.append(lw.i(n.value))
         elif isinstance(n, ast.FloatLit):
-            comps.append(repr(float(n.value)))
+            env.append(lw.f(n.value))
         elif isinstance(n, ast.BoolLit):
-            comps.append(1 if n.value else 0)
+            env.append(1 if n.value else 0)
+        elif isinstance(n, ast.Name):
+            env += [lw.s(n.name), self.slot(n)]
+        elif isinstance(n, ast.VarStmt):
+            env += [lw.s(n.name), n.type, self.node(n.init), self.slot(n), self.cf.local_of(n).type]
+        elif isinstance(n, ast.AssignStmt):
+            env += [lw.s(n.name), self.node(n.value), self.slot(n)]
+        elif isinstance(n, ast.ForStmt):
+            env += [lw.s(n.var), self.node(n.start), self.node(n.stop), self.node(n.body), self.slot(n)]
         elif isinstance(n, ast.Call):
-            scope = self.scopes[m.name]
-            callee = self.lookup(m.name, n.func) if self._kind_of(scope, n.func) == "fn" else None
-            comps += [n.func, callee, *(self.node(m, a) for a in n.args)]
+            d = self.cf.callee_of(n)
+            callee = lw.obj_of(d) if d.kind == "function" else None
+            env += [lw.s(n.func), callee, *(self.node(a) for a in n.args)]
         else:
             for f in dataclasses.fields(n):
                 if f.name == "span":
                     continue
                 v = getattr(n, f.name)
                 if isinstance(v, tuple):
-                    comps.extend(self.node(m, x) for x in v)
-                elif v is None or isinstance(v, (str, int)):
-                    comps.append(v)
+                    env.extend(self.node(x) for x in v)
+                elif v is None or isinstance(v, str):
+                    env.append(lw.s(v))
                 else:
-                    comps.append(self.node(m, v))
-        return VInstance(cls, comps=comps)
+                    env.append(self.node(v))
+        return lw.c(kind, *env)
 
 
-def _enc_int(v: int) -> int | str:
-    return v if INT63_MIN <= v <= INT63_MAX else str(v)
+def _names_used(m: ast.Module) -> set[str]:
+    """Every module-level name a module's declarations refer to (superclasses, classes, values...)."""
+    out: set[str] = {"object"}
+    for d in m.decls:
+        for f in ("superclass", "cls", "point", "function", "selector"):
+            v = getattr(d, f, None)
+            if isinstance(v, str):
+                out.add(v)
+        values: list[Any] = []
+        if isinstance(d, ast.SymbolDecl) and d.value is not None:
+            values.append(d.value)
+        if isinstance(d, ast.ObjectDecl):
+            out.update(fi.attr for fi in d.fields)
+            values += [fi.value for fi in d.fields] + list(d.comps or ())
+        while values:
+            v = values.pop()
+            if isinstance(v, ast.NameValue):
+                out.add(v.name)
+            elif isinstance(v, (ast.SetValue, ast.TupleValue)):
+                values.extend(v.items)
+    return out
 
 
 def _payload_eq(a: Any, b: Any) -> bool:
@@ -574,37 +540,13 @@ def _payload_eq(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
-def _order(modules: Sequence[ast.Module]) -> list[ast.Module]:
-    """Modules of one batch ordered so that each comes after the batch modules it requires."""
-    by = {m.name: m for m in modules}
-    out: list[ast.Module] = []
-    state: dict[str, int] = {}
-
-    def visit(m: ast.Module, chain: list[str]) -> None:
-        st = state.get(m.name)
-        if st == 2:
-            return
-        if st == 1:
-            cyc = " -> ".join([*chain[chain.index(m.name):], m.name])
-            raise _error(f"modules require each other in a cycle: {cyc}", m.span)
-        state[m.name] = 1
-        for r in m.requires:
-            if r.module in by:
-                visit(by[r.module], [*chain, m.name])
-        state[m.name] = 2
-        out.append(m)
-
-    for m in modules:
-        visit(m, [])
-    return out
-
-
-def lower(modules: Sequence[ast.Module], heap: Heap) -> LoweredModules:
-    """Lower checked modules into `heap`: resolve every name first (CompileError, heap untouched), then write."""
-    ordered = _order(modules)
-    lw = _Lowering(ordered, heap)
-    lw.resolve_all()
+def lower(program: CheckedProgram, heap: Heap) -> LoweredModules:
+    """Lower the checker's result into `heap`: the store-level checks first (CompileError, heap untouched),
+    then the objects."""
+    lw = _Lowering(program, heap)
+    lw.check_store()
     lw.allocate()
-    mobjs = lw.fill()
-    by_name = {m.name: o for m, o in zip(ordered, mobjs, strict=True)}
-    return LoweredModules(tuple(by_name[m.name] for m in modules), lw.changed, lw.created)
+    lw.fill()
+    by_name = dict(zip((m.name for m in lw.modules), (lw.mobjs[m.name] for m in lw.modules), strict=True))
+    return LoweredModules(tuple(by_name[m.name] for m in lw.modules), lw.changed, lw.created)
+

@@ -2,7 +2,9 @@
 
 Entry: `build_ir(heap) -> list[ir.Module]` (modules ordered so that each follows those it requires, then by
 name). Functions are read from the stored `code_function` objects (decoded by `rpsc.heapcode.decode`),
-never from source text. Lowering rules (docs/ir.md):
+never from source text, with the resolution the checker stored in them: each variable is its local slot,
+each call its callee object, each `var` its type; nothing is resolved by name here. Lowering rules
+(docs/ir.md):
 
 - locals: parameters first, then one slot per `var` and per `for` (the loop variable, plus a hidden
   counter and bound), named deterministically by the builder (`x`, `x.1`, ...);
@@ -16,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rpsc.frontend import ast
-from rpsc.heapcode.classes import CodeClasses, find_code_classes
-from rpsc.heapcode.decode import decode_extension_point, decode_function
 from rpsc import Error
+from rpsc.heapcode import nodes as ast
+from rpsc.heapcode.classes import CodeClasses, dec_int, dec_str, find_code_classes, parts
+from rpsc.heapcode.decode import decode_extension_point, decode_resolved
 from rpsrt.model.heap import Heap
 from rpsrt.model.objects import RpsObject
-from rpsrt.model.values import VInstance
+from rpsrt.versions import constraint_text
 
 from rpsc.ir import ir
 from rpsc.ir.builder import FunctionBuilder, const
@@ -35,11 +37,11 @@ class IRBuildError(Error):
 
 def function_ref(fn: RpsObject, cc: CodeClasses) -> ir.FunctionRef:
     """The `FunctionRef` of a stored function: OID, `rpsfn` + OID text symbol, name, signature, module OID."""
-    sig = fn.attrs.get(cc.attr["signature"])
-    if not isinstance(sig, VInstance):
+    sig = parts(fn.attrs.get(cc.attr["signature"]))
+    if sig is None:
         raise IRBuildError("function without a signature", oid=str(fn.oid))
-    ret = Type.from_source(sig.comps[0])  # type: ignore[arg-type]
-    params = tuple(Type.from_source(p.comps[5]) for p in sig.comps[1:])  # type: ignore[union-attr]
+    ret = Type.from_source(sig[1][0])  # type: ignore[arg-type]
+    params = tuple(Type.from_source(parts(p)[1][5]) for p in sig[1][1:])  # type: ignore[index,arg-type]
     mod = fn.attrs.get(cc.attr["in_module"])
     name = fn.attrs.get(cc.name)
     return ir.FunctionRef(str(fn.oid), ir.symbol_of(str(fn.oid)), str(name), params, ret,
@@ -65,13 +67,14 @@ class _Loop:
 class _FnLowering:
     """One function: AST (decoded from the heap) -> ir.Function."""
 
-    def __init__(self, decl: ast.FnDecl, ref: ir.FunctionRef, callees: dict[str, ir.FunctionRef]) -> None:
+    def __init__(self, decl: ast.FnDecl, res: ast.Resolution, ref: ir.FunctionRef, cc: CodeClasses) -> None:
         self.decl = decl
+        self.res = res
         self.ref = ref
-        self.callees = callees
+        self.cc = cc
         self.loc = _loc(decl.span, SourceLoc("<unknown>", 0, 0))
         self.b = FunctionBuilder(ref, [p.name for p in decl.params], self.loc)
-        self.scopes: list[dict[str, ir.Local]] = [dict(zip(self.b.param_names, self.b.params, strict=True))]
+        self.slots: dict[int, ir.Local] = dict(enumerate(self.b.params))
         self.loops: list[_Loop] = []
         self.dead = False
 
@@ -92,21 +95,27 @@ class _FnLowering:
 
     # -- statements
 
-    def lookup(self, name: str, span: ast.Span | None) -> ir.Local:
-        for sc in reversed(self.scopes):
-            if name in sc:
-                return sc[name]
-        raise self.fail(f"unknown variable `{name}`", span)
+    def slot(self, node: object) -> int:
+        slot = self.res.slot_of.get(id(node))
+        if slot is None:
+            raise self.fail("a variable without its resolved slot", getattr(node, "span", None))
+        return slot
+
+    def lookup(self, node: object, name: str) -> ir.Local:
+        """The local a `Name` reads or an `AssignStmt` writes: the one of its stored slot."""
+        local = self.slots.get(self.slot(node))
+        if local is None:
+            raise self.fail(f"variable `{name}` used outside its scope", getattr(node, "span", None))
+        return local
+
+    def declare(self, node: object, local: ir.Local) -> None:
+        self.slots[self.slot(node)] = local
 
     def block(self, blk: ast.Block, new_scope: bool = True) -> None:
-        if new_scope:
-            self.scopes.append({})
         for st in blk.stmts:
             if self.dead:
                 break  # unreachable statements after return/break/continue
             self.stmt(st)
-        if new_scope:
-            self.scopes.pop()
 
     def goto(self, target: ir.Block) -> None:
         if not self.dead:
@@ -123,14 +132,17 @@ class _FnLowering:
             self.block(st)
         elif isinstance(st, ast.VarStmt):
             v = self.expr(st.init)
-            typ = Type.from_source(st.type) if st.type else v.type
+            declared = self.res.type_of_var.get(id(st))
+            if declared is None:
+                raise self.fail(f"`{st.name}` without its resolved type", st.span)
+            typ = Type.from_source(declared)
             if v.type is not typ:
                 raise self.fail(f"`{st.name}` of type {typ} initialised with {v.type}", st.span)
             local = b.local(st.name, typ)
             b.store(local, v)
-            self.scopes[-1][st.name] = local
+            self.declare(st, local)
         elif isinstance(st, ast.AssignStmt):
-            local = self.lookup(st.name, st.span)
+            local = self.lookup(st, st.name)
             v = self.expr(st.value)
             if v.type is not local.type:
                 raise self.fail(f"assigning {v.type} to `{st.name}` of type {local.type}", st.span)
@@ -177,11 +189,10 @@ class _FnLowering:
             self.enter(body_b)
             var = b.local(st.var, I64)
             b.store(var, i)
-            self.scopes.append({st.var: var})
+            self.declare(st, var)
             self.loops.append(_Loop(latch, end))
             self.block(st.body)
             self.loops.pop()
-            self.scopes.pop()
             self.goto(latch)
             self.enter(latch)
             b.poll(_loc(st.span, self.loc))
@@ -228,9 +239,7 @@ class _FnLowering:
         if else_b is not None:
             self.enter(else_b)
             if isinstance(st.orelse, ast.IfStmt):
-                self.scopes.append({})
                 self.if_stmt(st.orelse)
-                self.scopes.pop()
             else:
                 assert st.orelse is not None
                 self.block(st.orelse)
@@ -259,7 +268,7 @@ class _FnLowering:
         if isinstance(e, ast.BoolLit):
             return const(bool(e.value), BOOL)
         if isinstance(e, ast.Name):
-            return b.load(self.lookup(e.name, e.span))
+            return b.load(self.lookup(e, e.name))
         if isinstance(e, ast.Unary):
             v = self.expr(e.operand)
             if e.op == "-":
@@ -325,8 +334,11 @@ class _FnLowering:
     def call(self, e: ast.Call) -> ir.Operand | None:
         b = self.b
         loc = _loc(e.span, self.loc)
-        callee = self.callees.get(e.func)
-        if callee is None:
+        if id(e) not in self.res.callee_of:
+            raise self.fail(f"call of `{e.func}` without its resolved callee", e.span)
+        callee_obj = self.res.callee_of[id(e)]
+        callee = function_ref(callee_obj, self.cc) if callee_obj is not None else None
+        if callee is None:  # a builtin (float, int, abs, min, max, sqrt), chosen by its name
             args = [self.expr(a) for a in e.args]
             types = [a.type for a in args]
             f = e.func
@@ -354,34 +366,23 @@ class _FnLowering:
         return b.call(callee, args, loc)
 
 
-def _callees(fn: RpsObject, cc: CodeClasses) -> dict[str, ir.FunctionRef]:
-    """Name -> FunctionRef of every function a stored body calls (the references recorded on its calls)."""
-    out: dict[str, ir.FunctionRef] = {}
-    call_cls = cc.cls["ast_call"]
-
-    def walk(v: object) -> None:
-        if isinstance(v, VInstance):
-            if v.cls is call_cls and isinstance(v.comps[5], RpsObject) and v.comps[4] not in out:
-                out[v.comps[4]] = function_ref(v.comps[5], cc)  # type: ignore[index]
-            for c in v.comps:
-                if isinstance(c, VInstance):
-                    walk(c)
-
-    walk(fn.attrs.get(cc.attr["body"]))
-    return out
-
-
 def build_function(fn: RpsObject, cc: CodeClasses) -> ir.Function:
     """The IR of one stored `code_function` object."""
-    decl = decode_function(fn, cc)
-    return _FnLowering(decl, function_ref(fn, cc), _callees(fn, cc)).build()
+    decl, res = decode_resolved(fn, cc)
+    if not res.complete:
+        raise IRBuildError("stored code without the checker's resolution (written by rpsc 0.1.0: recompile or "
+                           "migrate the store with `rpsc store dump`)", oid=str(fn.oid))
+    return _FnLowering(decl, res, function_ref(fn, cc), cc).build()
 
 
-def _decl_records(mod: RpsObject, cc: CodeClasses) -> list[VInstance]:
-    dv = mod.attrs.get(cc.attr["decls"])
-    return [r for r in (dv.comps if isinstance(dv, VInstance) else ()) if isinstance(r, VInstance)]
-
-
+def _decl_records(mod: RpsObject, cc: CodeClasses) -> list[tuple[object, ...]]:
+    seq = parts(mod.attrs.get(cc.attr["decls"]))
+    out = []
+    for r in seq[1] if seq is not None else ():
+        p = parts(r)
+        if p is not None and p[0] is cc.cls["code_decl"]:
+            out.append(p[1])
+    return out
 def extension_point(ep: RpsObject, cc: CodeClasses) -> ir.ExtensionPoint:
     d = decode_extension_point(ep, cc)
     return ir.ExtensionPoint(str(ep.oid), d.name, tuple(Type.from_source(p.type) for p in d.params),
@@ -394,24 +395,27 @@ def build_module(mod: RpsObject, cc: CodeClasses) -> ir.Module:
     points: list[ir.ExtensionPoint] = []
     extensions: list[ir.Extension] = []
     for rec in _decl_records(mod, cc):
-        kind, obj = rec.comps[4], rec.comps[5]
+        kind, obj = rec[4], rec[5]
         if kind == "fn" and isinstance(obj, RpsObject):
             functions.append(build_function(obj, cc))
         elif kind == "extension_point" and isinstance(obj, RpsObject):
             points.append(extension_point(obj, cc))
         elif kind == "extend":
-            point, prio, fn = rec.comps[10], rec.comps[8], rec.comps[11]
-            assert isinstance(point, RpsObject) and isinstance(fn, RpsObject) and isinstance(prio, int)
+            point, prio, fn = rec[10], dec_int(cc, rec[8]), rec[11]
+            assert isinstance(point, RpsObject) and isinstance(fn, RpsObject)
             extensions.append(ir.Extension(extension_point(point, cc), prio, function_ref(fn, cc)))
     reqs: list[tuple[str, str | None]] = []
-    rv = mod.attrs.get(cc.attr["requires"])
-    for r in rv.comps if isinstance(rv, VInstance) else ():
-        assert isinstance(r, VInstance)
-        op, ver = r.comps[5], r.comps[6]
-        reqs.append((str(r.comps[4]), f"{op}{ver}" if op and ver else None))
+    for r in _requirements(mod, cc):
+        op, ver = r[5], dec_str(cc, r[6])
+        reqs.append((str(dec_str(cc, r[4])), constraint_text(op, ver) if op and ver else None))  # the manifest's text
     version = mod.attrs.get(cc.attr["version"])
     return ir.Module(str(mod.oid), str(mod.attrs.get(cc.name)), str(version or "0.0.0"), reqs,
                      functions, points, extensions)
+
+
+def _requirements(mod: RpsObject, cc: CodeClasses) -> list[tuple[object, ...]]:
+    seq = parts(mod.attrs.get(cc.attr["requires"]))
+    return [p[1] for r in (seq[1] if seq is not None else ()) if (p := parts(r)) is not None]
 
 
 def code_modules(heap: Heap) -> list[RpsObject]:
@@ -429,8 +433,7 @@ def code_modules(heap: Heap) -> list[RpsObject]:
     def visit(name: str, stack: tuple[str, ...]) -> None:
         if name in done or name in stack or name not in mods:
             return
-        rv = mods[name].attrs.get(cc.attr["requires"])
-        for r in sorted(str(r.comps[4]) for r in (rv.comps if isinstance(rv, VInstance) else ())):  # type: ignore[union-attr]
+        for r in sorted(str(dec_str(cc, r[4])) for r in _requirements(mods[name], cc)):
             visit(r, (*stack, name))
         done.add(name)
         out.append(mods[name])

@@ -37,6 +37,9 @@ _ORDER_TABLE: Final = str.maketrans(ALPHABET, "".join(chr(48 + i) for i in range
 class OidError(Error, ValueError):
     """A text or a pair of numbers that is not a valid RefPerSys object id (also a ValueError, as it was)."""
 
+    def __str__(self) -> str:
+        return self.message  # callers embed it in their own located diagnostic
+
 
 def oid_hash(hi: int, lo: int) -> int:
     """`uint32((hi % 2147473837) + ((hi >> 32) ^ (lo*17 + 201151)))`, computed with uint64 wraparound."""

@@ -1,4 +1,4 @@
-"""Plugin manifests: parsing and validation, semantic versions and constraints, sidecar files and checksums.
+"""Plugin manifests: parsing and validation, sidecar files and checksums (versions: `rpsrt.versions`).
 
 Nothing here runs plugin code: a manifest comes from a sidecar `<plugin>.json` or from the bytes of the
 `rps_plugin_manifest` symbol read out of the ELF file (`rpsrt.plugins.elf`).
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rpsrt import versions
 from rpsrt.errors import PluginError
 
 #: The ABI version this host implements (`RPS_PLUGIN_ABI_VERSION` in rps/plugin.h).
@@ -26,8 +27,6 @@ NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 SYMBOL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 #: A plugin version: MAJOR.MINOR.PATCH.
 VERSION_RE = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
-_PARTIAL_RE = re.compile(r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?")
-_CLAUSE_RE = re.compile(r"\s*(>=|<=|==|=|>|<|\^|~)?\s*([0-9.]+|\*)\s*")
 
 Version = tuple[int, int, int]
 
@@ -46,92 +45,29 @@ def check_plugin_name(name: object, *, path: str | None = None) -> str:
 
 
 def parse_version(text: object, *, path: str | None = None) -> Version:
-    """`"1.2.3"` -> (1, 2, 3); anything else is a PluginError."""
-    m = VERSION_RE.fullmatch(text) if isinstance(text, str) else None
-    if m is None:
+    """`"1.2.3"` -> (1, 2, 3); anything else (a pre-release or build suffix included) is a PluginError."""
+    try:
+        v = versions.Version.parse(text)
+    except versions.VersionError:
+        v = None
+    if v is None or v.prerelease or v.build:
         raise PluginError(f"invalid version {text!r} (expected MAJOR.MINOR.PATCH)", path=path)
-    return int(m[1]), int(m[2]), int(m[3])
+    return v.release
 
 
-@dataclass(frozen=True, slots=True)
-class VersionConstraint:
-    """A conjunction of half-open ranges on versions, parsed from `>=1.0, <2` or `^1.2`, `~1.2.3`, `=1.0.0`.
+class VersionConstraint(versions.Constraint):
+    """A manifest's version constraint: `rpsrt.versions.Constraint` (the one version rule, SimpleSpec's
+    semantics: `>=1.0, <2`, `^1.2`, `~1.2.3`, `==1`, `*`, ...) whose `parse` reports a PluginError."""
 
-    Partial versions follow npm: `^1.2` is `>=1.2.0, <2.0.0`; `~1.2` is `>=1.2.0, <1.3.0`; `=1.2` (or a
-    bare `1.2`) is `>=1.2.0, <1.3.0`; `<=1.2` includes every 1.2.x; `>1.2` starts at 1.3.0; `*` is any.
-    """
-
-    text: str
-    lower: Version | None          # inclusive
-    upper: Version | None          # exclusive
+    __slots__ = ()
 
     @classmethod
     def parse(cls, text: object, *, path: str | None = None) -> VersionConstraint:
-        if not isinstance(text, str):
-            raise PluginError(f"invalid version constraint {text!r}", path=path)
-        lower: Version | None = None
-        upper: Version | None = None
-        clauses = text.split(",")
-        for clause in clauses:
-            if not clause.strip() and len(clauses) == 1:
-                break
-            m = _CLAUSE_RE.fullmatch(clause)
-            if m is None:
-                raise PluginError(f"invalid version constraint {text!r} (clause {clause.strip()!r})", path=path)
-            op, ver = m[1] or "=", m[2]
-            if ver == "*":
-                if op != "=":
-                    raise PluginError(f"invalid version constraint {text!r}", path=path)
-                continue
-            p = _PARTIAL_RE.fullmatch(ver)
-            if p is None:
-                raise PluginError(f"invalid version constraint {text!r} (version {ver!r})", path=path)
-            parts = [int(x) for x in p.groups() if x is not None]
-            padded = parts + [0] * (3 - len(parts))
-            base: Version = (padded[0], padded[1], padded[2])
-            # The first version after every version the partial `ver` denotes.
-            if len(parts) == 1:
-                after: Version = (parts[0] + 1, 0, 0)
-            elif len(parts) == 2:
-                after = (parts[0], parts[1] + 1, 0)
-            else:
-                after = (parts[0], parts[1], parts[2] + 1)
-            lo: Version | None
-            hi: Version | None
-            if op in ("=", "=="):
-                lo, hi = base, after
-            elif op == ">=":
-                lo, hi = base, None
-            elif op == ">":
-                lo, hi = after, None
-            elif op == "<":
-                lo, hi = None, base
-            elif op == "<=":
-                lo, hi = None, after
-            elif op == "~":
-                lo, hi = base, (after if len(parts) == 1 else (base[0], base[1] + 1, 0))
-            else:  # "^": the leftmost non-zero part given may not change
-                if base[0] > 0 or len(parts) == 1:
-                    hi = (base[0] + 1, 0, 0)
-                elif base[1] > 0 or len(parts) == 2:
-                    hi = (0, base[1] + 1, 0)
-                else:
-                    hi = (0, 0, base[2] + 1)
-                lo = base
-            if lo is not None and (lower is None or lo > lower):
-                lower = lo
-            if hi is not None and (upper is None or hi < upper):
-                upper = hi
-        return cls(text.strip(), lower, upper)
-
-    def allows(self, version: Version) -> bool:
-        """True when `version` satisfies every clause."""
-        if self.lower is not None and version < self.lower:
-            return False
-        return self.upper is None or version < self.upper
-
-    def __str__(self) -> str:
-        return self.text or "*"
+        try:
+            c = versions.Constraint.parse(text)
+        except versions.VersionError as exc:
+            raise PluginError(exc.message, path=path) from None
+        return cls(c.text, c.bounds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +107,16 @@ def parse_manifest(data: object, *, path: str | None = None) -> Manifest:
     """Validate a manifest (bytes/str of JSON, or an already decoded mapping) and return it.
 
     Raises PluginError naming `path` for malformed JSON, a missing or wrong member, a name that is not an
-    identifier, a bad version, or an ABI other than ABI_VERSION.
+    identifier, a bad version, or an ABI other than ABI_VERSION; never another exception (a manifest may
+    come from a hostile file: JSON nested too deep or numbers too long are malformed manifests too).
     """
+    try:
+        return _parse_manifest(data, path=path)
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+        raise PluginError(f"malformed manifest: {type(exc).__name__}: {str(exc)[:200]}", path=path) from None
+
+
+def _parse_manifest(data: object, *, path: str | None = None) -> Manifest:
     if isinstance(data, (bytes, bytearray)):
         try:
             data = data.decode("utf-8")
@@ -263,7 +207,11 @@ def write_sidecar(so_path: str | os.PathLike[str], manifest: Mapping[str, Any] |
 
 
 def read_sidecar(so_path: str | os.PathLike[str]) -> tuple[Manifest, str | None] | None:
-    """The sidecar's manifest and recorded sha256 (None when it records none), or None without sidecar."""
+    """The sidecar's manifest and recorded sha256 (None when it records none), or None without sidecar.
+
+    Reads the file as it is, without the owner and mode checks the plugin manager makes (see
+    `rpsrt.plugins.trust.read_trusted_sidecar`).
+    """
     side = sidecar_path(so_path)
     try:
         text = side.read_bytes()
@@ -271,8 +219,13 @@ def read_sidecar(so_path: str | os.PathLike[str]) -> tuple[Manifest, str | None]
         return None
     except OSError as exc:
         raise PluginError(f"cannot read sidecar manifest: {exc.strerror}", path=str(side)) from None
-    manifest = parse_manifest(text, path=str(side))
+    return parse_sidecar(text, path=str(side))
+
+
+def parse_sidecar(text: bytes, *, path: str) -> tuple[Manifest, str | None]:
+    """A sidecar's bytes -> its manifest and recorded sha256 (None when it records none)."""
+    manifest = parse_manifest(text, path=path)
     sha = manifest.raw.get("sha256")
     if sha is not None and (not isinstance(sha, str) or re.fullmatch(r"[0-9a-f]{64}", sha) is None):
-        raise PluginError(f"malformed manifest: bad 'sha256' {sha!r}", path=str(side))
+        raise PluginError(f"malformed manifest: bad 'sha256' {sha!r}", path=path)
     return manifest, sha

@@ -1,122 +1,24 @@
-"""Extension points: typed signatures, native callers over ctypes, and priority-ordered dispatch.
+"""Extension points: typed, priority-ordered dispatch.
 
-A native function has the ABI `int32_t fn(T *result, args...)` (rps/plugin.h); `native_caller` wraps one in
-a Python callable, built once, that returns the result or raises `rpsrt.Trap` for a non-zero status.
+A native function has the ABI `int32_t fn(T *result, args...)` (rps/plugin.h); its signature string, its
+ctypes caller (`native_caller`, which returns the result or raises `rpsrt.Trap` for a non-zero status) and
+`revoke` live in `rpsrt.abi` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import ctypes
 import itertools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rpsrt.abi import Signature, native_caller, revoke
 from rpsrt.errors import PluginError
-from rpsrt.rt import RpsRt, take_trap
+
+__all__ = ["MODES", "ExtensionPoint", "Implementation", "Signature", "native_caller", "revoke"]
 
 #: Dispatch modes: `first` returns the first implementation's result, `all` the list of every result.
 MODES = ("first", "all")
-
-_CTYPES: dict[str, Any] = {"i64": ctypes.c_int64, "f64": ctypes.c_double, "bool": ctypes.c_bool}
-_SIG_RE = re.compile(r"\s*(i64|f64|bool|void)\s*\(\s*((?:i64|f64|bool)(?:\s*,\s*(?:i64|f64|bool))*)?\s*\)\s*")
-_TYPE_RE = re.compile(r"i64|f64|bool")
-
-
-@dataclass(frozen=True, slots=True)
-class Signature:
-    """A typed signature `ret(params...)` over i64, f64, bool (and void as a result)."""
-
-    ret: str
-    params: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, text: object, *, path: str | None = None) -> Signature:
-        m = _SIG_RE.fullmatch(text) if isinstance(text, str) else None
-        if m is None:
-            raise PluginError(f"invalid signature {text!r} (expected e.g. 'i64(i64,i64)' over i64, f64, bool, "
-                              "void)", path=path)
-        return cls(m[1], tuple(_TYPE_RE.findall(m[2] or "")))
-
-    def __str__(self) -> str:
-        return f"{self.ret}({','.join(self.params)})"
-
-    def prototype(self) -> Any:
-        """The ctypes function type of the native ABI: `int32_t (T *result, T1, ...)`."""
-        res = ctypes.c_void_p if self.ret == "void" else ctypes.POINTER(_CTYPES[self.ret])
-        return ctypes.CFUNCTYPE(ctypes.c_int32, res, *(_CTYPES[p] for p in self.params))
-
-
-def native_caller(address: int, signature: Signature, rt: RpsRt | None, name: str = "",
-                  revocable: list[list[Any]] | None = None) -> Callable[..., Any]:
-    """A Python callable for the native function at `address` (ABI `int32_t fn(T *result, args...)`).
-
-    The ctypes prototype is built here, once. A non-zero status raises Trap (site read from `rt`).
-    With `revocable`, the function sits in a one-element list appended to it: `revoke(box, message)` swaps
-    in a function raising PluginError, so that a caller kept after its plugin is unloaded never jumps into
-    unmapped memory.
-    """
-    box: list[Any] = [signature.prototype()(address)]
-    if revocable is not None:
-        revocable.append(box)
-    take = take_trap
-    call: Callable[..., Any]
-    # The hot path: no byref (ctypes passes an instance by reference for a POINTER parameter), no *args
-    # for the common arities.
-    if signature.ret == "void":
-        def call(*args: Any) -> Any:
-            status = box[0](None, *args)
-            if status:
-                raise take(rt, status)
-            return None
-    else:
-        restype = _CTYPES[signature.ret]
-        arity = len(signature.params)
-        if arity == 0:
-            def call() -> Any:
-                result = restype()
-                status = box[0](result)
-                if status:
-                    raise take(rt, status)
-                return result.value
-        elif arity == 1:
-            def call(a: Any) -> Any:  # type: ignore[misc]
-                result = restype()
-                status = box[0](result, a)
-                if status:
-                    raise take(rt, status)
-                return result.value
-        elif arity == 2:
-            def call(a: Any, b: Any) -> Any:  # type: ignore[misc]
-                result = restype()
-                status = box[0](result, a, b)
-                if status:
-                    raise take(rt, status)
-                return result.value
-        elif arity == 3:
-            def call(a: Any, b: Any, c: Any) -> Any:  # type: ignore[misc]
-                result = restype()
-                status = box[0](result, a, b, c)
-                if status:
-                    raise take(rt, status)
-                return result.value
-        else:
-            def call(*args: Any) -> Any:  # type: ignore[misc]
-                result = restype()
-                status = box[0](result, *args)
-                if status:
-                    raise take(rt, status)
-                return result.value
-    call.__name__ = name or "native"
-    return call
-
-
-def revoke(box: list[Any], message: str) -> None:
-    """Make the caller holding `box` raise PluginError(message) instead of calling native code."""
-    def revoked(*args: Any) -> Any:
-        raise PluginError(message)
-    box[0] = revoked
 
 
 @dataclass(frozen=True, slots=True)

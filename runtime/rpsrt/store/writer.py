@@ -376,6 +376,16 @@ def _header(rel: str, kind: str) -> str:
     return text
 
 
+def _space_header_like_loaded(heap: Heap, rel: str) -> str | None:
+    """The header of a new space file in a heap loaded from another program's store: the header of one of
+    its loaded space files with the file name changed, which is what that program's dumper writes for any
+    space file (so a store upstream RefPerSys wrote keeps upstream's headers in the spaces rpsc adds)."""
+    for other, text in sorted(heap.headers.items()):
+        if other != rel and other.startswith("persistore/") and other in text and "written by rpsc" not in text:
+            return text.replace(other, rel)
+    return None
+
+
 def render_store(heap: Heap) -> dict[str, bytes]:
     """Every file of the store for `heap`, as store-relative path -> bytes (manifest and space files).
 
@@ -419,7 +429,7 @@ def _render(heap: Heap) -> dict[str, bytes]:
             prologue = heap.prologues[sp.oid] = rpsc_prologue()
         header = heap.headers.get(rel)
         if header is None:
-            header = heap.headers[rel] = _header(rel, "space")
+            header = heap.headers[rel] = _space_header_like_loaded(heap, rel) or _header(rel, "space")
         pro = dict(prologue)
         pro.update(format=FORMAT, nbobjects=len(objs), spaceid=sp.oid[2])
         parts = [(header + write_root(pro, STYLE_MANIFEST) + "\n\n\n").encode()]

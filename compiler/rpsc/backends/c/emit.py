@@ -1,9 +1,12 @@
 """C emission: renders an `ir.Module` as one C plugin source through the Jinja2 templates of `rpsc.templates`.
 
 Entry points: `emit_c(module) -> CSources` (the module's `rps<oid>-mod.c`) and `emit_headers(heap)` (the
-dump-time headers `rps_names.h`, `rps_roots.h`, `rps_constants.h`). The generated C follows LANGUAGE.md's
-semantics through the `static inline` helpers of `rps/runtime.h` and has no undefined behaviour; identifiers
-come from OIDs, heap names appear only as escaped string literals or sanitised comments.
+dump-time headers `rps_names.h`, `rps_roots.h`, `rps_constants.h`). The module is first lowered by
+`rpsc.ir.passes.prepare` (explicit `trap_if`s, unchecked division and conversion, rings of recursive
+bodies); each IR instruction then becomes one C statement, through the `static inline` helpers of
+`rps/runtime.h` for wrapping arithmetic, and this file knows no trap rule. The generated C has no undefined
+behaviour (the lowered IR never divides by 0 or INT_MIN by -1 and converts only in-range floats);
+identifiers come from OIDs, heap names appear only as escaped string literals or sanitised comments.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rpsc.ir import ir
-from rpsc.ir.ir import BOOL, F64, I64, VOID, Type
+from rpsc.ir import ir, passes
+from rpsc.ir.ir import BOOL, F64, I64, VOID, ConvertOp, TrapCode, Type
 
 #: Marker comments that open and close every generated function (the line table is built from them too).
 FUNCTION_MARKER = "/* rpsc:function "
@@ -148,22 +151,27 @@ def c_params(params: tuple[Type, ...], ret: Type, names: list[str] | None = None
 
 _BINOPS = {"add": "rps_i64_add", "sub": "rps_i64_sub", "mul": "rps_i64_mul", "shl": "rps_i64_shl",
            "ashr": "rps_i64_ashr"}
-_INFIX = {"and": "&", "or": "|", "xor": "^", "fadd": "+", "fsub": "-", "fmul": "*", "fdiv": "/"}
+_INFIX = {"and": "&", "or": "|", "xor": "^", "fadd": "+", "fsub": "-", "fmul": "*", "fdiv": "/",
+          "sdiv.unchecked": "/", "srem.unchecked": "%"}
+
 _CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
-class _FunctionEmitter:
-    """Turns one `ir.Function` into the template's view: declarations, labelled blocks of C lines."""
+def body_name(index: int, copy: int = 0) -> str:
+    """The C name of body `copy` of the module's function number `index` (`rpsb_3`, `rpsb_3_1`, ...)."""
+    return f"rpsb_{index}" + (f"_{copy}" if copy else "")
 
-    def __init__(self, fn: ir.Function, index: int, bodies: dict[str, str], body_name: str | None = None,
-                 self_body: str | None = None) -> None:
+
+class _FunctionEmitter:
+    """Turns one lowered `ir.Function` (one body of its ring) into the template's view: declarations,
+    labelled blocks of C lines."""
+
+    def __init__(self, fn: ir.Function, index: int, bodies: dict[str, int], copy: int = 0) -> None:
         self.fn = fn
         self.index = index
         self.name_var = f"rps_fname_{index}"
-        self.bodies = dict(bodies)  # symbol -> internal body name, for the functions of this module
-        self.body_name = body_name or bodies[fn.ref.symbol]
-        if self_body is not None:  # a copy of a self-recursive body calls the next copy of the ring
-            self.bodies[fn.ref.symbol] = self_body
+        self.bodies = bodies  # symbol -> function index, for the functions of this module
+        self.body_name = body_name(index, copy)
         self.cross_calls = False
         self.temps: dict[str, str] = {}
         self.temp_types: dict[str, Type] = {}
@@ -190,9 +198,9 @@ class _FunctionEmitter:
     def op(self, o: ir.Operand) -> str:
         return c_const(o) if isinstance(o, ir.Const) else self.temp(o)
 
-    def trap(self, code: str, loc: ir.SourceLoc | None) -> str:
+    def trap(self, code: TrapCode, loc: ir.SourceLoc | None) -> str:
         where = c_string(str(loc if loc is not None else self.fn.loc))
-        return f"rps_module_trap({code}, {self.name_var}, {where});"
+        return f"rps_module_trap(RPS_TRAP_{code.name}, {self.name_var}, {where});"
 
     def instr(self, ins: ir.Instr) -> list[str]:
         if isinstance(ins, ir.Load):
@@ -201,10 +209,8 @@ class _FunctionEmitter:
             return [f"{self.local(ins.local)} = {self.op(ins.value)};"]
         if isinstance(ins, ir.BinOp):
             d, a, b = self.temp(ins.dest), self.op(ins.lhs), self.op(ins.rhs)
-            if ins.op in ("sdiv", "srem"):
-                self.out_params.add(d)
-                return [f"if (rps_i64_{ins.op}(&{d}, {a}, {b}) != RPS_OK)",
-                        "    " + self.trap("RPS_TRAP_DIVZERO", ins.loc)]
+            if ins.op in ir.CHECKED_OPS:
+                raise TypeError(f"{ins.op} in {self.fn.name}: checked operations are lowered by rpsc.ir.passes")
             if ins.op in _BINOPS:
                 return [f"{d} = {_BINOPS[ins.op]}({a}, {b});"]
             if ins.op in ("and", "or", "xor") and ins.dest.type is I64:
@@ -224,16 +230,21 @@ class _FunctionEmitter:
             return [f"{self.temp(ins.dest)} = rps_{kind}_{ins.op}({self.op(ins.lhs)}, {self.op(ins.rhs)});"]
         if isinstance(ins, ir.Convert):
             d, v = self.temp(ins.dest), self.op(ins.value)
-            if ins.op == "sitofp":
+            if ins.op is ConvertOp.SITOFP:
                 return [f"{d} = rps_i64_to_f64({v});"]
-            self.out_params.add(d)
-            return [f"if (rps_f64_to_i64(&{d}, {v}) != RPS_OK)",
-                    "    " + self.trap("RPS_TRAP_CONVERSION", ins.loc)]
+            if ins.op is ConvertOp.FPTOSI_UNCHECKED:
+                return [f"{d} = (int64_t){v};"]
+            raise TypeError(f"{ins.op} in {self.fn.name}: checked operations are lowered by rpsc.ir.passes")
+        if isinstance(ins, ir.Select):
+            d = self.temp(ins.dest)
+            return [f"{d} = {self.op(ins.cond)} ? {self.op(ins.if_true)} : {self.op(ins.if_false)};"]
+        if isinstance(ins, ir.TrapIf):
+            return [f"if (__builtin_expect({self.op(ins.cond)}, 0))", "    " + self.trap(ins.code, ins.loc)]
         if isinstance(ins, ir.Call):
-            body = self.bodies.get(ins.callee.symbol)
-            if body is not None:  # same module: the internal body, with one room less
+            index = self.bodies.get(ins.callee.symbol)
+            if index is not None:  # same module: the internal body (or ring copy), with one room less
                 args = "".join(f", {self.op(a)}" for a in ins.args)
-                call = f"{body}(room - 1{args})"
+                call = f"{body_name(index, ins.copy)}(room - 1{args})"
                 return [f"{call};" if ins.dest is None else f"{self.temp(ins.dest)} = {call};"]
             # another module: through its exported wrapper, which reads the depth from the shared state
             self.cross_calls = True
@@ -246,7 +257,7 @@ class _FunctionEmitter:
                     "if (st != RPS_OK)",
                     "    rps_module_rethrow(st);"]
         if isinstance(ins, ir.Poll):
-            return ["if (rps_module_rt->interrupt)", "    " + self.trap("RPS_TRAP_INTERRUPT", ins.loc)]
+            return ["if (rps_module_rt->interrupt)", "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
         raise TypeError(f"unknown IR instruction {ins!r}")
 
     def terminator(self, t: ir.Terminator | None) -> list[str]:
@@ -363,31 +374,20 @@ def c_file_name(module_oid: str) -> str:
     return f"rps{module_oid}-mod.c"
 
 
-def _self_recursive(fn: ir.Function) -> bool:
-    return any(isinstance(ins, ir.Call) and ins.callee.symbol == fn.ref.symbol
-               for b in fn.blocks for ins in b.instrs)
-
-
-#: Copies of a self-recursive body, calling each other in a ring (and marked `inline`), so that the C
-#: compiler, which does not inline a function into itself, unrolls the recursion; the recursion count
-#: stays exact (`room` is an ordinary argument).
-RECURSION_COPIES = 3
-
-
 def emit_c(module: ir.Module, *, default_depth_limit: int = 10_000,
-           recursion_copies: int = RECURSION_COPIES) -> CSources:
-    """Render `module` as the C source of its plugin (one file, `rps<oid>-mod.c`)."""
+           recursion_copies: int = passes.RECURSION_COPIES) -> CSources:
+    """Render `module` as the C source of its plugin (one file, `rps<oid>-mod.c`), after
+    `rpsc.ir.passes.prepare(module, recursion_copies)`: a small self-recursive function becomes its ring
+    of body copies, all marked `inline`, so that the C compiler (which does not inline a function into
+    itself) unrolls the recursion; the recursion count stays exact (`room` is an ordinary argument)."""
     from rpsc import __version__
 
-    bodies = {fn.ref.symbol: f"rpsb_{i}" for i, fn in enumerate(module.functions)}
+    prepared = passes.prepare(module, recursion_copies)
+    bodies = {fn.ref.symbol: i for i, fn in enumerate(module.functions)}
     emitters = []
     views = []
     for i, fn in enumerate(module.functions):
-        names = [bodies[fn.ref.symbol]]
-        if recursion_copies > 1 and _self_recursive(fn):
-            names += [f"rpsb_{i}_{k}" for k in range(1, recursion_copies)]
-        copies = [_FunctionEmitter(fn, i, bodies, names[k], names[(k + 1) % len(names)] if len(names) > 1 else None)
-                  for k in range(len(names))]
+        copies = [_FunctionEmitter(body, i, bodies, k) for k, body in enumerate(prepared.ring(fn))]
         emitters += copies
         copy_views = [c.view() for c in copies]
         view = dict(copy_views[0])

@@ -12,23 +12,14 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir
+from rpsrt.abi import Signature
 from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, PluginError, Trap
-
-_TYPES = {"i64": ir.I64, "f64": ir.F64, "bool": ir.BOOL, "void": ir.VOID}
-
-
-def parse_signature(sig: str) -> tuple[tuple[ir.Type, ...], ir.Type]:
-    ret, _, rest = sig.partition("(")
-    params = tuple(_TYPES[p.strip()] for p in rest.rstrip(")").split(",") if p.strip())
-    return params, _TYPES[ret.strip()]
-
 
 def read_store_plugins(store: Path) -> list[str] | None:
     """The OIDs in the store manifest's `"plugins"` (None when the manifest cannot be read)."""
@@ -95,7 +86,8 @@ class NativeEngine:
             moid = f.name.removeprefix("rps").removesuffix("-mod.so")
             fns = []
             for exp in cand.manifest.exports:
-                params, ret = parse_signature(exp.signature)
+                sig = Signature.parse(exp.signature)  # rpsrt.abi's parser: type codes are ir.Type values
+                params, ret = tuple(ir.Type(p) for p in sig.params), ir.Type(sig.ret)
                 ref = ir.FunctionRef(ir.oid_of_symbol(exp.symbol) or exp.symbol, exp.symbol, exp.name, params, ret, moid)
                 fns.append(ir.Function(ref, tuple(f"a{i}" for i in range(len(params))), [], [],
                                        ir.SourceLoc("?", 0, 0)))
@@ -129,46 +121,11 @@ class NativeEngine:
             raise
         vals = coerce_args(ref, args)
         target = self._callable(ref)
-        if not self.interruptible or threading.current_thread() is not threading.main_thread():
+        if not self.interruptible:
             return self._run(target, vals)
-        # Run in a worker so that Ctrl-C in the main thread can set the interrupt flag: the compiled
-        # loop then traps INTERRUPT at its next back-edge and the call returns.
-        box: dict[str, Any] = {}
-        done = threading.Event()
-
-        def work() -> None:
-            try:
-                box["value"] = self._run(target, vals)
-            except BaseException as exc:  # handed back to the caller below
-                box["error"] = exc
-            finally:
-                done.set()
-
-        t = threading.Thread(target=work, name="rpsc-native-call", daemon=True)
-        interrupted = False
-        try:
-            t.start()  # (raises only after the thread runs, while waiting for it to have started)
-        except KeyboardInterrupt:
-            interrupted = True
-            self.interrupt()
-        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread marked
-        # as finished while it still runs (CPython 3.11), and the call would return before the code did.
-        while not done.is_set():
-            try:
-                done.wait(0.05)
-            except KeyboardInterrupt:
-                interrupted = True
-                self.interrupt()
-        if interrupted:
-            self.manager.rt.interrupt = 0  # a call without loops never polled the flag
-        if "error" in box:
-            err = box["error"]
-            if interrupted and isinstance(err, Trap) and err.code == TRAP_INTERRUPT:
-                raise KeyboardInterrupt from err
-            raise err
-        if interrupted:
-            raise KeyboardInterrupt
-        return box.get("value")
+        # From the main thread, the call runs in a worker so that Ctrl-C can set the interrupt flag: the
+        # compiled loop then traps INTERRUPT at its next back-edge and KeyboardInterrupt is raised.
+        return self.manager.call_interruptibly(self._run, target, vals)
 
     def _run(self, target: Any, vals: list[Scalar]) -> Scalar | None:
         rt = self.manager.rt

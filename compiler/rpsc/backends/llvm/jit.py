@@ -1,7 +1,9 @@
 """The JIT engine: typed IR modules compiled lazily by llvmlite's MCJIT into the running process.
 
-`JitEngine(modules, opt_level=2, cache_dir=None, eager=False, recursion_limit=...)` implements the engine
-protocol of `rpsc.backends.engine` (`call`, `interrupt`, `close`). One LLVM module per `.rps` module; calling a
+`JitEngine(modules, opt_level=2, cache_dir=None, eager=False, recursion_limit=..., interruptible=False)`
+implements the engine protocol of `rpsc.backends.engine` (`call`, `interrupt`, `close`); with
+`interruptible=True`, `call` from the main thread runs through `rpsrt.abi.call_with_rt`, so that Ctrl-C
+raises KeyboardInterrupt (as the native engine's `call` does). One LLVM module per `.rps` module; calling a
 function compiles its module and, transitively, the modules it calls (`eager=True` compiles everything up
 front). Each engine owns its `rps_rt` state (a ctypes Structure mapped onto the external global `rps_rt`
 of its modules), its target machine and its MCJIT instance. With `cache_dir`, object code is looked up in
@@ -21,21 +23,24 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import llvmlite
 import llvmlite.binding as llvm
 from rpsc import CompileError
 from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir
+from rpsrt import abi
 from rpsrt.errors import DEFAULT_RECURSION_LIMIT
 from rpsrt.rt import new_rt, take_trap
 
 from rpsc.backends.llvm.cache import ObjectCache, TargetKey, cache_key, ir_digest
-from rpsc.backends.llvm.codegen import RECURSION_COPIES, RECURSION_COPIES_O3, RT_SYMBOL, RT_TYPE, _copies_of, emit_llvm
+from rpsc.backends.llvm.codegen import RT_SYMBOL, RT_TYPE, emit_llvm
+from rpsc.ir.passes import copies_for_level, gains_copies
 
 _RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n'
-_CTYPE: dict[ir.Type, type[ctypes.c_int64] | type[ctypes.c_double] | type[ctypes.c_uint8]] = {
-    ir.I64: ctypes.c_int64, ir.F64: ctypes.c_double, ir.BOOL: ctypes.c_uint8}
+#: The ctypes type of each value type (`rpsrt.abi`: bool is C's _Bool, ctypes.c_bool).
+_CTYPE: dict[ir.Type, Any] = {t: abi.CTYPES[t.value] for t in (ir.I64, ir.F64, ir.BOOL)}
 _NATIVE_LOCK = threading.Lock()
 
 #: Calls through an engine's Python callables into one tier-up-eligible module before it is recompiled at
@@ -81,11 +86,9 @@ def create_target_machine(key: TargetKey, *, jit: bool) -> llvm.TargetMachine:
 
 
 def recursion_copies(opt_level: int) -> int:
-    """How many copies of a small self-recursive body to emit (inlined into each other, see codegen):
-    RECURSION_COPIES at -O2, RECURSION_COPIES_O3 at -O3, a single body below -O2."""
-    if opt_level >= 3:
-        return RECURSION_COPIES_O3
-    return RECURSION_COPIES if opt_level >= 2 else 1
+    """How many copies of a small self-recursive body to request at -O`opt_level` (the rule is
+    `rpsc.ir.passes.copies_for_level`)."""
+    return copies_for_level(opt_level)
 
 
 def optimize(module: llvm.ModuleRef, tm: llvm.TargetMachine, opt_level: int) -> None:
@@ -206,7 +209,7 @@ class JitEngine:
 
     def __init__(self, modules: Sequence[ir.Module], *, opt_level: int = 2, cache_dir: str | Path | None = None,
                  eager: bool = False, recursion_limit: int = DEFAULT_RECURSION_LIMIT,
-                 tier_up_calls: int = DEFAULT_TIER_UP_CALLS) -> None:
+                 tier_up_calls: int = DEFAULT_TIER_UP_CALLS, interruptible: bool = False) -> None:
         if not 0 <= opt_level <= 3:
             raise ValueError(f"optimisation level must be 0..3, got {opt_level}")
         if not 1 <= recursion_limit < 2**31:
@@ -217,6 +220,7 @@ class JitEngine:
         self.modules = list(modules)
         self.opt_level = opt_level
         self.tier_up_calls = int(tier_up_calls)
+        self.interruptible = interruptible
         self.stats = JitStats()
         self.cache = ObjectCache(Path(cache_dir)) if cache_dir is not None else None
         self.rt = new_rt(int(recursion_limit))
@@ -342,7 +346,7 @@ class JitEngine:
         tier = None
         if self.tier_up_calls > 0 and 1 <= self.opt_level < TIER2_OPT_LEVEL:
             now, then = recursion_copies(self.opt_level), recursion_copies(TIER2_OPT_LEVEL)
-            if any(_copies_of(f, then) > _copies_of(f, now) for f in m.functions):
+            if gains_copies(m, now, then):
                 tier = _Tier(m, self.tier_up_calls, self._tier_up)
         self._tiers[m.oid] = tier
         return tier
@@ -462,7 +466,7 @@ class JitEngine:
         addr = (tier2 or self._ee).get_function_address(ref.symbol)
         if not addr:
             raise EngineError(f"{ref.name} ({ref.symbol}) was not compiled")
-        proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, *(_CTYPE[t] for t in ref.params))
+        proto = abi.cfunctype([t.value for t in ref.params])  # the result pointer passed as an address
         tier = self._tier_of(module) if tier2 is None else None
         if tier is None:
             return self._plain_callable(ref, proto(addr))
@@ -539,6 +543,8 @@ class JitEngine:
     def call(self, fn: str | ir.FunctionRef, args: Sequence[Scalar] = ()) -> Scalar | None:
         """Run `fn` with `args`; its result (None for void); rpsrt.Trap on a trap."""
         ref = self._resolve(fn)
+        if self.interruptible:  # Ctrl-C in the main thread: KeyboardInterrupt, the engine stays usable
+            return abi.call_with_rt(self.rt, self.function(ref), coerce_args(ref, args))
         return self.function(ref)(*coerce_args(ref, args))
 
     def interrupt(self) -> None:

@@ -67,7 +67,11 @@ def _load(store: str) -> Any:
 
     if not os.path.isfile(os.path.join(store, "rps_manifest.json")):
         raise StoreError("no store here (no rps_manifest.json); create one with `rpsc compile`", path=store)
-    return rpsrt.load_store(store)
+    from rpsc.driver.pipeline import migrate_code
+
+    heap = rpsrt.load_store(store)
+    migrate_code(heap)  # in memory only: the next `rpsc compile` or `rpsc store dump` writes it
+    return heap
 
 
 def run_compile(args: argparse.Namespace) -> int:
@@ -87,7 +91,7 @@ def run_compile(args: argparse.Namespace) -> int:
 def _compile(args: argparse.Namespace) -> int:
     import rpsrt
     from rpsc.frontend.parser import read_source
-    from rpsc.driver.pipeline import compile_sources, new_heap
+    from rpsc.driver.pipeline import compile_sources, migrate_code, new_heap
     from rpsrt.errors import StoreError
     from rpsrt.store.writer import dump_store, update_lock
 
@@ -106,7 +110,13 @@ def _compile(args: argparse.Namespace) -> int:
         with update_lock(store):
             exists = os.path.isfile(os.path.join(store, "rps_manifest.json"))
             heap = rpsrt.load_store(store) if exists else new_heap()
-            compile_sources(sources, heap)
+            notice = migrate_code(heap)
+            if notice:
+                print(notice, file=sys.stderr)
+            warnings: list[Any] = []
+            compile_sources(sources, heap, warnings)
+            for w in warnings:
+                print(w.render(), file=sys.stderr)
             dump_store(heap, store, locked=True)
     except BaseException:
         if created:

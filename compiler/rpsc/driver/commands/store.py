@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections import Counter
 
 
@@ -56,6 +57,11 @@ def run_dump(args: argparse.Namespace) -> int:
         raise StoreError("the folder is not empty and holds no store; refusing to write a store into it "
                          "(name a new or empty folder, or an existing store to replace)", path=args.dst)
     heap = rpsrt.load_store(args.src)
+    from rpsc.driver.pipeline import migrate_code
+
+    notice = migrate_code(heap)  # code written by rpsc 0.1.0 is rewritten (one way) before the dump
+    if notice:
+        print(notice, file=sys.stderr)
     written = dump_store(heap, args.dst)
     print(f"{args.dst}: {len(heap.objects)} objects, {len(written)} files written")
     return 0

@@ -18,7 +18,8 @@ typedef int32_t rps_status;
 #define RPS_TRAP_INTERRUPT 4
 
 /* Run-time state shared by every compiled module of one host (the JIT and the plugins alike).
- * The host owns it; compiled code reaches it through a pointer set at load time. */
+ * The host owns it; compiled code reaches it through a pointer set at load time.
+ * This definition is `rpsrt.abi.rt_c_struct()` (RT_FIELDS), checked by tests/runtime/test_abi.py. */
 typedef struct rps_rt {
     volatile int32_t interrupt;   /* set non-zero by the host: the next loop back-edge traps */
     int32_t depth;                /* current call depth of compiled code */
@@ -31,8 +32,9 @@ typedef struct rps_rt {
 
 /* ---- Arithmetic helpers used by generated C (LANGUAGE.md semantics, no undefined behaviour) ----
  * Wrapping arithmetic goes through uint64_t; the unsigned-to-signed conversion back is the two's
- * complement one on every compiler rpsc supports (GCC and Clang document it). Division and conversion
- * report their trap through a status; shifts take the count modulo 64. */
+ * complement one on every compiler rpsc supports (GCC and Clang document it); shifts take the count
+ * modulo 64. Division, remainder and float->int conversion have no helper: rpsc's IR passes make their
+ * traps explicit and leave operands that C's `/`, `%` and `(int64_t)` handle without undefined behaviour. */
 
 #define RPS_I64_MIN (-INT64_C(9223372036854775807) - 1)
 
@@ -58,25 +60,6 @@ static inline double rps_f64_max(double a, double b) { return a < b ? b : a; }
 static inline double rps_f64_abs(double a) { return __builtin_fabs(a); }
 static inline double rps_f64_sqrt(double a) { return __builtin_sqrt(a); }
 
-/* Truncating division and remainder: RPS_TRAP_DIVZERO on a zero divisor (the result is then left 0);
- * INT64_MIN / -1 == INT64_MIN and INT64_MIN % -1 == 0. */
-static inline rps_status rps_i64_sdiv(int64_t *r, int64_t a, int64_t b) {
-    if (b == 0) { *r = 0; return RPS_TRAP_DIVZERO; }
-    *r = (b == -1) ? rps_i64_neg(a) : a / b;
-    return RPS_OK;
-}
-static inline rps_status rps_i64_srem(int64_t *r, int64_t a, int64_t b) {
-    if (b == 0) { *r = 0; return RPS_TRAP_DIVZERO; }
-    *r = (b == -1) ? 0 : a % b;
-    return RPS_OK;
-}
-
-/* f64 -> i64 truncating toward zero; NaN, infinities and values outside [-2^63, 2^63) trap. */
-static inline rps_status rps_f64_to_i64(int64_t *r, double f) {
-    if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0)) { *r = 0; return RPS_TRAP_CONVERSION; }
-    *r = (int64_t)f;
-    return RPS_OK;
-}
 static inline double rps_i64_to_f64(int64_t a) { return (double)a; }
 
 /* Call-depth bookkeeping: enter fails (RPS_TRAP_RECURSION) when the new depth would exceed the limit. */

@@ -1,0 +1,296 @@
+"""The native ABI of compiled code, described once: the `rps_rt` run-time state, the scalar type codes,
+signature strings, the ctypes caller and the interruptible call.
+
+Every other copy derives from this module or is checked against it by tests/runtime/test_abi.py:
+
+- `struct rps_rt` in rps/runtime.h is the text `rt_c_struct()` (the test compares the header with it, and
+  compiles a C program with the real `cc` that prints every field's offsetof/sizeof);
+- the ctypes structure `RpsRt` and the LLVM type `RT_LLVM_TYPE` (used by the LLVM backend) are built from
+  `RT_FIELDS`;
+- a compiled function has the shape `int32_t fn(T *result, T1, ...)` over the types of `TYPES`; its
+  signature string (`i64(i64,f64,bool)`) parses with `Signature.parse`, its ctypes type is
+  `cfunctype(...)`, and `native_caller` wraps one in a Python callable.
+
+`bool` is C's `_Bool` (one byte holding 0 or 1, `ctypes.c_bool`): the LLVM backend passes it as
+`i8 zeroext` and stores an `i8` 0/1 through the result pointer, which is the C ABI of `_Bool` on every
+target rpsc supports.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, PluginError, Trap
+
+# ---------------------------------------------------------------- scalar types
+
+
+@dataclass(frozen=True, slots=True)
+class AbiType:
+    """One type of the native ABI: its code in signature strings, its C and LLVM spelling, its ctypes type."""
+
+    code: str                 # "i64", "f64", "bool", "void"
+    c: str                    # the C type of generated code and of rps/plugin.h
+    llvm: str                 # the LLVM type at the ABI (in memory and as a parameter)
+    ctype: Any                # the ctypes type (None for void)
+
+
+I64 = AbiType("i64", "int64_t", "i64", ctypes.c_int64)
+F64 = AbiType("f64", "double", "double", ctypes.c_double)
+BOOL = AbiType("bool", "_Bool", "i8", ctypes.c_bool)
+VOID = AbiType("void", "void", "void", None)
+#: The types by code; `void` only as a result.
+TYPES: dict[str, AbiType] = {t.code: t for t in (I64, F64, BOOL, VOID)}
+#: The ctypes type of each value type code.
+CTYPES: dict[str, Any] = {t.code: t.ctype for t in (I64, F64, BOOL)}
+
+# ---------------------------------------------------------------- rps_rt
+
+
+@dataclass(frozen=True, slots=True)
+class RtField:
+    """One field of `struct rps_rt`: name, C declaration type, ctypes type, LLVM type, comment."""
+
+    name: str
+    c: str
+    ctype: Any
+    llvm: str
+    comment: str
+
+
+#: `struct rps_rt` (rps/runtime.h), in order: the host's run-time state shared by every compiled module.
+RT_FIELDS: tuple[RtField, ...] = (
+    RtField("interrupt", "volatile int32_t", ctypes.c_int32, "i32",
+            "set non-zero by the host: the next loop back-edge traps"),
+    RtField("depth", "int32_t", ctypes.c_int32, "i32", "current call depth of compiled code"),
+    RtField("depth_limit", "int32_t", ctypes.c_int32, "i32",
+            "calls nested deeper than this trap RPS_TRAP_RECURSION"),
+    RtField("reserved", "int32_t", ctypes.c_int32, "i32", ""),
+    RtField("trap_function", "const char *", ctypes.c_char_p, "ptr",
+            "after a trap: the source name of the function that trapped"),
+    RtField("trap_location", "const char *", ctypes.c_char_p, "ptr",
+            'after a trap: "file:line:col" of the operation that trapped'),
+)
+#: The symbol of the state in LLVM modules (an external global the JIT maps onto its `RpsRt`).
+RT_SYMBOL = "rps_rt"
+#: The LLVM type of `struct rps_rt`.
+RT_LLVM_TYPE = "{" + ", ".join(f.llvm for f in RT_FIELDS) + "}"
+#: Field name -> index (for LLVM's getelementptr).
+RT_INDEX: dict[str, int] = {f.name: i for i, f in enumerate(RT_FIELDS)}
+
+
+def rt_c_struct() -> str:
+    """The C definition of `struct rps_rt`, as rps/runtime.h holds it (a test compares the two)."""
+    lines = ["typedef struct rps_rt {"]
+    for f in RT_FIELDS:
+        decl = f"    {f.c}{'' if f.c.endswith('*') else ' '}{f.name};"
+        lines.append(f"{decl:<34}/* {f.comment} */" if f.comment else decl)
+    lines.append("} rps_rt;")
+    return "\n".join(lines) + "\n"
+
+
+class RpsRt(ctypes.Structure):
+    """The host's shared run-time state: `struct rps_rt` of rps/runtime.h, built from `RT_FIELDS`."""
+
+    _fields_ = [(f.name, f.ctype) for f in RT_FIELDS]
+
+
+def new_rt(depth_limit: int = DEFAULT_RECURSION_LIMIT) -> RpsRt:
+    """A fresh run-time state: no interrupt, depth 0, the given recursion limit, no trap site."""
+    rt = RpsRt()
+    rt.depth_limit = depth_limit
+    return rt
+
+
+def take_trap(rt: RpsRt | None, code: int) -> Trap:
+    """The Trap for status `code`, with the trap site read from `rt`; the site (and, for an interrupt, the
+    interrupt flag) is then cleared so that the state is ready for the next call."""
+    if rt is None:
+        return Trap(code)
+    fn, loc = rt.trap_function, rt.trap_location
+    rt.trap_function = None
+    rt.trap_location = None
+    if code == TRAP_INTERRUPT:
+        rt.interrupt = 0
+    return Trap(code, fn.decode("utf-8", "replace") if fn else None,
+                loc.decode("utf-8", "replace") if loc else None)
+
+
+# ---------------------------------------------------------------- signatures and calls
+
+_VALUE = r"(?:i64|f64|bool)"
+_SIG_RE = re.compile(rf"\s*(i64|f64|bool|void)\s*\(\s*({_VALUE}(?:\s*,\s*{_VALUE})*)?\s*\)\s*")
+_TYPE_RE = re.compile(_VALUE)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A typed signature `ret(params...)` over i64, f64, bool (and void as a result)."""
+
+    ret: str
+    params: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: object, *, path: str | None = None) -> Signature:
+        """`"i64(i64, f64)"` -> Signature("i64", ("i64", "f64")); anything else is a PluginError."""
+        m = _SIG_RE.fullmatch(text) if isinstance(text, str) else None
+        if m is None:
+            raise PluginError(f"invalid signature {text!r} (expected e.g. 'i64(i64,i64)' over i64, f64, bool, "
+                              "void)", path=path)
+        return cls(m[1], tuple(_TYPE_RE.findall(m[2] or "")))
+
+    def __str__(self) -> str:
+        return f"{self.ret}({','.join(self.params)})"
+
+    def prototype(self) -> Any:
+        """The ctypes function type of the native ABI: `int32_t (T *result, T1, ...)`."""
+        return cfunctype(self.params, self.ret)
+
+
+def cfunctype(params: Sequence[str], ret: str | None = None) -> Any:
+    """The ctypes type of `int32_t fn(T *result, T1, ...)` for parameter codes `params`; the result is a
+    `POINTER(T)` for `ret`, or a plain address (`void *`) when `ret` is None or "void"."""
+    res = ctypes.c_void_p if ret is None or ret == "void" else ctypes.POINTER(CTYPES[ret])
+    return ctypes.CFUNCTYPE(ctypes.c_int32, res, *(CTYPES[p] for p in params))
+
+
+def native_caller(address: int, signature: Signature, rt: RpsRt | None, name: str = "",
+                  revocable: list[list[Any]] | None = None) -> Callable[..., Any]:
+    """A Python callable for the native function at `address` (ABI `int32_t fn(T *result, args...)`).
+
+    The ctypes prototype is built here, once. A non-zero status raises Trap (site read from `rt`).
+    With `revocable`, the function sits in a one-element list appended to it: `revoke(box, message)` swaps
+    in a function raising PluginError, so that a caller kept after its plugin is unloaded never jumps into
+    unmapped memory.
+    """
+    box: list[Any] = [signature.prototype()(address)]
+    if revocable is not None:
+        revocable.append(box)
+    take = take_trap
+    call: Callable[..., Any]
+    # The hot path: no byref (ctypes passes an instance by reference for a POINTER parameter), no *args
+    # for the common arities.
+    if signature.ret == "void":
+        def call(*args: Any) -> Any:
+            status = box[0](None, *args)
+            if status:
+                raise take(rt, status)
+            return None
+    else:
+        restype = CTYPES[signature.ret]
+        arity = len(signature.params)
+        if arity == 0:
+            def call() -> Any:
+                result = restype()
+                status = box[0](result)
+                if status:
+                    raise take(rt, status)
+                return result.value
+        elif arity == 1:
+            def call(a: Any) -> Any:  # type: ignore[misc]
+                result = restype()
+                status = box[0](result, a)
+                if status:
+                    raise take(rt, status)
+                return result.value
+        elif arity == 2:
+            def call(a: Any, b: Any) -> Any:  # type: ignore[misc]
+                result = restype()
+                status = box[0](result, a, b)
+                if status:
+                    raise take(rt, status)
+                return result.value
+        elif arity == 3:
+            def call(a: Any, b: Any, c: Any) -> Any:  # type: ignore[misc]
+                result = restype()
+                status = box[0](result, a, b, c)
+                if status:
+                    raise take(rt, status)
+                return result.value
+        else:
+            def call(*args: Any) -> Any:  # type: ignore[misc]
+                result = restype()
+                status = box[0](result, *args)
+                if status:
+                    raise take(rt, status)
+                return result.value
+    call.__name__ = name or "native"
+    return call
+
+
+def revoke(box: list[Any], message: str) -> None:
+    """Make the caller holding `box` raise PluginError(message) instead of calling native code."""
+    def revoked(*args: Any) -> Any:
+        raise PluginError(message)
+    box[0] = revoked
+
+
+# ---------------------------------------------------------------- interruptible calls
+
+
+def call_interruptibly(fn: Callable[..., Any], args: Sequence[Any], interrupt: Callable[[], None], *,
+                       thread_name: str = "rps-call") -> tuple[bool, object, bool]:
+    """Call `fn(*args)` on a worker thread while this thread waits; a KeyboardInterrupt (Ctrl-C) while it
+    waits calls `interrupt()`, so that running compiled code traps INTERRUPT at its next loop back-edge,
+    and the wait goes on until the call returns. Returns (True, result, interrupted) or
+    (False, exception, interrupted), `interrupted` telling whether Ctrl-C was pressed.
+
+    Only the main thread receives Ctrl-C: call it from there (elsewhere, call `fn` directly).
+    """
+    box: list[tuple[bool, object]] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            box.append((True, fn(*args)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box.append((False, exc))
+        finally:
+            done.set()
+
+    interrupted = False
+    thread = threading.Thread(target=work, name=thread_name, daemon=True)
+    try:
+        thread.start()  # (raises only after the thread runs, while waiting for it to have started)
+    except KeyboardInterrupt:
+        interrupted = True
+        interrupt()
+    # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread marked as
+    # finished while it still runs (CPython 3.11), and the call would return before the code did.
+    while not done.is_set():
+        try:
+            done.wait(0.05)
+        except KeyboardInterrupt:
+            interrupted = True
+            interrupt()
+    ok, value = box[0]
+    return ok, value, interrupted
+
+
+def call_with_rt(rt: RpsRt, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
+    """Call `fn(*args)`, compiled code sharing the state `rt`, so that Ctrl-C stops it: from the main
+    thread the call runs through `call_interruptibly`, Ctrl-C setting `rt.interrupt`; an interrupted call
+    clears the flag (a call without loops never polls it) and raises KeyboardInterrupt (from the INTERRUPT
+    trap, when the code trapped). From another thread `fn` is called directly."""
+    if threading.current_thread() is not threading.main_thread():
+        return fn(*args)
+
+    def interrupt() -> None:
+        rt.interrupt = 1
+
+    ok, value, interrupted = call_interruptibly(fn, args, interrupt)
+    if interrupted:
+        rt.interrupt = 0
+    if not ok:
+        assert isinstance(value, BaseException)
+        if interrupted and isinstance(value, Trap) and value.code == TRAP_INTERRUPT:
+            raise KeyboardInterrupt from value
+        raise value
+    if interrupted:
+        raise KeyboardInterrupt
+    return value

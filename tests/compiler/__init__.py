@@ -1,0 +1,1 @@
+"""Tests of the compiler package rpsc (compiler/rpsc/): one folder per subpackage."""

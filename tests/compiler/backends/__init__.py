@@ -1,0 +1,1 @@
+"""Tests of rpsc.backends: one folder per backend."""

@@ -1,0 +1,143 @@
+"""Differential testing: random well-typed programs through the interpreter, the JIT and C (which run the
+lowered IR), checked against the naive evaluator of the un-lowered IR (tests/naive_ir.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from naive_ir import NaiveEvaluator
+from rpsc.backends.c.native import NativeEngine
+from rpsc.backends.interp.interp import Interpreter
+from rpsc.backends.llvm.jit import JitEngine
+
+from .util import compile_modules, outcome, randprog, same
+
+FUNCTIONS_PER_MODULE = 50
+LIMIT = 200
+#: Examples per run: 8 IR modules (400 functions) and 40 source modules (400 programs) unless raised with
+#: RPSC_DIFF_SCALE=N (N times as many) for a longer bug hunt.
+SCALE = max(1, int(os.environ.get("RPSC_DIFF_SCALE", "1")))
+
+
+def _agree(a: tuple[str, object], b: tuple[str, object]) -> bool:
+    return a[0] == b[0] and (same(a[1], b[1]) if a[0] == "ok" else a[1] == b[1])
+
+
+@pytest.mark.slow
+@settings(max_examples=8 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(min_value=0, max_value=2**31 - 1))
+def test_interpreter_jit_and_c_agree(tmp_path_factory, seed):  # type: ignore[no-untyped-def]
+    """Every function of a random 50-function module gives the same result or the same trap (kind,
+    function, location) in the naive evaluator, the interpreter, the LLVM JIT and the C plugin built with
+    -Werror and UBSan."""
+    rp = randprog()
+    prog = rp.random_program(seed, functions=FUNCTIONS_PER_MODULE)
+    folder = tmp_path_factory.mktemp("diff")
+    compile_modules([prog.module], folder)
+    interp = Interpreter([prog.module], recursion_limit=LIMIT)
+    jit = JitEngine([prog.module], recursion_limit=LIMIT)
+    native = NativeEngine(folder, recursion_limit=LIMIT, interruptible=False)
+    try:
+        assert len(prog.calls) == FUNCTIONS_PER_MODULE
+        naive = NaiveEvaluator([prog.module], recursion_limit=LIMIT)
+        for symbol, args in prog.calls:
+            truth = outcome(naive, symbol, args)
+            want = outcome(interp, symbol, args)
+            assert _agree(truth, want), f"{symbol}{args}: naive {truth}, interpreter {want}"
+            got_jit = outcome(jit, symbol, args)
+            got_c = outcome(native, symbol, args)
+            assert _agree(want, got_c), f"{symbol}{args}: interpreter {want}, C {got_c}"
+            assert _agree(want, got_jit), f"{symbol}{args}: interpreter {want}, JIT {got_jit}"
+    finally:
+        native.close()
+        jit.close()
+        interp.close()
+
+
+# ---------------------------------------------------------------------------------- from .rps source
+
+
+def _renamed(node, prefix: str, names: set[str]):  # type: ignore[no-untyped-def]
+    """A copy of an AST node with the functions in `names` (definitions and calls) renamed prefix+name."""
+    import dataclasses
+
+    from rpsc.frontend import ast
+
+    if isinstance(node, tuple):
+        return tuple(_renamed(n, prefix, names) for n in node)
+    if not dataclasses.is_dataclass(node) or isinstance(node, type):
+        return node
+    changes = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        new = _renamed(value, prefix, names)
+        if new is not value:
+            changes[f.name] = new
+    if isinstance(node, ast.FnDecl):
+        changes["name"] = prefix + node.name
+    if isinstance(node, ast.Call) and node.func in names:
+        changes["func"] = prefix + node.func
+    return dataclasses.replace(node, **changes) if changes else node
+
+
+def merge_programs(programs):  # type: ignore[no-untyped-def]
+    """One `.rps` module holding every program's functions (renamed p<i>_...), and the calls to make."""
+    from rpsc.frontend import ast
+
+    decls, calls = [], []
+    for i, prog in enumerate(programs):
+        names = {d.name for d in prog.module.decls if isinstance(d, ast.FnDecl)}
+        prefix = f"p{i}_"
+        decls.extend(_renamed(d, prefix, names) for d in prog.module.decls)
+        calls.append((prefix + prog.entry, prog.args))
+    return ast.Module("diffsrc", "1.0.0", (), None, tuple(decls)), calls
+
+
+PROGRAMS_PER_MODULE = 10
+
+
+@pytest.mark.slow
+@settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.data_too_large])
+@given(data=st.data())
+def test_random_rps_programs_agree_in_all_three_backends(tmp_path_factory, data):  # type: ignore[no-untyped-def]
+    """Random well-typed `.rps` programs (tests/strategies_rps.py), ten per module, compiled through the
+    frontend, give the same result or trap in the naive evaluator, the interpreter, the JIT and the C plugin."""
+    import sys
+
+    from .conftest import REPO
+
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        import strategies_rps as srps
+    finally:
+        sys.path.pop(0)
+    from rpsc.driver.pipeline import compile_sources, ir_modules
+    from rpsc.frontend.printer import print_module
+
+    progs = data.draw(st.lists(srps.programs(max_functions=3), min_size=PROGRAMS_PER_MODULE,
+                               max_size=PROGRAMS_PER_MODULE), label="programs")
+    module, calls = merge_programs(progs)
+    modules = ir_modules(compile_sources([("diffsrc.rps", print_module(module))]))
+    folder = tmp_path_factory.mktemp("diffsrc")
+    compile_modules(modules, folder)
+    interp = Interpreter(modules, recursion_limit=LIMIT)
+    jit = JitEngine(modules, recursion_limit=LIMIT)
+    native = NativeEngine(folder, recursion_limit=LIMIT, interruptible=False)
+    try:
+        naive = NaiveEvaluator(modules, recursion_limit=LIMIT)
+        for entry, args in calls:
+            truth = outcome(naive, entry, args)
+            want = outcome(interp, entry, args)
+            assert _agree(truth, want), f"{entry}{args}: naive {truth}, interpreter {want}"
+            got_jit = outcome(jit, entry, args)
+            got_c = outcome(native, entry, args)
+            assert _agree(want, got_c), f"{entry}{args}: interpreter {want}, C {got_c}"
+            assert _agree(want, got_jit), f"{entry}{args}: interpreter {want}, JIT {got_jit}"
+    finally:
+        native.close()
+        jit.close()
+        interp.close()
