@@ -2,8 +2,9 @@
 
 `c_header(modules, guard_name=...)` returns a self-contained C header (C99 and C++) declaring every function
 the object exports with its `rpsfn_<oid>` symbol and ABI (`int32_t fn(T *result, args...)`), a readable
-`#define <module>_<name>` alias per source name, the status codes (RPS_OK, RPS_TRAP_*), the `rps_rt` state
-the object refers to and `RPSC_DEFINE_RT(limit)`, which defines that state in the host. Pure text: no LLVM.
+`#define <module>_<name>` alias per source name, the status codes (from rpsrt.errors), the `rps_rt` struct
+(rpsrt.abi's description) the object refers to, and `RPSC_DEFINE_RT(limit)`, which defines that state in
+the host. Pure text: no LLVM.
 """
 
 from __future__ import annotations
@@ -26,11 +27,16 @@ public static_assert template this thread_local throw try typeid typename using 
 result
 """.split())
 
-#: The status codes, as rps/runtime.h (and rpsrt.errors) define them.
-STATUS_CODES = (("RPS_OK", 0, "success"), ("RPS_TRAP_DIVZERO", 1, "division or remainder by zero"),
-                ("RPS_TRAP_CONVERSION", 2, "float to int conversion out of range or NaN"),
-                ("RPS_TRAP_RECURSION", 3, "calls nested deeper than rps_rt.depth_limit"),
-                ("RPS_TRAP_INTERRUPT", 4, "rps_rt.interrupt was set while a loop ran"))
+
+def status_codes() -> list[tuple[str, int, str]]:
+    """(C name, value, meaning) of every status code, from rpsrt.errors (TRAP_* and TRAP_KINDS), as
+    rps/runtime.h names them (RPS_OK, RPS_TRAP_...)."""
+    from rpsrt import errors
+
+    codes = sorted((v, k) for k, v in vars(errors).items() if k.startswith("TRAP_") and isinstance(v, int)
+                   and not isinstance(v, bool))
+    return [("RPS_OK" if k == "TRAP_OK" else f"RPS_{k}", v, "success" if v == 0 else errors.TRAP_KINDS.get(v, k))
+            for v, k in codes]
 
 
 def _param(name: str) -> str:
@@ -62,22 +68,18 @@ def c_header(modules: Sequence[ir.Module], *, file_name: str = "rpsc_aot.h", ori
     w("#include <stdint.h>")
     w("")
     w("/* Status codes (the same as rps/runtime.h; both headers may be included, in either order). */")
-    width = max(len(n) for n, _, _ in STATUS_CODES)
-    for name, value, what in STATUS_CODES:
+    codes = status_codes()
+    width = max(len(n) for n, _, _ in codes)
+    for name, value, what in codes:
         w(f"#define {name.ljust(width)} {value}  /* {what} */")
     w("")
+    from rpsrt.abi import RT_FIELDS, RT_SYMBOL, rt_c_struct
+
     w("#ifndef RPS_RT_STRUCT_DEFINED")
     w("#define RPS_RT_STRUCT_DEFINED")
     w("typedef int32_t rps_status;")
-    w("/* The run-time state shared by compiled code and its host (layout of rps/runtime.h). */")
-    w("typedef struct rps_rt {")
-    w("    volatile int32_t interrupt;   /* set non-zero by the host: the next loop back-edge traps */")
-    w("    int32_t depth;                /* current call depth of compiled code */")
-    w("    int32_t depth_limit;          /* calls nested deeper than this trap RPS_TRAP_RECURSION */")
-    w("    int32_t reserved;")
-    w("    const char *trap_function;    /* after a trap: the source name of the function that trapped */")
-    w("    const char *trap_location;    /* after a trap: \"file:line:col\" of the operation that trapped */")
-    w("} rps_rt;")
+    w("/* The run-time state shared by compiled code and its host (rpsrt.abi.rt_c_struct(), as in rps/runtime.h). */")
+    out.append(rt_c_struct().rstrip("\n"))
     w("#endif")
     w("")
     w("#ifdef __cplusplus")
@@ -85,9 +87,10 @@ def c_header(modules: Sequence[ir.Module], *, file_name: str = "rpsc_aot.h", ori
     w("#endif")
     w("")
     w("/* The state the object's code uses, under its symbol `rps_rt` (the typedef holds that name in C). */")
-    w('extern struct rps_rt rpsc_rt __asm__("rps_rt");')
+    w(f'extern struct rps_rt rpsc_rt __asm__("{RT_SYMBOL}");')
     w("/* Define that state in exactly one C file of the host, e.g. `RPSC_DEFINE_RT(10000);`. */")
-    w('#define RPSC_DEFINE_RT(depth_limit) struct rps_rt rpsc_rt __asm__("rps_rt") = {0, 0, (depth_limit), 0, 0, 0}')
+    init = ", ".join("(depth_limit)" if f.name == "depth_limit" else "0" for f in RT_FIELDS)
+    w(f'#define RPSC_DEFINE_RT(depth_limit) struct rps_rt rpsc_rt __asm__("{RT_SYMBOL}") = {{{init}}}')
     aliases: dict[str, str] = {}
     for m in modules:
         w("")
