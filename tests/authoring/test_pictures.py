@@ -163,3 +163,32 @@ def test_build_trace_is_a_chrome_trace(tmp_path: Path, capsys: pytest.CaptureFix
     assert not any(e["cat"].startswith("ninja,") for e in again) and "load store" not in {e["name"] for e in again}
     code, _, err = rpsc(capsys, "build", "--store", str(store), "--trace", str(tmp_path))
     assert code == 1 and "it is a folder" in err
+
+
+def test_gantt_bars_are_proportional() -> None:
+    """The timeline draws each row's innermost events with widths and gaps in proportion to their times."""
+    from rpsc.driver.trace import gantt_dot
+
+    events = [{"name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "rpsc"}},
+              {"name": "whole", "ph": "X", "pid": 1, "tid": 1, "ts": 0, "dur": 3000, "cat": "rpsc"},
+              {"name": "a", "ph": "X", "pid": 1, "tid": 1, "ts": 0, "dur": 1000, "cat": "rpsc"},
+              {"name": "b", "ph": "X", "pid": 1, "tid": 1, "ts": 1000, "dur": 2000, "cat": "rpsc"},
+              {"name": "c.o", "ph": "X", "pid": 1, "tid": 100, "ts": 500, "dur": 2000, "cat": "ninja,compile"}]
+    dot = gantt_dot(events, width_pt=900)
+    bars = re.findall(r'<TD WIDTH="(\d+)" FIXEDSIZE="TRUE" BORDER="1" BGCOLOR="([^"]+)" TITLE="([^:"]+):', dot)
+    assert bars == [("300", "#9ecae1", "a"), ("600", "#9ecae1", "b"), ("600", "#fdae6b", "c.o")]
+    assert '<TD WIDTH="150" FIXEDSIZE="TRUE" BORDER="0"> </TD>' in dot  # c.o starts at 500 µs of 3000
+    assert "whole" not in dot and ">3 ms</TD>" in dot
+
+
+@needs_dot
+def test_build_trace_as_a_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`rpsc build --trace FILE.png` renders the build's timeline to a PNG with Graphviz."""
+    from .conftest import EXAMPLES
+
+    store = tmp_path / "st"
+    assert main(["compile", str(EXAMPLES / "numeric.rps"), "--store", str(store)]) == 0
+    png = tmp_path / "build.png"
+    assert rpsc(capsys, "build", "--store", str(store), "--trace", str(png))[0] == 0
+    w, h = png_size(png)
+    assert 900 < w < 1600 and 40 < h < 400

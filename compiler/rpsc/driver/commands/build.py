@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "build read or produced (for a build system driving rpsc)")
     p.add_argument("--trace", metavar="FILE",
                    help="write a Chrome trace (chrome://tracing, Perfetto) of the build's phases and ninja's "
-                        "steps to FILE")
+                        "steps to FILE; FILE.png/.svg/.pdf: a timeline picture of them (Graphviz `dot`)")
     p.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_build)
 
