@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub = p.add_subparsers(dest="store_command", metavar="ACTION")
     c = sub.add_parser("check", help="load and validate a store, print its counts")
     c.add_argument("dir", help="store directory")
+    c.add_argument("--json", action="store_true", help="print the result as JSON (docs/json-output.md)")
     c.set_defaults(handler=run_check)
     d = sub.add_parser("dump", help="load SRC and write it to DST in format 2024A")
     d.add_argument("src", help="store directory to read")
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d.set_defaults(handler=run_dump)
     s = sub.add_parser("stats", help="objects per class and per payload kind, as a table")
     s.add_argument("dir", help="store directory")
+    s.add_argument("--json", action="store_true", help="print the counts as JSON (docs/json-output.md)")
     s.set_defaults(handler=run_stats)
     n = sub.add_parser("new", help="create a fresh store holding RefPerSys's core objects")
     n.add_argument("dir", help="directory to create (must not hold a store)")
@@ -50,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run_check(args: argparse.Namespace) -> int:
     import rpsrt
+
+    if getattr(args, "json", False):
+        from rpsc.driver.commands.jsonout import store_check
+
+        return store_check(args.dir)
 
     heap = rpsrt.load_store(args.dir)
     print(f"{args.dir}: ok: {len(heap.objects)} objects, {len(heap.spaces)} spaces, {len(heap.roots)} roots, "
@@ -82,6 +89,11 @@ def run_dump(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     import rpsrt
     from rpsrt.model import wellknown as wk
+
+    if getattr(args, "json", False):
+        from rpsc.driver.commands.jsonout import store_stats
+
+        return store_stats(args.dir)
 
     heap = rpsrt.load_store(args.dir)
     name_attr = heap.get(wk.NAME)

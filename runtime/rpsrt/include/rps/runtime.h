@@ -5,6 +5,10 @@
 
 #include <stdint.h>
 
+/* The status type and rps_rt are also written out by headers that `rpsc emit --header` generates: the
+ * guard lets both kinds of header be included, in either order. */
+#ifndef RPS_RT_STRUCT_DEFINED
+#define RPS_RT_STRUCT_DEFINED
 typedef int32_t rps_status;
 
 #define RPS_OK 0
@@ -24,6 +28,7 @@ typedef struct rps_rt {
     const char *trap_function;    /* after a trap: the source name of the function that trapped */
     const char *trap_location;    /* after a trap: "file:line:col" of the operation that trapped */
 } rps_rt;
+#endif
 
 /* ---- Arithmetic helpers used by generated C (LANGUAGE.md semantics, no undefined behaviour) ----
  * Wrapping arithmetic goes through uint64_t; the unsigned-to-signed conversion back is the two's
