@@ -126,7 +126,7 @@ def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int
                 print(w.render(), file=sys.stderr)
             if warnings is not None:
                 warnings.extend(found)
-            dump_store(heap, store, locked=True)
+            dump_store(heap, store, locked=True, lock_timeout=args.lock_timeout)
     except BaseException:
         if created:
             with contextlib.suppress(OSError):
