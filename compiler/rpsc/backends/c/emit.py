@@ -20,6 +20,7 @@ from typing import Any
 
 from rpsc.ir import ir, passes
 from rpsc.ir.ir import BOOL, F64, I64, VOID, ConvertOp, TrapCode, Type
+from rpsrt.versions import release_text
 
 #: Marker comments that open and close every generated function (the line table is built from them too).
 FUNCTION_MARKER = "/* rpsc:function "
@@ -363,11 +364,9 @@ def plugin_manifest(module: ir.Module) -> dict[str, Any]:
 
 
 def plugin_version(version: str) -> str:
-    """A module version as the plugin ABI's MAJOR.MINOR.PATCH (`1.2` -> `1.2.0`; none -> `0.0.0`)."""
-    parts = re.findall(r"\d+", version or "")[:3]
-    if not re.fullmatch(r"\d+(\.\d+){0,2}(-.*)?", version or "") or not parts:
-        return "0.0.0"
-    return ".".join(str(int(p)) for p in parts + ["0"] * (3 - len(parts)))
+    """A module version as the plugin ABI's MAJOR.MINOR.PATCH (`1.2.0-rc.1+b5` -> `1.2.0`; none -> `0.0.0`),
+    by the one version rule (`rpsrt.versions.release_text`)."""
+    return release_text(version)
 
 
 def c_file_name(module_oid: str) -> str:
