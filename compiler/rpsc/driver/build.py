@@ -471,6 +471,11 @@ def generate(options: BuildOptions, heap: Any | None = None) -> tuple[Any, list[
     if heap is None:
         with phase("load store"):
             heap = rpsrt.load_store(str(store))
+    from rpsc.driver.pipeline import migrate_code
+
+    notice = migrate_code(heap)  # rpsc 0.1.0's code: rewritten (one way) since the build records into the store
+    if notice:
+        print(notice, file=sys.stderr)
     with phase("typed IR from the heap"):
         modules = _ir_modules(heap)
     gen = store / GENERATED
