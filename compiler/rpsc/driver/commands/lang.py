@@ -205,6 +205,17 @@ def run_run(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    """`rpsc show`: damaged stored code the decoder lets through and the printer cannot print is a StoreError."""
+    from rpsrt.errors import StoreError
+
+    try:
+        return _show(args)
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError, AssertionError):
+        raise StoreError("malformed stored code: it cannot be printed back (a part is missing or of the wrong "
+                         "kind)", path=args.store) from None
+
+
+def _show(args: argparse.Namespace) -> int:
     from rpsc.backends.engine import EngineError
     from rpsc.heapcode.classes import find_code_classes
     from rpsc.heapcode.decode import decode_function, decode_module
