@@ -32,7 +32,7 @@ from rpsrt.plugins.manifest import (
     parse_sidecar,
     sidecar_path,
 )
-from rpsrt.plugins.points import ExtensionPoint, Implementation, Signature, native_caller, revoke
+from rpsrt.plugins.points import ExtensionPoint, Implementation, Signature, native_caller, python_impl_problem, revoke
 from rpsrt.plugins.trust import (
     OpenedPlugin,
     PluginRefused,
@@ -648,7 +648,7 @@ class PluginManager:
         if address is not None:
             call = native_caller(address, ep.signature, self.rt, name=f"{plugin.name}.{impl_name}")
         else:
-            problem = _python_impl_problem(function, ep.signature)
+            problem = python_impl_problem(function, ep.signature)
             if problem:
                 return fail(REG_BAD_SIGNATURE, f"register_extension({point}, {impl_name}): {problem}")
             call = function
@@ -847,36 +847,6 @@ def _dlopen_opened(opened: OpenedPlugin, where: str) -> Any:
         return ctypes.CDLL(name, mode=RTLD_NOW | RTLD_GLOBAL)
     except OSError as exc:
         raise PluginError(f"dlopen failed: {str(exc).replace(name, where)}", path=where) from None
-
-
-_PY_RESULT = {"i64": ("int",), "f64": ("float",), "bool": ("bool",), "void": ("None", "NoneType")}
-
-
-def _python_impl_problem(function: Any, sig: Signature) -> str | None:
-    """Why the Python callable `function` cannot implement `sig` (its arity, or a declared result type that
-    is not the point's), or None. Callables whose signature Python cannot tell are accepted."""
-    import inspect
-
-    if not callable(function):
-        return f"{function!r} is not callable"
-    try:
-        params = inspect.signature(function)
-    except (TypeError, ValueError):
-        return None
-    try:
-        params.bind(*([0] * len(sig.params)))
-    except TypeError:
-        shown = ", ".join(p for p in params.parameters) or "no parameters"
-        return (f"the Python implementation takes ({shown}), but the point's signature {sig} passes "
-                f"{len(sig.params)} argument(s)")
-    ret = params.return_annotation
-    if ret is inspect.Signature.empty:
-        return None
-    name = ret if isinstance(ret, str) else ("None" if ret is None else getattr(ret, "__name__", str(ret)))
-    if name not in _PY_RESULT[sig.ret]:
-        return f"the Python implementation declares the result {name}, but the point's signature {sig} returns " \
-               f"{sig.ret} ({_PY_RESULT[sig.ret][0]})"
-    return None
 
 
 def _claimed_name(path: Path, exc: PluginError) -> str | None:

@@ -86,7 +86,11 @@ class ExtensionPoint:
 
     def register(self, name: str, function: Callable[..., Any], priority: int = 0, *,
                  plugin: str = "") -> Implementation:
-        """Register a Python callable directly (host code); plugins register through the manager."""
+        """Register a Python callable directly (host code); plugins register through the manager. A callable
+        of the wrong arity, or declaring another result type, is refused here as it is there."""
+        problem = python_impl_problem(function, self.signature)
+        if problem is not None:
+            raise PluginError(f"cannot register {name!r} for extension point {self.name!r}: {problem}")
         impl = Implementation(self.name, name, plugin, int(priority), self.next_seq(), function)
         self._add((impl,))
         return impl
@@ -114,3 +118,33 @@ class ExtensionPoint:
 
     def _none(self, *args: Any) -> Any:
         raise PluginError(f"extension point {self.name} has no implementation")
+
+
+_PY_RESULT = {"i64": ("int",), "f64": ("float",), "bool": ("bool",), "void": ("None", "NoneType")}
+
+
+def python_impl_problem(function: Any, sig: Signature) -> str | None:
+    """Why the Python callable `function` cannot implement `sig` (its arity, or a declared result type that
+    is not the point's), or None. Callables whose signature Python cannot tell are accepted."""
+    import inspect
+
+    if not callable(function):
+        return f"{function!r} is not callable"
+    try:
+        params = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    try:
+        params.bind(*([0] * len(sig.params)))
+    except TypeError:
+        shown = ", ".join(p for p in params.parameters) or "no parameters"
+        return (f"the Python implementation takes ({shown}), but the point's signature {sig} passes "
+                f"{len(sig.params)} argument(s)")
+    ret = params.return_annotation
+    if ret is inspect.Signature.empty:
+        return None
+    name = ret if isinstance(ret, str) else ("None" if ret is None else getattr(ret, "__name__", str(ret)))
+    if name not in _PY_RESULT[sig.ret]:
+        return f"the Python implementation declares the result {name}, but the point's signature {sig} returns " \
+               f"{sig.ret} ({_PY_RESULT[sig.ret][0]})"
+    return None
