@@ -375,14 +375,15 @@ def c_file_name(module_oid: str) -> str:
 
 
 def emit_c(module: ir.Module, *, default_depth_limit: int = 10_000,
-           recursion_copies: int = passes.RECURSION_COPIES) -> CSources:
+           recursion_copies: int = passes.RECURSION_COPIES, entry_poll: bool = True) -> CSources:
     """Render `module` as the C source of its plugin (one file, `rps<oid>-mod.c`), after
     `rpsc.ir.passes.prepare(module, recursion_copies)`: a small self-recursive function becomes its ring
     of body copies, all marked `inline`, so that the C compiler (which does not inline a function into
-    itself) unrolls the recursion; the recursion count stays exact (`room` is an ordinary argument)."""
+    itself) unrolls the recursion; the recursion count stays exact (`room` is an ordinary argument).
+    Every body polls the interrupt flag on entry unless `entry_poll=False` (only to measure its cost)."""
     from rpsc import __version__
 
-    prepared = passes.prepare(module, recursion_copies)
+    prepared = passes.prepare(module, recursion_copies, entry_poll=entry_poll)
     bodies = {fn.ref.symbol: i for i, fn in enumerate(module.functions)}
     emitters = []
     views = []

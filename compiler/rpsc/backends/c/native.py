@@ -5,6 +5,12 @@
 `plugins/rps*-mod.so`), declares the extension points their manifests carry, loads them (dependencies
 first, checksums checked by the manager), and calls `rpsfn_<oid>` symbols through `PluginManager.function`.
 Function names resolve from the plugins' manifests, so the store itself is never loaded.
+
+Threads: `call` can be made from any thread. The plugins' run-time state (`rps_rt`: trap site, call
+depth) and each generated module's trap target are one per host, so native calls are serialised by the
+engine's call lock, which also covers reading the trap site: a trap is reported to the thread whose call
+trapped. `interrupt()` takes no lock and stops the running call (at its next loop back-edge or function
+entry).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -94,6 +101,7 @@ class NativeEngine:
             self.modules.append(ir.Module(moid, cand.name, cand.version, [], fns, [], []))
         self._callables: dict[str, Any] = {}
         self._closed = False
+        self._call_lock = threading.Lock()   # one native call at a time (module docstring)
 
     @property
     def rt(self) -> Any:
@@ -129,16 +137,18 @@ class NativeEngine:
 
     def _run(self, target: Any, vals: list[Scalar]) -> Scalar | None:
         rt = self.manager.rt
-        try:
-            return target(*vals)
-        except Trap as trap:
-            if trap.code == TRAP_INTERRUPT:
-                rt.interrupt = 0
-            rt.depth = 0
-            raise
+        with self._call_lock:
+            try:
+                return target(*vals)
+            except Trap as trap:
+                if trap.code == TRAP_INTERRUPT:
+                    rt.interrupt = 0
+                rt.depth = 0
+                raise
 
     def interrupt(self) -> None:
-        """Set the shared interrupt flag: the next loop back-edge of compiled code traps INTERRUPT."""
+        """Thread-safe: the running call (or else the next one) traps INTERRUPT at its next loop back-edge or
+        function entry."""
         self.manager.rt.interrupt = 1
 
     def close(self) -> None:

@@ -456,12 +456,13 @@ def body_name(symbol: str, copy: int = 0) -> str:
 
 
 def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
-              recursion_copies: int = passes.RECURSION_COPIES) -> str:
+              recursion_copies: int = passes.RECURSION_COPIES, *, entry_poll: bool = True) -> str:
     """The LLVM IR text of one `.rps` module, after `rpsc.ir.passes.prepare(module, recursion_copies)`:
     each function as an internal `fastcc` body (a small self-recursive one as its ring of body copies,
     copies 1..n-1 `alwaysinline`) plus its exported ABI wrapper; callees in other modules, `@rps_rt`,
     `_setjmp` and `longjmp` declared. When `timings` is given, it receives each function's emission time
-    (lowering included) in milliseconds, by source name."""
+    (lowering included) in milliseconds, by source name. Every body starts with the entry poll of
+    `rpsc.ir.passes.poll_entry` unless `entry_poll=False` (only to measure its cost)."""
     mod = _Module()
     symbols = {fn.ref.symbol for fn in module.functions}
     parts = [f'; ModuleID = "{_quote(module.name)}"', _PRELUDE]
@@ -469,7 +470,7 @@ def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
     parts.append(_TRAP_HELPER)
     for fn in module.functions:
         t0 = time.perf_counter()
-        ring = passes.prepare_function(fn, recursion_copies)
+        ring = passes.prepare_function(fn, recursion_copies, entry_poll=entry_poll)
         for i, body in enumerate(ring):
             attrs = " alwaysinline" if i else ""
             parts.append(_FunctionEmitter(body, body_name(fn.symbol, i), mod, symbols, attrs=attrs).emit())

@@ -9,8 +9,17 @@ front). Each engine owns its `rps_rt` state (a ctypes Structure mapped onto the 
 of its modules), its target machine and its MCJIT instance. With `cache_dir`, object code is looked up in
 an on-disk cache before optimisation (see `rpsc.backends.llvm.cache`), through MCJIT's object-cache hooks.
 Tiering: a module with a small self-recursive function, called `tier_up_calls` times through the engine's
-Python callables, is recompiled at tier 2 (-O3, more recursion copies) into an MCJIT engine of its own,
-and its callables are repointed there (see docs/llvm-backend.md, "Tiered compilation").
+Python callables, is recompiled at tier 2 (-O3, more recursion copies) into an MCJIT engine of its own, in
+the background on an agenda (`rpsrt.agenda`; `agenda=`, else the process-wide one): the callables keep
+running tier-1 code and are repointed once the tier-2 code is ready (see docs/llvm-backend.md, "Tiered
+compilation"; `wait_tier_ups()` waits for the pending ones).
+
+Threads: a JitEngine can be called from any thread. Compiling (lazily or eagerly, tier-ups included) is
+serialised by the engine's lock; calls into native code are serialised by its call lock (`_call_lock`),
+which also covers reading the trap site from `rt`, so that a trap is reported to the thread whose call
+trapped, with that call's function and location. The generated code's run-time state (`rps_rt`: trap
+site, call depth, the modules' innermost trap target) is one per engine, hence one native call at a time
+per engine; `interrupt()` needs no lock and stops the running call.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from rpsc import CompileError
 from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir
 from rpsrt import abi
+from rpsrt.agenda import LOW, Agenda, AgendaClosed, Task, default_agenda
 from rpsrt.errors import DEFAULT_RECURSION_LIMIT
 from rpsrt.rt import new_rt, take_trap
 
@@ -199,8 +209,11 @@ class _Tier:
     slots: list[_Slot] = field(default_factory=list)
 
     def tick(self) -> None:
-        self.left -= 1
-        if self.left == 0:
+        # Not atomic across threads: a lost decrement only delays the tier-up; `left` never goes below 0,
+        # and a tier-up requested twice is done once (`JitEngine._tier_up`).
+        left = self.left - 1
+        self.left = left if left > 0 else 0
+        if left == 0:
             self.up(self.module)
 
 
@@ -209,7 +222,8 @@ class JitEngine:
 
     def __init__(self, modules: Sequence[ir.Module], *, opt_level: int = 2, cache_dir: str | Path | None = None,
                  eager: bool = False, recursion_limit: int = DEFAULT_RECURSION_LIMIT,
-                 tier_up_calls: int = DEFAULT_TIER_UP_CALLS, interruptible: bool = False) -> None:
+                 tier_up_calls: int = DEFAULT_TIER_UP_CALLS, interruptible: bool = False,
+                 agenda: Agenda | None = None, entry_poll: bool = True) -> None:
         if not 0 <= opt_level <= 3:
             raise ValueError(f"optimisation level must be 0..3, got {opt_level}")
         if not 1 <= recursion_limit < 2**31:
@@ -221,6 +235,9 @@ class JitEngine:
         self.opt_level = opt_level
         self.tier_up_calls = int(tier_up_calls)
         self.interruptible = interruptible
+        #: Whether every function polls the interrupt flag on entry (False only to measure what it costs).
+        self.entry_poll = bool(entry_poll)
+        self.agenda = agenda
         self.stats = JitStats()
         self.cache = ObjectCache(Path(cache_dir)) if cache_dir is not None else None
         self.rt = new_rt(int(recursion_limit))
@@ -234,6 +251,11 @@ class JitEngine:
         self._tiers: dict[str, _Tier | None] = {}                # module oid -> tier-up state
         self._tier2: dict[str, llvm.ExecutionEngine] = {}      # module oid -> its tier-2 engine
         self._closed = False
+        #: Serialises native calls (and the reading of their trap site): see the module docstring.
+        self._call_lock = threading.Lock()
+        self._tier_tasks: list[Task] = []
+        #: Test hook: called with the module in the agenda's worker before its tier-2 compile starts.
+        self._before_tier2: Callable[[ir.Module], None] | None = None
         self.target = host_target_key(opt_level)
         # One target machine per engine: MCJIT owns it (it lives as long as `self._ee`) and the pass
         # builder borrows it for the cost model, so its subtarget is built once (~0.5 ms per machine).
@@ -290,14 +312,14 @@ class JitEngine:
         digest = key = cached = None
         if self.cache is not None:
             # Warm path: typed IR digest -> object key -> object code; no LLVM IR is generated.
-            digest = ir_digest(repr(m), target)
+            digest = ir_digest(repr(m) + ("" if self.entry_poll else "|no-entry-poll"), target)
             key = self.cache.get_alias(digest) if digest is not None else None
             cached = self.cache.get(key) if key is not None else None
         if cached is not None:
             mod = parse_ir(_RT_DECL, name, tm)  # MCJIT wants a module; the cache supplies its code
             st.parse_ms = (time.perf_counter() - t0) * 1e3
         else:
-            text = emit_llvm(m, st.function_emit_ms, copies)
+            text = emit_llvm(m, st.function_emit_ms, copies, entry_poll=self.entry_poll)
             t1 = time.perf_counter()
             if self.cache is not None:
                 known_bad, key = key, cache_key(text, target)
@@ -347,13 +369,41 @@ class JitEngine:
         if self.tier_up_calls > 0 and 1 <= self.opt_level < TIER2_OPT_LEVEL:
             now, then = recursion_copies(self.opt_level), recursion_copies(TIER2_OPT_LEVEL)
             if gains_copies(m, now, then):
-                tier = _Tier(m, self.tier_up_calls, self._tier_up)
+                tier = _Tier(m, self.tier_up_calls, self._schedule_tier_up)
         self._tiers[m.oid] = tier
         return tier
 
+    def _schedule_tier_up(self, m: ir.Module) -> None:
+        """Queue the tier-2 recompilation of `m` on the agenda (low priority); the caller goes on with the
+        tier-1 code, which the callables keep until `_tier_up` repoints them."""
+        agenda = self.agenda if self.agenda is not None else default_agenda()
+        try:
+            task = agenda.submit(self._tier_up, m, priority=LOW, name=f"jit tier-up {m.name}")
+        except AgendaClosed:   # interpreter exit: stay at tier 1
+            return
+        with self._lock:
+            self._tier_tasks = [t for t in self._tier_tasks if not t.done()] + [task]
+
+    def wait_tier_ups(self, timeout: float | None = None) -> bool:
+        """Wait for the queued and running tier-up compiles of this engine; False on timeout. An error of a
+        background compile is raised here (the callables then simply stay at tier 1)."""
+        with self._lock:
+            tasks = list(self._tier_tasks)
+        for task in tasks:
+            if not task.wait(timeout):
+                return False
+            exc = task.exception(0)
+            if exc is not None:
+                raise exc
+        return True
+
     def _tier_up(self, m: ir.Module) -> None:
-        """Recompile `m` at tier 2 into an MCJIT engine of its own and point `m`'s Python callables at it.
-        Calls into other modules go to their (tier-1) exported wrappers in the main engine."""
+        """Recompile `m` at tier 2 into an MCJIT engine of its own and point `m`'s Python callables at it
+        (an agenda task: see `_schedule_tier_up`). Calls into other modules go to their (tier-1) exported
+        wrappers in the main engine."""
+        hook = self._before_tier2
+        if hook is not None:
+            hook(m)
         with self._lock:
             tier = self._tiers.get(m.oid)
             if self._closed or tier is None or m.oid in self._tier2 or self._ee is None:
@@ -477,27 +527,31 @@ class JitEngine:
     def _plain_callable(self, ref: ir.FunctionRef, cfunc: Callable[..., int]) -> Callable[..., Scalar | None]:
         ret = ref.ret
         raise_trap = self._raise_trap
+        lock = self._call_lock
         if ret is ir.VOID:
             def call_void(*args: Scalar) -> None:
-                status = cfunc(None, *args)
-                if status:
-                    raise_trap(status)
+                with lock:
+                    status = cfunc(None, *args)
+                    if status:
+                        raise_trap(status)
             return call_void
         result = _CTYPE[ret]()
         result_addr = ctypes.addressof(result)
         if ret is ir.BOOL:
             def call_bool(*args: Scalar) -> bool:
-                status = cfunc(result_addr, *args)
-                if status:
-                    raise_trap(status)
-                return result.value != 0
+                with lock:
+                    status = cfunc(result_addr, *args)
+                    if status:
+                        raise_trap(status)
+                    return result.value != 0
             return call_bool
 
         def call(*args: Scalar) -> Scalar:
-            status = cfunc(result_addr, *args)
-            if status:
-                raise_trap(status)
-            return result.value
+            with lock:
+                status = cfunc(result_addr, *args)
+                if status:
+                    raise_trap(status)
+                return result.value
         call.__name__ = ref.name
         return call
 
@@ -506,13 +560,15 @@ class JitEngine:
         calling through `slot`, which the tier-up repoints at the tier-2 code."""
         ret = ref.ret
         raise_trap = self._raise_trap
+        lock = self._call_lock
         if ret is ir.VOID:
             def call_void(*args: Scalar) -> None:
                 if tier.left:
                     tier.tick()
-                status = slot.cfunc(None, *args)
-                if status:
-                    raise_trap(status)
+                with lock:
+                    status = slot.cfunc(None, *args)
+                    if status:
+                        raise_trap(status)
             return call_void
         result = _CTYPE[ret]()
         result_addr = ctypes.addressof(result)
@@ -520,19 +576,21 @@ class JitEngine:
             def call_bool(*args: Scalar) -> bool:
                 if tier.left:
                     tier.tick()
-                status = slot.cfunc(result_addr, *args)
-                if status:
-                    raise_trap(status)
-                return result.value != 0
+                with lock:
+                    status = slot.cfunc(result_addr, *args)
+                    if status:
+                        raise_trap(status)
+                    return result.value != 0
             return call_bool
 
         def call(*args: Scalar) -> Scalar:
             if tier.left:
                 tier.tick()
-            status = slot.cfunc(result_addr, *args)
-            if status:
-                raise_trap(status)
-            return result.value
+            with lock:
+                status = slot.cfunc(result_addr, *args)
+                if status:
+                    raise_trap(status)
+                return result.value
         call.__name__ = ref.name
         return call
 
@@ -557,6 +615,8 @@ class JitEngine:
 
     def close(self) -> None:
         """Drop the native code; calling a callable obtained earlier after close is undefined."""
+        for task in self._tier_tasks:   # queued tier-ups: not needed any more (a running one holds _lock)
+            task.cancel()
         with self._lock:
             self._closed = True
             self._callables.clear()

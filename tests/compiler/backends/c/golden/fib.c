@@ -56,6 +56,8 @@ static inline int64_t rpsb_0(int32_t room, int64_t l0)
     (void)l0; (void)t0; (void)t1; (void)t2; (void)t3; (void)t4; (void)t5; (void)t6; (void)t7;
     if (room < 1)
         rps_module_trap(RPS_TRAP_RECURSION, rps_fname_0, "t.rps:1:1");
+    if (rps_module_rt->interrupt)
+        rps_module_trap(RPS_TRAP_INTERRUPT, rps_fname_0, "t.rps:1:1");
     t0 = l0;
     t1 = (t0 < INT64_C(2));
     if (t1) goto L1; else goto L2;
@@ -85,6 +87,8 @@ static inline int64_t rpsb_0_1(int32_t room, int64_t l0)
     (void)l0; (void)t0; (void)t1; (void)t2; (void)t3; (void)t4; (void)t5; (void)t6; (void)t7;
     if (room < 1)
         rps_module_trap(RPS_TRAP_RECURSION, rps_fname_0, "t.rps:1:1");
+    if (rps_module_rt->interrupt)
+        rps_module_trap(RPS_TRAP_INTERRUPT, rps_fname_0, "t.rps:1:1");
     t0 = l0;
     t1 = (t0 < INT64_C(2));
     if (t1) goto L1; else goto L2;
@@ -114,6 +118,8 @@ static inline int64_t rpsb_0_2(int32_t room, int64_t l0)
     (void)l0; (void)t0; (void)t1; (void)t2; (void)t3; (void)t4; (void)t5; (void)t6; (void)t7;
     if (room < 1)
         rps_module_trap(RPS_TRAP_RECURSION, rps_fname_0, "t.rps:1:1");
+    if (rps_module_rt->interrupt)
+        rps_module_trap(RPS_TRAP_INTERRUPT, rps_fname_0, "t.rps:1:1");
     t0 = l0;
     t1 = (t0 < INT64_C(2));
     if (t1) goto L1; else goto L2;

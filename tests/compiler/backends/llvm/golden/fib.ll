@@ -27,21 +27,28 @@ entry:
 start:
   br label %b0
 b0:
-  %r2 = icmp slt i64 %p0, 2
-  br i1 %r2, label %b1, label %b2
+  %r2 = load volatile i32, ptr getelementptr inbounds ({i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 0), align 4
+  %r3 = icmp ne i32 %r2, 0
+  br i1 %r3, label %trap.4.4, label %c5, !prof !0
+c5:
+  %r6 = icmp slt i64 %p0, 2
+  br i1 %r6, label %b1, label %b2
 b1:
   ret i64 %p0
 b2:
-  %r3 = sub i64 %p0, 1
-  %r4 = sub i32 %room, 1
-  %r5 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.1"(i32 %r4, i64 %r3)
-  %r6 = sub i64 %p0, 2
-  %r7 = sub i32 %room, 1
-  %r8 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.1"(i32 %r7, i64 %r6)
-  %r9 = add i64 %r5, %r8
-  ret i64 %r9
+  %r7 = sub i64 %p0, 1
+  %r8 = sub i32 %room, 1
+  %r9 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.1"(i32 %r8, i64 %r7)
+  %r10 = sub i64 %p0, 2
+  %r11 = sub i32 %room, 1
+  %r12 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.1"(i32 %r11, i64 %r10)
+  %r13 = add i64 %r9, %r12
+  ret i64 %r13
 trap.3.1:
   call void @"rpsc.trap"(i32 3, ptr @.str.0, ptr @.str.1)
+  unreachable
+trap.4.4:
+  call void @"rpsc.trap"(i32 4, ptr @.str.0, ptr @.str.1)
   unreachable
 }
 
@@ -52,21 +59,28 @@ entry:
 start:
   br label %b0
 b0:
-  %r2 = icmp slt i64 %p0, 2
-  br i1 %r2, label %b1, label %b2
+  %r2 = load volatile i32, ptr getelementptr inbounds ({i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 0), align 4
+  %r3 = icmp ne i32 %r2, 0
+  br i1 %r3, label %trap.4.4, label %c5, !prof !0
+c5:
+  %r6 = icmp slt i64 %p0, 2
+  br i1 %r6, label %b1, label %b2
 b1:
   ret i64 %p0
 b2:
-  %r3 = sub i64 %p0, 1
-  %r4 = sub i32 %room, 1
-  %r5 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.2"(i32 %r4, i64 %r3)
-  %r6 = sub i64 %p0, 2
-  %r7 = sub i32 %room, 1
-  %r8 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.2"(i32 %r7, i64 %r6)
-  %r9 = add i64 %r5, %r8
-  ret i64 %r9
+  %r7 = sub i64 %p0, 1
+  %r8 = sub i32 %room, 1
+  %r9 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.2"(i32 %r8, i64 %r7)
+  %r10 = sub i64 %p0, 2
+  %r11 = sub i32 %room, 1
+  %r12 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body.2"(i32 %r11, i64 %r10)
+  %r13 = add i64 %r9, %r12
+  ret i64 %r13
 trap.3.1:
   call void @"rpsc.trap"(i32 3, ptr @.str.0, ptr @.str.1)
+  unreachable
+trap.4.4:
+  call void @"rpsc.trap"(i32 4, ptr @.str.0, ptr @.str.1)
   unreachable
 }
 
@@ -77,21 +91,28 @@ entry:
 start:
   br label %b0
 b0:
-  %r2 = icmp slt i64 %p0, 2
-  br i1 %r2, label %b1, label %b2
+  %r2 = load volatile i32, ptr getelementptr inbounds ({i32, i32, i32, i32, ptr, ptr}, ptr @"rps_rt", i32 0, i32 0), align 4
+  %r3 = icmp ne i32 %r2, 0
+  br i1 %r3, label %trap.4.4, label %c5, !prof !0
+c5:
+  %r6 = icmp slt i64 %p0, 2
+  br i1 %r6, label %b1, label %b2
 b1:
   ret i64 %p0
 b2:
-  %r3 = sub i64 %p0, 1
-  %r4 = sub i32 %room, 1
-  %r5 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body"(i32 %r4, i64 %r3)
-  %r6 = sub i64 %p0, 2
-  %r7 = sub i32 %room, 1
-  %r8 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body"(i32 %r7, i64 %r6)
-  %r9 = add i64 %r5, %r8
-  ret i64 %r9
+  %r7 = sub i64 %p0, 1
+  %r8 = sub i32 %room, 1
+  %r9 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body"(i32 %r8, i64 %r7)
+  %r10 = sub i64 %p0, 2
+  %r11 = sub i32 %room, 1
+  %r12 = call fastcc i64 @"rpsfn_43BDOQrMDoE01iYe0n.body"(i32 %r11, i64 %r10)
+  %r13 = add i64 %r9, %r12
+  ret i64 %r13
 trap.3.1:
   call void @"rpsc.trap"(i32 3, ptr @.str.0, ptr @.str.1)
+  unreachable
+trap.4.4:
+  call void @"rpsc.trap"(i32 4, ptr @.str.0, ptr @.str.1)
   unreachable
 }
 
