@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rpsrt.abi import call_with_rt
+from rpsrt.abi import ThreadStates, call_with_rt, rt_key_cell
 from rpsrt.errors import PluginError
 from rpsrt.rt import RpsRt, new_rt
 from rpsrt.plugins.elf import ElfFile, read_elf
@@ -75,7 +75,8 @@ _ARGUMENT_FN = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_
 
 
 class PluginApi(ctypes.Structure):
-    """`rps_plugin_api` of rps/plugin.h, field for field (PLUGIN_ABI.md's table plus the appended `rt`)."""
+    """`rps_plugin_api` of rps/plugin.h, field for field (PLUGIN_ABI.md's table plus the appended `rt` and
+    `rt_key`)."""
 
     _fields_ = [
         ("abi_version", ctypes.c_uint32),
@@ -85,6 +86,7 @@ class PluginApi(ctypes.Structure):
         ("log", _LOG_FN),
         ("argument", _ARGUMENT_FN),
         ("rt", ctypes.POINTER(RpsRt)),
+        ("rt_key", ctypes.POINTER(ctypes.c_uint)),
     ]
 
 
@@ -312,6 +314,8 @@ class PluginManager:
         self.search_paths: tuple[Path, ...] = tuple(
             p for p in (q.absolute() for q in paths) if not (p in seen or seen.add(p)))  # type: ignore[func-returns-value]
         self.rt = rt if rt is not None else new_rt()
+        #: The per-thread states compiled code of these plugins runs on (`rpsrt.abi.ThreadStates`).
+        self.thread_states = ThreadStates(self.rt)
         self.points: dict[str, ExtensionPoint] = {}
         self._loaded: dict[str, Plugin] = {}           # in load order
         self._python: dict[str, Candidate] = {}
@@ -609,7 +613,8 @@ class PluginManager:
         host_id = next(self._host_ids)
         try:
             api = PluginApi(ABI_VERSION, ctypes.sizeof(PluginApi), ctypes.c_void_p(host_id), self._c_register,
-                            self._c_log, self._c_argument, ctypes.pointer(self.rt))
+                            self._c_log, self._c_argument, ctypes.pointer(self.rt),
+                            ctypes.pointer(rt_key_cell()))
             plugin._api = api
             self._hosts[host_id] = plugin
             try:
@@ -678,7 +683,7 @@ class PluginManager:
         if any(i.point == point and i.name == impl_name for i in plugin._staged):
             return fail(REG_BAD_ARGUMENT, f"register_extension({point}): duplicate implementation {impl_name!r}")
         if address is not None:
-            call = native_caller(address, ep.signature, self.rt, name=f"{plugin.name}.{impl_name}",
+            call = native_caller(address, ep.signature, self.thread_states, name=f"{plugin.name}.{impl_name}",
                                  revocable=plugin._callers)
         else:
             problem = _python_impl_problem(function, ep.signature)
@@ -843,13 +848,14 @@ class PluginManager:
                 raise PluginError(f"plugin {plugin.name}'s manifest exports {symbol!r}, which the file does not "
                                   "define", path=_where(plugin.candidate))
             address = plugin.address(symbol)
-            return _guarded(native_caller(address, sig, self.rt, name=symbol, revocable=plugin._callers))
+            return _guarded(native_caller(address, sig, self.thread_states, name=symbol,
+                                          revocable=plugin._callers))
         raise PluginError(f"no loaded plugin exports {symbol!r}")
 
     def call_interruptibly(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`fn(*args)` (e.g. a callable from `function`) such that Ctrl-C in the main thread sets this
         manager's interrupt flag and raises KeyboardInterrupt once the code stops (`rpsrt.abi.call_with_rt`)."""
-        return call_with_rt(self.rt, fn, args)
+        return call_with_rt(self.thread_states, fn, args)
 
     # ------------------------------------------------------------ graph
 

@@ -6,11 +6,10 @@
 first, checksums checked by the manager), and calls `rpsfn_<oid>` symbols through `PluginManager.function`.
 Function names resolve from the plugins' manifests, so the store itself is never loaded.
 
-Threads: `call` can be made from any thread. The plugins' run-time state (`rps_rt`: trap site, call
-depth) and each generated module's trap target are one per host, so native calls are serialised by the
-engine's call lock, which also covers reading the trap site: a trap is reported to the thread whose call
-trapped. `interrupt()` takes no lock and stops the running call (at its next loop back-edge or function
-entry).
+Threads: `call` can be made from any thread, and calls from several threads run at once: each runs on
+its thread's own run-time state (the manager's `thread_states`: trap site, call depth, trap target,
+interrupt flag), so a trap is reported to the thread whose call trapped. `interrupt()` takes no lock and
+stops every running call (at its next loop back-edge or function entry).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from typing import Any
 from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir
 from rpsrt.abi import Signature
-from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, PluginError, Trap
+from rpsrt.errors import DEFAULT_RECURSION_LIMIT, PluginError
 
 def read_store_plugins(store: Path) -> list[str] | None:
     """The OIDs in the store manifest's `"plugins"` (None when the manifest cannot be read)."""
@@ -101,7 +99,6 @@ class NativeEngine:
             self.modules.append(ir.Module(moid, cand.name, cand.version, [], fns, [], []))
         self._callables: dict[str, Any] = {}
         self._closed = False
-        self._call_lock = threading.Lock()   # one native call at a time (module docstring)
 
     @property
     def rt(self) -> Any:
@@ -136,20 +133,13 @@ class NativeEngine:
         return self.manager.call_interruptibly(self._run, target, vals)
 
     def _run(self, target: Any, vals: list[Scalar]) -> Scalar | None:
-        rt = self.manager.rt
-        with self._call_lock:
-            try:
-                return target(*vals)
-            except Trap as trap:
-                if trap.code == TRAP_INTERRUPT:
-                    rt.interrupt = 0
-                rt.depth = 0
-                raise
+        # (the callable runs on this thread's state, and resets it after a trap: rpsrt.abi.ThreadStates)
+        return target(*vals)
 
     def interrupt(self) -> None:
         """Thread-safe: the running call (or else the next one) traps INTERRUPT at its next loop back-edge or
         function entry."""
-        self.manager.rt.interrupt = 1
+        self.manager.thread_states.interrupt()
 
     def close(self) -> None:
         """Unload every plugin this engine loaded."""

@@ -14,12 +14,13 @@ the background on an agenda (`rpsrt.agenda`; `agenda=`, else the process-wide on
 running tier-1 code and are repointed once the tier-2 code is ready (see docs/llvm-backend.md, "Tiered
 compilation"; `wait_tier_ups()` waits for the pending ones).
 
-Threads: a JitEngine can be called from any thread. Compiling (lazily or eagerly, tier-ups included) is
-serialised by the engine's lock; calls into native code are serialised by its call lock (`_call_lock`),
-which also covers reading the trap site from `rt`, so that a trap is reported to the thread whose call
-trapped, with that call's function and location. The generated code's run-time state (`rps_rt`: trap
-site, call depth, the modules' innermost trap target) is one per engine, hence one native call at a time
-per engine; `interrupt()` needs no lock and stops the running call.
+Threads: a JitEngine can be called from any thread, and calls from several threads run at once. Each
+calling thread has its own run-time state (`thread_states`, an `rpsrt.abi.ThreadStates`: interrupt flag,
+call depth, trap site and trap target), bound to the pthread key `rps_rt_key` before the call; the
+engine's `rt` is the shared state (its recursion limit is every thread's). So a trap is reported to the
+thread whose call trapped, with that call's function and site. `interrupt()` stops every running call of
+the engine (`interrupt(thread)`: that thread's). Compiling (lazily or eagerly, tier-ups included) is
+serialised by the engine's lock; a callable keeps running its current code meanwhile.
 """
 
 from __future__ import annotations
@@ -42,13 +43,13 @@ from rpsc.ir import ir
 from rpsrt import abi
 from rpsrt.agenda import LOW, Agenda, AgendaClosed, Task, default_agenda
 from rpsrt.errors import DEFAULT_RECURSION_LIMIT
-from rpsrt.rt import new_rt, take_trap
+from rpsrt.rt import new_rt
 
 from rpsc.backends.llvm.cache import ObjectCache, TargetKey, cache_key, ir_digest
 from rpsc.backends.llvm.codegen import RT_SYMBOL, RT_TYPE, emit_llvm
 from rpsc.ir.passes import copies_for_level, gains_copies
 
-_RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n'
+_RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n@{abi.RT_KEY_SYMBOL} = extern_weak global i32\n'
 #: The ctypes type of each value type (`rpsrt.abi`: bool is C's _Bool, ctypes.c_bool).
 _CTYPE: dict[ir.Type, Any] = {t: abi.CTYPES[t.value] for t in (ir.I64, ir.F64, ir.BOOL)}
 _NATIVE_LOCK = threading.Lock()
@@ -242,6 +243,9 @@ class JitEngine:
         self.cache = ObjectCache(Path(cache_dir)) if cache_dir is not None else None
         self.rt = new_rt(int(recursion_limit))
         self._rt_addr = ctypes.addressof(self.rt)
+        #: The calling threads' own states (see the module docstring).
+        self.thread_states = abi.ThreadStates(self.rt)
+        self._key_addr = ctypes.addressof(abi.rt_key_cell())
         self._module_of: dict[str, ir.Module] = {f.ref.symbol: m for m in self.modules for f in m.functions}
         self._loaded: set[str] = set()
         self._pending: dict[str, _Pending] = {}
@@ -251,8 +255,6 @@ class JitEngine:
         self._tiers: dict[str, _Tier | None] = {}                # module oid -> tier-up state
         self._tier2: dict[str, llvm.ExecutionEngine] = {}      # module oid -> its tier-2 engine
         self._closed = False
-        #: Serialises native calls (and the reading of their trap site): see the module docstring.
-        self._call_lock = threading.Lock()
         self._tier_tasks: list[Task] = []
         #: Test hook: called with the module in the agenda's worker before its tier-2 compile starts.
         self._before_tier2: Callable[[ir.Module], None] | None = None
@@ -436,6 +438,7 @@ class JitEngine:
         t0 = time.perf_counter()
         ee = llvm.create_mcjit_compiler(link, tm)
         ee.add_global_mapping(link.get_global_variable(RT_SYMBOL), self._rt_addr)
+        ee.add_global_mapping(link.get_global_variable(abi.RT_KEY_SYMBOL), self._key_addr)
         assert self._ee is not None
         for sym in externs:
             addr = self._ee.get_function_address(sym)
@@ -462,6 +465,7 @@ class JitEngine:
             t0 = time.perf_counter()
             ee = llvm.create_mcjit_compiler(mod, self._tm)
             ee.add_global_mapping(mod.get_global_variable(RT_SYMBOL), self._rt_addr)
+            ee.add_global_mapping(mod.get_global_variable(abi.RT_KEY_SYMBOL), self._key_addr)
             ee.set_object_cache(self._notify, self._getbuffer)
             self._ee = ee
             self.stats.engine_ms += (time.perf_counter() - t0) * 1e3   # engine creation, deferred
@@ -516,7 +520,7 @@ class JitEngine:
         addr = (tier2 or self._ee).get_function_address(ref.symbol)
         if not addr:
             raise EngineError(f"{ref.name} ({ref.symbol}) was not compiled")
-        proto = abi.cfunctype([t.value for t in ref.params])  # the result pointer passed as an address
+        proto = abi.cfunctype([t.value for t in ref.params], ref.ret.value)   # result: a POINTER(T)
         tier = self._tier_of(module) if tier2 is None else None
         if tier is None:
             return self._plain_callable(ref, proto(addr))
@@ -525,33 +529,25 @@ class JitEngine:
         return self._tiering_callable(ref, slot, tier)
 
     def _plain_callable(self, ref: ir.FunctionRef, cfunc: Callable[..., int]) -> Callable[..., Scalar | None]:
+        # Each call runs on the calling thread's state (bound by `enter`) and a result buffer of its own.
         ret = ref.ret
-        raise_trap = self._raise_trap
-        lock = self._call_lock
+        enter, take = self.thread_states.enter, self.thread_states.take_trap
         if ret is ir.VOID:
             def call_void(*args: Scalar) -> None:
-                with lock:
-                    status = cfunc(None, *args)
-                    if status:
-                        raise_trap(status)
+                rt = enter()
+                status = cfunc(None, *args)
+                if status:
+                    raise take(rt, status)
             return call_void
-        result = _CTYPE[ret]()
-        result_addr = ctypes.addressof(result)
-        if ret is ir.BOOL:
-            def call_bool(*args: Scalar) -> bool:
-                with lock:
-                    status = cfunc(result_addr, *args)
-                    if status:
-                        raise_trap(status)
-                    return result.value != 0
-            return call_bool
+        restype = _CTYPE[ret]
 
         def call(*args: Scalar) -> Scalar:
-            with lock:
-                status = cfunc(result_addr, *args)
-                if status:
-                    raise_trap(status)
-                return result.value
+            rt = enter()
+            result = restype()
+            status = cfunc(result, *args)
+            if status:
+                raise take(rt, status)
+            return result.value
         call.__name__ = ref.name
         return call
 
@@ -559,55 +555,41 @@ class JitEngine:
         """Like `_plain_callable`, but counting calls towards the module's tier-up (`tier.left`) and
         calling through `slot`, which the tier-up repoints at the tier-2 code."""
         ret = ref.ret
-        raise_trap = self._raise_trap
-        lock = self._call_lock
+        enter, take = self.thread_states.enter, self.thread_states.take_trap
         if ret is ir.VOID:
             def call_void(*args: Scalar) -> None:
                 if tier.left:
                     tier.tick()
-                with lock:
-                    status = slot.cfunc(None, *args)
-                    if status:
-                        raise_trap(status)
+                rt = enter()
+                status = slot.cfunc(None, *args)
+                if status:
+                    raise take(rt, status)
             return call_void
-        result = _CTYPE[ret]()
-        result_addr = ctypes.addressof(result)
-        if ret is ir.BOOL:
-            def call_bool(*args: Scalar) -> bool:
-                if tier.left:
-                    tier.tick()
-                with lock:
-                    status = slot.cfunc(result_addr, *args)
-                    if status:
-                        raise_trap(status)
-                    return result.value != 0
-            return call_bool
+        restype = _CTYPE[ret]
 
         def call(*args: Scalar) -> Scalar:
             if tier.left:
                 tier.tick()
-            with lock:
-                status = slot.cfunc(result_addr, *args)
-                if status:
-                    raise_trap(status)
-                return result.value
+            rt = enter()
+            result = restype()
+            status = slot.cfunc(result, *args)
+            if status:
+                raise take(rt, status)
+            return result.value
         call.__name__ = ref.name
         return call
-
-    def _raise_trap(self, status: int) -> None:
-        self.rt.depth = 0
-        raise take_trap(self.rt, status)
 
     def call(self, fn: str | ir.FunctionRef, args: Sequence[Scalar] = ()) -> Scalar | None:
         """Run `fn` with `args`; its result (None for void); rpsrt.Trap on a trap."""
         ref = self._resolve(fn)
         if self.interruptible:  # Ctrl-C in the main thread: KeyboardInterrupt, the engine stays usable
-            return abi.call_with_rt(self.rt, self.function(ref), coerce_args(ref, args))
+            return abi.call_with_rt(self.thread_states, self.function(ref), coerce_args(ref, args))
         return self.function(ref)(*coerce_args(ref, args))
 
-    def interrupt(self) -> None:
-        """Thread-safe: the next loop back-edge poll of running code traps INTERRUPT."""
-        self.rt.interrupt = 1
+    def interrupt(self, thread: threading.Thread | int | None = None) -> None:
+        """Thread-safe: the running calls (or else the next ones) trap INTERRUPT at their next poll (loop
+        back-edge or function entry); with `thread`, only that thread's."""
+        self.thread_states.interrupt(thread)
 
     @property
     def recursion_limit(self) -> int:
