@@ -29,17 +29,19 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from rpsrt.errors import Error
+
 __all__ = ["HIGH", "LOW", "NORMAL", "Agenda", "AgendaClosed", "Task", "TaskCancelled", "default_agenda"]
 
 #: Conventional priorities (any int works; higher runs first).
 LOW, NORMAL, HIGH = -10, 0, 10
 
 
-class AgendaClosed(RuntimeError):
+class AgendaClosed(Error):
     """Raised by `Agenda.submit` once the agenda is shut down."""
 
 
-class TaskCancelled(RuntimeError):
+class TaskCancelled(Error):
     """Raised by `Task.result` for a task cancelled before it ran."""
 
 
