@@ -83,6 +83,7 @@ class BuildOptions:
     generate_only: bool = False
     verbose: bool = False
     stamp: Path | None = None  # touched after a successful build, with a depfile `<stamp>.d` beside it
+    lock_timeout: float | None = None  # seconds to wait for the store's lock (None: as long as it takes)
 
     @property
     def store_dir(self) -> Path:
@@ -478,8 +479,9 @@ def generate(options: BuildOptions, heap: Any | None = None) -> tuple[Any, list[
 
 
 def record_plugins(heap: Any, results: Sequence[ModuleResult], store: Path, modules: Sequence[Any] = ()) -> bool:
-    """Record each built module's plugin file, checksum and native symbols in its module object, each
-    compiled function's code hash, and the modules in the manifest's `plugins`; True when anything changed."""
+    """Record each built module's plugin file, checksum and native symbols in its module object, and each
+    compiled function's code hash (not in the manifest's `plugins`: rpsc.driver.record); True when anything
+    changed."""
     from rpsc.driver.record import record
 
     return record(heap, results, store, modules)
@@ -498,7 +500,7 @@ def build_store(options: BuildOptions, *, echo: TextIO | None = None,
         return quick
     from rpsrt.store.writer import update_lock
 
-    with update_lock(options.store_dir):  # a concurrent `rpsc compile` waits instead of being overwritten
+    with update_lock(options.store_dir, timeout=options.lock_timeout):  # a concurrent `rpsc compile` waits instead of being overwritten
         return _build(options, echo, locked=True)
 
 
@@ -534,7 +536,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool) -> Build
     if changed:
         from rpsrt.store.writer import dump_store
 
-        dump_store(heap, str(store), locked=locked)
+        dump_store(heap, str(store), locked=locked, lock_timeout=options.lock_timeout)
         os.utime(bdir / "build.ninja")
         restat(bdir, ninja, "build.ninja")
     state = {

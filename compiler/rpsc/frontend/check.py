@@ -546,6 +546,10 @@ class _ModuleChecker:
                 self.diags.error(f"attribute `{f.attr}` is set twice", f.span,
                                  notes=[Note("first set here", seen[f.attr].span)])
             seen[f.attr] = f
+            if isinstance(f.value, ast.NullValue):
+                self.diags.warning(f"upstream RefPerSys cannot load the attribute `{f.attr}` set to null: its loader "
+                                   "requires every attribute value, so the store would not load there", f.value.span,
+                                   hint="leave the attribute out (reading an absent attribute gives null)")
             self.value(f.value, in_comps=True)
         for v in d.comps or ():
             self.value(v, in_comps=True)

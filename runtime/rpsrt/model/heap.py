@@ -37,7 +37,8 @@ class Heap:
         self.roots: set[RpsObject] = set()
         #: Constants (`constset`).
         self.constants: set[RpsObject] = set()
-        #: Plugin objects (`plugins`): modules built into `plugins/rps<oid>-mod.so`.
+        #: The manifest's `plugins` (upstream loads each as `plugins/rps<oid>-mod.so`; `rpsc build` lists
+        #: nothing here and keeps its plugin records on the module objects, docs/store.md).
         self.plugins: set[RpsObject] = set()
         #: Other manifest members (provenance and unknown ones), kept for the next dump.
         self.manifest_extra: dict[str, Any] = {}

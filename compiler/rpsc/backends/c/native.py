@@ -1,8 +1,9 @@
 """The native engine: runs a store's functions from its built C plugins, loaded through the PluginManager.
 
 `NativeEngine(store_dir, recursion_limit=...)` implements `rpsc.backends.engine.Engine` (`call`, `interrupt`,
-`close`) for `rpsc run --backend c`. It reads the plugins the store lists (manifest `"plugins"`, else every
-`plugins/rps*-mod.so`), declares the extension points their manifests carry, loads them (dependencies
+`close`) for `rpsc run --backend c`. It reads the plugins the store lists (manifest `"plugins"`; else the
+modules of the last `rpsc build`, from its state file, since rpsc keeps its plugin records in the heap and
+writes `"plugins"` empty as upstream does; else every `plugins/rps*-mod.so`), declares the extension points their manifests carry, loads them (dependencies
 first, checksums checked by the manager), and calls `rpsfn_<oid>` symbols through `PluginManager.function`.
 Function names resolve from the plugins' manifests, so the store itself is never loaded.
 
@@ -41,6 +42,17 @@ def read_store_plugins(store: Path) -> list[str] | None:
     return [p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else None
 
 
+def read_built_plugins(build_dir: Path) -> list[str] | None:
+    """The module OIDs the last `rpsc build` (its state in `build_dir`) built (None without a state)."""
+    from rpsc.driver.build import read_state
+
+    state = read_state(build_dir)
+    mods = state.get("modules") if isinstance(state, dict) else None
+    if not isinstance(mods, list):
+        return None
+    return [m["oid"] for m in mods if isinstance(m, dict) and isinstance(m.get("oid"), str)]
+
+
 def check_fresh(store: Path, build_dir: Path) -> None:
     """Refuse plugins older than the store: when the last `rpsc build` (its state in `build_dir`) saw other
     store files than there are now, the plugins may run stale code. No state: nothing to check."""
@@ -63,12 +75,13 @@ class NativeEngine:
         from rpsrt.plugins import PluginManager, inspect_native
 
         self.store = Path(store_dir)
-        check_fresh(self.store, Path(build_dir) if build_dir is not None else self.store / "build")
+        bdir = Path(build_dir) if build_dir is not None else self.store / "build"
+        check_fresh(self.store, bdir)
         self.manager = manager if manager is not None else PluginManager(plugin_paths, store=self.store)
         self.manager.rt.depth_limit = int(recursion_limit)
         self.interruptible = interruptible
         pdir = self.store / "plugins"
-        oids = read_store_plugins(self.store)
+        oids = read_store_plugins(self.store) or read_built_plugins(bdir)
         if oids:
             files = [pdir / f"rps{oid}-mod.so" for oid in oids]
         else:

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from rpsc.driver.commands import numbers_as_arguments
+from rpsc.driver.commands.store import add_lock_timeout
 
 BACKENDS = ("interp", "jit", "c")
 
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE.rps", help="the modules to compile")
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    add_lock_timeout(p)
     p.set_defaults(handler=run_compile)
 
     p = subparsers.add_parser(
@@ -90,7 +92,7 @@ def run_compile(args: argparse.Namespace) -> int:
     try:
         # One lock across load, compile and dump: concurrent compiles into one store take turns, and none
         # loses the modules another one added.
-        with update_lock(store):
+        with update_lock(store, timeout=args.lock_timeout):
             exists = os.path.isfile(os.path.join(store, "rps_manifest.json"))
             heap = rpsrt.load_store(store) if exists else new_heap()
             notice = migrate_code(heap)

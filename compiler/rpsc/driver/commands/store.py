@@ -8,6 +8,23 @@ import sys
 from collections import Counter
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds, at least 0")
+    return value
+
+
+def add_lock_timeout(p: argparse.ArgumentParser) -> None:
+    """`--lock-timeout SECONDS` on a command that takes the store's lock."""
+    p.add_argument("--lock-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="give up (exit 1) when another process holds the store's lock longer than this "
+                        "(default: wait as long as it takes; a wait is announced on stderr)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("store", help="check, dump, summarise or create a RefPerSys store",
                               description="Work on RefPerSys store directories (rps_manifest.json plus "
@@ -19,12 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d = sub.add_parser("dump", help="load SRC and write it to DST in format 2024A")
     d.add_argument("src", help="store directory to read")
     d.add_argument("dst", help="store directory to write: new, empty, or an existing store to replace")
+    add_lock_timeout(d)
     d.set_defaults(handler=run_dump)
     s = sub.add_parser("stats", help="objects per class and per payload kind, as a table")
     s.add_argument("dir", help="store directory")
     s.set_defaults(handler=run_stats)
     n = sub.add_parser("new", help="create a fresh store holding RefPerSys's core objects")
     n.add_argument("dir", help="directory to create (must not hold a store)")
+    add_lock_timeout(n)
     n.set_defaults(handler=run_new)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 
@@ -55,7 +74,7 @@ def run_dump(args: argparse.Namespace) -> int:
     notice = migrate_code(heap)  # code written by rpsc 0.1.0 is rewritten (one way) before the dump
     if notice:
         print(notice, file=sys.stderr)
-    written = dump_store(heap, args.dst)
+    written = dump_store(heap, args.dst, lock_timeout=args.lock_timeout)
     print(f"{args.dst}: {len(heap.objects)} objects, {len(written)} files written")
     return 0
 
@@ -103,6 +122,6 @@ def run_new(args: argparse.Namespace) -> int:
     if os.path.exists(args.dir) and not os.path.isdir(args.dir):
         raise StoreError("not a directory", path=args.dir)
     heap = new_heap()
-    dump_store(heap, args.dir)
+    dump_store(heap, args.dir, lock_timeout=args.lock_timeout)
     print(f"{args.dir}: new store with {len(heap.objects)} core objects")
     return 0
