@@ -267,18 +267,18 @@ def entry_poll_cost(mods: list, n: int, work: Path) -> dict[str, object]:  # typ
             out["c_fib_poll_over_gcc_fib"] = times["c_poll"] / times["gcc_fib"]
             out["jit_fib_poll_over_gcc_fib"] = times["jit_poll"] / times["gcc_fib"]
         if shutil.which("valgrind"):
-            # Instructions of whole processes calling fib(25) (with, without), less those of one calling fib(1).
+            # Instructions executed inside the generated bodies (`rpsb_*`) for fib(25), with and without.
             counts = {}
-            for label, so, arg in (("poll", sos[True], 25), ("nopoll", sos[False], 25), ("base", sos[False], 1)):
+            for flag, so in sos.items():
                 code = (f"import ctypes; lib = ctypes.CDLL({str(so)!r}); r = ctypes.c_int64(); "
-                        f"assert getattr(lib, {symbol!r})(ctypes.byref(r), ctypes.c_int64({arg})) == 0")
-                outf = work / f"callgrind.{label}.out"
-                subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={outf}", sys.executable,
-                                "-c", code], check=True, capture_output=True)
+                        f"assert getattr(lib, {symbol!r})(ctypes.byref(r), ctypes.c_int64(25)) == 0")
+                outf = work / f"callgrind.{flag}.out"
+                subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={outf}",
+                                "--toggle-collect=rpsb_*", sys.executable, "-c", code], check=True,
+                               capture_output=True)
                 summary = [ln for ln in outf.read_text().splitlines() if ln.startswith(("summary:", "totals:"))]
-                counts[label] = int(summary[0].split()[1])
-            out["entry_poll_cost_c_fib25_instructions"] = \
-                (counts["poll"] - counts["base"]) / (counts["nopoll"] - counts["base"]) - 1
+                counts[flag] = int(summary[0].split()[1])
+            out["c_fib25_instructions_poll"], out["c_fib25_instructions_nopoll"] = counts[True], counts[False]
     for e in engines.values():
         e.close()
     return out
