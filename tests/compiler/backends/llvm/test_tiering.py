@@ -345,3 +345,80 @@ def test_four_threads_one_engine_traps_attributed() -> None:
         assert e.stats.tier_ups == {"hot": 1}
         assert e.rt.depth == 0
     assert not errors, errors[0]
+
+
+def test_interrupt_one_thread_then_all() -> None:
+    """`interrupt(thread)` stops only that thread's running call (the other keeps running), and
+    `interrupt()` then stops the other: each trap reported in its own thread."""
+    import threading
+    import time
+
+    with JitEngine(_modules(), tier_up_calls=0) as e:
+        spin = e.function("spin")
+        outcomes: dict[str, object] = {}
+        running = threading.Barrier(3)
+
+        def run(name: str) -> None:
+            running.wait()
+            try:
+                spin()
+                outcomes[name] = "returned"
+            except Trap as t:
+                outcomes[name] = (t.code, t.function, time.perf_counter())
+
+        a = threading.Thread(target=run, args=("a",))
+        b = threading.Thread(target=run, args=("b",))
+        a.start()
+        b.start()
+        running.wait()
+        time.sleep(0.3)
+        e.interrupt(a)
+        a.join(10)
+        assert not a.is_alive() and outcomes["a"][:2] == (TRAP_INTERRUPT, "spin")  # type: ignore[index]
+        time.sleep(0.3)
+        assert b.is_alive() and "b" not in outcomes          # b's call was not interrupted
+        e.interrupt()
+        b.join(10)
+        assert not b.is_alive() and outcomes["b"][:2] == (TRAP_INTERRUPT, "spin")  # type: ignore[index]
+        assert e.call("g", [5, 1]) == f_leaves(5)
+
+
+def test_four_threads_one_native_engine_traps_attributed(tmp_path: Path) -> None:
+    """The same 4-thread check on the C backend: generated plugins (real cc), one NativeEngine, calls from
+    4 threads at once, each always getting its own result or trap."""
+    import threading
+
+    from rpsc.backends.c.native import NativeEngine
+
+    from ..c.util import compile_modules
+
+    mods = _modules()
+    mods.append(_late(mods[0]))
+    limit = 30
+    cases = [("late", [20, 3, 1]), ("g", [6, 0]), ("late", [20, 3, 0]), ("late", [20, 40, 1])]
+    with Interpreter(mods, recursion_limit=limit) as interp:
+        want = [_outcome(interp, name, args) for name, args in cases]
+    compile_modules(mods, tmp_path)
+    # The load order (dependencies first), as a store's manifest lists its plugins.
+    (tmp_path / "rps_manifest.json").write_text(json.dumps({"plugins": [mods[1].oid, mods[0].oid, mods[2].oid]}))
+    errors: list[str] = []
+    go = threading.Barrier(4)
+    with NativeEngine(tmp_path, recursion_limit=limit) as e:
+        def worker(i: int) -> None:
+            name, args = cases[i]
+            go.wait()
+            for _ in range(300):
+                try:
+                    got: object = e.call(name, args)
+                except Trap as t:
+                    got = t
+                if got != want[i]:
+                    errors.append(f"thread {i} ({name}{tuple(args)}): got {got!r}, want {want[i]!r}")
+                    return
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert not errors, errors[0]
