@@ -13,7 +13,6 @@ import ctypes
 import itertools
 import logging
 import os
-import stat
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
