@@ -433,7 +433,12 @@ def code_modules(heap: Heap) -> list[RpsObject]:
     def visit(name: str, stack: tuple[str, ...]) -> None:
         if name in done or name in stack or name not in mods:
             return
-        for r in sorted(str(dec_str(cc, r[4])) for r in _requirements(mods[name], cc)):
+        try:
+            required = sorted(str(dec_str(cc, r[4])) for r in _requirements(mods[name], cc))
+        except (IndexError, TypeError, ValueError, KeyError, AttributeError, AssertionError):
+            raise IRBuildError(f"malformed stored code in module {name!r}: its requirements have a part missing "
+                               "or of the wrong kind", oid=str(mods[name].oid)) from None
+        for r in required:
             visit(r, (*stack, name))
         done.add(name)
         out.append(mods[name])
