@@ -25,23 +25,7 @@ from rpsrt.model import wellknown as wk
 from rpsrt.errors import StoreError
 from rpsrt.model.heap import Heap
 from rpsrt.limits import deep_recursion
-from rpsrt.model.objects import (
-    PayloadAgenda,
-    PayloadClassInfo,
-    PayloadEnvironment,
-    PayloadGccJit,
-    PayloadObjMap,
-    PayloadSetOb,
-    PayloadSpace,
-    PayloadStringBuffer,
-    PayloadStringDict,
-    PayloadSymbol,
-    PayloadTasklet,
-    PayloadUnknown,
-    PayloadVectOb,
-    PayloadVectVal,
-    RpsObject,
-)
+from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol, RpsObject
 from rpsrt.model.oid import Oid
 from rpsrt.model.values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
 from rpsrt.store import journal
@@ -54,6 +38,7 @@ from rpsrt.store.jsonfmt import (
     write_member,
     write_root,
 )
+from rpsrt.store.payloads import WRITERS as _PAYLOAD_WRITERS
 from rpsrt.store.reader import MANIFEST, space_path
 
 FORMAT = "RefPerSysFormat2024A"
@@ -235,121 +220,6 @@ class _ObjectWriter:
         for k, v in extra.items():
             if k not in have and k not in ("oid", "mtime"):
                 members.append((k, write_root(v, STYLE_OBJECT)))
-
-
-# -- payload writers -----------------------------------------------------------------------------------------
-
-
-def _w_symbol(w: _ObjectWriter, pl: PayloadSymbol, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"symbol"'))
-    m.append(("symb_name", quote(pl.name)))
-    if pl.value is not None:
-        m.append(("symb_val", w.root(pl.value)))
-    if pl.weak:
-        m.append(("symb_weak", "true"))
-
-
-def _w_classinfo(w: _ObjectWriter, pl: PayloadClassInfo, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"classinfo"'))
-    dumped = w.dumped
-    entries = []
-    for sel in sorted(pl.methodict, key=_oid_of):
-        if sel not in dumped:
-            continue
-        entries.append('\n  \t{\n  \t\t"methclos" : ' + w.member(pl.methodict[sel], 2) + ',\n  \t\t"methosel" : "'
-                       + sel.oid[2] + '"\n  \t}')
-    m.append(("class_methodict", "[" + ",".join(entries) + "\n  ]" if entries else "[]"))
-    # As upstream's dumper: `class_name` is the name of the `class_symb` symbol, written only (with
-    # `class_symb`) when that object holds a symbol payload; a stored `class_name` is not kept apart.
-    symb = pl.symb
-    if symb is not None and type(symb.payload) is PayloadSymbol:
-        m.append(("class_name", quote(symb.payload.name)))
-    if pl.superclass is None or pl.superclass not in dumped:
-        raise StoreError("classinfo payload without a superclass that can be dumped")
-    m.append(("class_super", '"' + pl.superclass.oid[2] + '"'))
-    if symb is not None and symb in dumped:
-        m.append(("class_symb", '"' + symb.oid[2] + '"'))
-    if pl.attrset is not None:
-        m.append(("class_attrset", w.root(pl.attrset)))
-
-
-def _w_setob(w: _ObjectWriter, pl: PayloadSetOb, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"setob"'))
-    m.append(("setob", w.refs(sorted(pl.elems, key=_oid_of), 0, nulls=False)))
-
-
-def _w_vectob(w: _ObjectWriter, pl: PayloadVectOb, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"vectob"'))
-    m.append(("vectob", w.refs(pl.elems, 0)))
-
-
-def _w_vectval(w: _ObjectWriter, pl: PayloadVectVal, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"vectval"'))
-    m.append(("vectval", w.values(pl.elems, 0)))
-
-
-def _w_space(w: _ObjectWriter, pl: PayloadSpace, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"space"'))
-
-
-def _w_agenda(w: _ObjectWriter, pl: PayloadAgenda, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"agenda"'))
-    for key, objs in (("low_priority", pl.low), ("normal_priority", pl.normal), ("high_priority", pl.high)):
-        if objs:
-            m.append((key, w.refs(objs, 0, nulls=False)))
-
-
-def _w_tasklet(w: _ObjectWriter, pl: PayloadTasklet, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"tasklet"'))
-    if pl.todo is not None:
-        m.append(("tasklet_todo", w.root(pl.todo)))
-    if pl.obsolete_delay is not None:
-        m.append(("tasklet_obsolete_delay", w.root(pl.obsolete_delay)))
-
-
-def _w_strdict(w: _ObjectWriter, pl: PayloadStringDict, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"string_dictionary"'))
-    entries = ['\n  \t{\n  \t\t"str" : ' + quote(k) + ',\n  \t\t"val" : ' + w.member(pl.dictionary[k], 2)
-               + "\n  \t}" for k in sorted(pl.dictionary)]
-    m.append(("dictionary", "[" + ",".join(entries) + "\n  ]" if entries else "[]"))
-
-
-def _w_strbuf(w: _ObjectWriter, pl: PayloadStringBuffer, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"string_buffer"'))
-    if pl.lines is not None:
-        m.append(("strbuf_lines", write_root(list(pl.lines), STYLE_OBJECT)))
-    if pl.string is not None:
-        m.append(("strbuf_string", quote(pl.string)))
-    if pl.indent is not None:
-        m.append(("strbuf_indent", write_root(pl.indent, STYLE_OBJECT)))
-
-
-def _w_objmap(w: _ObjectWriter, pl: PayloadObjMap, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"' + pl.kind + '"'))
-    m.append(("objmap", write_root(pl.objmap, STYLE_OBJECT)))
-    m.append(("descr", w.root(pl.descr)))
-    if isinstance(pl, PayloadEnvironment):
-        p = pl.parent_env
-        m.append(("parent_env", '"' + p.oid[2] + '"' if p is not None and p in w.dumped else "null"))
-
-
-def _w_gccjit(w: _ObjectWriter, pl: PayloadGccJit, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"gccjit"'))
-    m.append(("jitseq", w.refs(pl.jitseq, 0, nulls=False)))
-
-
-def _w_unknown(w: _ObjectWriter, pl: PayloadUnknown, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", quote(pl.kind)))
-    for k, v in pl.members.items():
-        m.append((k, write_root(v, STYLE_OBJECT)))
-
-
-_PAYLOAD_WRITERS: dict[type, Any] = {
-    PayloadSymbol: _w_symbol, PayloadClassInfo: _w_classinfo, PayloadSetOb: _w_setob, PayloadVectOb: _w_vectob,
-    PayloadVectVal: _w_vectval, PayloadSpace: _w_space, PayloadAgenda: _w_agenda, PayloadTasklet: _w_tasklet,
-    PayloadStringDict: _w_strdict, PayloadStringBuffer: _w_strbuf, PayloadObjMap: _w_objmap,
-    PayloadEnvironment: _w_objmap, PayloadGccJit: _w_gccjit, PayloadUnknown: _w_unknown,
-}
 
 
 # -- framing, prologue, manifest -----------------------------------------------------------------------------
