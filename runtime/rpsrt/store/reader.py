@@ -120,6 +120,36 @@ def load_store(directory: str | os.PathLike[str], *, lock_timeout: float | None 
 
 
 
+class _Chunks:
+    """A space file's bytes seen as `data.split(_START)` would give them, without copying them: chunk 0 is the
+    head (header and prologue), chunk i >= 1 the text after the i-th `\n//+ob` separator (its start line's
+    rest, its JSON, its end line). Indexing copies one chunk (error paths only); the hot loop reads the file
+    through `starts` and `ends` with a memoryview."""
+
+    __slots__ = ("data", "starts", "ends")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        seps: list[int] = []
+        find, append, width = data.find, seps.append, len(_START)
+        p = find(_START)
+        while p >= 0:
+            append(p)
+            p = find(_START, p + width)
+        self.starts = [0] + [q + width for q in seps]
+        self.ends = seps + [len(data)]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.data[self.starts[i]:self.ends[i]]
+
+    def line_of(self, i: int) -> int:
+        """The line of chunk i's first byte."""
+        return self.data.count(b"\n", 0, self.starts[i]) + 1
+
+
 class _Space:
     """One space file during loading: its bytes, where each object starts, and the objects created."""
 
@@ -136,17 +166,15 @@ class _Space:
         self.rel = rel
         self.path = path
         self.data = data
-        self.chunks: list[bytes] = []
+        self.chunks = _Chunks(b"")
         self.objects: list[RpsObject] = []
         self.prologue: dict[str, Any] = {}
         self.header = ""
         self.format = ""
 
-    # Line numbers, computed from the chunks (the file's bytes are dropped once split, to save memory).
-
     def line_of_chunk(self, i: int) -> int:
-        """The line of chunk i's start line (each of the i separators before it holds one newline)."""
-        return sum(c.count(b"\n") for c in self.chunks[:i]) + i + 1
+        """The line of chunk i's start line."""
+        return self.chunks.line_of(i)
 
     def last_line(self) -> int:
         return self.line_of_chunk(len(self.chunks) - 1) + self.chunks[-1].count(b"\n")
@@ -323,14 +351,12 @@ class _Loader:
     def _frame(self, sp: _Space) -> None:
         """Split a space file at its start lines, check its prologue, and create its objects."""
         data = sp.data
-        chunks = data.split(_START)
+        chunks = sp.chunks = _Chunks(data)  # offsets into the file's bytes: no copy
         head = chunks[0]
-        sp.chunks = chunks
         m = _LONG_ID.search(data)
         long_id = None if m is None else data.count(_START, 0, m.start() + len(_START))
-        sp.data = b""  # the chunks hold the same bytes
-        del data
-        first_line = chunks[1].split(b"\n", 1)[0] if len(chunks) > 1 else b""
+        sp.data = b""  # the chunks hold the bytes
+        first_line = data[chunks.starts[1]:data.find(b"\n", chunks.starts[1])] if len(chunks) > 1 else b""
         prologue_text = _decode(head + _START + first_line, sp.path)
         try:
             prologue = fast_first_value(prologue_text)
@@ -368,19 +394,20 @@ class _Loader:
                 self.space, self.index = sp, long_id
                 raise self.error(f"start line: malformed object id {chunks[long_id][:20].decode()}...")
         except OidError as exc:
-            for i, c in enumerate(chunks[1:], 1):
+            for i in range(1, len(chunks)):
                 try:
-                    Oid.parse(c[:19].decode("ascii", "replace"))
+                    Oid.parse(chunks[i][:19].decode("ascii", "replace"))
                 except OidError as exc2:
                     self.space, self.index = sp, i
                     raise self.error(f"start line: {exc2}") from None
             raise self.error(f"start line: {exc}") from None
 
-    def _create(self, sp: _Space, chunks: list[bytes], nb: int) -> None:
+    def _create(self, sp: _Space, chunks: _Chunks, nb: int) -> None:
         by_text = self.by_text
         n_before = len(by_text)
         # map() and zip() keep the per-object work in C where they can.
-        texts = [c[:19].decode("ascii", "replace") for c in chunks[1:]]
+        data = chunks.data
+        texts = [data[p:p + 19].decode("ascii", "replace") for p in chunks.starts[1:]]
         oids = list(map(Oid.parse, texts))
         if self.lazy:
             ghost = RpsObject.ghost
@@ -451,6 +478,9 @@ class _Loader:
         (the hot loop of loading, kept flat on purpose)."""
         self.space = sp
         chunks = sp.chunks
+        data, starts, ends = chunks.data, chunks.starts, chunks.ends
+        view = memoryview(data)  # orjson parses a slice of it in place
+        find = data.find
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         by_text = self.by_text
@@ -461,17 +491,20 @@ class _Loader:
         imax, imin = INT_MAX, INT_MIN
         for i, obj in items:
             self.index = i  # where errors point, also those raised deep inside `value`
-            c = chunks[i]
+            base, limit = starts[i], ends[i]
             try:
-                start = c.find(b"\n{")
+                start = find(b"\n{", base, limit)
+                end = find(b"\n}", start, limit) if start >= 0 else -1
                 try:
-                    d = loads(c[start + 1:c.find(b"\n}", start) + 2])
+                    if end < 0:
+                        raise decode_error("no object text", "", 0)
+                    d = loads(view[start + 1:end + 2])
                 except decode_error:
                     self.index = i
-                    d = self._slow_json(c)
+                    d = self._slow_json(chunks[i])
                 if type(d) is not dict:
                     self.index = i
-                    d = self._slow_json(c)
+                    d = self._slow_json(chunks[i])
                 pop = d.pop
                 if pop("oid", None) != obj.oid[2]:
                     self.index = i
@@ -518,7 +551,7 @@ class _Loader:
                     rest(obj, d)
             except _Inexact:
                 self.index = i
-                self._fill_exact(obj, c, old)
+                self._fill_exact(obj, chunks[i], old)
 
     def _fill_exact(self, obj: RpsObject, chunk: bytes, old: bool) -> None:
         """Decode one object again with Python's json, whose ints are exact beyond 64 bits."""

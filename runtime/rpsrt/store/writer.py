@@ -13,10 +13,11 @@ is dropped, as upstream does with objects it cannot dump.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from operator import attrgetter
 from typing import Any
 
@@ -282,7 +283,9 @@ def render_store(heap: Heap) -> dict[str, bytes]:
             gc.enable()
 
 
-def _render(heap: Heap) -> dict[str, bytes]:
+def _streams(heap: Heap) -> list[tuple[str, Callable[[], Iterator[bytes]]]]:
+    """Every file of the store for `heap`, in rendering order (spaces, manifest, generated headers), each as
+    a function giving its bytes piece by piece: a space file is rendered object by object as it is written."""
     objects = heap.objects
     dumped = {o for o in objects.values() if o.space is not None}
     for sp in heap.spaces:
@@ -300,8 +303,8 @@ def _render(heap: Heap) -> dict[str, bytes]:
     class_obj = objects.get(wk.CLASS)
     w = _ObjectWriter(dumped)
     symbols: dict[RpsObject, str] = {}
-    files: dict[str, bytes] = {}
-    for sp, objs in by_space.items():
+
+    def space_file(sp: RpsObject, objs: list[RpsObject]) -> Iterator[bytes]:
         rel = space_path(sp.oid)
         objs.sort(key=_oid_of)
         prologue = heap.prologues.get(sp.oid)
@@ -312,7 +315,7 @@ def _render(heap: Heap) -> dict[str, bytes]:
             header = heap.headers[rel] = _space_header_like_loaded(heap, rel) or _header(rel, "space")
         pro = dict(prologue)
         pro.update(format=FORMAT, nbobjects=len(objs), spaceid=sp.oid[2])
-        parts = [(header + write_root(pro, STYLE_MANIFEST) + "\n\n\n").encode()]
+        yield (header + write_root(pro, STYLE_MANIFEST) + "\n\n\n").encode()
         bang = "!" if sp.oid == wk.INITIAL_SPACE else ""
         block = w.block
         for o in objs:
@@ -341,18 +344,35 @@ def _render(heap: Heap) -> dict[str, bytes]:
             hi, lo = o.oid[0], o.oid[1]
             h = ((hi % 2147473837) + ((hi >> 32) ^ (lo * 17 + 201151))) & 0xFFFFFFFF
             if name is not None:
-                parts.append(f"//+ob{text}:{name}{mark}{bang}//${name}{csym} h:{h}\n".encode())
-                parts.append(body.encode())
-                parts.append(f"\n//-ob{text}:{name}\n\n\n\n".encode())
+                yield f"//+ob{text}:{name}{mark}{bang}//${name}{csym} h:{h}\n".encode()
+                yield body.encode()
+                yield f"\n//-ob{text}:{name}\n\n\n\n".encode()
             else:
-                parts.append(f"//+ob{text}{mark}{bang}//{csym} h:{h}\n".encode())
-                parts.append(body.encode())
-                parts.append(f"\n//-ob{text}\n\n\n\n".encode())
-        parts.append(f"//// end of RefPerSys generated space file {rel}\n".encode())
-        files[rel] = b"".join(parts)
-    files[MANIFEST] = render_manifest(heap, dumped).encode("utf-8")
-    files.update(render_generated(heap, dumped))
-    return files
+                yield f"//+ob{text}{mark}{bang}//{csym} h:{h}\n".encode()
+                yield body.encode()
+                yield f"\n//-ob{text}\n\n\n\n".encode()
+        yield f"//// end of RefPerSys generated space file {rel}\n".encode()
+
+    out: list[tuple[str, Callable[[], Iterator[bytes]]]] = [
+        (space_path(sp.oid), functools.partial(space_file, sp, objs)) for sp, objs in by_space.items()]
+
+    def manifest() -> Iterator[bytes]:
+        yield render_manifest(heap, dumped).encode("utf-8")
+
+    generated: dict[str, bytes] = {}
+
+    def generated_file(rel: str) -> Iterator[bytes]:
+        if not generated:  # all three at once, after the manifest (their header follows its header)
+            generated.update(render_generated(heap, dumped))
+        yield generated[rel]
+
+    out.append((MANIFEST, manifest))
+    out.extend((rel, functools.partial(generated_file, rel)) for rel in GENERATED_HEADERS)
+    return out
+
+
+def _render(heap: Heap) -> dict[str, bytes]:
+    return {rel: b"".join(produce()) for rel, produce in _streams(heap)}
 
 
 def render_manifest(heap: Heap, dumped: set[RpsObject]) -> str:
@@ -614,36 +634,52 @@ def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = 
     the locks (None: no limit).
     """
     top = os.fspath(directory)
-    files = render_store(heap)
+    streams = _streams(heap)  # checks the spaces first: a heap that cannot be dumped creates nothing
+    made = [d for d in (top, os.path.join(top, "persistore"), os.path.join(top, "generated"))
+            if not os.path.isdir(d)]
     os.makedirs(os.path.join(top, "persistore"), exist_ok=True)
     os.makedirs(os.path.join(top, "generated"), exist_ok=True)
+    try:
+        return _dump(heap, top, streams, locked, lock_timeout)
+    except BaseException:
+        for d in reversed(made):  # a new store that got no file: leave no empty folders behind
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
+        raise
+
+
+def _dump(heap: Heap, top: str, streams: list[tuple[str, Callable[[], Iterator[bytes]]]], locked: bool,
+          lock_timeout: float | None) -> list[str]:
     with contextlib.nullcontext() if locked else journal.locked(top, timeout=lock_timeout):
         with journal.generation(top, shared=False, timeout=lock_timeout):
             journal.recover(top)
-        changed = []
-        for rel, data in sorted(files.items()):
-            try:
-                with open(os.path.join(top, rel), "rb") as f:
-                    if f.read() == data:
-                        continue
-            except FileNotFoundError:
-                pass
-            changed.append(rel)
-        if not changed:
-            return []
         suffix = Oid.random().text[:7] + f"-p{os.getpid()}%"
-        renames = []
+        renames: list[tuple[str, str]] = []
+        pending: list[str] = []  # the temporary being written
+        enabled = gc.isenabled()
+        gc.disable()  # rendering allocates many short lists of strings; none is cyclic
         try:
-            for rel in changed:
-                tmp = rel + suffix
-                journal.write_durably(os.path.join(top, tmp), files[rel])
-                renames.append((rel, tmp))
+            with deep_recursion():
+                for rel, produce in streams:
+                    tmp = rel + suffix
+                    pending[:] = [tmp]
+                    if _stream_file(top, rel, tmp, produce()):
+                        renames.append((rel, tmp))
+                    pending.clear()
         except OSError as exc:  # nothing is committed yet: drop the temporaries, the store is unchanged
-            for _rel, tmp in renames:
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(top, tmp))
+            _drop(top, renames, pending)
             raise StoreError(f"cannot write the store: {exc.strerror or exc} (is it read-only, or the disk "
                              "full?); it is unchanged", path=top) from None
+        except BaseException:  # a value that cannot be dumped (a StoreError), an interrupt: likewise
+            _drop(top, renames, pending)
+            raise
+        finally:
+            if enabled:
+                gc.enable()
+        if not renames:
+            return []
+        renames.sort()
+        changed = [rel for rel, _tmp in renames]
         for sub in sorted({os.path.dirname(rel) for rel in changed} - {""}):
             journal.fsync_dir(os.path.join(top, sub))
         try:
@@ -651,8 +687,86 @@ def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = 
                 journal.commit(top, renames)
                 journal.apply(top, renames)
         except journal.LockTimeout:  # not committed: drop the temporaries, the store is unchanged
-            for _rel, tmp in renames:
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(top, tmp))
+            _drop(top, renames, [])
             raise
     return changed
+
+
+#: Bytes gathered before one write and one comparison with the file on disk.
+_BLOCK = 1 << 20
+
+
+def _blocks(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """The pieces of a file joined into blocks of about `_BLOCK` bytes."""
+    buf: list[bytes] = []
+    size = 0
+    for p in pieces:
+        buf.append(p)
+        size += len(p)
+        if size >= _BLOCK:
+            yield b"".join(buf)
+            buf.clear()
+            size = 0
+    if buf:
+        yield b"".join(buf)
+
+
+def _stream_file(top: str, rel: str, tmp: str, pieces: Iterator[bytes]) -> bool:
+    """Render one file as a stream, comparing it block by block with the file on disk; from the first
+    difference on, write it into the temporary `tmp` (the equal prefix copied from the old file), fsynced.
+    True when the file changed (the temporary exists), False when its bytes are the same (nothing written).
+    The store file is only read: a reader meanwhile sees it as it was."""
+    path = os.path.join(top, rel)
+    try:
+        old = open(path, "rb")  # noqa: SIM115 -- closed below
+    except FileNotFoundError:
+        old = None
+    fd = -1
+    try:
+        same = 0  # bytes equal to the old file so far
+        for block in _blocks(pieces):
+            if fd < 0:
+                if old is not None and old.read(len(block)) == block:
+                    same += len(block)
+                    continue
+                fd = _start_temp(top, tmp, path if old is not None else None, same)
+            _write_all(fd, block)
+        if fd < 0:
+            if old is not None and old.read(1) == b"":
+                return False
+            fd = _start_temp(top, tmp, path if old is not None else None, same)
+        os.fsync(fd)
+        return True
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if old is not None:
+            old.close()
+
+
+def _start_temp(top: str, tmp: str, old_path: str | None, prefix: int) -> int:
+    """Create the temporary and copy the first `prefix` bytes of the old file into it (they are unchanged)."""
+    fd = os.open(os.path.join(top, tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    if prefix and old_path is not None:
+        with open(old_path, "rb") as f:
+            while prefix:
+                data = f.read(min(prefix, _BLOCK))
+                if not data:
+                    break
+                _write_all(fd, data)
+                prefix -= len(data)
+    return fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _drop(top: str, renames: list[tuple[str, str]], pending: list[str]) -> None:
+    """Remove the temporaries of a dump that is not committed."""
+    for tmp in [t for _rel, t in renames] + pending:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(top, tmp))
