@@ -407,8 +407,8 @@ class _Loader:
         n_before = len(by_text)
         # map() and zip() keep the per-object work in C where they can.
         data = chunks.data
-        texts = [data[p:p + 19].decode("ascii", "replace") for p in chunks.starts[1:]]
-        oids = list(map(Oid.parse, texts))
+        oids = Oid.parse_many(b"".join([data[p:p + 19] for p in chunks.starts[1:]]))  # all at once
+        texts = [o[2] for o in oids]
         if self.lazy:
             ghost = RpsObject.ghost
             out = sp.objects = [ghost(o, sp) for o in oids]
