@@ -14,6 +14,9 @@ class RpsObject:
     `attrs` maps attribute objects to values; `comps` is a list of values; `payload` is a `Payload` or None;
     `space` is the space object it is persisted in (None: transient); `extra` keeps unknown top-level
     members verbatim (name -> decoded JSON) so that a round trip never loses them.
+
+    An object of a lazy load starts as a ghost (`is_ghost`): only `oid` and `space` are set, and the first
+    read of another field fills it from the store (`ghost`, docs/store.md "Lazy loading").
     """
 
     __slots__ = ("oid", "cls", "mtime", "attrs", "comps", "payload", "space", "magicattr", "applying",

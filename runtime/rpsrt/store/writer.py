@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -713,56 +714,43 @@ def _blocks(pieces: Iterator[bytes]) -> Iterator[bytes]:
 
 def _stream_file(top: str, rel: str, tmp: str, pieces: Iterator[bytes]) -> bool:
     """Render one file as a stream, comparing it block by block with the file on disk; from the first
-    difference on, write it into the temporary `tmp` (the equal prefix copied from the old file), fsynced.
-    True when the file changed (the temporary exists), False when its bytes are the same (nothing written).
-    The store file is only read: a reader meanwhile sees it as it was."""
+    difference on, write it into the temporary `tmp` (the equal prefix copied from the old file, then the rest
+    of the stream), fsynced, through `journal.write_durably`. True when the file changed (the temporary
+    exists), False when its bytes are the same (nothing written). The store file is only read."""
     path = os.path.join(top, rel)
     try:
         old = open(path, "rb")  # noqa: SIM115 -- closed below
     except FileNotFoundError:
         old = None
-    fd = -1
     try:
+        blocks = _blocks(pieces)
         same = 0  # bytes equal to the old file so far
-        for block in _blocks(pieces):
-            if fd < 0:
-                if old is not None and old.read(len(block)) == block:
-                    same += len(block)
-                    continue
-                fd = _start_temp(top, tmp, path if old is not None else None, same)
-            _write_all(fd, block)
-        if fd < 0:
-            if old is not None and old.read(1) == b"":
-                return False
-            fd = _start_temp(top, tmp, path if old is not None else None, same)
-        os.fsync(fd)
+        for block in blocks:
+            if old is not None and old.read(len(block)) == block:
+                same += len(block)
+                continue
+            journal.write_durably(os.path.join(top, tmp), itertools.chain(_prefix(path, same), (block,), blocks))
+            return True
+        if old is not None and old.read(1) == b"":
+            return False
+        journal.write_durably(os.path.join(top, tmp), _prefix(path, same))
         return True
     finally:
-        if fd >= 0:
-            os.close(fd)
         if old is not None:
             old.close()
 
 
-def _start_temp(top: str, tmp: str, old_path: str | None, prefix: int) -> int:
-    """Create the temporary and copy the first `prefix` bytes of the old file into it (they are unchanged)."""
-    fd = os.open(os.path.join(top, tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    if prefix and old_path is not None:
-        with open(old_path, "rb") as f:
-            while prefix:
-                data = f.read(min(prefix, _BLOCK))
-                if not data:
-                    break
-                _write_all(fd, data)
-                prefix -= len(data)
-    return fd
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+def _prefix(path: str, size: int) -> Iterator[bytes]:
+    """The first `size` bytes of the file at `path` (equal to what the dump renders there), in blocks."""
+    if not size:
+        return
+    with open(path, "rb") as f:
+        while size:
+            data = f.read(min(size, _BLOCK))
+            if not data:
+                return
+            yield data
+            size -= len(data)
 
 
 def _drop(top: str, renames: list[tuple[str, str]], pending: list[str]) -> None:
