@@ -135,3 +135,53 @@ def test_dump_timing_out_on_the_commit_lock_leaves_the_store_unchanged(store: Pa
             dump_store(heap, store, lock_timeout=0.3)
     assert _files(store) == before
     assert len(os.listdir(store / "persistore")) == len([r for r in before if r.startswith("persistore/")])
+
+
+COMPILE_UNDER_LOCK = """
+import os, sys
+import rpsrt
+from rpsc.driver.pipeline import compile_sources, new_heap
+from rpsrt.store.writer import dump_store, update_lock
+store, source = sys.argv[1], sys.argv[2]
+with update_lock(store):
+    print("locked", flush=True)
+    sys.stdin.readline()       # the test starts the other command, then lets us go on
+    exists = os.path.exists(os.path.join(store, "rps_manifest.json"))
+    heap = rpsrt.load_store(store) if exists else new_heap()
+    compile_sources([("m1.rps", open(source).read())], heap)
+    dump_store(heap, store, locked=True)
+"""
+
+
+@pytest.mark.parametrize("command", ["dump", "new"])
+def test_store_dump_and_new_lose_no_update_committed_while_they_wait(store: Path, tmp_path: Path,
+                                                                     command: str) -> None:
+    """`rpsc store dump S S` (an in-place migration) and `rpsc store new S` (S an empty folder that a first
+    compile is filling) started while the compile holds S's update lock check and load S only once they hold
+    the lock: the compile's module is still there after them (`dump` keeps it; `new` refuses, a store being
+    there now), never overwritten by an older or an empty heap."""
+    if command == "new":
+        store = tmp_path / "fresh"
+        store.mkdir()
+    src = tmp_path / "m1.rps"
+    src.write_text(MODULE)
+    proc = subprocess.Popen([sys.executable, "-c", COMPILE_UNDER_LOCK, str(store), str(src)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None and proc.stdout.readline() == "locked\n"
+    argv = ["store", "dump", store, store] if command == "dump" else ["store", "new", store]
+    other = subprocess.Popen([sys.executable, "-m", "rpsc", *map(str, argv)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    assert other.stderr is not None
+    while "waiting for the lock" not in (line := other.stderr.readline()):  # it waits for the compile
+        assert line and time.monotonic() < deadline, line
+    proc.stdin.write("go\n")
+    proc.stdin.close()
+    assert proc.wait(timeout=120) == 0
+    out, err = other.communicate(timeout=120)
+    assert other.returncode == (0 if command == "dump" else 1), err
+    if command == "new":
+        assert "a store already exists here" in err
+    done = subprocess.run([sys.executable, "-m", "rpsc", "run", "--store", str(store), "--backend", "interp",
+                           "twice", "21"], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "42", done.stderr

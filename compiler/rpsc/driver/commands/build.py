@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--stamp", metavar="FILE",
                    help="touch FILE after a successful build and write FILE.d, a depfile of everything the "
                         "build read or produced (for a build system driving rpsc)")
+    p.add_argument("--trace", metavar="FILE",
+                   help="write a Chrome trace (chrome://tracing, Perfetto) of the build's phases and ninja's "
+                        "steps to FILE; FILE.png/.svg/.pdf: a timeline picture of them (Graphviz `dot`)")
     p.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     add_lock_timeout(p)
     p.set_defaults(handler=cmd_build)
@@ -98,10 +101,21 @@ def _cmd_build(args: argparse.Namespace) -> int:
                            generate_only=args.generate_only, verbose=args.verbose,
                            lock_timeout=args.lock_timeout)
     echo = sys.stderr if args.json else sys.stdout
-    try:
-        result = build_store(options, echo=echo)
-    except BuildError as exc:
-        return _build_error(exc, args.json)
+    trace_file = getattr(args, "trace", None)
+    if trace_file and Path(trace_file).is_dir():
+        return _build_error(f"--trace {trace_file}: it is a folder; give the path of the trace file", args.json)
+    from rpsc.driver.trace import phase, tracing
+
+    with tracing() as trace:
+        try:
+            with phase("rpsc build", store=str(options.store_dir)):
+                result = build_store(options, echo=echo)
+        except BuildError as exc:
+            if trace_file:
+                trace.write(trace_file)
+            return _build_error(exc, args.json)
+    if trace_file:
+        trace.write(trace_file)
     if args.stamp:
         from rpsc.driver.build import write_stamp
 
