@@ -1,26 +1,35 @@
-"""Benchmark of the store layer: load and dump a synthetic store of N objects shaped like upstream's.
+"""Benchmark of the store layer on synthetic stores of N objects shaped like upstream's (docs/store.md).
 
-Prints, from one run: load and dump times, objects per second, memory per loaded object, and two ratios
-against peers measured in the same run on the same data:
-* load: rpsc's `load_store` against the bare parse of the same files with orjson: read each file, split it
-  at the framing lines (the same fast scan rpsc uses), `orjson.loads` every JSON text;
-* dump: rpsc's rendering of the store text against the standard library's
-  `json.dumps(data, indent=1, sort_keys=True)` of the same data (the store's objects as plain JSON).
+For every size, from one run with interleaved repeats (each round runs every contender once, so that the
+load of the shared machine falls on all of them alike; the best round counts), it prints:
 
-Usage: python bench/store_bench.py [N]   (default 100000)
+* eager load / the bare orjson parse of the same files (read, split at the framing lines, `orjson.loads`
+  each text): the loader's overhead over parsing alone;
+* lazy open + touching one object / eager load (`load_store(dir, lazy=True)`);
+* dump after changing 10 objects / full dump (`dump_store` into the loaded store vs into an empty folder);
+* peak RSS of a load and of a load + dump, each measured in a child process of its own (ru_maxrss), and
+  their ratio (a fresh Python with rpsrt imported is about 20 MB of either);
+* time per object of the eager load and of the full dump (compare the sizes: linear means equal).
+
+Then `rpsc run` of a one-line function with a warm JIT cache against `python3 -c pass` (best of 5).
+
+Usage: python bench/store_bench.py [--sizes 10000,100000] [--repeat 3] [--no-run]
+       python bench/store_bench.py N            (one size, as before)
+A size of 1,000,000 needs about 2 GB of RAM and some minutes.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 
 import orjson
 import rpsrt
@@ -29,7 +38,7 @@ from rpsrt.model.heap import Heap
 from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol, RpsObject
 from rpsrt.store.core import new_heap
 from rpsrt.store.reader import _START
-from rpsrt.store.writer import dump_store, render_store
+from rpsrt.store.writer import dump_store
 from rpsrt.model.values import VClosure
 
 
@@ -60,7 +69,8 @@ def build_heap(n: int, seed: int = 1) -> Heap:
             o.attrs[name] = f"class_{i}"
             if rng.random() < 0.5:
                 o.attrs[comment] = f"the class number {i}, with a comment ° that is long enough"
-            pl = PayloadClassInfo(rng.choice(classes), name=f"class_{i}")
+            # No `name` of its own: the dumper writes a class's name from its symbol (docs/store.md).
+            pl = PayloadClassInfo(rng.choice(classes))
             if selectors and functions and rng.random() < 0.2:
                 for _ in range(rng.randint(1, 3)):
                     pl.methodict[rng.choice(selectors)] = VClosure(rng.choice(functions),
@@ -123,71 +133,161 @@ def _orjson_peer(paths: list[str]) -> list[object]:
     return out
 
 
-def _best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
-    """Best of `repeat` runs, with the cyclic GC off for every contender (rpsc's loader turns it off itself;
-    the peers would otherwise pay for collections that have nothing to do with parsing or formatting)."""
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            t = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t)
-        finally:
-            gc.enable()
+def _timed(fn) -> float:  # type: ignore[no-untyped-def]
+    """One run of fn, the cyclic GC off (rpsc's loader turns it off itself; the peers would otherwise pay
+    for collections that have nothing to do with parsing or formatting)."""
+    gc.collect()
+    gc.disable()
+    try:
+        t = time.perf_counter()
+        fn()
+        return time.perf_counter() - t
+    finally:
+        gc.enable()
+
+
+# VmHWM, not ru_maxrss: a child forked from this big process inherits its maximum in ru_maxrss; exec starts a
+# new address space, whose high-water mark VmHWM is the child's own.
+_CHILD = r"""
+import resource, sys, rpsrt
+from rpsrt.store.writer import dump_store
+heap = rpsrt.load_store(sys.argv[1])
+if sys.argv[2] == "dump":
+    dump_store(heap, sys.argv[3])
+try:
+    print([ln.split()[1] for ln in open("/proc/self/status") if ln.startswith("VmHWM:")][0])
+except (OSError, IndexError):
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _child_rss(store: str, dump_to: str | None) -> float:
+    """Peak RSS in MB of a child process that loads `store` (and dumps it into `dump_to`), measured before
+    the parent holds anything big: a child inherits nothing but the page tables it throws away at exec."""
+    args = [sys.executable, "-c", _CHILD, store, "dump" if dump_to else "load", dump_to or ""]
+    env = dict(os.environ, RPSRT_LAZY_LOAD="")
+    out = subprocess.run(args, check=True, capture_output=True, text=True, env=env).stdout
+    return int(out.split()[-1]) / 1024
+
+
+def bench_size(n: int, repeat: int, tmp: str) -> dict[str, float]:
+    heap = build_heap(n)
+    n = len(heap.objects)
+    store = os.path.join(tmp, f"store-{n}")
+    dump_store(heap, store)
+    del heap
+    size = sum(os.path.getsize(p) for p in _store_files(store))
+    paths = _store_files(store)
+    loaded = rpsrt.load_store(store, lazy=False)
+    some = sorted(loaded.objects)[len(loaded.objects) // 2]
+    rng = random.Random(7)
+    plain = [o for o in loaded.objects.values() if not o.comps and o.payload is None]
+    work = os.path.join(tmp, f"work-{n}")
+    fresh = os.path.join(tmp, f"fresh-{n}")
+
+    def eager() -> None:
+        rpsrt.load_store(store, lazy=False)
+
+    def lazy_one() -> None:
+        h = rpsrt.load_store(store, lazy=True)
+        h[some].attrs  # noqa: B018 -- the touch fills the ghost
+
+    def full_dump() -> None:
+        shutil.rmtree(fresh, ignore_errors=True)
+        dump_store(loaded, fresh)
+
+    changed = []
+
+    def dump_10() -> None:
+        for o in rng.sample(plain, 10):
+            o.comps = [f"changed {time.perf_counter_ns()}"]
+        changed.append(dump_store(loaded, work))
+
+    shutil.copytree(store, work)
+    times: dict[str, list[float]] = {k: [] for k in ("orjson", "eager", "lazy1", "full", "dump10")}
+    for _ in range(repeat):  # interleaved: one run of each per round
+        times["orjson"].append(_timed(lambda: _orjson_peer(paths)))
+        times["eager"].append(_timed(eager))
+        times["lazy1"].append(_timed(lazy_one))
+        times["full"].append(_timed(full_dump))
+        times["dump10"].append(_timed(dump_10))
+    best = {k: min(v) for k, v in times.items()}
+    rss_load = min(_child_rss(store, None) for _ in range(2))
+    rss_dump = min(_child_rss(store, os.path.join(tmp, f"rss-{n}-{i}")) for i in range(2))
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(fresh, ignore_errors=True)
+    best.update(n=n, mb=size / 1e6, rss_load=rss_load, rss_dump=rss_dump, files10=len(changed[-1]))
     return best
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    print(f"building a synthetic heap of {n} objects ...", flush=True)
-    heap = build_heap(n)
-    n = len(heap.objects)
-    tmp = tempfile.mkdtemp(prefix="rpsc-bench-")
+_RPS = "module one;\nfn one(n: int) -> int { return n + 1; }\n"
+
+
+def bench_run(tmp: str) -> tuple[float, float] | None:
+    """Best of 5 of `rpsc run` (warm JIT cache) of a one-line function, and of `python3 -c pass`."""
+    src = os.path.join(tmp, "one.rps")
+    with open(src, "w") as f:
+        f.write(_RPS)
+    st = os.path.join(tmp, "run-store")
+    env = dict(os.environ, XDG_CACHE_HOME=os.path.join(tmp, "xdg"))
+    rpsc = [sys.executable, "-m", "rpsc"]
     try:
-        store = os.path.join(tmp, "store")
-        dump_store(heap, store)
-        size = sum(os.path.getsize(os.path.join(r, f)) for r, _d, fs in os.walk(store) for f in fs)
-        print(f"store: {n} objects, {size / 1e6:.1f} MB")
+        subprocess.run(rpsc + ["compile", src, "--store", st], check=True, capture_output=True, env=env)
+        subprocess.run(rpsc + ["run", "--store", st, "one", "41"], check=True, capture_output=True, env=env)
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        print(f"rpsc run: skipped ({exc})")
+        return None
 
-        # Load, and its peer: orjson parsing the same JSON texts.
-        paths = _store_files(store)
-        t_orjson = _best(lambda: _orjson_peer(paths))
-        t_load = _best(lambda: rpsrt.load_store(store))
-        loaded = rpsrt.load_store(store)
-        assert loaded.equivalent(heap), loaded.difference(heap)
+    def best(cmd: list[str]) -> float:
+        out = float("inf")
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
+            out = min(out, time.perf_counter() - t)
+        return out
 
-        # Dump, and its peer: json.dumps(indent=1, sort_keys=True) of the same data as plain JSON.
-        data = _orjson_peer(paths)
-        t_render = _best(lambda: render_store(loaded))
-        t_json = _best(lambda: json.dumps(data, indent=1, sort_keys=True))
-        out = os.path.join(tmp, "out")
+    return best(rpsc + ["run", "--store", st, "one", "41"]), best([sys.executable, "-c", "pass"])
 
-        def full_dump() -> None:
-            shutil.rmtree(out, ignore_errors=True)
-            dump_store(loaded, out)
 
-        t_dump = _best(full_dump)
-
-        # Memory per loaded object (tracemalloc: Python allocations made by the load, kept after it).
-        gc.collect()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        kept = rpsrt.load_store(store)
-        after, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        del kept
-
-        print(f"load:  {t_load:.3f} s  ({n / t_load:,.0f} objects/s)")
-        print(f"       orjson alone on the same bytes: {t_orjson:.3f} s  -> ratio {t_load / t_orjson:.2f} "
-              f"(target <= 3)")
-        print(f"dump:  render {t_render:.3f} s  ({n / t_render:,.0f} objects/s); "
-              f"full dump_store with fsync {t_dump:.3f} s")
-        print(f"       json.dumps(indent=1, sort_keys=True) of the same data: {t_json:.3f} s  -> ratio render "
-              f"{t_render / t_json:.2f}, full dump {t_dump / t_json:.2f} (target <= 1)")
-        print(f"memory: {(after - before) / n:,.0f} bytes per loaded object kept, "
-              f"{(peak - before) / n:,.0f} bytes per object at peak during the load (target < 2048)")
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("n", nargs="?", type=int, help="one size (same as --sizes N)")
+    ap.add_argument("--sizes", default="10000,100000", help="comma-separated store sizes (default 10000,100000)")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds per size (default 3)")
+    ap.add_argument("--no-run", action="store_true", help="skip the `rpsc run` start-up measurement")
+    args = ap.parse_args()
+    sizes = [args.n] if args.n else [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    tmp = tempfile.mkdtemp(prefix="rpsc-bench-")
+    rows = []
+    try:
+        for n in sizes:
+            print(f"size {n:,} ...", flush=True)
+            r = bench_size(n, args.repeat, tmp)
+            rows.append(r)
+            print(f"  {r['n']:,} objects, {r['mb']:.1f} MB: eager load {r['eager']:.3f} s, orjson {r['orjson']:.3f} s,"
+                  f" lazy open+1 {r['lazy1']:.3f} s, full dump {r['full']:.3f} s, dump of 10 changed "
+                  f"{r['dump10']:.3f} s ({r['files10']:.0f} files written)", flush=True)
+        print()
+        print("| N | eager load / orjson | lazy open + 1 / eager | dump 10 changed / full dump "
+              "| peak RSS load / load+dump (ratio) | load, dump per object |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['n']:,} | {r['eager'] / r['orjson']:.2f} | {r['lazy1'] / r['eager']:.3f} "
+                  f"| {r['dump10'] / r['full']:.2f} | {r['rss_load']:,.0f} / {r['rss_dump']:,.0f} MB "
+                  f"({r['rss_dump'] / r['rss_load']:.2f}) | {r['eager'] / r['n'] * 1e6:.2f} us, "
+                  f"{r['full'] / r['n'] * 1e6:.2f} us |")
+        if len(rows) > 1:
+            a, b = rows[0], rows[-1]
+            print(f"per-object load time at {b['n']:,} / at {a['n']:,}: "
+                  f"{(b['eager'] / b['n']) / (a['eager'] / a['n']):.2f}; dump: "
+                  f"{(b['full'] / b['n']) / (a['full'] / a['n']):.2f}")
+        if not args.no_run:
+            got = bench_run(tmp)
+            if got is not None:
+                run, py = got
+                print(f"rpsc run (warm JIT cache) of a one-line function: {run:.3f} s; python3 -c pass: {py:.3f} s"
+                      f" -> ratio {run / py:.1f} (target <= 3)")
+        print(json.dumps(rows), file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -47,6 +47,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """`--update-golden`: rewrite golden files instead of comparing (diagnostics, LLVM IR, generated C)."""
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite golden files instead of comparing against them")
+    parser.addoption("--lazy-load", choices=("1", "check"), default=None,
+                     help="make rpsrt.load_store lazy by default (RPSRT_LAZY_LOAD): 1 lazy, check lazy then "
+                          "every object filled through the lazy path (docs/store.md)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`--lazy-load MODE` sets RPSRT_LAZY_LOAD for the run, subprocesses included."""
+    mode = config.getoption("--lazy-load")
+    if mode:
+        os.environ["RPSRT_LAZY_LOAD"] = mode
 
 
 @pytest.fixture

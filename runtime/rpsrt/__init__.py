@@ -31,12 +31,14 @@ from rpsrt.model.values import Value, VClosure, VInstance, VJson, VSet, VTuple
 __version__ = "0.1.0"
 
 
-def load_store(directory: str, *, lock_timeout: float | None = None) -> Heap:
+def load_store(directory: str, *, lock_timeout: float | None = None, lazy: bool | None = None) -> Heap:
     """Load a RefPerSys store directory (formats 2019A, 2023A, 2024A) into a new Heap. A dump committing
-    meanwhile is waited for (`lock_timeout` seconds at most; None: no limit): the heap is the old or the new."""
+    meanwhile is waited for (`lock_timeout` seconds at most; None: no limit): the heap is the old or the new.
+    `lazy=True` frames every object and fills each on its first touch (docs/store.md, "Lazy loading");
+    None: eager unless the environment variable `RPSRT_LAZY_LOAD` is `1` or `check`."""
     from rpsrt.store.reader import load_store as _load
 
-    return _load(directory, lock_timeout=lock_timeout)
+    return _load(directory, lock_timeout=lock_timeout, lazy=lazy)
 
 
 def dump_store(heap: Heap, directory: str, *, lock_timeout: float | None = None) -> None:

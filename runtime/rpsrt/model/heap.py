@@ -27,7 +27,7 @@ class Heap:
     """
 
     __slots__ = ("objects", "spaces", "roots", "constants", "plugins", "manifest_extra", "prologues",
-                 "headers", "__weakref__")
+                 "headers", "jars", "__weakref__")
 
     def __init__(self) -> None:
         self.objects: dict[Oid, RpsObject] = {}
@@ -46,6 +46,16 @@ class Heap:
         self.prologues: dict[Oid, dict[str, Any]] = {}
         #: Store-relative file path -> its leading comment lines, kept for the next dump.
         self.headers: dict[str, str] = {}
+        #: The fillers of a lazy load (`load_store(dir, lazy=True)`): each fills its ghosts on first touch.
+        self.jars: list[Any] = []
+
+    def materialize(self) -> Heap:
+        """Fill every object a lazy load has not filled yet (in file order), so that each stored error surfaces
+        now, as a StoreError at its file and line; a no-op for an eagerly loaded heap. Returns the heap."""
+        for jar in self.jars:
+            jar.fill_all()
+        self.jars = [j for j in self.jars if j.pending()]
+        return self
 
     def __len__(self) -> int:
         return len(self.objects)

@@ -14,10 +14,13 @@ class RpsObject:
     `attrs` maps attribute objects to values; `comps` is a list of values; `payload` is a `Payload` or None;
     `space` is the space object it is persisted in (None: transient); `extra` keeps unknown top-level
     members verbatim (name -> decoded JSON) so that a round trip never loses them.
+
+    An object of a lazy load starts as a ghost (`is_ghost`): only `oid` and `space` are set, and the first
+    read of another field fills it from the store (`ghost`, docs/store.md "Lazy loading").
     """
 
     __slots__ = ("oid", "cls", "mtime", "attrs", "comps", "payload", "space", "magicattr", "applying",
-                 "extra", "__weakref__")
+                 "extra", "_jar", "__weakref__")
 
     def __init__(self, oid: Oid, cls: RpsObject | None = None, *, mtime: float = 0.0,
                  space: RpsObject | None = None) -> None:
@@ -31,6 +34,33 @@ class RpsObject:
         self.magicattr = False
         self.applying = False
         self.extra: dict[str, Any] | None = None
+        #: Who fills this object on first touch when it is a ghost of a lazy load (None: it is filled).
+        self._jar: Any = None
+
+    @classmethod
+    def ghost(cls, oid: Oid, jar: Any) -> RpsObject:
+        """An object whose contents are not loaded yet (a lazy load, docs/store.md): only `oid` and `space`
+        are set; reading any other field calls `jar.fill(obj)` first, which sets each field the caller has
+        not assigned meanwhile (an assignment before the first read wins, as it would after an eager load)."""
+        obj = cls.__new__(cls)
+        obj.oid = oid
+        obj.space = None
+        obj._jar = jar
+        return obj
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a slot that is not set: the fields of a ghost.
+        if name in _GHOST_FIELDS:
+            jar = object.__getattribute__(self, "_jar")
+            if jar is not None:
+                jar.fill(self)
+                return object.__getattribute__(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def is_ghost(self) -> bool:
+        """True while the object's contents are not loaded (a lazy load that has not touched it yet)."""
+        return self._jar is not None
 
     def get(self, attr: RpsObject, default: Value = None) -> Value:
         return self.attrs.get(attr, default)
@@ -40,6 +70,10 @@ class RpsObject:
 
     def __repr__(self) -> str:
         return f"<RpsObject {self.oid}>"
+
+
+#: The fields a ghost fills on first touch.
+_GHOST_FIELDS = frozenset(("cls", "mtime", "attrs", "comps", "payload", "magicattr", "applying", "extra"))
 
 
 class Payload:

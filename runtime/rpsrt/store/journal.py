@@ -34,7 +34,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import orjson
 
@@ -100,14 +100,16 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def write_durably(path: str, data: bytes) -> None:
-    """Write `data` to a new file `path` and fsync it."""
+def write_durably(path: str, data: bytes | Iterable[bytes]) -> None:
+    """Write `data` (bytes, or blocks of bytes consumed as they come: a streamed dump) to a new file `path`
+    and fsync it."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        for block in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+            view = memoryview(block)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
         os.fsync(fd)
     finally:
         os.close(fd)

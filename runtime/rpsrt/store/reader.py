@@ -22,7 +22,7 @@ from __future__ import annotations
 import gc
 import os
 import re
-from collections.abc import Callable
+import threading
 from typing import Any
 
 import orjson
@@ -30,27 +30,12 @@ import orjson
 from rpsrt.errors import StoreError
 from rpsrt.model.heap import Heap
 from rpsrt.limits import deep_recursion
-from rpsrt.model.objects import (
-    Payload,
-    PayloadAgenda,
-    PayloadClassInfo,
-    PayloadEnvironment,
-    PayloadGccJit,
-    PayloadObjMap,
-    PayloadSetOb,
-    PayloadSpace,
-    PayloadStringBuffer,
-    PayloadStringDict,
-    PayloadSymbol,
-    PayloadTasklet,
-    PayloadUnknown,
-    PayloadVectOb,
-    PayloadVectVal,
-    RpsObject,
-)
+from rpsrt.model.objects import _GHOST_FIELDS, PayloadUnknown, RpsObject
 from rpsrt.model.oid import Oid, OidError, looks_like_oid
 from rpsrt.model.values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
+from rpsrt.store.describe import _kind, _short
 from rpsrt.store.journal import generation, resolve_paths
+from rpsrt.store.payloads import LOADERS as _PAYLOADS
 from rpsrt.store.jsonfmt import MAX_NESTING, JsonTextError, fast_first_value, first_value
 
 #: Formats this loader reads.
@@ -90,11 +75,29 @@ def space_path(oid: Oid | str) -> str:
     return f"persistore/sp{oid}-rps.json"
 
 
-def load_store(directory: str | os.PathLike[str], *, lock_timeout: float | None = None) -> Heap:
+#: Environment variable that makes `load_store` lazy by default: `1` lazy, `check` lazy and then every object
+#: filled through the lazy path before returning (the test suites run with both, docs/store.md).
+LAZY_ENV = "RPSRT_LAZY_LOAD"
+
+
+def default_lazy() -> str:
+    """The default of `load_store(lazy=None)`: "" (eager), "1" (lazy) or "check", from `RPSRT_LAZY_LOAD`."""
+    v = os.environ.get(LAZY_ENV, "")
+    return v if v in ("1", "check") else ""
+
+
+def load_store(directory: str | os.PathLike[str], *, lock_timeout: float | None = None,
+               lazy: bool | None = None) -> Heap:
     """Load the store in `directory` into a new Heap; raise StoreError (with file, line, OID) on bad input.
 
     The files are read under the store's shared lock: while a dump commits, the load waits for it (saying so
-    on stderr after a second), and gives up with `LockTimeout` after `lock_timeout` seconds (None: waits)."""
+    on stderr after a second), and gives up with `LockTimeout` after `lock_timeout` seconds (None: waits).
+
+    `lazy=True` frames every object (pass 1: the manifest, every prologue, every start line, duplicate and
+    malformed OIDs, the manifest's sets) and leaves each object a ghost that is filled on its first touch
+    (`RpsObject.ghost`); an error inside an object surfaces when it is touched, or at `heap.materialize()`
+    (which `rpsc store check` runs), at its file and line. None: eager unless `RPSRT_LAZY_LOAD` says lazy."""
+    mode = ("1" if lazy else "") if lazy is not None else default_lazy()
     # The load allocates only long-lived objects: the cyclic GC would rescan them again and again for nothing.
     top = os.fspath(directory)
     if not os.path.isdir(top):
@@ -102,38 +105,76 @@ def load_store(directory: str | os.PathLike[str], *, lock_timeout: float | None 
         raise StoreError(f"not a store directory ({why})", path=top)
     enabled = gc.isenabled()
     gc.disable()
-    loader = _Loader(top, lock_timeout)
+    loader = _Loader(top, lock_timeout, lazy=bool(mode))
     try:
         with deep_recursion():
-            return loader.load()
+            heap = loader.load()
     except RecursionError:  # a value nested too deeply for the checks that walk it: refused where it stands
         raise loader.error(f"a value is nested too deeply (more than {MAX_DEPTH} levels)") from None
     finally:
         if enabled:
             gc.enable()
+    if mode == "check":
+        heap.materialize()
+    return heap
+
+
+
+class _Chunks:
+    """A space file's bytes seen as `data.split(_START)` would give them, without copying them: chunk 0 is the
+    head (header and prologue), chunk i >= 1 the text after the i-th `\n//+ob` separator (its start line's
+    rest, its JSON, its end line). Indexing copies one chunk (error paths only); the hot loop reads the file
+    through `starts` and `ends` with a memoryview."""
+
+    __slots__ = ("data", "starts", "ends")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        seps: list[int] = []
+        find, append, width = data.find, seps.append, len(_START)
+        p = find(_START)
+        while p >= 0:
+            append(p)
+            p = find(_START, p + width)
+        self.starts = [0] + [q + width for q in seps]
+        self.ends = seps + [len(data)]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.data[self.starts[i]:self.ends[i]]
+
+    def line_of(self, i: int) -> int:
+        """The line of chunk i's first byte."""
+        return self.data.count(b"\n", 0, self.starts[i]) + 1
 
 
 class _Space:
     """One space file during loading: its bytes, where each object starts, and the objects created."""
 
-    __slots__ = ("oid", "rel", "path", "data", "chunks", "objects", "prologue", "header", "format")
+    __slots__ = ("oid", "rel", "path", "data", "chunks", "objects", "prologue", "header", "format", "loader",
+                 "index", "left")
 
     def __init__(self, oid: Oid, rel: str, path: str, data: bytes) -> None:
+        #: A lazy load's loader (None for an eager one), the ghost -> chunk index table (built at the first
+        #: fill), and how many ghosts of this space are still unfilled.
+        self.loader: _Loader | None = None
+        self.index: dict[RpsObject, int] | None = None
+        self.left = 0
         self.oid = oid
         self.rel = rel
         self.path = path
         self.data = data
-        self.chunks: list[bytes] = []
+        self.chunks = _Chunks(b"")
         self.objects: list[RpsObject] = []
         self.prologue: dict[str, Any] = {}
         self.header = ""
         self.format = ""
 
-    # Line numbers, computed from the chunks (the file's bytes are dropped once split, to save memory).
-
     def line_of_chunk(self, i: int) -> int:
-        """The line of chunk i's start line (each of the i separators before it holds one newline)."""
-        return sum(c.count(b"\n") for c in self.chunks[:i]) + i + 1
+        """The line of chunk i's start line."""
+        return self.chunks.line_of(i)
 
     def last_line(self) -> int:
         return self.line_of_chunk(len(self.chunks) - 1) + self.chunks[-1].count(b"\n")
@@ -141,12 +182,20 @@ class _Space:
     def has_end_line(self) -> bool:
         return _has_end_line(self.chunks[-1])
 
+    # The jar of a lazy load's ghosts (RpsObject.ghost): fills one on its first touch.
+
+    def fill(self, obj: RpsObject) -> None:
+        self.loader.fill(self, obj)  # type: ignore[union-attr]
+
 
 class _Loader:
     """State of one load: the heap being built and the OID-text -> object table used to resolve references."""
 
-    def __init__(self, top: str, lock_timeout: float | None = None) -> None:
+    def __init__(self, top: str, lock_timeout: float | None = None, lazy: bool = False) -> None:
         self.top = top
+        self.lazy = lazy
+        #: Serialises the fills of a lazy load (the error location below is the loader's state).
+        self.lock = threading.RLock()
         self.lock_timeout = lock_timeout
         self.heap = Heap()
         self.by_text: dict[str, RpsObject] = {}
@@ -263,9 +312,15 @@ class _Loader:
             heap.prologues[sp.oid] = sp.prologue
             heap.headers[sp.rel] = sp.header
 
-        # Pass 2: fill every object.
-        for sp in spaces:
-            self._fill_space(sp)
+        # Pass 2: fill every object (a lazy load fills each on its first touch).
+        if self.lazy:
+            for sp in spaces:
+                sp.loader = self
+                sp.left = len(sp.objects)
+            heap.jars.append(self)
+        else:
+            for sp in spaces:
+                self._fill_space(sp, enumerate(sp.objects, 1))
         self.space = None
 
         # Manifest sets, then validation.
@@ -296,14 +351,12 @@ class _Loader:
     def _frame(self, sp: _Space) -> None:
         """Split a space file at its start lines, check its prologue, and create its objects."""
         data = sp.data
-        chunks = data.split(_START)
+        chunks = sp.chunks = _Chunks(data)  # offsets into the file's bytes: no copy
         head = chunks[0]
-        sp.chunks = chunks
         m = _LONG_ID.search(data)
         long_id = None if m is None else data.count(_START, 0, m.start() + len(_START))
-        sp.data = b""  # the chunks hold the same bytes
-        del data
-        first_line = chunks[1].split(b"\n", 1)[0] if len(chunks) > 1 else b""
+        sp.data = b""  # the chunks hold the bytes
+        first_line = data[chunks.starts[1]:data.find(b"\n", chunks.starts[1])] if len(chunks) > 1 else b""
         prologue_text = _decode(head + _START + first_line, sp.path)
         try:
             prologue = fast_first_value(prologue_text)
@@ -341,21 +394,26 @@ class _Loader:
                 self.space, self.index = sp, long_id
                 raise self.error(f"start line: malformed object id {chunks[long_id][:20].decode()}...")
         except OidError as exc:
-            for i, c in enumerate(chunks[1:], 1):
+            for i in range(1, len(chunks)):
                 try:
-                    Oid.parse(c[:19].decode("ascii", "replace"))
+                    Oid.parse(chunks[i][:19].decode("ascii", "replace"))
                 except OidError as exc2:
                     self.space, self.index = sp, i
                     raise self.error(f"start line: {exc2}") from None
             raise self.error(f"start line: {exc}") from None
 
-    def _create(self, sp: _Space, chunks: list[bytes], nb: int) -> None:
+    def _create(self, sp: _Space, chunks: _Chunks, nb: int) -> None:
         by_text = self.by_text
         n_before = len(by_text)
         # map() and zip() keep the per-object work in C where they can.
-        texts = [c[:19].decode("ascii", "replace") for c in chunks[1:]]
-        oids = list(map(Oid.parse, texts))
-        out = sp.objects = list(map(RpsObject, oids))
+        data = chunks.data
+        oids = Oid.parse_many(b"".join([data[p:p + 19] for p in chunks.starts[1:]]))  # all at once
+        texts = [o[2] for o in oids]
+        if self.lazy:
+            ghost = RpsObject.ghost
+            out = sp.objects = [ghost(o, sp) for o in oids]
+        else:
+            out = sp.objects = list(map(RpsObject, oids))
         by_text.update(zip(texts, out, strict=True))
         self.heap.objects.update(zip(oids, out, strict=True))
         if len(by_text) != n_before + nb:
@@ -371,10 +429,58 @@ class _Loader:
 
     # -- pass 2 -----------------------------------------------------------------------------------------------
 
-    def _fill_space(self, sp: _Space) -> None:
-        """Decode and fill every object of a space file (the hot loop of loading, kept flat on purpose)."""
+    # -- lazy loading: the ghosts' jar ---------------------------------------------------------------------------
+
+    def fill(self, sp: _Space, ghost: RpsObject) -> None:
+        """Fill one ghost of space `sp`: decode its text into a scratch object, then set each field of the
+        ghost that was not assigned since the load. A bad object raises StoreError (file, line, OID) and
+        stays a ghost, so every touch says it again."""
+        with self.lock:
+            if ghost._jar is None:  # filled meanwhile by another thread
+                return
+            index = sp.index
+            if index is None:
+                index = sp.index = {o: i for i, o in enumerate(sp.objects, 1)}
+            scratch = RpsObject(ghost.oid)
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                with deep_recursion():
+                    self._fill_space(sp, ((index[ghost], scratch),))
+            except RecursionError:
+                raise self.error(f"a value is nested too deeply (more than {MAX_DEPTH} levels)") from None
+            finally:
+                self.space = None
+                if enabled:
+                    gc.enable()
+            get = object.__getattribute__
+            for name in _GHOST_FIELDS:
+                try:
+                    get(ghost, name)  # assigned before the first read: that value wins
+                except AttributeError:
+                    setattr(ghost, name, getattr(scratch, name))
+            ghost._jar = None
+            sp.left -= 1
+
+    def fill_all(self) -> None:
+        """Fill every ghost still unfilled, in file order (the first bad object raises)."""
+        for sp in self.framed:
+            if sp.left:
+                for obj in sp.objects:
+                    if obj._jar is not None:
+                        self.fill(sp, obj)
+
+    def pending(self) -> bool:
+        return any(sp.left for sp in self.framed)
+
+    def _fill_space(self, sp: _Space, items: Any) -> None:
+        """Decode and fill objects of a space file: `items` pairs each chunk index with the object to fill
+        (the hot loop of loading, kept flat on purpose)."""
         self.space = sp
         chunks = sp.chunks
+        data, starts, ends = chunks.data, chunks.starts, chunks.ends
+        view = memoryview(data)  # orjson parses a slice of it in place
+        find = data.find
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         by_text = self.by_text
@@ -383,21 +489,22 @@ class _Loader:
         rest = self._rest
         old = sp.format == "RefPerSysFormat2019A"
         imax, imin = INT_MAX, INT_MIN
-        i = 0
-        for obj in sp.objects:
-            i += 1
+        for i, obj in items:
             self.index = i  # where errors point, also those raised deep inside `value`
-            c = chunks[i]
+            base, limit = starts[i], ends[i]
             try:
-                start = c.find(b"\n{")
+                start = find(b"\n{", base, limit)
+                end = find(b"\n}", start, limit) if start >= 0 else -1
                 try:
-                    d = loads(c[start + 1:c.find(b"\n}", start) + 2])
+                    if end < 0:
+                        raise decode_error("no object text", "", 0)
+                    d = loads(view[start + 1:end + 2])
                 except decode_error:
                     self.index = i
-                    d = self._slow_json(c)
+                    d = self._slow_json(chunks[i])
                 if type(d) is not dict:
                     self.index = i
-                    d = self._slow_json(c)
+                    d = self._slow_json(chunks[i])
                 pop = d.pop
                 if pop("oid", None) != obj.oid[2]:
                     self.index = i
@@ -444,7 +551,7 @@ class _Loader:
                     rest(obj, d)
             except _Inexact:
                 self.index = i
-                self._fill_exact(obj, c, old)
+                self._fill_exact(obj, chunks[i], old)
 
     def _fill_exact(self, obj: RpsObject, chunk: bytes, old: bool) -> None:
         """Decode one object again with Python's json, whose ints are exact beyond 64 bits."""
@@ -669,202 +776,7 @@ class _Loader:
         return VRaw(self.plain(d))
 
 
-# -- payload loaders (§5) ----------------------------------------------------------------------------------------
-
-
-def _need(ld: _Loader, d: dict[str, Any], key: str, kind: str) -> Any:
-    """Pop a required payload member, or say what is missing."""
-    if key not in d:
-        raise ld.error(f"{kind} payload lacks {key}", '"payload"')
-    return d.pop(key)
-
-
-_MISSING: Any = object()
-
-
-def _ld_symbol(ld: _Loader, d: dict[str, Any]) -> Payload:
-    pop = d.pop
-    name = pop("symb_name", _MISSING)
-    if name is _MISSING:
-        if "name" not in d:
-            raise ld.error("symbol payload lacks symb_name", '"payload"')
-        # The spelling upstream's dumper wrote on 2019-12-30 (name, symval, weak); written back in today's.
-        keys = ("name", "symval", "weak")
-        name = pop("name")
-    else:
-        keys = ("symb_name", "symb_val", "symb_weak")
-    if type(name) is not str:
-        raise ld.error(f"symbol name is {_kind(name)}, not a string", f'"{keys[0]}"')
-    v = pop(keys[1], None)
-    if v is not None:
-        val = ld.by_text.get(v) if type(v) is str else None
-        if val is None:
-            val = ld.value(v)
-    else:
-        val = None
-    weak = pop(keys[2], False)
-    if weak is not False and weak is not True:
-        raise ld.error(f"{keys[2]} is {_kind(weak)}, not true or false", f'"{keys[2]}"')
-    return PayloadSymbol(name, val, weak)
-
-
-def _ld_classinfo(ld: _Loader, d: dict[str, Any]) -> Payload:
-    pop = d.pop
-    get = ld.by_text.get
-    sup = pop("class_super", None) if "class_super" in d else pop("superclass", None)
-    if sup is None:
-        raise ld.error("classinfo payload lacks class_super", '"payload"')
-    methodict = pop("class_methodict", None) if "class_methodict" in d else pop("methodict", None)
-    if methodict is None:
-        raise ld.error("classinfo payload lacks class_methodict", '"payload"')
-    if type(methodict) is not list:
-        ld.array(methodict, "class_methodict")
-    pl = PayloadClassInfo((get(sup) if type(sup) is str else None) or ld.ref(sup, "superclass"))
-    if methodict:
-        md = pl.methodict
-        for e in methodict:
-            if type(e) is not dict:
-                raise ld.error(f"bad method entry {_short(e)}", '"class_methodict"')
-            md[ld.ref(e.get("methosel"), "method selector")] = ld.value(e.get("methclos"))
-    if "class_symb" in d:
-        symb = pop("class_symb")
-        pl.symb = (get(symb) if type(symb) is str else None) or ld.opt_ref(symb, "class symbol")
-    if "class_name" in d:
-        name = pop("class_name")
-        if type(name) is not str:
-            raise ld.error(f"class_name is {_kind(name)}, not a string", '"class_name"')
-        pl.name = name
-    if "class_attrset" in d:
-        pl.attrset = ld.value(pop("class_attrset"))
-    return pl
-
-
-def _refs(ld: _Loader, items: Any, what: str, nulls: bool = False) -> list[Any]:
-    ld.array(items, what)
-    if nulls:
-        return [ld.opt_ref(x, what) for x in items]
-    return [ld.ref(x, what) for x in items]
-
-
-def _ld_setob(ld: _Loader, d: dict[str, Any]) -> Payload:
-    return PayloadSetOb(_refs(ld, d.pop("setob", []), "setob"))
-
-
-def _ld_vectob(ld: _Loader, d: dict[str, Any]) -> Payload:
-    return PayloadVectOb(_refs(ld, d.pop("vectob", []), "vectob", nulls=True))
-
-
-def _ld_vectval(ld: _Loader, d: dict[str, Any]) -> Payload:
-    return PayloadVectVal([ld.value(x) for x in ld.array(d.pop("vectval", []), "vectval")])
-
-
-def _ld_space(ld: _Loader, d: dict[str, Any]) -> Payload:
-    return PayloadSpace()
-
-
-def _ld_agenda(ld: _Loader, d: dict[str, Any]) -> Payload:
-    return PayloadAgenda(*(_refs(ld, d.pop(k, []), k) for k in ("low_priority", "normal_priority",
-                                                                  "high_priority")))
-
-
-def _ld_tasklet(ld: _Loader, d: dict[str, Any]) -> Payload:
-    todo = ld.value(d.pop("tasklet_todo")) if "tasklet_todo" in d else None
-    delay = d.pop("tasklet_obsolete_delay", None)
-    if delay is not None and type(delay) is not float:
-        ld.int_or_none(delay, "tasklet_obsolete_delay")
-    return PayloadTasklet(todo, delay)
-
-
-def _ld_strdict(ld: _Loader, d: dict[str, Any]) -> Payload:
-    key = "dictionary" if "dictionary" in d else "dictionnary"
-    entries = ld.array(d.pop(key, []), key)
-    out = {}
-    for e in entries:
-        if type(e) is not dict or type(e.get("str")) is not str:
-            raise ld.error(f"bad dictionary entry {_short(e)} (expected {{\"str\": string, \"val\": value}})",
-                           f'"{key}"')
-        out[e["str"]] = ld.value(e.get("val"))
-    return PayloadStringDict(out)
-
-
-def _ld_strbuf(ld: _Loader, d: dict[str, Any]) -> Payload:
-    lines = d.pop("strbuf_lines", None)
-    if lines is not None and (type(lines) is not list or any(type(x) is not str for x in lines)):
-        raise ld.error(f"strbuf_lines is {_kind(lines)}, not an array of strings", '"strbuf_lines"')
-    string = d.pop("strbuf_string", None)
-    if string is not None and type(string) is not str:
-        raise ld.error(f"strbuf_string is {_kind(string)}, not a string", '"strbuf_string"')
-    return PayloadStringBuffer(lines, string, ld.int_or_none(d.pop("strbuf_indent", None), "strbuf_indent"))
-
-
-def _objmap(ld: _Loader, d: dict[str, Any]) -> Any:
-    objmap = d.pop("objmap", {})
-    if type(objmap) is not dict and type(objmap) is not list:
-        raise ld.error(f"objmap is {_kind(objmap)}, not an object", '"objmap"')
-    return ld.plain(objmap)
-
-
-def _ld_objmap(ld: _Loader, d: dict[str, Any]) -> Payload:
-    descr = ld.value(d.pop("descr")) if "descr" in d else None
-    return PayloadObjMap(_objmap(ld, d), descr)
-
-
-def _ld_environment(ld: _Loader, d: dict[str, Any]) -> Payload:
-    descr = ld.value(d.pop("descr")) if "descr" in d else None
-    return PayloadEnvironment(_objmap(ld, d), descr, ld.opt_ref(d.pop("parent_env", None), "parent_env"))
-
-
-def _ld_gccjit(ld: _Loader, d: dict[str, Any]) -> Payload:
-    return PayloadGccJit(_refs(ld, d.pop("jitseq", []), "jitseq"))
-
-
-_PAYLOADS: dict[str, Callable[[_Loader, dict[str, Any]], Payload]] = {
-    "symbol": _ld_symbol,
-    "classinfo": _ld_classinfo,
-    "class": _ld_classinfo,  # historic name (to 2020-05)
-    "setob": _ld_setob,
-    "vectob": _ld_vectob,
-    "vectval": _ld_vectval,
-    "space": _ld_space,
-    "agenda": _ld_agenda,
-    "tasklet": _ld_tasklet,
-    "string_dictionary": _ld_strdict,
-    "string_dictionnary": _ld_strdict,  # historic spelling (2020-11 to 2021-09)
-    "string_buffer": _ld_strbuf,
-    "objmap": _ld_objmap,
-    "environment": _ld_environment,
-    "gccjit": _ld_gccjit,
-}
-
-
 # -- text helpers ----------------------------------------------------------------------------------------------
-
-
-def _kind(v: Any) -> str:
-    """The JSON kind of a decoded value, as an error message names it."""
-    t = type(v)
-    if v is None:
-        return "null"
-    if t is bool:
-        return "a boolean"
-    if t is int or t is float:
-        return f"the number {_short(v)}"
-    if t is str:
-        return f"the string {_short(v)}"
-    if t is list:
-        return "an array"
-    if t is dict:
-        return "an object"
-    return t.__name__
-
-
-def _short(v: Any) -> str:
-    """`repr(v)` cut to 60 characters (ints of thousands of digits included)."""
-    if type(v) is int and not -10**40 < v < 10**40:
-        digits = len(str(abs(v)))
-        return f"{'-' if v < 0 else ''}{str(abs(v))[:12]}... ({digits} digits)"
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _plain_problem(v: Any) -> tuple[str, str | None] | None:

@@ -13,10 +13,12 @@ is dropped, as upstream does with objects it cannot dump.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from operator import attrgetter
 from typing import Any
 
@@ -25,23 +27,7 @@ from rpsrt.model import wellknown as wk
 from rpsrt.errors import StoreError
 from rpsrt.model.heap import Heap
 from rpsrt.limits import deep_recursion
-from rpsrt.model.objects import (
-    PayloadAgenda,
-    PayloadClassInfo,
-    PayloadEnvironment,
-    PayloadGccJit,
-    PayloadObjMap,
-    PayloadSetOb,
-    PayloadSpace,
-    PayloadStringBuffer,
-    PayloadStringDict,
-    PayloadSymbol,
-    PayloadTasklet,
-    PayloadUnknown,
-    PayloadVectOb,
-    PayloadVectVal,
-    RpsObject,
-)
+from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol, RpsObject
 from rpsrt.model.oid import Oid
 from rpsrt.model.values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
 from rpsrt.store import journal
@@ -54,6 +40,7 @@ from rpsrt.store.jsonfmt import (
     write_member,
     write_root,
 )
+from rpsrt.store.payloads import WRITERS as _PAYLOAD_WRITERS
 from rpsrt.store.reader import MANIFEST, space_path
 
 FORMAT = "RefPerSysFormat2024A"
@@ -237,121 +224,6 @@ class _ObjectWriter:
                 members.append((k, write_root(v, STYLE_OBJECT)))
 
 
-# -- payload writers -----------------------------------------------------------------------------------------
-
-
-def _w_symbol(w: _ObjectWriter, pl: PayloadSymbol, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"symbol"'))
-    m.append(("symb_name", quote(pl.name)))
-    if pl.value is not None:
-        m.append(("symb_val", w.root(pl.value)))
-    if pl.weak:
-        m.append(("symb_weak", "true"))
-
-
-def _w_classinfo(w: _ObjectWriter, pl: PayloadClassInfo, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"classinfo"'))
-    dumped = w.dumped
-    entries = []
-    for sel in sorted(pl.methodict, key=_oid_of):
-        if sel not in dumped:
-            continue
-        entries.append('\n  \t{\n  \t\t"methclos" : ' + w.member(pl.methodict[sel], 2) + ',\n  \t\t"methosel" : "'
-                       + sel.oid[2] + '"\n  \t}')
-    m.append(("class_methodict", "[" + ",".join(entries) + "\n  ]" if entries else "[]"))
-    # As upstream's dumper: `class_name` is the name of the `class_symb` symbol, written only (with
-    # `class_symb`) when that object holds a symbol payload; a stored `class_name` is not kept apart.
-    symb = pl.symb
-    if symb is not None and type(symb.payload) is PayloadSymbol:
-        m.append(("class_name", quote(symb.payload.name)))
-    if pl.superclass is None or pl.superclass not in dumped:
-        raise StoreError("classinfo payload without a superclass that can be dumped")
-    m.append(("class_super", '"' + pl.superclass.oid[2] + '"'))
-    if symb is not None and symb in dumped:
-        m.append(("class_symb", '"' + symb.oid[2] + '"'))
-    if pl.attrset is not None:
-        m.append(("class_attrset", w.root(pl.attrset)))
-
-
-def _w_setob(w: _ObjectWriter, pl: PayloadSetOb, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"setob"'))
-    m.append(("setob", w.refs(sorted(pl.elems, key=_oid_of), 0, nulls=False)))
-
-
-def _w_vectob(w: _ObjectWriter, pl: PayloadVectOb, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"vectob"'))
-    m.append(("vectob", w.refs(pl.elems, 0)))
-
-
-def _w_vectval(w: _ObjectWriter, pl: PayloadVectVal, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"vectval"'))
-    m.append(("vectval", w.values(pl.elems, 0)))
-
-
-def _w_space(w: _ObjectWriter, pl: PayloadSpace, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"space"'))
-
-
-def _w_agenda(w: _ObjectWriter, pl: PayloadAgenda, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"agenda"'))
-    for key, objs in (("low_priority", pl.low), ("normal_priority", pl.normal), ("high_priority", pl.high)):
-        if objs:
-            m.append((key, w.refs(objs, 0, nulls=False)))
-
-
-def _w_tasklet(w: _ObjectWriter, pl: PayloadTasklet, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"tasklet"'))
-    if pl.todo is not None:
-        m.append(("tasklet_todo", w.root(pl.todo)))
-    if pl.obsolete_delay is not None:
-        m.append(("tasklet_obsolete_delay", w.root(pl.obsolete_delay)))
-
-
-def _w_strdict(w: _ObjectWriter, pl: PayloadStringDict, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"string_dictionary"'))
-    entries = ['\n  \t{\n  \t\t"str" : ' + quote(k) + ',\n  \t\t"val" : ' + w.member(pl.dictionary[k], 2)
-               + "\n  \t}" for k in sorted(pl.dictionary)]
-    m.append(("dictionary", "[" + ",".join(entries) + "\n  ]" if entries else "[]"))
-
-
-def _w_strbuf(w: _ObjectWriter, pl: PayloadStringBuffer, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"string_buffer"'))
-    if pl.lines is not None:
-        m.append(("strbuf_lines", write_root(list(pl.lines), STYLE_OBJECT)))
-    if pl.string is not None:
-        m.append(("strbuf_string", quote(pl.string)))
-    if pl.indent is not None:
-        m.append(("strbuf_indent", write_root(pl.indent, STYLE_OBJECT)))
-
-
-def _w_objmap(w: _ObjectWriter, pl: PayloadObjMap, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"' + pl.kind + '"'))
-    m.append(("objmap", write_root(pl.objmap, STYLE_OBJECT)))
-    m.append(("descr", w.root(pl.descr)))
-    if isinstance(pl, PayloadEnvironment):
-        p = pl.parent_env
-        m.append(("parent_env", '"' + p.oid[2] + '"' if p is not None and p in w.dumped else "null"))
-
-
-def _w_gccjit(w: _ObjectWriter, pl: PayloadGccJit, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", '"gccjit"'))
-    m.append(("jitseq", w.refs(pl.jitseq, 0, nulls=False)))
-
-
-def _w_unknown(w: _ObjectWriter, pl: PayloadUnknown, m: list[tuple[str, str]]) -> None:
-    m.append(("payload", quote(pl.kind)))
-    for k, v in pl.members.items():
-        m.append((k, write_root(v, STYLE_OBJECT)))
-
-
-_PAYLOAD_WRITERS: dict[type, Any] = {
-    PayloadSymbol: _w_symbol, PayloadClassInfo: _w_classinfo, PayloadSetOb: _w_setob, PayloadVectOb: _w_vectob,
-    PayloadVectVal: _w_vectval, PayloadSpace: _w_space, PayloadAgenda: _w_agenda, PayloadTasklet: _w_tasklet,
-    PayloadStringDict: _w_strdict, PayloadStringBuffer: _w_strbuf, PayloadObjMap: _w_objmap,
-    PayloadEnvironment: _w_objmap, PayloadGccJit: _w_gccjit, PayloadUnknown: _w_unknown,
-}
-
-
 # -- framing, prologue, manifest -----------------------------------------------------------------------------
 
 _UNSAFE = {c: "?" for c in range(32)} | {0x7F: "?"}
@@ -412,7 +284,9 @@ def render_store(heap: Heap) -> dict[str, bytes]:
             gc.enable()
 
 
-def _render(heap: Heap) -> dict[str, bytes]:
+def _streams(heap: Heap) -> list[tuple[str, Callable[[], Iterator[bytes]]]]:
+    """Every file of the store for `heap`, in rendering order (spaces, manifest, generated headers), each as
+    a function giving its bytes piece by piece: a space file is rendered object by object as it is written."""
     objects = heap.objects
     dumped = {o for o in objects.values() if o.space is not None}
     for sp in heap.spaces:
@@ -430,8 +304,8 @@ def _render(heap: Heap) -> dict[str, bytes]:
     class_obj = objects.get(wk.CLASS)
     w = _ObjectWriter(dumped)
     symbols: dict[RpsObject, str] = {}
-    files: dict[str, bytes] = {}
-    for sp, objs in by_space.items():
+
+    def space_file(sp: RpsObject, objs: list[RpsObject]) -> Iterator[bytes]:
         rel = space_path(sp.oid)
         objs.sort(key=_oid_of)
         prologue = heap.prologues.get(sp.oid)
@@ -442,7 +316,7 @@ def _render(heap: Heap) -> dict[str, bytes]:
             header = heap.headers[rel] = _space_header_like_loaded(heap, rel) or _header(rel, "space")
         pro = dict(prologue)
         pro.update(format=FORMAT, nbobjects=len(objs), spaceid=sp.oid[2])
-        parts = [(header + write_root(pro, STYLE_MANIFEST) + "\n\n\n").encode()]
+        yield (header + write_root(pro, STYLE_MANIFEST) + "\n\n\n").encode()
         bang = "!" if sp.oid == wk.INITIAL_SPACE else ""
         block = w.block
         for o in objs:
@@ -471,18 +345,35 @@ def _render(heap: Heap) -> dict[str, bytes]:
             hi, lo = o.oid[0], o.oid[1]
             h = ((hi % 2147473837) + ((hi >> 32) ^ (lo * 17 + 201151))) & 0xFFFFFFFF
             if name is not None:
-                parts.append(f"//+ob{text}:{name}{mark}{bang}//${name}{csym} h:{h}\n".encode())
-                parts.append(body.encode())
-                parts.append(f"\n//-ob{text}:{name}\n\n\n\n".encode())
+                yield f"//+ob{text}:{name}{mark}{bang}//${name}{csym} h:{h}\n".encode()
+                yield body.encode()
+                yield f"\n//-ob{text}:{name}\n\n\n\n".encode()
             else:
-                parts.append(f"//+ob{text}{mark}{bang}//{csym} h:{h}\n".encode())
-                parts.append(body.encode())
-                parts.append(f"\n//-ob{text}\n\n\n\n".encode())
-        parts.append(f"//// end of RefPerSys generated space file {rel}\n".encode())
-        files[rel] = b"".join(parts)
-    files[MANIFEST] = render_manifest(heap, dumped).encode("utf-8")
-    files.update(render_generated(heap, dumped))
-    return files
+                yield f"//+ob{text}{mark}{bang}//{csym} h:{h}\n".encode()
+                yield body.encode()
+                yield f"\n//-ob{text}\n\n\n\n".encode()
+        yield f"//// end of RefPerSys generated space file {rel}\n".encode()
+
+    out: list[tuple[str, Callable[[], Iterator[bytes]]]] = [
+        (space_path(sp.oid), functools.partial(space_file, sp, objs)) for sp, objs in by_space.items()]
+
+    def manifest() -> Iterator[bytes]:
+        yield render_manifest(heap, dumped).encode("utf-8")
+
+    generated: dict[str, bytes] = {}
+
+    def generated_file(rel: str) -> Iterator[bytes]:
+        if not generated:  # all three at once, after the manifest (their header follows its header)
+            generated.update(render_generated(heap, dumped))
+        yield generated[rel]
+
+    out.append((MANIFEST, manifest))
+    out.extend((rel, functools.partial(generated_file, rel)) for rel in GENERATED_HEADERS)
+    return out
+
+
+def _render(heap: Heap) -> dict[str, bytes]:
+    return {rel: b"".join(produce()) for rel, produce in _streams(heap)}
 
 
 def render_manifest(heap: Heap, dumped: set[RpsObject]) -> str:
@@ -744,36 +635,52 @@ def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = 
     the locks (None: no limit).
     """
     top = os.fspath(directory)
-    files = render_store(heap)
+    streams = _streams(heap)  # checks the spaces first: a heap that cannot be dumped creates nothing
+    made = [d for d in (top, os.path.join(top, "persistore"), os.path.join(top, "generated"))
+            if not os.path.isdir(d)]
     os.makedirs(os.path.join(top, "persistore"), exist_ok=True)
     os.makedirs(os.path.join(top, "generated"), exist_ok=True)
+    try:
+        return _dump(heap, top, streams, locked, lock_timeout)
+    except BaseException:
+        for d in reversed(made):  # a new store that got no file: leave no empty folders behind
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
+        raise
+
+
+def _dump(heap: Heap, top: str, streams: list[tuple[str, Callable[[], Iterator[bytes]]]], locked: bool,
+          lock_timeout: float | None) -> list[str]:
     with contextlib.nullcontext() if locked else journal.locked(top, timeout=lock_timeout):
         with journal.generation(top, shared=False, timeout=lock_timeout):
             journal.recover(top)
-        changed = []
-        for rel, data in sorted(files.items()):
-            try:
-                with open(os.path.join(top, rel), "rb") as f:
-                    if f.read() == data:
-                        continue
-            except FileNotFoundError:
-                pass
-            changed.append(rel)
-        if not changed:
-            return []
         suffix = Oid.random().text[:7] + f"-p{os.getpid()}%"
-        renames = []
+        renames: list[tuple[str, str]] = []
+        pending: list[str] = []  # the temporary being written
+        enabled = gc.isenabled()
+        gc.disable()  # rendering allocates many short lists of strings; none is cyclic
         try:
-            for rel in changed:
-                tmp = rel + suffix
-                journal.write_durably(os.path.join(top, tmp), files[rel])
-                renames.append((rel, tmp))
+            with deep_recursion():
+                for rel, produce in streams:
+                    tmp = rel + suffix
+                    pending[:] = [tmp]
+                    if _stream_file(top, rel, tmp, produce()):
+                        renames.append((rel, tmp))
+                    pending.clear()
         except OSError as exc:  # nothing is committed yet: drop the temporaries, the store is unchanged
-            for _rel, tmp in renames:
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(top, tmp))
+            _drop(top, renames, pending)
             raise StoreError(f"cannot write the store: {exc.strerror or exc} (is it read-only, or the disk "
                              "full?); it is unchanged", path=top) from None
+        except BaseException:  # a value that cannot be dumped (a StoreError), an interrupt: likewise
+            _drop(top, renames, pending)
+            raise
+        finally:
+            if enabled:
+                gc.enable()
+        if not renames:
+            return []
+        renames.sort()
+        changed = [rel for rel, _tmp in renames]
         for sub in sorted({os.path.dirname(rel) for rel in changed} - {""}):
             journal.fsync_dir(os.path.join(top, sub))
         try:
@@ -781,8 +688,73 @@ def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = 
                 journal.commit(top, renames)
                 journal.apply(top, renames)
         except journal.LockTimeout:  # not committed: drop the temporaries, the store is unchanged
-            for _rel, tmp in renames:
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(top, tmp))
+            _drop(top, renames, [])
             raise
     return changed
+
+
+#: Bytes gathered before one write and one comparison with the file on disk.
+_BLOCK = 1 << 20
+
+
+def _blocks(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """The pieces of a file joined into blocks of about `_BLOCK` bytes."""
+    buf: list[bytes] = []
+    size = 0
+    for p in pieces:
+        buf.append(p)
+        size += len(p)
+        if size >= _BLOCK:
+            yield b"".join(buf)
+            buf.clear()
+            size = 0
+    if buf:
+        yield b"".join(buf)
+
+
+def _stream_file(top: str, rel: str, tmp: str, pieces: Iterator[bytes]) -> bool:
+    """Render one file as a stream, comparing it block by block with the file on disk; from the first
+    difference on, write it into the temporary `tmp` (the equal prefix copied from the old file, then the rest
+    of the stream), fsynced, through `journal.write_durably`. True when the file changed (the temporary
+    exists), False when its bytes are the same (nothing written). The store file is only read."""
+    path = os.path.join(top, rel)
+    try:
+        old = open(path, "rb")  # noqa: SIM115 -- closed below
+    except FileNotFoundError:
+        old = None
+    try:
+        blocks = _blocks(pieces)
+        same = 0  # bytes equal to the old file so far
+        for block in blocks:
+            if old is not None and old.read(len(block)) == block:
+                same += len(block)
+                continue
+            journal.write_durably(os.path.join(top, tmp), itertools.chain(_prefix(path, same), (block,), blocks))
+            return True
+        if old is not None and old.read(1) == b"":
+            return False
+        journal.write_durably(os.path.join(top, tmp), _prefix(path, same))
+        return True
+    finally:
+        if old is not None:
+            old.close()
+
+
+def _prefix(path: str, size: int) -> Iterator[bytes]:
+    """The first `size` bytes of the file at `path` (equal to what the dump renders there), in blocks."""
+    if not size:
+        return
+    with open(path, "rb") as f:
+        while size:
+            data = f.read(min(size, _BLOCK))
+            if not data:
+                return
+            yield data
+            size -= len(data)
+
+
+def _drop(top: str, renames: list[tuple[str, str]], pending: list[str]) -> None:
+    """Remove the temporaries of a dump that is not committed."""
+    for tmp in [t for _rel, t in renames] + pending:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(top, tmp))

@@ -16,6 +16,7 @@ from rpsrt.model.oid import (
     MIN_LO,
     Oid,
     OidError,
+    oid_hash,
     looks_like_oid,
     order_key,
 )
@@ -148,3 +149,30 @@ def test_looks_like_oid() -> None:
     assert looks_like_oid("_zzzzzzzzzzzzzzzzzz")
     assert not looks_like_oid("_zzzzzzzzzzzzzzzzz-")
     assert not looks_like_oid("_zz")
+
+
+_VALID_PAIRS = st.tuples(st.integers(62**3, 10 * 62**10 - 1), st.integers(62**2, 62**7 - 1)).filter(
+    lambda p: oid_hash(*p) != 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_VALID_PAIRS, max_size=40))
+def test_parse_many_equals_parse(pairs: list[tuple[int, int]]) -> None:
+    """Bulk decoding gives exactly the Oids that parsing each text gives, extreme values included."""
+    oids = [Oid(hi, lo) for hi, lo in pairs] + [Oid(62**3, 62**2), Oid(10 * 62**10 - 1, 62**7 - 1)]
+    got = Oid.parse_many(b"".join(o.text.encode() for o in oids))
+    assert got == [Oid.parse(o.text) for o in oids]
+    assert all(type(o) is Oid and o.text == t.text for o, t in zip(got, oids, strict=True))
+
+
+@pytest.mark.parametrize("bad", ["x8J6vNYtP5E800eCr5q", "_AJ6vNYtP5E800eCr5q", "_8J6vNY-P5E800eCr5q",
+                                 "_000000000000000000", "_8J6vNYtP5E800eCr5"])
+def test_parse_many_refuses_what_parse_refuses(bad: str) -> None:
+    """A bad text among good ones is refused by bulk decoding with the message `parse` gives for it."""
+    good = b"_8J6vNYtP5E800eCr5q" * 3
+    with pytest.raises(OidError) as bulk:
+        Oid.parse_many(good + bad.encode())
+    if len(bad) == 19:
+        with pytest.raises(OidError) as one:
+            Oid.parse(bad)
+        assert str(bulk.value) == str(one.value)

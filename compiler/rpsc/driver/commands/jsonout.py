@@ -67,7 +67,7 @@ def store_check(path: str) -> int:
     from rpsrt.errors import Error
 
     try:
-        heap = rpsrt.load_store(path)
+        heap = rpsrt.load_store(path, lazy=True).materialize()  # every object checked, as `store check`
     except Error as exc:
         return failed(exc, store=path)
     emit({"store": path, "ok": True, "objects": len(heap.objects), "spaces": len(heap.spaces),

@@ -59,7 +59,8 @@ def run_check(args: argparse.Namespace) -> int:
 
         return store_check(args.dir)
 
-    heap = rpsrt.load_store(args.dir)
+    # Lazy: the framing is checked at once, then every object is filled (and checked) in file order.
+    heap = rpsrt.load_store(args.dir, lazy=True).materialize()
     print(f"{args.dir}: ok: {len(heap.objects)} objects, {len(heap.spaces)} spaces, {len(heap.roots)} roots, "
           f"{len(heap.constants)} constants, {len(heap.plugins)} plugins")
     return 0
