@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE.rps", help="the modules to compile")
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    p.add_argument("--stamp", metavar="F",
+                   help="after a successful compile, touch F and write F.d, a depfile naming every source "
+                        "and store file read (for a build system driving rpsc)")
     p.set_defaults(handler=run_compile)
 
     p = subparsers.add_parser(
@@ -101,12 +104,25 @@ def run_compile(args: argparse.Namespace) -> int:
             for w in warnings:
                 print(w.render(), file=sys.stderr)
             dump_store(heap, store, locked=True)
+            if args.stamp:
+                _write_compile_stamp(args.stamp, args.files, store)
     except BaseException:
         if created:
             with contextlib.suppress(OSError):
                 os.rmdir(store)  # only when still empty: a failed first compile leaves nothing behind
         raise
     return 0
+
+
+def _write_compile_stamp(stamp: str, files: list[str], store: str) -> None:
+    """`rpsc compile --stamp F`: F and its depfile F.d (the sources and the store files read)."""
+    from pathlib import Path
+
+    from rpsc.driver.build import store_files, write_depfile
+
+    deps = [os.path.abspath(f) for f in files] + [str(p.absolute()) for p in store_files(Path(store))
+                                                  if p.exists()]
+    write_depfile(Path(stamp), deps)
 
 
 def make_engine(backend: str | None, store: str, modules: list[Any], recursion_limit: int | None,
