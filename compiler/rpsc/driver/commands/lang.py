@@ -95,6 +95,7 @@ def run_compile(args: argparse.Namespace) -> int:
         # loses the modules another one added.
         with update_lock(store):
             exists = os.path.isfile(os.path.join(store, "rps_manifest.json"))
+            read = _store_files(store) if exists and args.stamp else []
             heap = rpsrt.load_store(store) if exists else new_heap()
             notice = migrate_code(heap)
             if notice:
@@ -105,7 +106,7 @@ def run_compile(args: argparse.Namespace) -> int:
                 print(w.render(), file=sys.stderr)
             dump_store(heap, store, locked=True)
             if args.stamp:
-                _write_compile_stamp(args.stamp, args.files, store)
+                _write_compile_stamp(args.stamp, args.files, read)
     except BaseException:
         if created:
             with contextlib.suppress(OSError):
@@ -114,15 +115,22 @@ def run_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_compile_stamp(stamp: str, files: list[str], store: str) -> None:
-    """`rpsc compile --stamp F`: F and its depfile F.d (the sources and the store files read)."""
+def _store_files(store: str) -> list[str]:
     from pathlib import Path
 
-    from rpsc.driver.build import store_files, write_depfile
+    from rpsc.driver.build import store_files
 
-    deps = [os.path.abspath(f) for f in files] + [str(p.absolute()) for p in store_files(Path(store))
-                                                  if p.exists()]
-    write_depfile(Path(stamp), deps)
+    return [str(p.absolute()) for p in store_files(Path(store)) if p.exists()]
+
+
+def _write_compile_stamp(stamp: str, files: list[str], read: list[str]) -> None:
+    """`rpsc compile --stamp F`: F and its depfile F.d, naming the sources and the store files that the
+    compile read (those that existed before it; a fresh store's files are its outputs, not inputs)."""
+    from pathlib import Path
+
+    from rpsc.driver.build import write_depfile
+
+    write_depfile(Path(stamp), [os.path.abspath(f) for f in files] + [p for p in read if os.path.exists(p)])
 
 
 def make_engine(backend: str | None, store: str, modules: list[Any], recursion_limit: int | None,
