@@ -464,13 +464,74 @@ def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], 
     return out.getvalue().encode("utf-8", "surrogateescape")  # paths that are not UTF-8 as their bytes
 
 
+@dataclass(frozen=True, slots=True)
+class CachedModule:
+    """A module whose IR and C the build cache spared (rpsc.driver.incremental): what the build needs of it."""
+
+    oid: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSource:
+    """The generated C of a `CachedModule`, as recorded when it was emitted (the text is on disk)."""
+
+    file_name: str
+    symbols: tuple[str, ...]
+    manifest: dict[str, Any]
+    sha256: str
+
+
+def _cached_modules(heap: Any, options: BuildOptions) -> tuple[dict[str, str], dict[str, tuple[CachedModule, CachedSource]]]:
+    """(build fingerprints, name -> cached module and C) of the modules whose generated C is still valid."""
+    import hashlib
+
+    from rpsc.driver.incremental import build_fingerprints
+    from rpsc.driver.pipeline import migrate_code
+
+    if migrate_code(heap):  # old code rewritten in memory: build all of it
+        return {}, {}
+    fps = build_fingerprints(heap)
+    state = read_state(options.build_path) or {}
+    cache = state.get("cache") if isinstance(state.get("cache"), dict) else {}
+    out = {}
+    gen = options.store_dir / GENERATED
+    for name, e in cache.items():  # type: ignore[union-attr]
+        try:
+            if e["fingerprint"] != fps.get(name):
+                continue
+            data = (gen / e["file_name"]).read_bytes()
+            if hashlib.sha256(data).hexdigest() != e["sha256"]:
+                continue
+            out[name] = (CachedModule(e["oid"], name),
+                         CachedSource(e["file_name"], tuple(e["symbols"]), e["manifest"], e["sha256"]))
+        except (KeyError, TypeError, OSError):
+            continue
+    return fps, out
+
+
+def _cache_entries(fps: dict[str, str], modules: Sequence[Any], sources: Sequence[Any]) -> dict[str, Any]:
+    import hashlib
+
+    out = {}
+    for m, s in zip(modules, sources, strict=True):
+        sha = s.sha256 if isinstance(s, CachedSource) else hashlib.sha256(s.text.encode()).hexdigest()
+        if m.name in fps:
+            out[m.name] = {"fingerprint": fps[m.name], "oid": m.oid, "file_name": s.file_name,
+                           "symbols": list(s.symbols), "manifest": s.manifest, "sha256": sha}
+    return out
+
+
 def generate(options: BuildOptions, heap: Any | None = None, progress: Any | None = None
              ) -> tuple[Any, list[Any], list[Any], list[str]]:
-    """Load the store (unless given), emit every module's C and the headers, write the changed files and
-    build.ninja. Returns (heap, ir modules, C sources, files rewritten)."""
+    """Load the store (unless given), emit the C of every module that changed since the last build (the
+    others are `CachedModule`s) and the headers, write the changed files and build.ninja. Returns (heap,
+    modules, C sources, files rewritten)."""
     import rpsrt
 
     from rpsc.backends.c.emit import emit_c, emit_headers
+    from rpsc.ir.from_heap import code_modules
+    from rpsc.heapcode.classes import find_code_classes
 
     store = options.store_dir
     if not (store / MANIFEST).is_file():
@@ -479,14 +540,29 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
     if heap is None:
         say("loading the store")
         heap = rpsrt.load_store(str(store))
-    say("building the IR")
-    modules = _ir_modules(heap)
-    say(f"generating C for {len(modules)} module(s)")
+    _, cached = _cached_modules(heap, options)
+    cc = find_code_classes(heap)
+    order = [str(m.attrs.get(cc.name)) for m in code_modules(heap)] if cc is not None else []
+    todo = [n for n in order if n not in cached]
+    say(f"building the IR of {len(todo)} module(s) ({len(order) - len(todo)} unchanged)")
+    from rpsc.ir.from_heap import build_ir
+    from rpsrt.limits import deep_recursion
+
+    with deep_recursion():
+        fresh = {m.name: m for m in build_ir(heap, todo)} if todo else {}
+    say(f"generating C for {len(fresh)} module(s)")
     gen = store / GENERATED
     rewritten: list[str] = []
-    sources = []
-    for m in modules:
+    modules: list[Any] = []
+    sources: list[Any] = []
+    for name in order:
+        if name in cached:
+            modules.append(cached[name][0])
+            sources.append(cached[name][1])
+            continue
+        m = fresh[name]
         src = emit_c(m)
+        modules.append(m)
         sources.append(src)
         if write_if_changed(gen / src.file_name, src.text.encode()):
             rewritten.append(str(gen / src.file_name))
@@ -609,7 +685,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
     link_by_module(store, results)
     if progress is not None:
         progress.phase("recording the plugins in the store")
-    changed = record_plugins(heap, results, store, modules)
+    changed = record_plugins(heap, results, store, [m for m in modules if not isinstance(m, CachedModule)])
     if progress is not None:
         progress.done()
     if changed:
@@ -618,6 +694,8 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         dump_store(heap, str(store), locked=locked)
         os.utime(bdir / "build.ninja")
         restat(bdir, ninja, "build.ninja")
+    from rpsc.driver.incremental import build_fingerprints
+
     state = {
         "version": STATE_VERSION,
         "toolchain": options.toolchain(),
@@ -625,6 +703,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         "ninja": ninja,
         "modules": [{"oid": r.oid, "name": r.name, "c_path": r.c_file, "plugin": r.plugin, "sha256": r.sha256,
                      "symbols": r.symbols} for r in results],
+        "cache": _cache_entries(build_fingerprints(heap), modules, sources),
     }
     write_state(bdir, state)
     return BuildResult(str(store), str(bdir), results, run.commands, not run.commands, False, rewritten, changed)

@@ -244,7 +244,8 @@ class _Lowering:
             return
         obj.cls, obj.attrs, obj.comps, obj.payload, obj.space = cls, attrs, comps, payload, space
         if obj not in self.new_objects:
-            obj.mtime = self.now
+            # strictly later than before, even within one clock tick: rpsc.driver.incremental's fingerprints
+            obj.mtime = self.now if self.now > obj.mtime else round(obj.mtime + 0.01, 2)
             self.changed += 1
 
     def _derive(self, key: tuple[str, ...]) -> Oid:

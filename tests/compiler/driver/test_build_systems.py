@@ -87,7 +87,7 @@ def test_progress_names_phases_and_modules_and_quiet_silences_it(tmp_path: Path)
     proc = subprocess.run([*run, "-O", "1"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    for phase in ("loading the store", "building the IR", "generating C for 3 module(s)",
+    for phase in ("loading the store", "building the IR of 3 module(s) (0 unchanged)", "generating C for 3 module(s)",
                   "running ninja on 3 module(s)", "recording the plugins in the store"):
         assert f"rpsc build: {phase}" in lines
     for mod in ("numeric", "shapes", "events"):

@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE.rps", help="the modules to compile")
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    p.add_argument("--no-incremental", action="store_true",
+                   help="parse, check and lower every source, even those unchanged since the last compile")
     p.add_argument("--stamp", metavar="F",
                    help="after a successful compile, touch F and write F.d, a depfile naming every source "
                         "and store file read (for a build system driving rpsc)")
@@ -77,7 +79,7 @@ def _load(store: str) -> Any:
 def run_compile(args: argparse.Namespace) -> int:
     import rpsrt
     from rpsc.frontend.parser import read_source
-    from rpsc.driver.pipeline import compile_sources, migrate_code, new_heap
+    from rpsc.driver.pipeline import migrate_code, new_heap
     from rpsrt.errors import StoreError
     from rpsrt.store.writer import dump_store, update_lock
 
@@ -101,10 +103,14 @@ def run_compile(args: argparse.Namespace) -> int:
             if notice:
                 print(notice, file=sys.stderr)
             warnings: list[Any] = []
-            compile_sources(sources, heap, warnings)
+            from rpsc.driver import incremental
+
+            cache = {} if args.no_incremental or notice or not exists else incremental.read_compile_cache(store)
+            entries, _ = incremental.compile_incremental(sources, heap, warnings, cache)
             for w in warnings:
                 print(w.render(), file=sys.stderr)
             dump_store(heap, store, locked=True)
+            incremental.write_compile_cache(store, entries)
             if args.stamp:
                 _write_compile_stamp(args.stamp, args.files, read)
     except BaseException:
