@@ -606,13 +606,14 @@ def link_by_module(store: Path, results: Sequence[ModuleResult]) -> None:
         os.replace(tmp, path)
 
 
-def record_plugins(heap: Any, results: Sequence[ModuleResult], store: Path, modules: Sequence[Any] = ()) -> bool:
+def record_plugins(heap: Any, results: Sequence[ModuleResult], store: Path, modules: Sequence[Any] = (),
+                   touched: set[Any] | None = None) -> bool:
     """Record each built module's plugin file, checksum and native symbols in its module object, and each
     compiled function's code hash (not in the manifest's `plugins`: rpsc.driver.record); True when anything
     changed."""
     from rpsc.driver.record import record
 
-    return record(heap, results, store, modules)
+    return record(heap, results, store, modules, touched)
 
 
 def build_store(options: BuildOptions, *, echo: TextIO | None = None,
@@ -651,7 +652,18 @@ def _build_store(options: BuildOptions, echo: TextIO | None, progress: Any | Non
 
 
 def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress: Any | None = None) -> BuildResult:
-    heap, modules, sources, rewritten = generate(options, progress=progress)
+    import rpsrt
+
+    from rpsc.driver.incremental import dirty_spaces, snapshot
+    from rpsc.heapcode.migrate import old_modules
+
+    if not (options.store_dir / MANIFEST).is_file():
+        raise BuildError(f"{options.store_dir}: no store here (missing {MANIFEST})")
+    if progress is not None:
+        progress.phase("loading the store")
+    heap = rpsrt.load_store(str(options.store_dir))
+    loaded = None if old_modules(heap) else snapshot(heap)  # code to migrate: dump every space
+    heap, modules, sources, rewritten = generate(options, heap, progress=progress)
     bdir = options.build_path
     store = options.store_dir
     ninja = ninja_executable()
@@ -685,13 +697,20 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
     link_by_module(store, results)
     if progress is not None:
         progress.phase("recording the plugins in the store")
-    changed = record_plugins(heap, results, store, [m for m in modules if not isinstance(m, CachedModule)])
+    touched: set[Any] = set()
+    changed = record_plugins(heap, results, store, [m for m in modules if not isinstance(m, CachedModule)],
+                             touched)
     if progress is not None:
         progress.done()
     if changed:
         from rpsrt.store.writer import dump_store
 
-        dump_store(heap, str(store), locked=locked)
+        dump_store(heap, str(store), locked=locked,
+                   spaces=dirty_spaces(heap, loaded, touched) if loaded is not None else None)
+        from rpsc.backends.c.emit import emit_headers
+
+        for name, text in emit_headers(heap).items():  # the records may add named objects (plugin_file...)
+            write_if_changed(store / GENERATED / name, text.encode())
         os.utime(bdir / "build.ninja")
         restat(bdir, ninja, "build.ninja")
     from rpsc.driver.incremental import build_fingerprints

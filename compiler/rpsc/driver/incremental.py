@@ -190,3 +190,35 @@ def _iface(i: Any) -> Any:
         return None
     return (i.name, i.version, sorted((k, d.kind, d.module, d.signature, d.mode, d.oid)
                                       for k, d in i.definitions.items()))
+
+
+# ------------------------------------------------------------------------------------------ dirty spaces
+
+
+def snapshot(heap: Any) -> dict[Any, tuple[Any, Any]]:
+    """(mtime, space) of every object: what `dirty_spaces` compares with."""
+    return {o: (o.mtime, o.space) for o in heap.objects.values()}
+
+
+def dirty_spaces(heap: Any, before: dict[Any, tuple[Any, Any]], touched: Iterable[Any] = ()) -> set[Any]:
+    """The spaces whose file may differ from the one loaded: those of the objects created, removed, moved or
+    given a new mtime since `before` (the lowering gives every object it changes a new mtime), of the
+    `touched` objects (changed without a new mtime: `rpsc build`'s records), and rpsc's own space."""
+    from rpsc.heapcode.classes import RPSC_SPACE
+
+    out: set[Any] = set()
+    for o in heap.objects.values():
+        old = before.get(o)
+        if old is None or old[0] != o.mtime or old[1] is not o.space:
+            out.add(o.space)
+            if old is not None:
+                out.add(old[1])
+    for o, (_, space) in before.items():
+        if heap.objects.get(o.oid) is not o:
+            out.add(space)
+    out.update(o.space for o in touched)
+    rpsc = heap.objects.get(RPSC_SPACE)
+    if rpsc is not None:
+        out.add(rpsc)
+    out.discard(None)
+    return out

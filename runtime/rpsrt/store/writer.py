@@ -16,7 +16,7 @@ import contextlib
 import gc
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from operator import attrgetter
 from typing import Any
 
@@ -389,23 +389,24 @@ def _space_header_like_loaded(heap: Heap, rel: str) -> str | None:
     return None
 
 
-def render_store(heap: Heap) -> dict[str, bytes]:
+def render_store(heap: Heap, spaces: Collection[RpsObject] | None = None) -> dict[str, bytes]:
     """Every file of the store for `heap`, as store-relative path -> bytes (manifest and space files).
 
     A heap without provenance (not loaded from a store) receives rpsc's own, recorded in the heap so that
-    dumping it again gives the same bytes.
+    dumping it again gives the same bytes. `spaces`: render only these spaces' files (and the manifest and
+    generated headers), for a caller that knows the others are unchanged since they were last written.
     """
     enabled = gc.isenabled()
     gc.disable()  # rendering allocates many short lists of strings; none is cyclic
     try:
         with deep_recursion():
-            return _render(heap)
+            return _render(heap, spaces)
     finally:
         if enabled:
             gc.enable()
 
 
-def _render(heap: Heap) -> dict[str, bytes]:
+def _render(heap: Heap, only: Collection[RpsObject] | None = None) -> dict[str, bytes]:
     objects = heap.objects
     dumped = {o for o in objects.values() if o.space is not None}
     for sp in heap.spaces:
@@ -425,6 +426,8 @@ def _render(heap: Heap) -> dict[str, bytes]:
     symbols: dict[RpsObject, str] = {}
     files: dict[str, bytes] = {}
     for sp, objs in by_space.items():
+        if only is not None and sp not in only:
+            continue
         rel = space_path(sp.oid)
         objs.sort(key=_oid_of)
         prologue = heap.prologues.get(sp.oid)
@@ -724,15 +727,21 @@ def update_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
         yield
 
 
-def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = False) -> list[str]:
+def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = False,
+               spaces: Collection[RpsObject] | None = None) -> list[str]:
     """Dump `heap` into `directory` (created if needed) atomically; return the store-relative paths written.
 
     Files whose bytes would not change are not rewritten. All changed files switch to the new generation
     together: a crash at any instant leaves a store that loads as either the old or the new heap.
-    `locked=True` when the caller holds `update_lock(directory)` already.
+    `locked=True` when the caller holds `update_lock(directory)` already. `spaces`: only these spaces can
+    have changed since `heap` was loaded from this same `directory` (the others are neither rendered nor
+    compared; `render_store`); a space file missing on disk is still written.
     """
     top = os.fspath(directory)
-    files = render_store(heap)
+    if spaces is not None:
+        spaces = set(spaces) | {sp for sp in heap.spaces
+                                if not os.path.isfile(os.path.join(top, space_path(sp.oid)))}
+    files = render_store(heap, spaces)
     os.makedirs(os.path.join(top, "persistore"), exist_ok=True)
     os.makedirs(os.path.join(top, "generated"), exist_ok=True)
     with contextlib.nullcontext() if locked else journal.locked(top):

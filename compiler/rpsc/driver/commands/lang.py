@@ -106,10 +106,12 @@ def run_compile(args: argparse.Namespace) -> int:
             from rpsc.driver import incremental
 
             cache = {} if args.no_incremental or notice or not exists else incremental.read_compile_cache(store)
+            before = incremental.snapshot(heap) if exists and not notice else None
             entries, _ = incremental.compile_incremental(sources, heap, warnings, cache)
             for w in warnings:
                 print(w.render(), file=sys.stderr)
-            dump_store(heap, store, locked=True)
+            spaces = incremental.dirty_spaces(heap, before) if before is not None else None
+            dump_store(heap, store, locked=True, spaces=spaces)
             incremental.write_compile_cache(store, entries)
             if args.stamp:
                 _write_compile_stamp(args.stamp, args.files, read)
