@@ -85,6 +85,7 @@ class BuildOptions:
     verbose: bool = False
     stamp: Path | None = None  # touched after a successful build, with a depfile `<stamp>.d` beside it
     compdb: bool = False  # write compile_commands.json in the build folder
+    lock_timeout: float | None = None  # seconds to wait for the store's lock (None: as long as it takes)
 
     @property
     def store_dir(self) -> Path:
@@ -267,6 +268,15 @@ def run_ninja(build_dir: Path, *, jobs: int | None = None, targets: Sequence[str
     cmd += list(targets)
     env = dict(os.environ)
     env["NINJA_STATUS"] = _STATUS
+    from rpsc.driver.trace import current
+
+    tr = current()
+    if tr is not None:
+        try:
+            log_offset = os.path.getsize(build_dir / ".ninja_log")
+        except OSError:
+            log_offset = 0
+        ninja_start = tr.now_us()
     proc = subprocess.Popen(cmd, cwd=build_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                             text=True, errors="replace")
     assert proc.stdout is not None
@@ -281,6 +291,9 @@ def run_ninja(build_dir: Path, *, jobs: int | None = None, targets: Sequence[str
             echo.write(line)
             echo.flush()
     rc = proc.wait()
+    if tr is not None:
+        tr.complete("ninja", ninja_start, tr.now_us(), args={"steps": len(commands), "status": rc})
+        tr.ninja_steps(build_dir, log_offset, ninja_start)
     return NinjaRun(rc, "".join(lines), commands)
 
 
@@ -487,10 +500,7 @@ def _cached_modules(heap: Any, options: BuildOptions) -> tuple[dict[str, str], d
     import hashlib
 
     from rpsc.driver.incremental import build_fingerprints
-    from rpsc.driver.pipeline import migrate_code
 
-    if migrate_code(heap):  # old code rewritten in memory: build all of it
-        return {}, {}
     fps = build_fingerprints(heap)
     state = read_state(options.build_path) or {}
     cache = state.get("cache") if isinstance(state.get("cache"), dict) else {}
@@ -536,11 +546,19 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
     store = options.store_dir
     if not (store / MANIFEST).is_file():
         raise BuildError(f"{store}: no store here (missing {MANIFEST})")
+    from rpsc.driver.trace import phase
+
     say = progress.phase if progress is not None else (lambda text: None)
     if heap is None:
         say("loading the store")
-        heap = rpsrt.load_store(str(store))
-    _, cached = _cached_modules(heap, options)
+        with phase("load store"):
+            heap = rpsrt.load_store(str(store))
+    from rpsc.driver.pipeline import migrate_code
+
+    notice = migrate_code(heap)  # rpsc 0.1.0's code: rewritten (one way) since the build records into the store
+    if notice:
+        print(notice, file=sys.stderr)
+    _, cached = _cached_modules(heap, options) if not notice else ({}, {})
     cc = find_code_classes(heap)
     order = [str(m.attrs.get(cc.name)) for m in code_modules(heap)] if cc is not None else []
     todo = [n for n in order if n not in cached]
@@ -548,7 +566,7 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
     from rpsc.ir.from_heap import build_ir
     from rpsrt.limits import deep_recursion
 
-    with deep_recursion():
+    with phase("typed IR from the heap"), deep_recursion():
         fresh = {m.name: m for m in build_ir(heap, todo)} if todo else {}
     say(f"generating C for {len(fresh)} module(s)")
     gen = store / GENERATED
@@ -561,7 +579,8 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
             sources.append(cached[name][1])
             continue
         m = fresh[name]
-        src = emit_c(m)
+        with phase(f"emit C: {m.name}"):
+            src = emit_c(m)
         modules.append(m)
         sources.append(src)
         if write_if_changed(gen / src.file_name, src.text.encode()):
@@ -642,12 +661,15 @@ def _build_store(options: BuildOptions, echo: TextIO | None, progress: Any | Non
         raise BuildError(f"{options.store_dir}: {what}; make one with `rpsc compile FILE.rps --store DIR`")
     if options.generate_only:  # run by ninja's generator rule, under the lock of the `rpsc build` running ninja
         return _build(options, echo, locked=False)
-    quick = quick_check(options, echo=echo)
+    from rpsc.driver.trace import phase
+
+    with phase("up-to-date check"):
+        quick = quick_check(options, echo=echo)
     if quick is not None:
         return quick
     from rpsrt.store.writer import update_lock
 
-    with update_lock(options.store_dir):  # a concurrent `rpsc compile` waits instead of being overwritten
+    with update_lock(options.store_dir, timeout=options.lock_timeout):  # a concurrent `rpsc compile` waits instead of being overwritten
         return _build(options, echo, locked=True, progress=progress)
 
 
@@ -659,9 +681,12 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
 
     if not (options.store_dir / MANIFEST).is_file():
         raise BuildError(f"{options.store_dir}: no store here (missing {MANIFEST})")
+    from rpsc.driver.trace import phase
+
     if progress is not None:
         progress.phase("loading the store")
-    heap = rpsrt.load_store(str(options.store_dir))
+    with phase("load store"):
+        heap = rpsrt.load_store(str(options.store_dir))
     loaded = None if old_modules(heap) else snapshot(heap)  # code to migrate: dump every space
     heap, modules, sources, rewritten = generate(options, heap, progress=progress)
     bdir = options.build_path
@@ -697,16 +722,20 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
     link_by_module(store, results)
     if progress is not None:
         progress.phase("recording the plugins in the store")
+    from rpsc.driver.trace import phase
+
     touched: set[Any] = set()
-    changed = record_plugins(heap, results, store, [m for m in modules if not isinstance(m, CachedModule)],
-                             touched)
+    with phase("record plugins in the store"):
+        changed = record_plugins(heap, results, store, [m for m in modules if not isinstance(m, CachedModule)],
+                                 touched)
     if progress is not None:
         progress.done()
     if changed:
         from rpsrt.store.writer import dump_store
 
-        dump_store(heap, str(store), locked=locked,
-                   spaces=dirty_spaces(heap, loaded, touched) if loaded is not None else None)
+        with phase("dump store"):
+            dump_store(heap, str(store), locked=locked, lock_timeout=options.lock_timeout,
+                       spaces=dirty_spaces(heap, loaded, touched) if loaded is not None else None)
         from rpsc.backends.c.emit import emit_headers
 
         for name, text in emit_headers(heap).items():  # the records may add named objects (plugin_file...)

@@ -20,8 +20,12 @@ body (`Call.copy`); a backend makes copies 1.. inlinable, so its compiler (which
 into itself) unrolls the recursion. The requested count per optimisation level, the JIT's tier-2 (-O3)
 count included, is `copies_for_level`.
 
-`prepare(module, copies)` runs both: the lowered module and each function's ring of bodies, which is what
-`emit_llvm` and `emit_c` translate.
+`poll_entry(fn)` puts a `poll` at the function's entry (its own location), so that code without loops,
+loop-free recursion included, still answers an interrupt: every call checks the host's flag once.
+
+`prepare(module, copies)` runs them all: the lowered module with entry polls and each function's ring of
+bodies, which is what `emit_llvm` and `emit_c` translate (`entry_poll=False` leaves the entry polls out,
+for measuring what they cost).
 """
 
 from __future__ import annotations
@@ -126,6 +130,26 @@ def lower_module(module: ir.Module) -> ir.Module:
     return replace(module, functions=functions)
 
 
+# ------------------------------------------------------------------------------- entry polls
+
+
+def has_entry_poll(fn: ir.Function) -> bool:
+    """Whether `fn` starts with the interrupt poll of `poll_entry`."""
+    first = fn.blocks[0].instrs[0] if fn.blocks and fn.blocks[0].instrs else None
+    return isinstance(first, ir.Poll) and first.loc == fn.loc
+
+
+def poll_entry(fn: ir.Function) -> ir.Function:
+    """`fn` with a `poll` at its location as the first instruction of its entry block (`fn` itself when it
+    has one already: the pass is idempotent). The backends emit the recursion check before the blocks, so a
+    call first checks the depth, then the interrupt flag."""
+    if not fn.blocks or has_entry_poll(fn):
+        return fn
+    entry = fn.blocks[0]
+    blocks = [ir.Block(entry.label, [ir.Poll(fn.loc), *entry.instrs], entry.terminator), *fn.blocks[1:]]
+    return replace(fn, blocks=blocks)
+
+
 # ------------------------------------------------------------------------------------ recursion
 
 #: Body copies of a small self-recursive function at -O2 (1 = no copy). Copy i calls copy i+1 (mod n) and
@@ -206,14 +230,16 @@ class LoweredModule:
         return self.bodies[fn.ref.symbol]
 
 
-def prepare_function(fn: ir.Function, copies: int = 1) -> tuple[ir.Function, ...]:
-    """The ring of lowered bodies of `fn` with up to `copies` copies (the size rule applies to the IR as
-    built, before lowering)."""
-    return unroll_recursion(lower(fn), recursion_copies(fn, copies))
+def prepare_function(fn: ir.Function, copies: int = 1, *, entry_poll: bool = True) -> tuple[ir.Function, ...]:
+    """The ring of lowered bodies of `fn` with up to `copies` copies, each starting with the entry poll
+    unless `entry_poll=False` (the size rule applies to the IR as built, before lowering)."""
+    low = lower(fn)
+    return unroll_recursion(poll_entry(low) if entry_poll else low, recursion_copies(fn, copies))
 
 
-def prepare(module: ir.Module, copies: int = 1) -> LoweredModule:
-    """Lower `module` and unroll its small self-recursive functions into rings of up to `copies` bodies."""
-    bodies = {f.ref.symbol: prepare_function(f, copies) for f in module.functions}
+def prepare(module: ir.Module, copies: int = 1, *, entry_poll: bool = True) -> LoweredModule:
+    """Lower `module` (entry polls included unless `entry_poll=False`) and unroll its small self-recursive
+    functions into rings of up to `copies` bodies."""
+    bodies = {f.ref.symbol: prepare_function(f, copies, entry_poll=entry_poll) for f in module.functions}
     lowered = replace(module, functions=[bodies[f.ref.symbol][0] for f in module.functions])
     return LoweredModule(lowered, bodies)

@@ -11,6 +11,7 @@ its constructor) kills only the child and becomes a report.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -103,21 +104,34 @@ def check_in_child(path: str, *, search_paths: Sequence[str] = (), points: Seque
         fd = theirs.fileno()
         cmd = [*_python(), "-m", "rpsrt.plugins.check", "--report-fd", str(fd), json.dumps(request)]
         try:
+            # Its own session: on timeout, and once it has exited, the whole process group goes (a helper the
+            # plugin forked must neither keep the check waiting on its output pipe nor outlive it).
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, pass_fds=(fd,))
+                                    stderr=subprocess.STDOUT, pass_fds=(fd,), start_new_session=True)
         finally:
             theirs.close()
         ours.sendall(token.encode() + b"\n")
         reader = threading.Thread(target=read_reports, daemon=True)
         reader.start()
+        chunks: list[bytes] = []
+        assert proc.stdout is not None
+        pipe = proc.stdout
+        output_reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: pipe.read1(1 << 16), b"")),
+                                         daemon=True)
+        output_reader.start()
         try:
-            out, _ = proc.communicate(timeout=timeout)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+            _kill_group(proc)
+            proc.wait()
+            output_reader.join(timeout=2.0)
             return CheckReport(path, False, f"{path}: error: plugin check timed out after {timeout:g} s", False, {},
-                               "crash", _text(out), proc.returncode)
+                               "crash", _text(b"".join(chunks)), proc.returncode)
+        _kill_group(proc)
+        output_reader.join(timeout=2.0)
         reader.join(timeout=5.0)
+        pipe.close()
+    out = b"".join(chunks)
     output = _text(out)
     report = _authenticated(bytes(received), token)
     if proc.returncode < 0:
@@ -142,6 +156,12 @@ def check_in_child(path: str, *, search_paths: Sequence[str] = (), points: Seque
                                         "plugin?)", False, report, "crash", output, proc.returncode)
     return CheckReport(path, False, report.get("error") or f"{path}: error: check failed", False, report,
                        report.get("reason") or "load", output, proc.returncode)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill what is left of the child's process group (the child itself may be gone already)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _text(raw: bytes | None) -> str:

@@ -13,13 +13,13 @@ import ctypes
 import itertools
 import logging
 import os
-import stat
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rpsrt.abi import call_with_rt
+from rpsrt.abi import ThreadStates, call_with_rt, rt_key_cell
 from rpsrt.errors import PluginError
 from rpsrt.rt import RpsRt, new_rt
 from rpsrt.plugins.elf import ElfFile, read_elf
@@ -32,7 +32,16 @@ from rpsrt.plugins.manifest import (
     parse_sidecar,
     sidecar_path,
 )
-from rpsrt.plugins.points import ExtensionPoint, Implementation, Signature, native_caller, revoke
+from rpsrt.plugins.points import (
+    _WRITE_LOCK,
+    GRACE,
+    ExtensionPoint,
+    Implementation,
+    Signature,
+    native_caller,
+    python_impl_problem,
+    revoke,
+)
 from rpsrt.plugins.trust import (
     OpenedPlugin,
     PluginRefused,
@@ -54,6 +63,17 @@ RTLD_NOLOAD = getattr(os, "RTLD_NOLOAD", 4)
 
 REG_OK, REG_UNKNOWN_POINT, REG_BAD_SIGNATURE, REG_BAD_ARGUMENT, REG_NOT_IN_INIT = 0, 1, 2, 3, 4
 _LOG_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a PluginManager method under the manager's lock."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self: PluginManager, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 _log = logging.getLogger("rpsrt.plugins")
 
 _REGISTER_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -63,7 +83,8 @@ _ARGUMENT_FN = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_
 
 
 class PluginApi(ctypes.Structure):
-    """`rps_plugin_api` of rps/plugin.h, field for field (PLUGIN_ABI.md's table plus the appended `rt`)."""
+    """`rps_plugin_api` of rps/plugin.h, field for field (PLUGIN_ABI.md's table plus the appended `rt` and
+    `rt_key`)."""
 
     _fields_ = [
         ("abi_version", ctypes.c_uint32),
@@ -73,6 +94,7 @@ class PluginApi(ctypes.Structure):
         ("log", _LOG_FN),
         ("argument", _ARGUMENT_FN),
         ("rt", ctypes.POINTER(RpsRt)),
+        ("rt_key", ctypes.POINTER(ctypes.c_uint)),
     ]
 
 
@@ -276,6 +298,16 @@ class PluginManager:
     Search paths, in order: `search_paths` (e.g. `--plugin-path`), then `RPSC_PLUGIN_PATH` (when `use_env`),
     then `<store>/plugins`. One `rps_rt` run-time state (`rt`) is shared by every plugin it loads; pass
     `rt=` to share one with another host component (the JIT).
+
+    Thread safety: every method can be called from any thread. Loading, unloading, declaring and scanning
+    are serialised by one re-entrant lock (`_lock`); dispatch through the extension points and calls
+    through `function()` callables take no lock. A load publishes a plugin's implementations only after
+    its init succeeded, all points at once under the points' write lock; an unload first withdraws them
+    (copy-on-write tables, see `rpsrt.plugins.points`), revokes the plugin's callables, waits for the
+    dispatches and calls that may still run its code (`points.GRACE`), and only then runs its fini and
+    unmaps it. So a dispatch sees a plugin wholly registered or not at all, and never runs unmapped code;
+    an unload waits for running calls into the plugin to return. An implementation must not load or unload
+    plugins itself (the unload would wait for the very dispatch that asked for it).
     """
 
     def __init__(self, search_paths: Iterable[str | os.PathLike[str]] = (), *,
@@ -290,6 +322,8 @@ class PluginManager:
         self.search_paths: tuple[Path, ...] = tuple(
             p for p in (q.absolute() for q in paths) if not (p in seen or seen.add(p)))  # type: ignore[func-returns-value]
         self.rt = rt if rt is not None else new_rt()
+        #: The per-thread states compiled code of these plugins runs on (`rpsrt.abi.ThreadStates`).
+        self.thread_states = ThreadStates(self.rt)
         self.points: dict[str, ExtensionPoint] = {}
         self._loaded: dict[str, Plugin] = {}           # in load order
         self._python: dict[str, Candidate] = {}
@@ -304,9 +338,12 @@ class PluginManager:
         self._c_argument = _ARGUMENT_FN(self._cb_argument)
         #: Test hook: called with the plugin path after its open file is verified, right before dlopen.
         self._after_verify: Callable[[Path], None] | None = None
+        #: Serialises loading, unloading, declaring and scanning (dispatch takes no lock).
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------ extension points
 
+    @_locked
     def declare(self, point: ExtensionPoint | str, signature: str | Signature | None = None,
                 mode: str = "first") -> ExtensionPoint:
         """Declare an extension point (an ExtensionPoint, or name + signature + mode); returns it.
@@ -335,6 +372,7 @@ class PluginManager:
 
     # ------------------------------------------------------------ discovery
 
+    @_locked
     def scan(self) -> list[ScanEntry]:
         """Every `.so` in the search paths (in order, then by file name), each validated without loading."""
         entries: list[ScanEntry] = []
@@ -385,12 +423,14 @@ class PluginManager:
         """The Python plugins added or discovered so far, by name."""
         return dict(self._python)
 
+    @_locked
     def add_python_plugin(self, obj: Any, source: str = "python") -> Candidate:
         """Make a Python plugin (an object with name, version, requires and init(api)) loadable."""
         cand = python_candidate(obj, source)
         self._python[cand.name] = cand
         return cand
 
+    @_locked
     def discover_python(self, group: str = ENTRY_POINT_GROUP) -> list[Candidate]:
         """Add every Python plugin published under the entry-point group `group` (importing it).
 
@@ -487,10 +527,12 @@ class PluginManager:
     # ------------------------------------------------------------ loading
 
     @property
+    @_locked
     def loaded(self) -> dict[str, Plugin]:
         """Loaded plugins by name, in load order."""
         return dict(self._loaded)
 
+    @_locked
     def load(self, name: str, arguments: Mapping[str, str] | None = None) -> Plugin:
         """Load plugin `name` and its dependencies (dependencies first); a no-op when already loaded.
 
@@ -502,6 +544,7 @@ class PluginManager:
             return self._loaded[name]
         return self._load_candidate(self.find(name), arguments)
 
+    @_locked
     def load_file(self, path: str | os.PathLike[str], arguments: Mapping[str, str] | None = None) -> Plugin:
         """Load the plugin file `path`, which must be inside one of the search paths."""
         p = Path(path).absolute()
@@ -578,7 +621,8 @@ class PluginManager:
         host_id = next(self._host_ids)
         try:
             api = PluginApi(ABI_VERSION, ctypes.sizeof(PluginApi), ctypes.c_void_p(host_id), self._c_register,
-                            self._c_log, self._c_argument, ctypes.pointer(self.rt))
+                            self._c_log, self._c_argument, ctypes.pointer(self.rt),
+                            ctypes.pointer(rt_key_cell()))
             plugin._api = api
             self._hosts[host_id] = plugin
             try:
@@ -606,8 +650,9 @@ class PluginManager:
         by_point: dict[str, list[Implementation]] = {}
         for impl in plugin._staged:
             by_point.setdefault(impl.point, []).append(impl)
-        for pname, impls in by_point.items():
-            self.points[pname]._add(impls)
+        with _WRITE_LOCK:
+            for pname, impls in by_point.items():
+                self.points[pname]._add(impls)
         plugin.extensions = tuple(plugin._staged)
         plugin._staged = []
         plugin.loaded = True
@@ -646,9 +691,10 @@ class PluginManager:
         if any(i.point == point and i.name == impl_name for i in plugin._staged):
             return fail(REG_BAD_ARGUMENT, f"register_extension({point}): duplicate implementation {impl_name!r}")
         if address is not None:
-            call = native_caller(address, ep.signature, self.rt, name=f"{plugin.name}.{impl_name}")
+            call = native_caller(address, ep.signature, self.thread_states, name=f"{plugin.name}.{impl_name}",
+                                 revocable=plugin._callers)
         else:
-            problem = _python_impl_problem(function, ep.signature)
+            problem = python_impl_problem(function, ep.signature)
             if problem:
                 return fail(REG_BAD_SIGNATURE, f"register_extension({point}, {impl_name}): {problem}")
             call = function
@@ -701,6 +747,7 @@ class PluginManager:
         """Loaded plugins that require `name`."""
         return [p.name for p in self._loaded.values() if any(r.name == name for r in p.requires)]
 
+    @_locked
     def unload(self, name: str) -> None:
         """Run the plugin's fini, remove its extensions, dlclose it; refused while a dependent is loaded."""
         check_plugin_name(name)
@@ -712,6 +759,7 @@ class PluginManager:
             raise PluginError(f"cannot unload {name}: required by loaded plugin(s) {', '.join(users)}")
         self._unload_one(plugin)
 
+    @_locked
     def reload(self, name: str) -> Plugin:
         """Unload then load `name` again (with the same arguments), re-validating the file."""
         plugin = self._loaded.get(name)
@@ -720,6 +768,7 @@ class PluginManager:
             self.unload(name)
         return self.load(name, args)
 
+    @_locked
     def close(self) -> None:
         """Unload every plugin, dependents first."""
         for name in reversed(list(self._loaded)):
@@ -732,6 +781,15 @@ class PluginManager:
         self.close()
 
     def _unload_one(self, plugin: Plugin) -> None:
+        # Withdraw the implementations and revoke the callables first, then wait until no dispatch or
+        # call that may have picked them up is still running: only then fini and unmap (class docstring).
+        with _WRITE_LOCK:
+            for pname in {i.point for i in plugin.extensions}:
+                if pname in self.points:
+                    self.points[pname]._remove_plugin(plugin.name)
+        for box in plugin._callers:
+            revoke(box, f"plugin {plugin.name} has been unloaded: its functions can no longer be called")
+        GRACE.synchronize()
         try:
             if plugin.loaded:
                 if plugin.kind == "python":
@@ -749,9 +807,6 @@ class PluginManager:
                     else:
                         fini()
         finally:
-            for pname in {i.point for i in plugin.extensions}:
-                if pname in self.points:
-                    self.points[pname]._remove_plugin(plugin.name)
             plugin.extensions = ()
             plugin.loaded = False
             self._loaded.pop(plugin.name, None)
@@ -775,6 +830,7 @@ class PluginManager:
 
     # ------------------------------------------------------------ calling compiled functions
 
+    @_locked
     def function(self, symbol: str, signature: str | Signature) -> Callable[..., Any]:
         """A callable for the compiled function `symbol` (ABI `int32_t fn(T *result, args...)`) exported by
         a loaded plugin; it raises Trap on a non-zero status, PluginError once the plugin is unloaded.
@@ -800,13 +856,14 @@ class PluginManager:
                 raise PluginError(f"plugin {plugin.name}'s manifest exports {symbol!r}, which the file does not "
                                   "define", path=_where(plugin.candidate))
             address = plugin.address(symbol)
-            return native_caller(address, sig, self.rt, name=symbol, revocable=plugin._callers)
+            return _guarded(native_caller(address, sig, self.thread_states, name=symbol,
+                                          revocable=plugin._callers))
         raise PluginError(f"no loaded plugin exports {symbol!r}")
 
     def call_interruptibly(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`fn(*args)` (e.g. a callable from `function`) such that Ctrl-C in the main thread sets this
         manager's interrupt flag and raises KeyboardInterrupt once the code stops (`rpsrt.abi.call_with_rt`)."""
-        return call_with_rt(self.rt, fn, args)
+        return call_with_rt(self.thread_states, fn, args)
 
     # ------------------------------------------------------------ graph
 
@@ -831,6 +888,20 @@ class PluginManager:
         return "\n".join(lines) + "\n"
 
 
+def _guarded(call: Callable[..., Any]) -> Callable[..., Any]:
+    """`call` as a reader of `points.GRACE`: an unload waits for it to return before unmapping its code."""
+    enter = GRACE.enter
+
+    def guarded(*args: Any) -> Any:
+        readers = enter()
+        try:
+            return call(*args)
+        finally:
+            readers.pop()
+    guarded.__name__ = call.__name__
+    return guarded
+
+
 def _dlopen_opened(opened: OpenedPlugin, where: str) -> Any:
     """dlopen the verified open file through /proc/self/fd/N (a name no loaded object has)."""
     name = opened.proc_path()
@@ -847,36 +918,6 @@ def _dlopen_opened(opened: OpenedPlugin, where: str) -> Any:
         return ctypes.CDLL(name, mode=RTLD_NOW | RTLD_GLOBAL)
     except OSError as exc:
         raise PluginError(f"dlopen failed: {str(exc).replace(name, where)}", path=where) from None
-
-
-_PY_RESULT = {"i64": ("int",), "f64": ("float",), "bool": ("bool",), "void": ("None", "NoneType")}
-
-
-def _python_impl_problem(function: Any, sig: Signature) -> str | None:
-    """Why the Python callable `function` cannot implement `sig` (its arity, or a declared result type that
-    is not the point's), or None. Callables whose signature Python cannot tell are accepted."""
-    import inspect
-
-    if not callable(function):
-        return f"{function!r} is not callable"
-    try:
-        params = inspect.signature(function)
-    except (TypeError, ValueError):
-        return None
-    try:
-        params.bind(*([0] * len(sig.params)))
-    except TypeError:
-        shown = ", ".join(p for p in params.parameters) or "no parameters"
-        return (f"the Python implementation takes ({shown}), but the point's signature {sig} passes "
-                f"{len(sig.params)} argument(s)")
-    ret = params.return_annotation
-    if ret is inspect.Signature.empty:
-        return None
-    name = ret if isinstance(ret, str) else ("None" if ret is None else getattr(ret, "__name__", str(ret)))
-    if name not in _PY_RESULT[sig.ret]:
-        return f"the Python implementation declares the result {name}, but the point's signature {sig} returns " \
-               f"{sig.ret} ({_PY_RESULT[sig.ret][0]})"
-    return None
 
 
 def _claimed_name(path: Path, exc: PluginError) -> str | None:

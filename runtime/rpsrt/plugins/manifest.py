@@ -26,7 +26,6 @@ NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 #: An exported symbol or implementation name: a C identifier.
 SYMBOL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 #: A plugin version: MAJOR.MINOR.PATCH.
-VERSION_RE = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 Version = tuple[int, int, int]
 

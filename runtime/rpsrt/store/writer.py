@@ -69,6 +69,9 @@ def _pre(d: int) -> str:
 _oid_of = attrgetter("oid")
 
 
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
 class _ObjectWriter:
     """Writes object blocks; `dumped` is the set of objects that get written (all others are transient)."""
 
@@ -88,6 +91,10 @@ class _ObjectWriter:
         if v is None:
             return "null"
         if t is int:
+            if not _I64_MIN <= v <= _I64_MAX:
+                what = f"the int {v}" if v.bit_length() <= 128 else f"an int of {v.bit_length()} bits"
+                raise StoreError(f"cannot dump a value: {what} is beyond int64 (a store holds int64 only, and the "
+                                 "loader refuses more)")
             return str(v)
         if t is float:
             return fmt_float(v)
@@ -716,26 +723,30 @@ def render_generated(heap: Heap, dumped: set[RpsObject]) -> dict[str, bytes]:
 
 
 @contextlib.contextmanager
-def update_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
+def update_lock(directory: str | os.PathLike[str], *, timeout: float | None = None) -> Iterator[None]:
     """Hold the store's lock across a whole load-change-dump, so that two processes updating one store
     (two `rpsc compile`s, `rpsc compile` and `rpsc build`) take turns instead of losing one's changes.
 
     The directory must exist. Inside, dump with `dump_store(heap, directory, locked=True)`: the lock is an
     `flock` on the directory, which a second `dump_store` of the same process would wait on forever.
+    While another process holds it, `waiting for the lock on DIR (held by pid N)` goes to stderr; after
+    `timeout` seconds (None: no limit) the wait ends with `journal.LockTimeout`, a StoreError.
     """
-    with journal.locked(os.fspath(directory)):
+    with journal.locked(os.fspath(directory), timeout=timeout):
         yield
 
 
 def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = False,
-               spaces: Collection[RpsObject] | None = None) -> list[str]:
+               spaces: Collection[RpsObject] | None = None, lock_timeout: float | None = None) -> list[str]:
     """Dump `heap` into `directory` (created if needed) atomically; return the store-relative paths written.
 
     Files whose bytes would not change are not rewritten. All changed files switch to the new generation
-    together: a crash at any instant leaves a store that loads as either the old or the new heap.
-    `locked=True` when the caller holds `update_lock(directory)` already. `spaces`: only these spaces can
-    have changed since `heap` was loaded from this same `directory` (the others are neither rendered nor
-    compared; `render_store`); a space file missing on disk is still written.
+    together: a crash at any instant leaves a store that loads as either the old or the new heap, and a load
+    running meanwhile reads one or the other (the switch happens under the exclusive generation lock).
+    `locked=True` when the caller holds `update_lock(directory)` already; `lock_timeout` bounds the waits for
+    the locks (None: no limit). `spaces`: only these spaces can have changed since `heap` was loaded from
+    this same `directory` (the others are neither rendered nor compared; `render_store`); a space file
+    missing on disk is still written.
     """
     top = os.fspath(directory)
     if spaces is not None:
@@ -744,8 +755,9 @@ def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = 
     files = render_store(heap, spaces)
     os.makedirs(os.path.join(top, "persistore"), exist_ok=True)
     os.makedirs(os.path.join(top, "generated"), exist_ok=True)
-    with contextlib.nullcontext() if locked else journal.locked(top):
-        journal.recover(top)
+    with contextlib.nullcontext() if locked else journal.locked(top, timeout=lock_timeout):
+        with journal.generation(top, shared=False, timeout=lock_timeout):
+            journal.recover(top)
         changed = []
         for rel, data in sorted(files.items()):
             try:
@@ -772,6 +784,13 @@ def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = 
                              "full?); it is unchanged", path=top) from None
         for sub in sorted({os.path.dirname(rel) for rel in changed} - {""}):
             journal.fsync_dir(os.path.join(top, sub))
-        journal.commit(top, renames)
-        journal.apply(top, renames)
+        try:
+            with journal.generation(top, shared=False, timeout=lock_timeout):
+                journal.commit(top, renames)
+                journal.apply(top, renames)
+        except journal.LockTimeout:  # not committed: drop the temporaries, the store is unchanged
+            for _rel, tmp in renames:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(top, tmp))
+            raise
     return changed

@@ -71,6 +71,21 @@ def test_python_implementation_checked_at_registration(impl, message: str) -> No
     mgr.close()
 
 
+def test_host_registration_is_checked_like_a_plugins() -> None:
+    """Host code registering a Python callable directly on a point gets the same arity and result checks as a
+    plugin's registration through the manager; nothing of a refused callable stays registered."""
+    from rpsrt.plugins.points import ExtensionPoint
+
+    point = ExtensionPoint("combine", "i64(i64,i64)", "all")
+    with pytest.raises(PluginError, match=r"takes \(a\), but the point's signature i64\(i64,i64\) passes 2"):
+        point.register("bad", lambda a: a)
+    with pytest.raises(PluginError, match="declares the result str"):
+        point.register("worse", _py_result)
+    assert point.implementations == ()
+    point.register("good", _py_ok)
+    assert point(3, 4) == [12]
+
+
 DECLARES = c_source(
     json.dumps({"name": "declares", "version": "1.0.0", "abi": 1,
                 "extension_points": [{"name": "fold", "signature": "i64(i64,i64)", "mode": "all"}]}),

@@ -275,3 +275,31 @@ def test_refusal_reason_shown_everywhere(built: Built, tmp_path: Path, capsys: p
     os.chmod(so, 0o775)
     [row] = list_json(capsys, so.parent)
     assert row["reason"] == "permission" and "writable by group or others" in row["error"]
+
+
+LINGERER = c_source(manifest("lingerer"), r"""
+#include <unistd.h>
+__attribute__((constructor)) static void linger(void) {
+    if (fork() == 0) { sleep(60); _exit(0); }   /* a helper that keeps the output pipe open for a minute */
+}
+""")
+
+
+def test_check_does_not_wait_for_a_helper_the_plugin_forked(tmp_path: Path) -> None:
+    """A plugin whose constructor forks a long-lived helper (holding the child's stdout) is checked as soon
+    as the child has reported and exited: the verdict is ok, it comes within the timeout, not after the
+    helper's minute, and the helper does not outlive the check."""
+    import time
+
+    d = private_dir(tmp_path / "p")
+    (tmp_path / "lingerer.c").write_text(LINGERER)
+    compile_c_plugin([tmp_path / "lingerer.c"], d / "lingerer.so")
+    start = time.monotonic()
+    proc = subprocess.run([*RPSC, "plugin", "check", "--timeout", "20", str(d / "lingerer.so")],
+                          capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - start
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok: lingerer" in proc.stdout
+    assert took < 20, took
+    left = subprocess.run(["pgrep", "-f", str(d / "lingerer.so")], capture_output=True, text=True)
+    assert left.stdout.strip() == "", left.stdout

@@ -20,6 +20,7 @@ from typing import Any
 
 from rpsc.ir import ir, passes
 from rpsc.ir.ir import BOOL, F64, I64, VOID, ConvertOp, TrapCode, Type
+from rpsrt.versions import release_text
 
 #: Marker comments that open and close every generated function (the line table is built from them too).
 FUNCTION_MARKER = "/* rpsc:function "
@@ -200,7 +201,7 @@ class _FunctionEmitter:
 
     def trap(self, code: TrapCode, loc: ir.SourceLoc | None) -> str:
         where = c_string(str(loc if loc is not None else self.fn.loc))
-        return f"rps_module_trap(RPS_TRAP_{code.name}, {self.name_var}, {where});"
+        return f"rps_module_trap(rt, RPS_TRAP_{code.name}, {self.name_var}, {where});"
 
     def instr(self, ins: ir.Instr) -> list[str]:
         if isinstance(ins, ir.Load):
@@ -244,7 +245,7 @@ class _FunctionEmitter:
             index = self.bodies.get(ins.callee.symbol)
             if index is not None:  # same module: the internal body (or ring copy), with one room less
                 args = "".join(f", {self.op(a)}" for a in ins.args)
-                call = f"{body_name(index, ins.copy)}(room - 1{args})"
+                call = f"{body_name(index, ins.copy)}(rt, room - 1{args})"
                 return [f"{call};" if ins.dest is None else f"{self.temp(ins.dest)} = {call};"]
             # another module: through its exported wrapper, which reads the depth from the shared state
             self.cross_calls = True
@@ -252,12 +253,12 @@ class _FunctionEmitter:
             if ins.dest is not None:
                 self.out_params.add(self.temp(ins.dest))
             args = "".join(f", {self.op(a)}" for a in ins.args)
-            return ["rps_module_rt->depth = rps_module_rt->depth_limit - room + 1;",
+            return ["rt->depth = rps_module_rt->depth_limit - room + 1;",
                     f"st = {ins.callee.symbol}({res}{args});",
                     "if (st != RPS_OK)",
-                    "    rps_module_rethrow(st);"]
+                    "    rps_module_rethrow(rt, st);"]
         if isinstance(ins, ir.Poll):
-            return ["if (rps_module_rt->interrupt)", "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
+            return ["if (rt->interrupt)", "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
         raise TypeError(f"unknown IR instruction {ins!r}")
 
     def terminator(self, t: ir.Terminator | None) -> list[str]:
@@ -301,7 +302,8 @@ class _FunctionEmitter:
             else:
                 use_lines.append(stmt)
         ret = fn.ref.ret
-        body_params = ", ".join(["int32_t room"] + [f"{_C_TYPES[t]} l{i}" for i, t in enumerate(fn.ref.params)])
+        body_params = ", ".join(["rps_rt *rt", "int32_t room"] +
+                                [f"{_C_TYPES[t]} l{i}" for i, t in enumerate(fn.ref.params)])
         return {
             "oid": fn.ref.oid,
             "symbol": fn.ref.symbol,
@@ -363,11 +365,9 @@ def plugin_manifest(module: ir.Module) -> dict[str, Any]:
 
 
 def plugin_version(version: str) -> str:
-    """A module version as the plugin ABI's MAJOR.MINOR.PATCH (`1.2` -> `1.2.0`; none -> `0.0.0`)."""
-    parts = re.findall(r"\d+", version or "")[:3]
-    if not re.fullmatch(r"\d+(\.\d+){0,2}(-.*)?", version or "") or not parts:
-        return "0.0.0"
-    return ".".join(str(int(p)) for p in parts + ["0"] * (3 - len(parts)))
+    """A module version as the plugin ABI's MAJOR.MINOR.PATCH (`1.2.0-rc.1+b5` -> `1.2.0`; none -> `0.0.0`),
+    by the one version rule (`rpsrt.versions.release_text`)."""
+    return release_text(version)
 
 
 def c_file_name(module_oid: str) -> str:
@@ -375,14 +375,15 @@ def c_file_name(module_oid: str) -> str:
 
 
 def emit_c(module: ir.Module, *, default_depth_limit: int = 10_000,
-           recursion_copies: int = passes.RECURSION_COPIES) -> CSources:
+           recursion_copies: int = passes.RECURSION_COPIES, entry_poll: bool = True) -> CSources:
     """Render `module` as the C source of its plugin (one file, `rps<oid>-mod.c`), after
     `rpsc.ir.passes.prepare(module, recursion_copies)`: a small self-recursive function becomes its ring
     of body copies, all marked `inline`, so that the C compiler (which does not inline a function into
-    itself) unrolls the recursion; the recursion count stays exact (`room` is an ordinary argument)."""
+    itself) unrolls the recursion; the recursion count stays exact (`room` is an ordinary argument).
+    Every body polls the interrupt flag on entry unless `entry_poll=False` (only to measure its cost)."""
     from rpsc import __version__
 
-    prepared = passes.prepare(module, recursion_copies)
+    prepared = passes.prepare(module, recursion_copies, entry_poll=entry_poll)
     bodies = {fn.ref.symbol: i for i, fn in enumerate(module.functions)}
     emitters = []
     views = []

@@ -6,6 +6,11 @@ modules of the last `rpsc build`, from its state file, since rpsc keeps its plug
 writes `"plugins"` empty as upstream does; else every `plugins/rps*-mod.so`), declares the extension points their manifests carry, loads them (dependencies
 first, checksums checked by the manager), and calls `rpsfn_<oid>` symbols through `PluginManager.function`.
 Function names resolve from the plugins' manifests, so the store itself is never loaded.
+
+Threads: `call` can be made from any thread, and calls from several threads run at once: each runs on
+its thread's own run-time state (the manager's `thread_states`: trap site, call depth, trap target,
+interrupt flag), so a trap is reported to the thread whose call trapped. `interrupt()` takes no lock and
+stops every running call (at its next loop back-edge or function entry).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir
 from rpsrt.abi import Signature
-from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, PluginError, Trap
+from rpsrt.errors import DEFAULT_RECURSION_LIMIT, PluginError
 
 def read_store_plugins(store: Path) -> list[str] | None:
     """The OIDs in the store manifest's `"plugins"` (None when the manifest cannot be read)."""
@@ -141,18 +146,13 @@ class NativeEngine:
         return self.manager.call_interruptibly(self._run, target, vals)
 
     def _run(self, target: Any, vals: list[Scalar]) -> Scalar | None:
-        rt = self.manager.rt
-        try:
-            return target(*vals)
-        except Trap as trap:
-            if trap.code == TRAP_INTERRUPT:
-                rt.interrupt = 0
-            rt.depth = 0
-            raise
+        # (the callable runs on this thread's state, and resets it after a trap: rpsrt.abi.ThreadStates)
+        return target(*vals)
 
     def interrupt(self) -> None:
-        """Set the shared interrupt flag: the next loop back-edge of compiled code traps INTERRUPT."""
-        self.manager.rt.interrupt = 1
+        """Thread-safe: the running call (or else the next one) traps INTERRUPT at its next loop back-edge or
+        function entry."""
+        self.manager.thread_states.interrupt()
 
     def close(self) -> None:
         """Unload every plugin this engine loaded."""

@@ -313,7 +313,7 @@ def generate_python(modules: Sequence[ir.Module], limit: int) -> tuple[str, dict
         for f in m.functions:
             if f.ref.symbol not in names:
                 names[f.ref.symbol] = f"f{len(names)}_{_ident(f.ref.name)}"
-                fns.append(passes.lower(f))
+                fns.append(passes.poll_entry(passes.lower(f)))  # loop-free code answers interrupts too
     parts = [_FnCodegen(f, names[f.ref.symbol], names, limit).source() for f in fns]
     return "\n".join(parts), names
 

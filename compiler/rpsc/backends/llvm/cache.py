@@ -31,9 +31,10 @@ _HEADER = struct.Struct("<8sQ32s")  # magic, payload length, sha256(payload)
 
 
 def default_cache_dir() -> Path:
-    """`$XDG_CACHE_HOME/rpsc`, or `~/.cache/rpsc`."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rpsc"
+    """`$RPSC_CACHE_DIR`, else `$XDG_CACHE_HOME/rpsc`, else `~/.cache/rpsc` (`rpsc.cachedir.cache_root`)."""
+    from rpsc.cachedir import cache_root
+
+    return cache_root()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,8 @@ class ObjectCache:
             self.stats.misses += 1
             return None
         self.stats.hits += 1
+        with contextlib.suppress(OSError):
+            os.utime(self.path(key))  # the last use: `rpsc cache prune --max-size` drops the oldest first
         return payload
 
     def alias_path(self, digest: str) -> Path:

@@ -7,17 +7,20 @@ The ABI (documented in docs/llvm-backend.md) is shared with the C backend:
     int32_t rpsfn_<oid>(T *result, args...)
 
 `bool` is `i1` in registers and `i8` (0/1, `zeroext`) in memory and at the ABI; a `void` function still
-takes the result pointer (ignored; callers pass null). The run-time state is the external global
-`@rps_rt` (struct `rps_rt` of rps/runtime.h), never defined here, so the text is independent of process
-addresses. The module is first lowered by `rpsc.ir.passes.prepare` (explicit `trap_if`s, unchecked
+takes the result pointer (ignored; callers pass null). The shared run-time state is the external global
+`@rps_rt` (struct `rps_rt` of rps/runtime.h: the recursion limit), never defined here, so the text is
+independent of process addresses; each call runs on the calling thread's state, which the exported
+wrapper reads once from the pthread key `@rps_rt_key` (extern_weak: without it, or with nothing bound, the
+shared state) and hands to the bodies in a register (`rpsrt.abi`, "Threads"). The module is first lowered by `rpsc.ir.passes.prepare` (explicit `trap_if`s, unchecked
 division and conversion, rings of recursive bodies); each IR instruction then becomes its LLVM
 instruction(s), and this file knows no trap rule. No instruction can produce poison or undefined
 behaviour: the lowered IR never divides by 0 or INT_MIN by -1 and converts only in-range floats,
 arithmetic carries no `nsw`/`nuw`, floats no fast-math flags.
 
-Each function is an internal `fastcc` *body* taking the remaining call depth (`room`) in a register and
-returning its plain value, plus the exported *wrapper* above, which `_setjmp`s: a trap records its site
-in `rps_rt` and `longjmp`s back to the innermost wrapper (see docs/llvm-backend.md).
+Each function is an internal `fastcc` *body* taking the thread's state (`%rt`) and the remaining call
+depth (`room`) in registers and returning its plain value, plus the exported *wrapper* above, which
+`_setjmp`s: a trap records its site in the thread's state and `longjmp`s back to the thread's innermost
+wrapper (`rt->trap_env`; see docs/llvm-backend.md).
 """
 
 from __future__ import annotations
@@ -31,17 +34,23 @@ from rpsrt import abi
 
 #: `struct rps_rt` of rps/runtime.h, from its one description in `rpsrt.abi`.
 RT_TYPE = abi.RT_LLVM_TYPE
-RT_INTERRUPT, RT_DEPTH, RT_LIMIT, RT_TRAP_FUNCTION, RT_TRAP_LOCATION = (
-    abi.RT_INDEX[f] for f in ("interrupt", "depth", "depth_limit", "trap_function", "trap_location"))
+RT_INTERRUPT, RT_DEPTH, RT_LIMIT, RT_TRAP_FUNCTION, RT_TRAP_LOCATION, RT_TRAP_ENV = (
+    abi.RT_INDEX[f] for f in ("interrupt", "depth", "depth_limit", "trap_function", "trap_location", "trap_env"))
 RT_SYMBOL = abi.RT_SYMBOL
+RT_KEY_SYMBOL = abi.RT_KEY_SYMBOL
 
 
 def _rt_field(index: int) -> str:
-    """A constant pointer to field `index` of `@rps_rt`."""
+    """A constant pointer to field `index` of the shared `@rps_rt`."""
     return f'getelementptr inbounds ({RT_TYPE}, ptr @"{RT_SYMBOL}", i32 0, i32 {index})'
 
 
-_F_INTERRUPT, _F_DEPTH, _F_LIMIT = _rt_field(RT_INTERRUPT), _rt_field(RT_DEPTH), _rt_field(RT_LIMIT)
+def _thread_field(index: int, rt: str = "%rt") -> str:
+    """`getelementptr` to field `index` of the thread's state `rt` (the right-hand side of an instruction)."""
+    return f"getelementptr inbounds {RT_TYPE}, ptr {rt}, i32 0, i32 {index}"
+
+
+_F_LIMIT = _rt_field(RT_LIMIT)
 
 _REG = {ir.I64: "i64", ir.F64: "double", ir.BOOL: "i1"}
 _ABI = {t: abi.TYPES[t.value].llvm for t in (ir.I64, ir.F64, ir.BOOL)}  # bool: i8 (C's _Bool, zeroext)
@@ -120,13 +129,13 @@ class _Module:
 
 
 class _FunctionEmitter:
-    """Emits the internal body `<symbol>.body(i32 room, args...)` of one lowered IR function (or body copy
-    `<symbol>.body.<i>` of its recursion ring).
+    """Emits the internal body `<symbol>.body(ptr rt, i32 room, args...)` of one lowered IR function (or
+    body copy `<symbol>.body.<i>` of its recursion ring); `rt` is the calling thread's state.
 
     `room` is how many nested calls are still allowed, this one included (limit - caller's depth): the
     body traps RECURSION when it is not positive and passes `room - 1` to the bodies it calls, so the
-    depth lives in a register; `rps_rt.depth` is written only before a call into another module. A trap
-    records its site in `rps_rt` and `longjmp`s to the innermost exported wrapper, which returns the code:
+    depth lives in a register; `rt->depth` is written only before a call into another module. A trap
+    records its site in `rt` and `longjmp`s to the innermost exported wrapper, which returns the code:
     bodies return plain values and check nothing after a call inside the module.
     """
 
@@ -166,7 +175,7 @@ class _FunctionEmitter:
         """A cold block that calls the module's trap helper with the code and the site."""
         label = self.label(f"trap.{int(code)}.")
         self.traps += [f"{label}:",
-                       f'  call void @"rpsc.trap"(i32 {int(code)}, ptr {self.mod.string(self.fn.name)}, '
+                       f'  call void @"rpsc.trap"(ptr %rt, i32 {int(code)}, ptr {self.mod.string(self.fn.name)}, '
                        f'ptr {self.mod.string(str(loc))})',
                        "  unreachable"]
         return label
@@ -226,9 +235,9 @@ class _FunctionEmitter:
         if self.propagate:
             incoming = ", ".join(f"[ {status}, %{pred} ]" for status, pred in self.propagate)
             self.traps += ["propagate:", f"  %status.out = phi i32 {incoming}",
-                           '  call void @"rpsc.trap"(i32 %status.out, ptr null, ptr null)',
+                           '  call void @"rpsc.trap"(ptr %rt, i32 %status.out, ptr null, ptr null)',
                            "  unreachable"]
-        params = ", ".join(["i32 %room", *(f"{_REG[t]} %p{i}" for i, t in enumerate(fn.ref.params))])
+        params = ", ".join(["ptr %rt", "i32 %room", *(f"{_REG[t]} %p{i}" for i, t in enumerate(fn.ref.params))])
         head = (f'define internal fastcc {impl_return_type(fn.ref.ret)} @"{self.name}"({params})'
                 f'{self.attrs} {{')
         return "\n".join([head, "entry:", *self.entry, *self.lines, *self.traps, "}"])
@@ -283,7 +292,7 @@ class _FunctionEmitter:
         elif isinstance(ins, ir.Call):
             self.call(ins)
         elif isinstance(ins, ir.Poll):
-            flag = self.tmp(f"load volatile i32, ptr {_F_INTERRUPT}, align 4")
+            flag = self.tmp(f"load volatile i32, ptr {self.tmp(_thread_field(RT_INTERRUPT))}, align 4")
             hit = self.tmp(f"icmp ne i32 {flag}, 0")
             self.unlikely(hit, self.trap_block(TrapCode.INTERRUPT, ins.loc))
         else:
@@ -342,7 +351,7 @@ class _FunctionEmitter:
     def _call_body(self, ins: ir.Call, body: str) -> None:
         """A call inside the module: straight to the callee's body, `room - 1` in a register."""
         room = self.tmp("sub i32 %room, 1")
-        args = ", ".join([f"i32 {room}", *(f"{_REG[a.type]} {self.value(a)}" for a in ins.args)])
+        args = ", ".join(["ptr %rt", f"i32 {room}", *(f"{_REG[a.type]} {self.value(a)}" for a in ins.args)])
         call = f'call fastcc {impl_return_type(ins.callee.ret)} @"{body}"({args})'
         if ins.dest is not None:
             self.define(ins.dest, call)
@@ -363,7 +372,7 @@ class _FunctionEmitter:
         limit = self.tmp(f"load i32, ptr {_F_LIMIT}")
         free = self.tmp(f"sub i32 {limit}, %room")
         depth = self.tmp(f"add i32 {free}, 1")                   # this function's own depth
-        self.emit_line(f"store i32 {depth}, ptr {_F_DEPTH}")
+        self.emit_line(f"store i32 {depth}, ptr {self.tmp(_thread_field(RT_DEPTH))}")
         args = [f"ptr {slot}"]
         for a in ins.args:
             v = self.value(a)
@@ -380,36 +389,41 @@ class _FunctionEmitter:
             self.temps[ins.dest.name] = self.tmp(f"icmp ne i8 {v}, 0") if ret is ir.BOOL else v
 
 
-#: `rpsc.trap(code, function, location)`: record the site (unless function is null: a propagated trap
-#: keeps its callee's) and `longjmp(rpsc.trap_env, code)` back to the innermost wrapper. Out of line,
-#: cold and noreturn, so trap sites cost one call instruction on a cold path.
+#: `rpsc.trap(rt, code, function, location)`: record the site in the thread's state `rt` (unless function
+#: is null: a propagated trap keeps its callee's) and `longjmp(rt->trap_env, code)` back to the thread's
+#: innermost wrapper. Out of line, cold and noreturn, so trap sites cost one call on a cold path.
 _TRAP_HELPER = f"""\
-define internal void @"rpsc.trap"(i32 %code, ptr %function, ptr %location) cold noinline noreturn nounwind optnone {{
+define internal void @"rpsc.trap"(ptr %rt, i32 %code, ptr %function, ptr %location) cold noinline noreturn nounwind optnone {{
 entry:
   %known = icmp ne ptr %function, null
   br i1 %known, label %record, label %throw
 record:
-  store ptr %function, ptr {_rt_field(RT_TRAP_FUNCTION)}
-  store ptr %location, ptr {_rt_field(RT_TRAP_LOCATION)}
+  %fp = {_thread_field(RT_TRAP_FUNCTION)}
+  store ptr %function, ptr %fp
+  %lp = {_thread_field(RT_TRAP_LOCATION)}
+  store ptr %location, ptr %lp
   br label %throw
 throw:
-  %env = load ptr, ptr @"rpsc.trap_env"
+  %envp = {_thread_field(RT_TRAP_ENV)}
+  %env = load ptr, ptr %envp
   call void @"longjmp"(ptr %env, i32 %code)
   unreachable
 }}"""
 
 _PRELUDE = f"""\
 @"{RT_SYMBOL}" = external global {RT_TYPE}
-@"rpsc.trap_env" = internal global ptr null
+@"{RT_KEY_SYMBOL}" = extern_weak global i32
+declare ptr @"pthread_getspecific"(i32)
 declare i32 @"_setjmp"(ptr) returns_twice
 declare void @"longjmp"(ptr, i32) noreturn
 """
 
 
 def _emit_wrapper(fn: ir.Function, body: str) -> str:
-    """The exported `i32 rpsfn_<oid>(ptr result, args...)`: set a jmp_buf as the module's trap target,
-    call the body with room = limit - depth, store the result; on a trap (a longjmp back here) return its
-    code. Either way restore the previous trap target and `rps_rt.depth`.
+    """The exported `i32 rpsfn_<oid>(ptr result, args...)`: find the calling thread's state (bound to
+    `@rps_rt_key`, else the shared `@rps_rt`), set a jmp_buf as its trap target, call the body with the
+    state and room = limit - depth, store the result; on a trap (a longjmp back here) return its code.
+    Either way restore the thread's previous trap target and depth.
 
     The wrapper is a few instructions around setjmp: `optnone`, since it is not worth the optimiser's
     time (a cold compile is ~20% faster) and code around setjmp stays simple."""
@@ -417,20 +431,32 @@ def _emit_wrapper(fn: ir.Function, body: str) -> str:
     lines = [f'define i32 @"{ref.symbol}"({_sig(ref)}) noinline optnone {{',
              "entry:",
              f"  %jmpbuf = alloca [{JMP_BUF_SIZE} x i8], align 16",
-             '  %outer = load ptr, ptr @"rpsc.trap_env"',
-             f"  %depth = load i32, ptr {_F_DEPTH}",
+             f'  %haskey = icmp ne ptr @"{RT_KEY_SYMBOL}", null',
+             "  br i1 %haskey, label %bound, label %state",
+             "bound:",
+             f'  %key = load i32, ptr @"{RT_KEY_SYMBOL}"',
+             '  %cur = call ptr @"pthread_getspecific"(i32 %key)',
+             "  br label %state",
+             "state:",
+             "  %mine = phi ptr [ null, %entry ], [ %cur, %bound ]",
+             "  %none = icmp eq ptr %mine, null",
+             f'  %rt = select i1 %none, ptr @"{RT_SYMBOL}", ptr %mine',
+             f"  %envp = {_thread_field(RT_TRAP_ENV)}",
+             f"  %depthp = {_thread_field(RT_DEPTH)}",
+             "  %outer = load ptr, ptr %envp",
+             "  %depth = load i32, ptr %depthp",
              f"  %limit = load i32, ptr {_F_LIMIT}",
              '  %code = call i32 @"_setjmp"(ptr %jmpbuf)',
              "  %ok = icmp eq i32 %code, 0",
              "  br i1 %ok, label %run, label %trapped",
              "trapped:",
-             '  store ptr %outer, ptr @"rpsc.trap_env"',
-             f"  store i32 %depth, ptr {_F_DEPTH}",
+             "  store ptr %outer, ptr %envp",
+             "  store i32 %depth, ptr %depthp",
              "  ret i32 %code",
              "run:",
-             '  store ptr %jmpbuf, ptr @"rpsc.trap_env"',
+             "  store ptr %jmpbuf, ptr %envp",
              "  %room = sub i32 %limit, %depth"]
-    args = ["i32 %room"]
+    args = ["ptr %rt", "i32 %room"]
     for i, t in enumerate(ref.params):
         if t is ir.BOOL:
             lines.append(f"  %b{i} = icmp ne i8 %p{i}, 0")
@@ -440,8 +466,8 @@ def _emit_wrapper(fn: ir.Function, body: str) -> str:
     # Never inline the body here: a function that calls setjmp is optimised conservatively.
     call = f'call fastcc {impl_return_type(ref.ret)} @"{body}"({", ".join(args)}) noinline'
     lines.append(f"  %value = {call}" if ref.ret is not ir.VOID else f"  {call}")
-    lines += ['  store ptr %outer, ptr @"rpsc.trap_env"',
-              f"  store i32 %depth, ptr {_F_DEPTH}"]
+    lines += ["  store ptr %outer, ptr %envp",
+              "  store i32 %depth, ptr %depthp"]
     if ref.ret is ir.BOOL:
         lines += ["  %byte = zext i1 %value to i8", "  store i8 %byte, ptr %result"]
     elif ref.ret is not ir.VOID:
@@ -456,12 +482,13 @@ def body_name(symbol: str, copy: int = 0) -> str:
 
 
 def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
-              recursion_copies: int = passes.RECURSION_COPIES) -> str:
+              recursion_copies: int = passes.RECURSION_COPIES, *, entry_poll: bool = True) -> str:
     """The LLVM IR text of one `.rps` module, after `rpsc.ir.passes.prepare(module, recursion_copies)`:
     each function as an internal `fastcc` body (a small self-recursive one as its ring of body copies,
     copies 1..n-1 `alwaysinline`) plus its exported ABI wrapper; callees in other modules, `@rps_rt`,
     `_setjmp` and `longjmp` declared. When `timings` is given, it receives each function's emission time
-    (lowering included) in milliseconds, by source name."""
+    (lowering included) in milliseconds, by source name. Every body starts with the entry poll of
+    `rpsc.ir.passes.poll_entry` unless `entry_poll=False` (only to measure its cost)."""
     mod = _Module()
     symbols = {fn.ref.symbol for fn in module.functions}
     parts = [f'; ModuleID = "{_quote(module.name)}"', _PRELUDE]
@@ -469,7 +496,7 @@ def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
     parts.append(_TRAP_HELPER)
     for fn in module.functions:
         t0 = time.perf_counter()
-        ring = passes.prepare_function(fn, recursion_copies)
+        ring = passes.prepare_function(fn, recursion_copies, entry_poll=entry_poll)
         for i, body in enumerate(ring):
             attrs = " alwaysinline" if i else ""
             parts.append(_FunctionEmitter(body, body_name(fn.symbol, i), mod, symbols, attrs=attrs).emit())

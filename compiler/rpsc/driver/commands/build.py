@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rpsc.driver.commands.store import add_lock_timeout
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("build", help="build a store's modules into native plugins with Ninja",
@@ -37,7 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="write compile_commands.json (the C compiles) in the build folder")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print no progress (phases, ninja's lines); errors and --json still print")
+    p.add_argument("--trace", metavar="FILE",
+                   help="write a Chrome trace (chrome://tracing, Perfetto) of the build's phases and ninja's "
+                        "steps to FILE; FILE.png/.svg/.pdf: a timeline picture of them (Graphviz `dot`)")
     p.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
+    add_lock_timeout(p)
     p.set_defaults(handler=cmd_build)
 
     p = sub.add_parser("init", help="create a plugin project (a .rps module, a test, a build.ninja)",
@@ -96,15 +102,27 @@ def _cmd_build(args: argparse.Namespace) -> int:
         return _build_error(f"--stamp {args.stamp}: it is a folder; give the path of the stamp file to touch", args.json)
     options = BuildOptions(store=Path(args.store), build_dir=Path(args.build_dir) if args.build_dir else None,
                            jobs=args.jobs, launcher=args.launcher, opt=args.opt,
-                           generate_only=args.generate_only, verbose=args.verbose, compdb=args.compdb)
+                           generate_only=args.generate_only, verbose=args.verbose, compdb=args.compdb,
+                           lock_timeout=args.lock_timeout)
     from rpsc.driver.progress import Progress
 
     echo = None if args.quiet else sys.stderr if args.json else sys.stdout
     progress = Progress(None if args.generate_only else echo, "rpsc build")
-    try:
-        result = build_store(options, echo=echo, progress=progress)
-    except BuildError as exc:
-        return _build_error(exc, args.json)
+    trace_file = getattr(args, "trace", None)
+    if trace_file and Path(trace_file).is_dir():
+        return _build_error(f"--trace {trace_file}: it is a folder; give the path of the trace file", args.json)
+    from rpsc.driver.trace import phase, tracing
+
+    with tracing() as trace:
+        try:
+            with phase("rpsc build", store=str(options.store_dir)):
+                result = build_store(options, echo=echo, progress=progress)
+        except BuildError as exc:
+            if trace_file:
+                trace.write(trace_file)
+            return _build_error(exc, args.json)
+    if trace_file:
+        trace.write(trace_file)
     if args.stamp:
         from rpsc.driver.build import write_stamp
 

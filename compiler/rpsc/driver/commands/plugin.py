@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 
 
@@ -44,10 +42,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q.add_argument("--json", action="store_true", help="print the report as JSON")
     q.set_defaults(handler=run_check)
 
-    q = sub.add_parser("graph", help="the dependency graph as Graphviz DOT (SVG with -o FILE.svg and `dot`)")
+    q = sub.add_parser("graph", help="the plugin graph as Graphviz DOT (SVG/PNG with -o and `dot`)",
+                       description="Draw plugins and their requirements top-down (unsatisfied ones in red, with "
+                                   "the constraint); with --dispatch, also each extension point's "
+                                   "implementations in dispatch order with their priorities.")
     _common(q)
-    q.add_argument("-o", "--output", metavar="FILE", help="write to FILE; FILE.svg is rendered with `dot`")
+    q.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE; FILE.svg, FILE.png and FILE.pdf are rendered with Graphviz `dot`")
     q.add_argument("--no-python", action="store_true", help="skip Python plugins")
+    q.add_argument("--dispatch", action="store_true",
+                   help="load the plugins (running their init, as `rpsc dispatch` does) to draw the extension "
+                        "points' dispatch order")
     q.set_defaults(handler=run_graph)
 
     q = sub.add_parser("sidecar", help="write FILE's sidecar manifest (<plugin>.json with its sha256) from "
@@ -209,18 +214,12 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_graph(args: argparse.Namespace) -> int:
-    from rpsc import CompileError
+    from rpsc.driver.graph import plugin_graph, render, with_dispatch
 
-    dot_text = _manager(args, not args.no_python).to_dot()
-    if args.output and args.output.endswith(".svg"):
-        dot = shutil.which("dot")
-        if dot is None:
-            raise CompileError(f"{args.output}: error: SVG output needs Graphviz `dot`, which is not installed "
-                               "(write .dot instead)")
-        proc = subprocess.run([dot, "-Tsvg", "-o", args.output], input=dot_text, text=True,
-                              capture_output=True)
-        if proc.returncode != 0:
-            raise CompileError(f"{args.output}: error: dot failed: {proc.stderr.strip()}")
+    mgr = _manager(args, not args.no_python)
+    dot_text = with_dispatch(mgr, plugin_graph) if args.dispatch else plugin_graph(mgr)
+    if args.output and os.path.splitext(args.output)[1].lower() in (".svg", ".png", ".pdf"):
+        render(dot_text, args.output)
     elif args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(dot_text)

@@ -5,6 +5,10 @@
 
 #include <stdint.h>
 
+/* The status type and rps_rt are also written out by headers that `rpsc emit --header` generates: the
+ * guard lets both kinds of header be included, in either order. */
+#ifndef RPS_RT_STRUCT_DEFINED
+#define RPS_RT_STRUCT_DEFINED
 typedef int32_t rps_status;
 
 #define RPS_OK 0
@@ -13,17 +17,23 @@ typedef int32_t rps_status;
 #define RPS_TRAP_RECURSION 3
 #define RPS_TRAP_INTERRUPT 4
 
-/* Run-time state shared by every compiled module of one host (the JIT and the plugins alike).
- * The host owns it; compiled code reaches it through a pointer set at load time.
+/* Run-time state of compiled code: one shared by every module of one host (api->rt: the recursion
+ * limit, and the state of callers that bound none), and one per calling thread, which the host binds to
+ * the pthread key *api->rt_key before it calls; an exported function of generated code runs on the
+ * thread's state (pthread_getspecific), or on the shared one when none is bound.
  * This definition is `rpsrt.abi.rt_c_struct()` (RT_FIELDS), checked by tests/runtime/test_abi.py. */
 typedef struct rps_rt {
-    volatile int32_t interrupt;   /* set non-zero by the host: the next loop back-edge traps */
+    volatile int32_t interrupt;   /* set non-zero by the host: the next poll (loop back-edge, function entry) traps */
     int32_t depth;                /* current call depth of compiled code */
     int32_t depth_limit;          /* calls nested deeper than this trap RPS_TRAP_RECURSION */
     int32_t reserved;
     const char *trap_function;    /* after a trap: the source name of the function that trapped */
     const char *trap_location;    /* after a trap: "file:line:col" of the operation that trapped */
+    void *trap_env;               /* compiled code: the jmp_buf of this thread's innermost exported call */
+    int32_t trap_code;            /* compiled code: the code of the trap in flight */
+    int32_t reserved2;
 } rps_rt;
+#endif
 
 /* ---- Arithmetic helpers used by generated C (LANGUAGE.md semantics, no undefined behaviour) ----
  * Wrapping arithmetic goes through uint64_t; the unsigned-to-signed conversion back is the two's

@@ -8,12 +8,10 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from backend_matrix import engines, outcome, same_outcome
 from naive_ir import NaiveEvaluator
-from rpsc.backends.c.native import NativeEngine
-from rpsc.backends.interp.interp import Interpreter
-from rpsc.backends.llvm.jit import JitEngine
 
-from .util import compile_modules, outcome, randprog, same
+from .util import randprog
 
 FUNCTIONS_PER_MODULE = 50
 LIMIT = 200
@@ -22,8 +20,17 @@ LIMIT = 200
 SCALE = max(1, int(os.environ.get("RPSC_DIFF_SCALE", "1")))
 
 
-def _agree(a: tuple[str, object], b: tuple[str, object]) -> bool:
-    return a[0] == b[0] and (same(a[1], b[1]) if a[0] == "ok" else a[1] == b[1])
+def _check_calls(modules, folder, calls) -> None:  # type: ignore[no-untyped-def]
+    """Each call gives the naive evaluator's outcome in the interpreter, and the interpreter's in the JIT and C."""
+    naive = NaiveEvaluator(modules, recursion_limit=LIMIT)
+    with engines(modules, folder, recursion_limit=LIMIT) as eng:
+        for symbol, args in calls:
+            truth = outcome(naive, symbol, args)
+            want = outcome(eng["interp"], symbol, args)
+            assert same_outcome(truth, want), f"{symbol}{args}: naive {truth}, interpreter {want}"
+            for name in ("c", "jit"):
+                got = outcome(eng[name], symbol, args)
+                assert same_outcome(got, want), f"{symbol}{args}: interpreter {want}, {name} {got}"
 
 
 @pytest.mark.slow
@@ -35,26 +42,8 @@ def test_interpreter_jit_and_c_agree(tmp_path_factory, seed):  # type: ignore[no
     -Werror and UBSan."""
     rp = randprog()
     prog = rp.random_program(seed, functions=FUNCTIONS_PER_MODULE)
-    folder = tmp_path_factory.mktemp("diff")
-    compile_modules([prog.module], folder)
-    interp = Interpreter([prog.module], recursion_limit=LIMIT)
-    jit = JitEngine([prog.module], recursion_limit=LIMIT)
-    native = NativeEngine(folder, recursion_limit=LIMIT, interruptible=False)
-    try:
-        assert len(prog.calls) == FUNCTIONS_PER_MODULE
-        naive = NaiveEvaluator([prog.module], recursion_limit=LIMIT)
-        for symbol, args in prog.calls:
-            truth = outcome(naive, symbol, args)
-            want = outcome(interp, symbol, args)
-            assert _agree(truth, want), f"{symbol}{args}: naive {truth}, interpreter {want}"
-            got_jit = outcome(jit, symbol, args)
-            got_c = outcome(native, symbol, args)
-            assert _agree(want, got_c), f"{symbol}{args}: interpreter {want}, C {got_c}"
-            assert _agree(want, got_jit), f"{symbol}{args}: interpreter {want}, JIT {got_jit}"
-    finally:
-        native.close()
-        jit.close()
-        interp.close()
+    assert len(prog.calls) == FUNCTIONS_PER_MODULE
+    _check_calls([prog.module], tmp_path_factory.mktemp("diff"), prog.calls)
 
 
 # ---------------------------------------------------------------------------------- from .rps source
@@ -122,22 +111,4 @@ def test_random_rps_programs_agree_in_all_three_backends(tmp_path_factory, data)
                                max_size=PROGRAMS_PER_MODULE), label="programs")
     module, calls = merge_programs(progs)
     modules = ir_modules(compile_sources([("diffsrc.rps", print_module(module))]))
-    folder = tmp_path_factory.mktemp("diffsrc")
-    compile_modules(modules, folder)
-    interp = Interpreter(modules, recursion_limit=LIMIT)
-    jit = JitEngine(modules, recursion_limit=LIMIT)
-    native = NativeEngine(folder, recursion_limit=LIMIT, interruptible=False)
-    try:
-        naive = NaiveEvaluator(modules, recursion_limit=LIMIT)
-        for entry, args in calls:
-            truth = outcome(naive, entry, args)
-            want = outcome(interp, entry, args)
-            assert _agree(truth, want), f"{entry}{args}: naive {truth}, interpreter {want}"
-            got_jit = outcome(jit, entry, args)
-            got_c = outcome(native, entry, args)
-            assert _agree(want, got_c), f"{entry}{args}: interpreter {want}, C {got_c}"
-            assert _agree(want, got_jit), f"{entry}{args}: interpreter {want}, JIT {got_jit}"
-    finally:
-        native.close()
-        jit.close()
-        interp.close()
+    _check_calls(modules, tmp_path_factory.mktemp("diffsrc"), calls)
