@@ -18,8 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser(
         "compile", help="compile .rps modules into a store",
         description="Parse, check and lower .rps modules into a RefPerSys store (created when missing). "
-                    "Re-compiling keeps OIDs; an unchanged module rewrites no file; on any error the store "
-                    "is left untouched. Concurrent compiles into one store take turns (a lock).",
+                    "Re-compiling keeps OIDs (new objects get OIDs derived from module and definition names, "
+                    "so fresh stores get the same ones); only the sources whose bytes changed, and those "
+                    "requiring a module whose interface changed, are compiled again; an unchanged module "
+                    "rewrites no file; on any error the store is left untouched. Concurrent compiles into "
+                    "one store take turns (a lock).",
         epilog="example:\n  rpsc compile numeric.rps shapes.rps --store st   (modules that require one another "
                "go together)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -131,13 +134,14 @@ def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int
 
             cache = {} if args.no_incremental or notice or not exists else incremental.read_compile_cache(store)
             before = incremental.snapshot(heap) if exists and not notice else None
-            entries, _ = incremental.compile_incremental(sources, heap, found, cache)
+            entries, compiled = incremental.compile_incremental(sources, heap, found, cache)
             for w in found:
                 print(w.render(), file=sys.stderr)
             if warnings is not None:
                 warnings.extend(found)
             spaces = incremental.dirty_spaces(heap, before) if before is not None else None
-            dump_store(heap, store, locked=True, lock_timeout=args.lock_timeout, spaces=spaces)
+            if compiled or before is None:  # nothing recompiled: the heap is the one loaded
+                dump_store(heap, store, locked=True, lock_timeout=args.lock_timeout, spaces=spaces)
             incremental.write_compile_cache(store, entries)
             if args.stamp:
                 _write_compile_stamp(args.stamp, args.files, read)
