@@ -203,16 +203,22 @@ def snapshot(heap: Any) -> dict[Any, tuple[Any, Any]]:
 def dirty_spaces(heap: Any, before: dict[Any, tuple[Any, Any]], touched: Iterable[Any] = ()) -> set[Any]:
     """The spaces whose file may differ from the one loaded: those of the objects created, removed, moved or
     given a new mtime since `before` (the lowering gives every object it changes a new mtime), of the
-    `touched` objects (changed without a new mtime: `rpsc build`'s records), and rpsc's own space."""
+    `touched` objects (changed without a new mtime: `rpsc build`'s records), of the instances of all these
+    (a space file names each object's class), and rpsc's own space."""
     from rpsc.heapcode.classes import RPSC_SPACE
 
     out: set[Any] = set()
+    changed = set(touched)
     for o in heap.objects.values():
         old = before.get(o)
         if old is None or old[0] != o.mtime or old[1] is not o.space:
+            changed.add(o)
             out.add(o.space)
             if old is not None:
                 out.add(old[1])
+    for o in heap.objects.values():  # a space file names the class of each of its objects
+        if o.cls in changed:
+            out.add(o.space)
     for o, (_, space) in before.items():
         if heap.objects.get(o.oid) is not o:
             out.add(space)
