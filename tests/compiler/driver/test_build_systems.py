@@ -3,6 +3,7 @@ and the CMake and Meson examples of docs/build-systems.md built for real, doing 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -159,3 +160,22 @@ def test_meson_example_builds_the_plugins_and_then_does_nothing(tmp_path: Path):
     check_plugins(build / "store")
     again = run(["meson", "compile", "-C", str(build)], tmp_path)
     assert "no work to do" in again, again
+
+
+def test_progress_on_a_terminal_is_one_status_line_rewritten_in_place():
+    """On a TTY each phase overwrites the previous one on a single line (carriage returns, no newline),
+    padded over a longer previous text, and `done()` clears it."""
+    from rpsc.driver.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    p = Progress(out, "rpsc build")
+    p.phase("loading the store")
+    p.phase("IR")
+    assert "\n" not in out.getvalue()
+    assert out.getvalue().endswith("\rrpsc build: IR") and "rpsc build: IR" + " " * (len("loading the store") - len("IR")) + "\r" in out.getvalue()
+    p.done()
+    assert out.getvalue().endswith("\r" + " " * len("rpsc build: IR") + "\r")
