@@ -57,9 +57,11 @@ def check_modules(modules: Sequence, heap: Heap) -> Any:  # type: ignore[type-ar
 
 
 def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None,
-                    warnings: list[Any] | None = None) -> Heap:
+                    warnings: list[Any] | None = None, ir_check: str = "all") -> Heap:
     """Parse, check and lower (path, text) pairs into `heap` (a fresh `new_heap()` when None); the checker's
-    warnings (`Diagnostic`s: values upstream RefPerSys cannot read back) are appended to `warnings`."""
+    warnings (`Diagnostic`s: values upstream RefPerSys cannot read back) are appended to `warnings`.
+    Afterwards every stored module must give valid IR (`ir_check="all"`), or those compiled (`"given"`:
+    for an incremental compile, which recompiles the modules requiring a changed interface itself)."""
     from rpsc import CompileError
     from rpsc.heapcode.encode import lower
     from rpsrt.limits import deep_recursion
@@ -75,7 +77,12 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
     try:
         with deep_recursion():
             lower(program, heap)
-            ir_modules(heap)  # every stored function must give valid IR
+            if ir_check == "given":
+                from rpsc.ir.from_heap import build_ir
+
+                build_ir(heap, [m.name for m in modules])
+            else:
+                ir_modules(heap)  # every stored function must give valid IR
     except CompileError:
         _restore(heap, snapshot)
         raise

@@ -55,16 +55,20 @@ def code_hash(fn: Any) -> str:
     return hashlib.sha256(repr(fn).encode()).hexdigest()
 
 
-def _set(obj: Any, attr: Any, value: Any) -> bool:
+def _set(obj: Any, attr: Any, value: Any, touched: set[Any] | None = None) -> bool:
     if obj.attrs.get(attr) == value:
         return False
     obj.attrs[attr] = value
+    if touched is not None:
+        touched.add(obj)
     return True
 
 
-def record(heap: Any, results: Sequence[Any], store: Path, modules: Sequence[Any] = ()) -> bool:
+def record(heap: Any, results: Sequence[Any], store: Path, modules: Sequence[Any] = (),
+           touched: set[Any] | None = None) -> bool:
     """Record every module of `results` (ModuleResult) in `heap`, with the code hashes of the functions of
-    `modules` (the IR that was compiled); True when anything changed."""
+    `modules` (the IR that was compiled); True when anything changed. The objects changed are added to
+    `touched` (the attribute objects created go to rpsc's space)."""
     attrs = plugin_attributes(heap) if results else {}
     changed = False
     built_oids = {str(r.oid) for r in results}
@@ -74,20 +78,20 @@ def record(heap: Any, results: Sequence[Any], store: Path, modules: Sequence[Any
         for f in m.functions:
             fobj = heap.get(f.ref.oid)
             if fobj is not None:
-                changed |= _set(fobj, attrs["code_hash"], code_hash(f))
+                changed |= _set(fobj, attrs["code_hash"], code_hash(f), touched)
     for r in results:
         mod = heap.get(r.oid)
         if mod is None:
             continue
         rel = str(Path(r.plugin).absolute().relative_to(store.absolute())) if Path(r.plugin).is_absolute() else r.plugin
-        changed |= _set(mod, attrs["plugin_file"], rel)
-        changed |= _set(mod, attrs["plugin_sha256"], r.sha256)
-        changed |= _set(mod, attrs["plugin_symbols"], " ".join(r.symbols))
+        changed |= _set(mod, attrs["plugin_file"], rel, touched)
+        changed |= _set(mod, attrs["plugin_sha256"], r.sha256, touched)
+        changed |= _set(mod, attrs["plugin_symbols"], " ".join(r.symbols), touched)
         for sym in r.symbols:
             oid = ir.oid_of_symbol(sym)
             fn = heap.get(oid) if oid else None
             if fn is not None:
-                changed |= _set(fn, attrs["native_symbol"], sym)
+                changed |= _set(fn, attrs["native_symbol"], sym, touched)
     # Migration: rpsc up to 0.1 listed its modules in the manifest's `plugins`; they leave it (as entries
     # whose object is gone from the store do), other programs' entries stay.
     pfile = attrs.get("plugin_file") or heap.get(PLUGIN_ATTRIBUTES["plugin_file"])

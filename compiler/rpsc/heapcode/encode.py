@@ -223,7 +223,8 @@ class _Lowering:
 
     def allocate(self) -> None:
         for m in self.modules:
-            self.mobjs[m.name] = self.stored[m.name] if m.name in self.stored else self._new(None)
+            self.mobjs[m.name] = (self.stored[m.name] if m.name in self.stored
+                                  else self._new(None, ("module", m.name)))
             old = stored_definitions(self.stored[m.name], self.cc) if m.name in self.stored else {}
             for d in m.decls:
                 n = _decl_name(d)
@@ -239,10 +240,12 @@ class _Lowering:
                 elif n in old:
                     obj = old[n][1]
                 else:
-                    obj = self._new(None)
+                    obj = self._new(None, ("decl", m.name, n))
                 self.objs[(m.name, n)] = obj
 
-    def _new(self, oid: Oid | None) -> RpsObject:
+    def _new(self, oid: Oid | None, key: tuple[str, ...] | None = None) -> RpsObject:
+        if oid is None and key is not None:
+            oid = self._derive(key)
         obj = self.heap.create(None, oid=oid, mtime=self.now)
         self.new_objects.add(obj)
         self.created += 1
@@ -261,8 +264,15 @@ class _Lowering:
             return
         obj.cls, obj.attrs, obj.comps, obj.payload, obj.space = cls, attrs, comps, payload, space
         if obj not in self.new_objects:
-            obj.mtime = self.now
+            # strictly later than before, even within one clock tick: rpsc.driver.incremental's fingerprints
+            obj.mtime = self.now if self.now > obj.mtime else round(obj.mtime + 0.01, 2)
             self.changed += 1
+
+    def _derive(self, key: tuple[str, ...]) -> Oid:
+        """The reproducible OID of a new object (rpsc.heapcode.oids; docs/code-in-the-heap.md)."""
+        from rpsc.heapcode.oids import Taken, derived_oid
+
+        return derived_oid(key, Taken(self.heap.objects, self.explicit))
 
     def _owned_attr(self, a: RpsObject) -> bool:
         ca = self.cc.attr
@@ -273,7 +283,7 @@ class _Lowering:
         for sp in self.heap.spaces:
             if sp.attrs.get(self.cc.name) == name and sp.oid != self.cc.space.oid:
                 return sp
-        sp = self.heap.create_space()
+        sp = self.heap.create_space(self._derive(("space", name)))
         sp.mtime = self.now
         sp.attrs[self.cc.name] = name
         self.created += 1
@@ -420,7 +430,7 @@ class _Lowering:
             old = obj.payload if isinstance(obj.payload, PayloadClassInfo) else None  # type: ignore[union-attr]
             symb = old.symb if old is not None and old.symb is not None else None
             if symb is None:
-                symb = self._new(None)
+                symb = self._new(None, ("symbol", m.name, d.name))
             self._set(symb, heap[wk.SYMBOL], {}, [], PayloadSymbol(d.name, obj), space, keep_other_attrs=False)
             info = PayloadClassInfo(sup, dict(old.methodict) if old else {}, symb, d.name,
                                     old.attrset if old else None)

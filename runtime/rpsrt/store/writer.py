@@ -18,7 +18,7 @@ import gc
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from operator import attrgetter
 from typing import Any
 
@@ -268,25 +268,27 @@ def _space_header_like_loaded(heap: Heap, rel: str) -> str | None:
     return None
 
 
-def render_store(heap: Heap) -> dict[str, bytes]:
+def render_store(heap: Heap, spaces: Collection[RpsObject] | None = None) -> dict[str, bytes]:
     """Every file of the store for `heap`, as store-relative path -> bytes (manifest and space files).
 
     A heap without provenance (not loaded from a store) receives rpsc's own, recorded in the heap so that
-    dumping it again gives the same bytes.
+    dumping it again gives the same bytes. `spaces`: render only these spaces' files (and the manifest and
+    generated headers), for a caller that knows the others are unchanged since they were last written.
     """
     enabled = gc.isenabled()
     gc.disable()  # rendering allocates many short lists of strings; none is cyclic
     try:
         with deep_recursion():
-            return _render(heap)
+            return _render(heap, spaces)
     finally:
         if enabled:
             gc.enable()
 
 
-def _streams(heap: Heap) -> list[tuple[str, Callable[[], Iterator[bytes]]]]:
+def _streams(heap: Heap, only: Collection[RpsObject] | None = None) -> list[tuple[str, Callable[[], Iterator[bytes]]]]:
     """Every file of the store for `heap`, in rendering order (spaces, manifest, generated headers), each as
-    a function giving its bytes piece by piece: a space file is rendered object by object as it is written."""
+    a function giving its bytes piece by piece: a space file is rendered object by object as it is written.
+    `only`: of the space files, only those of these spaces."""
     objects = heap.objects
     dumped = {o for o in objects.values() if o.space is not None}
     for sp in heap.spaces:
@@ -355,7 +357,8 @@ def _streams(heap: Heap) -> list[tuple[str, Callable[[], Iterator[bytes]]]]:
         yield f"//// end of RefPerSys generated space file {rel}\n".encode()
 
     out: list[tuple[str, Callable[[], Iterator[bytes]]]] = [
-        (space_path(sp.oid), functools.partial(space_file, sp, objs)) for sp, objs in by_space.items()]
+        (space_path(sp.oid), functools.partial(space_file, sp, objs)) for sp, objs in by_space.items()
+        if only is None or sp in only]
 
     def manifest() -> Iterator[bytes]:
         yield render_manifest(heap, dumped).encode("utf-8")
@@ -372,8 +375,8 @@ def _streams(heap: Heap) -> list[tuple[str, Callable[[], Iterator[bytes]]]]:
     return out
 
 
-def _render(heap: Heap) -> dict[str, bytes]:
-    return {rel: b"".join(produce()) for rel, produce in _streams(heap)}
+def _render(heap: Heap, only: Collection[RpsObject] | None = None) -> dict[str, bytes]:
+    return {rel: b"".join(produce()) for rel, produce in _streams(heap, only)}
 
 
 def render_manifest(heap: Heap, dumped: set[RpsObject]) -> str:
@@ -625,17 +628,22 @@ def update_lock(directory: str | os.PathLike[str], *, timeout: float | None = No
 
 
 def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = False,
-               lock_timeout: float | None = None) -> list[str]:
+               spaces: Collection[RpsObject] | None = None, lock_timeout: float | None = None) -> list[str]:
     """Dump `heap` into `directory` (created if needed) atomically; return the store-relative paths written.
 
     Files whose bytes would not change are not rewritten. All changed files switch to the new generation
     together: a crash at any instant leaves a store that loads as either the old or the new heap, and a load
     running meanwhile reads one or the other (the switch happens under the exclusive generation lock).
     `locked=True` when the caller holds `update_lock(directory)` already; `lock_timeout` bounds the waits for
-    the locks (None: no limit).
+    the locks (None: no limit). `spaces`: only these spaces can have changed since `heap` was loaded from
+    this same `directory` (the others are neither rendered nor compared; `render_store`); a space file
+    missing on disk is still written.
     """
     top = os.fspath(directory)
-    streams = _streams(heap)  # checks the spaces first: a heap that cannot be dumped creates nothing
+    if spaces is not None:
+        spaces = set(spaces) | {sp for sp in heap.spaces
+                                if not os.path.isfile(os.path.join(top, space_path(sp.oid)))}
+    streams = _streams(heap, spaces)  # checks the spaces first: a heap that cannot be dumped creates nothing
     made = [d for d in (top, os.path.join(top, "persistore"), os.path.join(top, "generated"))
             if not os.path.isdir(d)]
     os.makedirs(os.path.join(top, "persistore"), exist_ok=True)

@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--stamp", metavar="FILE",
                    help="touch FILE after a successful build and write FILE.d, a depfile of everything the "
                         "build read or produced (for a build system driving rpsc)")
+    p.add_argument("--compdb", action="store_true",
+                   help="write compile_commands.json (the C compiles) in the build folder")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print no progress (phases, ninja's lines); errors and --json still print")
     p.add_argument("--trace", metavar="FILE",
                    help="write a Chrome trace (chrome://tracing, Perfetto) of the build's phases and ninja's "
                         "steps to FILE; FILE.png/.svg/.pdf: a timeline picture of them (Graphviz `dot`)")
@@ -98,9 +102,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         return _build_error(f"--stamp {args.stamp}: it is a folder; give the path of the stamp file to touch", args.json)
     options = BuildOptions(store=Path(args.store), build_dir=Path(args.build_dir) if args.build_dir else None,
                            jobs=args.jobs, launcher=args.launcher, opt=args.opt,
-                           generate_only=args.generate_only, verbose=args.verbose,
+                           generate_only=args.generate_only, verbose=args.verbose, compdb=args.compdb,
                            lock_timeout=args.lock_timeout)
-    echo = sys.stderr if args.json else sys.stdout
+    from rpsc.driver.progress import Progress
+
+    echo = None if args.quiet else sys.stderr if args.json else sys.stdout
+    progress = Progress(None if args.generate_only else echo, "rpsc build")
     trace_file = getattr(args, "trace", None)
     if trace_file and Path(trace_file).is_dir():
         return _build_error(f"--trace {trace_file}: it is a folder; give the path of the trace file", args.json)
@@ -109,7 +116,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     with tracing() as trace:
         try:
             with phase("rpsc build", store=str(options.store_dir)):
-                result = build_store(options, echo=echo)
+                result = build_store(options, echo=echo, progress=progress)
         except BuildError as exc:
             if trace_file:
                 trace.write(trace_file)
@@ -122,7 +129,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         write_stamp(Path(args.stamp), options.store_dir, result)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
-    elif not args.generate_only:
+    elif not args.generate_only and not args.quiet:
         built = sum(1 for m in result.modules if m.status == "built")
         if result.no_op:
             print(f"rpsc build: {len(result.modules)} plugin(s) up to date")

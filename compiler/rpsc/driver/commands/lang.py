@@ -18,8 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser(
         "compile", help="compile .rps modules into a store",
         description="Parse, check and lower .rps modules into a RefPerSys store (created when missing). "
-                    "Re-compiling keeps OIDs; an unchanged module rewrites no file; on any error the store "
-                    "is left untouched. Concurrent compiles into one store take turns (a lock).",
+                    "Re-compiling keeps OIDs (new objects get OIDs derived from module and definition names, "
+                    "so fresh stores get the same ones); only the sources whose bytes changed, and those "
+                    "requiring a module whose interface changed, are compiled again; an unchanged module "
+                    "rewrites no file; on any error the store is left untouched. Concurrent compiles into "
+                    "one store take turns (a lock).",
         epilog="example:\n  rpsc compile numeric.rps shapes.rps --store st   (modules that require one another "
                "go together)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -28,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_lock_timeout(p)
     p.add_argument("--json", action="store_true",
                    help="print the outcome and every diagnostic as JSON (docs/json-output.md)")
+    p.add_argument("--no-incremental", action="store_true",
+                   help="parse, check and lower every source, even those unchanged since the last compile")
+    p.add_argument("--stamp", metavar="F",
+                   help="after a successful compile, touch F and write F.d, a depfile naming every source "
+                        "and store file read (for a build system driving rpsc)")
     p.set_defaults(handler=run_compile)
 
     p = subparsers.add_parser(
@@ -98,7 +106,7 @@ def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int
     """Compile into the store; print warnings on stderr (and collect them into `warnings` when given)."""
     import rpsrt
     from rpsc.frontend.parser import read_source
-    from rpsc.driver.pipeline import compile_sources, migrate_code, new_heap
+    from rpsc.driver.pipeline import migrate_code, new_heap
     from rpsrt.errors import StoreError
     from rpsrt.store.writer import dump_store, update_lock
 
@@ -116,23 +124,51 @@ def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int
         # loses the modules another one added.
         with update_lock(store, timeout=args.lock_timeout):
             exists = os.path.isfile(os.path.join(store, "rps_manifest.json"))
+            read = _store_files(store) if exists and args.stamp else []
             heap = rpsrt.load_store(store) if exists else new_heap()
             notice = migrate_code(heap)
             if notice:
                 print(notice, file=sys.stderr)
             found: list[Any] = []
-            compile_sources(sources, heap, found)
+            from rpsc.driver import incremental
+
+            cache = {} if args.no_incremental or notice or not exists else incremental.read_compile_cache(store)
+            before = incremental.snapshot(heap) if exists and not notice else None
+            entries, compiled = incremental.compile_incremental(sources, heap, found, cache)
             for w in found:
                 print(w.render(), file=sys.stderr)
             if warnings is not None:
                 warnings.extend(found)
-            dump_store(heap, store, locked=True, lock_timeout=args.lock_timeout)
+            spaces = incremental.dirty_spaces(heap, before) if before is not None else None
+            if compiled or before is None:  # nothing recompiled: the heap is the one loaded
+                dump_store(heap, store, locked=True, lock_timeout=args.lock_timeout, spaces=spaces)
+            incremental.write_compile_cache(store, entries)
+            if args.stamp:
+                _write_compile_stamp(args.stamp, args.files, read)
     except BaseException:
         if created:
             with contextlib.suppress(OSError):
                 os.rmdir(store)  # only when still empty: a failed first compile leaves nothing behind
         raise
     return 0
+
+
+def _store_files(store: str) -> list[str]:
+    from pathlib import Path
+
+    from rpsc.driver.build import store_files
+
+    return [str(p.absolute()) for p in store_files(Path(store)) if p.exists()]
+
+
+def _write_compile_stamp(stamp: str, files: list[str], read: list[str]) -> None:
+    """`rpsc compile --stamp F`: F and its depfile F.d, naming the sources and the store files that the
+    compile read (those that existed before it; a fresh store's files are its outputs, not inputs)."""
+    from pathlib import Path
+
+    from rpsc.driver.build import write_depfile
+
+    write_depfile(Path(stamp), [os.path.abspath(f) for f in files] + [p for p in read if os.path.exists(p)])
 
 
 def make_engine(backend: str | None, store: str, modules: list[Any], recursion_limit: int | None,
