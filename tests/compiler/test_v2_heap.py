@@ -67,7 +67,7 @@ fn notclass() -> obj { return new (new shape {}) {}; }
 fn mk(name: str, comment_text: str) -> obj { var c = make_class(shape, name); c.comment = comment_text; return c; }
 attribute radius: float;
 class thing;
-fn klass(s: str) -> str { return oid(obj(symbol_value(find(s)))); }
+fn klass(s: str) -> str { return oid(find(s)); }
 """
 
 
@@ -189,3 +189,28 @@ def test_cli_commit_trap_and_determinism(tmp_path: Path) -> None:
     assert p.returncode == 0 and p.stdout.strip() == oid_text
     p = _rpsc("run", "--store", str(st), "describe", oid_text)
     assert p.returncode == 3 and "trap: index out of range in describe" in p.stderr
+
+
+def test_upstream_createsymbol_in_rps(tmp_path: Path) -> None:
+    """plugins_src/upstream/createsymbol.rps makes a rooted strong symbol with name and comment in the
+    initial space under `rpsc run --commit`, and refuses an existing name with a trap that writes nothing."""
+    import rpsrt
+    from rpsrt.model import wellknown as wk
+    from rpsrt.model.objects import PayloadSymbol
+
+    src = Path(__file__).resolve().parents[2] / "plugins_src" / "upstream" / "createsymbol.rps"
+    st = tmp_path / "st"
+    assert _rpsc("store", "new", str(st)).returncode == 0
+    assert _rpsc("compile", str(src), "--store", str(st)).returncode == 0
+    p = _rpsc("run", "--store", str(st), "--commit", "--seed", "2", "--clock", "100", "createsymbol", "Hello",
+              "a comment", "true", "false")
+    assert p.returncode == 0, p.stderr
+    heap = rpsrt.load_store(str(st))
+    sym = heap[p.stdout.strip()]
+    assert isinstance(sym.payload, PayloadSymbol) and sym.payload.name == "Hello" and not sym.payload.weak
+    assert sym in heap.roots and sym.space is heap[wk.INITIAL_SPACE] and sym.mtime == 100.0
+    assert sym.attrs[heap[wk.NAME]] == "Hello" and sym.attrs[heap[wk.COMMENT]] == "a comment"
+    before = _digest(st)
+    p = _rpsc("run", "--store", str(st), "--commit", "createsymbol", "Hello", "", "false", "false")
+    assert p.returncode == 3 and "already used" in p.stderr
+    assert _digest(st) == before

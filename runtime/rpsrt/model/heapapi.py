@@ -317,12 +317,20 @@ class HeapRuntime:
     # -- the runtime library
 
     def find(self, fn: str, loc: str, s: str) -> Any:
+        """upstream's `find_object_or_null_by_string`: a name (starting with a letter) gives its symbol's
+        value when that is an object, else the symbol itself; `_` + OID text gives that object; else null."""
         if s.startswith("_"):
             try:
                 return self.heap.objects.get(Oid.parse(s))
             except OidError:
-                pass
-        return self.symbols().get(s)
+                return None
+        if not s[:1].isalpha():
+            return None
+        symb = self.symbols().get(s)
+        if symb is None:
+            return None
+        v = symb.payload.value  # type: ignore[union-attr]
+        return v if isinstance(v, RpsObject) else symb
 
     def make_symbol(self, fn: str, loc: str, name: str, weak: bool) -> RpsObject:
         if not valid_name(name):
@@ -384,11 +392,31 @@ class HeapRuntime:
     def is_root(self, fn: str, loc: str, o: Any) -> bool:
         return self.obj(o, fn, loc) in self.heap.roots
 
+    def _constant_attr(self, o: RpsObject, add: bool) -> None:
+        """upstream's `rps_add_constant_object` also keeps RefPerSys_system's `constant` set attribute."""
+        system, attr = self.heap.objects.get(wk.SYSTEM), self.heap.objects.get(wk.CONSTANT)
+        if system is None or attr is None:
+            return
+        old = system.attrs.get(attr)
+        elems = set(old.elems) if isinstance(old, VSet) else set()
+        if (o in elems) == add:
+            return
+        if add:
+            elems.add(o)
+        else:
+            elems.discard(o)
+        system.attrs[attr] = VSet(elems)
+        self.touch(system)
+
     def add_constant(self, fn: str, loc: str, o: Any) -> None:
-        self.heap.constants.add(self.obj(o, fn, loc))
+        o = self.obj(o, fn, loc)
+        self.heap.constants.add(o)
+        self._constant_attr(o, True)
 
     def remove_constant(self, fn: str, loc: str, o: Any) -> None:
-        self.heap.constants.discard(self.obj(o, fn, loc))
+        o = self.obj(o, fn, loc)
+        self.heap.constants.discard(o)
+        self._constant_attr(o, False)
 
     def is_constant(self, fn: str, loc: str, o: Any) -> bool:
         return self.obj(o, fn, loc) in self.heap.constants

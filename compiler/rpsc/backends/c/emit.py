@@ -377,6 +377,12 @@ RECURSION_COPIES = 3
 def emit_c(module: ir.Module, *, default_depth_limit: int = 10_000,
            recursion_copies: int = RECURSION_COPIES) -> CSources:
     """Render `module` as the C source of its plugin (one file, `rps<oid>-mod.c`)."""
+    for _fn in module.functions:
+        if ir.uses_heap(_fn):
+            from rpsc import Error
+
+            raise Error(f"function {_fn.name} of module {module.name} is version-2 heap code, which the C "
+                        "backend does not compile yet: run it with `rpsc run --backend interp`")
     from rpsc import __version__
 
     bodies = {fn.ref.symbol: f"rpsb_{i}" for i, fn in enumerate(module.functions)}

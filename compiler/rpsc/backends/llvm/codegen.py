@@ -502,6 +502,12 @@ def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
     `alwaysinline`) plus its exported ABI wrapper; callees in other modules, `@rps_rt`, `_setjmp` and
     `longjmp` declared. When `timings` is given, it receives each function's emission time in
     milliseconds, by source name."""
+    for _fn in module.functions:
+        if ir.uses_heap(_fn):
+            from rpsc import Error
+
+            raise Error(f"function {_fn.name} of module {module.name} is version-2 heap code, which the LLVM "
+                        "backend does not compile yet: run it with `rpsc run --backend interp`")
     mod = _Module()
     copies: dict[str, list[str]] = {}
     for fn in module.functions:
