@@ -42,6 +42,15 @@ class Type(enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def abi(self) -> str:
+        """The type's code in ABI signature strings (`val` for a value)."""
+        return "val" if self.value == "value" else self.value
+
+    @classmethod
+    def _missing_(cls, value: object) -> Type | None:
+        return cls("value") if value == "val" else None
+
     @classmethod
     def from_source(cls, name: str) -> Type:
         """The IR type of a `.rps` type name (int, float, bool, void)."""
@@ -117,8 +126,8 @@ class FunctionRef:
 
     @property
     def signature(self) -> str:
-        """The plugin ABI's signature string, e.g. `i64(i64,i64)`."""
-        return f"{self.ret.value}({','.join(t.value for t in self.params)})"
+        """The plugin ABI's signature string, e.g. `i64(i64,i64)` (version 2: `obj(obj,str,val)`)."""
+        return f"{self.ret.abi}({','.join(t.abi for t in self.params)})"
 
 
 # ---------------------------------------------------------------- instructions

@@ -76,6 +76,7 @@ def kind_of(v: Any) -> str:
 
 
 _TYPE_KIND = {"int": "int", "float": "float", "str": "string", "obj": "object"}
+_KIND_TESTS = {"is_int": "int", "is_float": "float", "is_str": "string", "is_obj": "object", "is_null": "null"}
 
 
 def values_equal(a: Any, b: Any) -> bool:
@@ -97,6 +98,7 @@ class HeapRuntime:
         self.clock = clock
         self.log_line = log or (lambda s: print(s, file=sys.stderr))
         self._symbols: dict[str, RpsObject] | None = None
+        self._refs: dict[str, RpsObject] = {}  # OID text -> object, checked against the heap at each use
 
     # -- helpers
 
@@ -253,9 +255,13 @@ class HeapRuntime:
     # -- objects and classes
 
     def objref(self, fn: str, loc: str, oid: str) -> RpsObject:
+        o = self._refs.get(oid)
+        if o is not None and self.heap.objects.get(o.oid) is o:
+            return o
         o = self.heap.objects.get(Oid.parse(oid))
         if o is None:
             raise Trap(TRAP_UNKNOWN_OBJECT, fn, loc)
+        self._refs[oid] = o
         return o
 
     def new(self, fn: str, loc: str, cls: Any, space: Any, *fields: Any) -> RpsObject:
@@ -452,6 +458,47 @@ class HeapRuntime:
 
     def fail(self, fn: str, loc: str, s: str) -> None:
         raise Trap(TRAP_FAILED, fn, loc, f"failed: {s}")
+
+    # -- one entry for every operation (the host heap API of native code)
+
+    def dispatch(self, op: str, aux: str, fn: str, loc: str, args: list[Any]) -> Any:
+        """Operation `op` (a name of `rpsrt.abi.HEAP_OP_NAMES`, not `call_method`) on decoded `args`, with
+        its static operand `aux`: what the interpreter's generated code does inline or by a method call."""
+        if op in ("box", "box_float"):
+            return args[0]
+        if op == "box_int":
+            return self.box_int(fn, loc, args[0])
+        if op == "unbox":
+            return self.unbox(fn, loc, args[0], aux)
+        if op in _KIND_TESTS:
+            return kind_of(args[0]) == _KIND_TESTS[op]
+        if op == "value_eq":
+            return values_equal(args[0], args[1])
+        if op == "obj_eq":
+            return args[0] is args[1]
+        if op == "str_concat":
+            return args[0] + args[1]
+        if op == "str_len":
+            return len(args[0])
+        if op == "str_cmp":
+            a, b = args
+            return {"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[aux]
+        if op == "str_of_int":
+            return str(args[0])
+        if op == "str_of_float":
+            return repr(args[0])
+        if op == "str_const":
+            return aux
+        if op == "objref":
+            return self.objref(fn, loc, aux)
+        if op == "get_attr":
+            return self.get_attr(fn, loc, args[0], args[1], aux)
+        if op == "new":
+            space = self.objref(fn, loc, aux) if aux else None
+            return self.new(fn, loc, args[0], space, *args[1:])
+        if op == "send":
+            return self.method(fn, loc, args[0], args[1])
+        return getattr(self, op)(fn, loc, *args)
 
 
 # ---------------------------------------------------------------- transactions

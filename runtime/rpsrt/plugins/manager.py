@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rpsrt.abi import call_with_rt
+from rpsrt.abi import HEAP_API_VERSION, call_with_rt
+from rpsrt.heaphost import heap_op_address
 from rpsrt.errors import PluginError
 from rpsrt.rt import RpsRt, new_rt
 from rpsrt.plugins.elf import ElfFile, read_elf
@@ -63,6 +64,10 @@ class PluginApi(ctypes.Structure):
         ("log", _LOG_FN),
         ("argument", _ARGUMENT_FN),
         ("rt", ctypes.POINTER(RpsRt)),
+        # appended (version 2): the host heap API (rpsrt.heaphost)
+        ("heap_version", ctypes.c_uint32),
+        ("heap_reserved", ctypes.c_uint32),
+        ("heap_op", ctypes.c_void_p),
     ]
 
 
@@ -520,7 +525,8 @@ class PluginManager:
         host_id = next(self._host_ids)
         try:
             api = PluginApi(ABI_VERSION, ctypes.sizeof(PluginApi), ctypes.c_void_p(host_id), self._c_register,
-                            self._c_log, self._c_argument, ctypes.pointer(self.rt))
+                            self._c_log, self._c_argument, ctypes.pointer(self.rt), HEAP_API_VERSION, 0,
+                            heap_op_address())
             plugin._api = api
             self._hosts[host_id] = plugin
             init = _INIT_FN(("rps_plugin_init", cdll))

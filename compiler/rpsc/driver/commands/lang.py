@@ -185,15 +185,24 @@ def _run_on_heap(args: argparse.Namespace, heap: Any, modules: list[Any], ref: A
     from rpsrt.model.heapapi import HeapRuntime, changes, transaction
     from rpsrt.store.writer import dump_store, update_lock
 
-    if args.backend not in (None, "interp"):
-        raise EngineError(f"heap code (version 2) runs only under the interpreter in this version, not under "
-                          f"--backend {args.backend}")
-    from rpsc.backends.interp.interp import Interpreter
-
     values = parse_args(ref, args.args, heap)
     runtime = HeapRuntime(heap, seed=args.seed, clock=args.clock)
     limit = DEFAULT_RECURSION_LIMIT if args.recursion_limit is None else args.recursion_limit
-    engine = Interpreter(modules, recursion_limit=limit, runtime=runtime)
+    backend = args.backend or "interp"
+    if backend == "interp":
+        from rpsc.backends.interp.interp import Interpreter
+
+        engine: Any = Interpreter(modules, recursion_limit=limit, runtime=runtime)
+    elif backend == "c":
+        from rpsc.backends.c.native import NativeEngine
+
+        engine = NativeEngine(args.store, recursion_limit=limit, runtime=runtime)
+    else:
+        from rpsc.backends.llvm.cache import default_cache_dir
+        from rpsc.backends.llvm.jit import JitEngine
+
+        cache = (args.cache_dir or default_cache_dir()) if not args.no_cache else None
+        engine = JitEngine(modules, recursion_limit=limit, cache_dir=cache, runtime=runtime)
     try:
         with update_lock(args.store) if args.commit else contextlib.nullcontext():
             try:

@@ -52,6 +52,12 @@ typedef struct rps_plugin_api {
      * recursion limit, trap site). One per host, the same pointer for every plugin it loads; compiled
      * code keeps it (e.g. in a static `rps_rt *`) during init. */
     rps_rt *rt;
+    /* Appended (version 2): the host heap API, used by generated code and by C plugins alike
+     * (docs/plugin-abi.md). `heap_version` is RPS_HEAP_API_VERSION; `heap_op` NULL when the host runs
+     * no heap. */
+    uint32_t heap_version;
+    uint32_t heap_reserved;
+    rps_heap_op_fn heap_op;
 } rps_plugin_api;
 
 /* ---- What a plugin exports ----
