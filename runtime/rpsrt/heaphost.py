@@ -20,13 +20,17 @@ returned; the native caller raises the remembered trap when the call unwinds. An
 from __future__ import annotations
 
 import ctypes
+import os
+import shutil
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from rpsrt import abi
-from rpsrt.errors import Trap
+from rpsrt.errors import TRAP_RECURSION, Trap
 from rpsrt.model.heapapi import HeapRuntime
 from rpsrt.model.objects import RpsObject
 
@@ -53,9 +57,13 @@ class HeapHost:
 
     `call_function(fn_object, args)` runs a stored function natively (for `call_method`): the engine's."""
 
-    def __init__(self, runtime: HeapRuntime, call_function: Callable[[RpsObject, list[Any]], Any] | None = None):
+    def __init__(self, runtime: HeapRuntime, call_function: Callable[[RpsObject, list[Any]], Any] | None = None,
+                 call_raw: Callable[[RpsObject, list[Any]], Any] | None = None):
         self.runtime = runtime
         self.call_function = call_function
+        #: `call_raw(fn_object, words)`: run a stored function natively with ABI words (handles as they are)
+        #: and give its ABI result: a method send from native code without converting handles
+        self.call_raw = call_raw
         self.handles: list[Any] = [None]
         self._objects: dict[int, int] = {}
         self.pending: BaseException | None = None
@@ -115,12 +123,35 @@ class HeapHost:
                                            _cstr(loc).decode("utf-8", "replace"))
             name, kinds, static, fname, where = site
             handles = self.handles
+            if name == "call_method" and self.call_raw is not None:
+                if self.depth >= (sys.getrecursionlimit() - 200) // 16:
+                    raise Trap(TRAP_RECURSION, fname, where)
+                words = [args[i] if kinds[1 + i] == "h" else self.decode(args[i], kinds[1 + i])
+                         for i in range(1, nargs)]
+                self.depth += 1
+                try:
+                    r = self.call_raw(handles[args[0]], words)
+                except (RecursionError, ctypes.ArgumentError):
+                    raise Trap(TRAP_RECURSION, fname, where) from None
+                finally:
+                    self.depth -= 1
+                k = kinds[0]
+                result[0] = r if k == "h" else self.encode(r, k)
+                return 0
             vals = [handles[args[i]] if kinds[1 + i] == "h" else self.decode(args[i], kinds[1 + i])
                     for i in range(nargs)]
             if name == "call_method":
                 if self.call_function is None:
                     raise RuntimeError("no native function caller for a method send")
-                r = self.call_function(vals[0], vals[1:])
+                if self.depth >= (sys.getrecursionlimit() - 200) // 16:
+                    # sends nested through the host use Python's stack (about 16 frames a level)
+                    raise Trap(TRAP_RECURSION, fname, where)
+                try:
+                    r = self.call_function(vals[0], vals[1:])
+                except (RecursionError, ctypes.ArgumentError):
+                    # sends nested through the host use Python's stack: too deep is a recursion trap (at
+                    # the send, where the interpreter reports it at the callee's entry)
+                    raise Trap(TRAP_RECURSION, fname, where) from None
             else:
                 r = self.runtime.dispatch(name, static, fname, where, vals)
             k = kinds[0]
@@ -161,8 +192,82 @@ def heap_op_trampoline() -> Any:
         return _trampoline[0]
 
 
-def heap_op_address() -> int:
+def trampoline_address() -> int:
     return int(ctypes.cast(heap_op_trampoline(), ctypes.c_void_p).value or 0)
+
+
+def heap_op_address() -> int:
+    """The `heap_op` entry handed to native code: the C fast path when it could be built, which passes
+    what it does not do itself to the Python entry; else the Python entry."""
+    fast = _fast_lib()
+    if fast is not None:
+        return int(ctypes.cast(fast.rps_heapfast_op, ctypes.c_void_p).value or 0)
+    return trampoline_address()
+
+
+_FAST: list[Any] = []
+#: The operations that the C fast path does itself (in the order `rps_heapfast_setup` takes their codes).
+FAST_OPS = ("get_attr", "set_attr", "comp", "unbox", "box_float", "send", "length", "objref")
+
+
+def _fast_lib() -> Any:
+    """rpsrt/native/heapfast.c built once (cached by content and Python version) and loaded with the GIL
+    kept (`ctypes.PyDLL`); None when disabled (RPSRT_NO_HEAPFAST=1) or when it cannot be built."""
+    with _lock:
+        if _FAST:
+            return _FAST[0]
+        _FAST.append(None)
+        if os.environ.get("RPSRT_NO_HEAPFAST"):
+            return None
+        try:
+            _FAST[0] = _build_fast()
+        except (OSError, subprocess.SubprocessError, AttributeError):
+            _FAST[0] = None
+        return _FAST[0]
+
+
+def _build_fast() -> Any:
+    import hashlib
+    import importlib.resources
+    import sysconfig
+    import tempfile
+
+    src = importlib.resources.files("rpsrt.native").joinpath("heapfast.c").read_bytes()
+    key = hashlib.sha256(src + sys.version.encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    cache = os.path.join(base, "rpsc")
+    os.makedirs(cache, exist_ok=True)
+    lib = os.path.join(cache, f"heapfast-{key}.so")
+    if not os.path.isfile(lib):
+        with tempfile.TemporaryDirectory() as d:
+            c = os.path.join(d, "heapfast.c")
+            with open(c, "wb") as f:
+                f.write(src)
+            out = os.path.join(d, "heapfast.so")
+            subprocess.run(["cc", "-O2", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}", c, "-o", out],
+                           check=True, capture_output=True, timeout=120)
+            tmp = f"{lib}.{os.getpid()}.tmp"
+            shutil.copyfile(out, tmp)
+            os.replace(tmp, lib)
+    dll = ctypes.PyDLL(lib)
+    dll.rps_heapfast_setup.argtypes = [ctypes.py_object] * 5 + [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)]
+    dll.rps_heapfast_setup.restype = ctypes.c_int
+    return dll
+
+
+def _setup_fast(host: HeapHost | None) -> None:
+    fast = _fast_lib()
+    if fast is None:
+        return
+    from rpsrt.model.objects import RpsObject as _Obj
+
+    codes = (ctypes.c_int32 * len(FAST_OPS))(*(abi.HEAP_OP_CODES[n] for n in FAST_OPS))
+    if host is None:
+        fast.rps_heapfast_setup(None, None, _Obj, None, None, trampoline_address(), codes)
+        return
+    clock = host.runtime.clock
+    fast.rps_heapfast_setup(host.handles, host._objects, _Obj, host.runtime.heap.objects,
+                            float(clock) if clock is not None else None, trampoline_address(), codes)
 
 
 _cell: list[Any] = []
@@ -181,6 +286,7 @@ def heap_op_cell_address() -> int:
 def install(host: HeapHost | None) -> None:
     """Make `host` the one that `heap_op` calls reach (None: no heap; calls then fail)."""
     _current[0] = host
+    _setup_fast(host)
 
 
 def wrap_call(host: HeapHost, heap_params: list[bool], heap_ret: bool, target: Callable[..., Any]) -> Callable[..., Any]:

@@ -303,3 +303,19 @@ def test_backends_dump_identical_stores(geo_store: Path, tmp_path: Path) -> None
 
 def _digest_file(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("backend", ["interp", "jit"])
+def test_run_on_heap_api(backend: str) -> None:
+    """`rpsc.driver.pipeline.run_on_heap` runs heap code against a loaded heap; the changes of a call that
+    returns stay, and a call that traps leaves the heap equal to before it, object by object."""
+    from rpsc.driver.pipeline import run_on_heap
+
+    heap = compile_sources([("geo.rps", GEO)])
+    n = len(heap)
+    assert run_on_heap(heap, "total", [3], backend=backend, seed=1, clock=2.0) == 15.0
+    assert len(heap) == n + 3
+    before = heap.canonical()
+    with pytest.raises(Trap):
+        run_on_heap(heap, "failing", [], backend=backend)
+    assert heap.canonical() == before

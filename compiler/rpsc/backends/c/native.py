@@ -62,7 +62,8 @@ class NativeEngine:
         if runtime is not None:  # version 2: the heap this engine's code works on (rpsrt.heaphost)
             from rpsrt.heaphost import HeapHost
 
-            self.host = HeapHost(runtime, self._call_object)
+            self.host = HeapHost(runtime, self._call_object, self._call_raw)
+        self._raw: dict[Any, Any] = {}
 
         self.store = Path(store_dir)
         check_fresh(self.store, Path(build_dir) if build_dir is not None else self.store / "build")
@@ -142,6 +143,13 @@ class NativeEngine:
         from rpsrt.heaphost import wrap_call
 
         return wrap_call(self.host, [t in ir.HEAP_TYPES for t in ref.params], ref.ret in ir.HEAP_TYPES, target)
+
+    def _call_raw(self, fnobj: Any, words: list[Any]) -> Any:
+        """Run the stored function object `fnobj` natively with ABI words (a send from compiled code)."""
+        f = self._raw.get(fnobj.oid)  # type: ignore[attr-defined]
+        if f is None:
+            f = self._raw[fnobj.oid] = self._callable(self.function_ref(ir.symbol_of(str(fnobj.oid))))
+        return f(*words)
 
     def _call_object(self, fnobj: Any, args: list[Any]) -> Any:
         """Run the stored function object `fnobj` natively (a method send from native code)."""

@@ -233,7 +233,8 @@ class JitEngine:
         from rpsrt.heaphost import HeapHost, heap_op_cell_address
 
         llvm.add_symbol(HEAP_OP_SYMBOL, heap_op_cell_address())  # process-wide, like the entry itself
-        self.host = HeapHost(runtime, self._call_object) if runtime is not None else None  # type: ignore[arg-type]
+        self.host = HeapHost(runtime, self._call_object, self._call_raw) if runtime is not None else None  # type: ignore[arg-type]
+        self._raw: dict[Any, Callable[..., Scalar | None]] = {}
         self._module_of: dict[str, ir.Module] = {f.ref.symbol: m for m in self.modules for f in m.functions}
         self._loaded: set[str] = set()
         self._pending: dict[str, _Pending] = {}
@@ -564,6 +565,13 @@ class JitEngine:
 
         assert self.host is not None
         return wrap_call(self.host, [t in ir.HEAP_TYPES for t in ref.params], ref.ret in ir.HEAP_TYPES, target)
+
+    def _call_raw(self, fnobj: object, words: list[object]) -> object:
+        """Run the stored function object `fnobj` natively with ABI words (a send from compiled code)."""
+        f = self._raw.get(fnobj.oid)  # type: ignore[attr-defined]
+        if f is None:
+            f = self._raw[fnobj.oid] = self.function(self._resolve(ir.symbol_of(str(fnobj.oid))))  # type: ignore[attr-defined]
+        return f(*words)
 
     def _call_object(self, fnobj: object, args: list[object]) -> object:
         """Run the stored function object `fnobj` natively (a method send from compiled code)."""

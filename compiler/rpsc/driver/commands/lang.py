@@ -180,10 +180,19 @@ def run_run(args: argparse.Namespace) -> int:
 def _run_on_heap(args: argparse.Namespace, heap: Any, modules: list[Any], ref: Any) -> int:
     """`rpsc run` of version-2 code: the call runs against the loaded heap inside a transaction; a trap
     writes nothing (exit 3); `--commit` dumps the changes atomically, else they are reported."""
-    from rpsc.backends.engine import EngineError, call_interruptibly, format_result, parse_args
+    from rpsrt.store.writer import update_lock
+
+    with update_lock(args.store) if args.commit else contextlib.nullcontext():
+        if args.commit:  # load again under the store's lock: no concurrent update is lost
+            heap = _load(args.store)
+        return _run_locked(args, heap, modules, ref)
+
+
+def _run_locked(args: argparse.Namespace, heap: Any, modules: list[Any], ref: Any) -> int:
+    from rpsc.backends.engine import call_interruptibly, format_result, parse_args
     from rpsrt.errors import DEFAULT_RECURSION_LIMIT, Trap
     from rpsrt.model.heapapi import HeapRuntime, changes, transaction
-    from rpsrt.store.writer import dump_store, update_lock
+    from rpsrt.store.writer import dump_store
 
     values = parse_args(ref, args.args, heap)
     runtime = HeapRuntime(heap, seed=args.seed, clock=args.clock)
@@ -204,25 +213,24 @@ def _run_on_heap(args: argparse.Namespace, heap: Any, modules: list[Any], ref: A
         cache = (args.cache_dir or default_cache_dir()) if not args.no_cache else None
         engine = JitEngine(modules, recursion_limit=limit, cache_dir=cache, runtime=runtime)
     try:
-        with update_lock(args.store) if args.commit else contextlib.nullcontext():
-            try:
-                with transaction(heap) as before:
-                    ok, value = call_interruptibly(engine, lambda: engine.call(ref, values), ())
-                    if not ok:
-                        raise value  # type: ignore[misc]  # undone by the transaction
-            except Trap as trap:
-                print(f"{trap.location}: trap: {trap.kind} in {trap.function}", file=sys.stderr)
-                return 3
-            text = format_result(value, ref.ret)  # type: ignore[arg-type]
-            if text:
-                print(text)
-            diff = changes(before, heap)
-            if args.commit:
-                if not diff.empty():
-                    dump_store(heap, args.store, locked=True)
-            else:
-                for line in diff.lines():
-                    print(f"rpsc: {line} (not written: run with --commit to dump)", file=sys.stderr)
+        try:
+            with transaction(heap) as before:
+                ok, value = call_interruptibly(engine, lambda: engine.call(ref, values), ())
+                if not ok:
+                    raise value  # type: ignore[misc]  # undone by the transaction
+        except Trap as trap:
+            print(f"{trap.location}: trap: {trap.kind} in {trap.function}", file=sys.stderr)
+            return 3
+        text = format_result(value, ref.ret)  # type: ignore[arg-type]
+        if text:
+            print(text)
+        diff = changes(before, heap)
+        if args.commit:
+            if not diff.empty():
+                dump_store(heap, args.store, locked=True)
+        else:
+            for line in diff.lines():
+                print(f"rpsc: {line} (not written: run with --commit to dump)", file=sys.stderr)
     finally:
         engine.close()
     return 0
