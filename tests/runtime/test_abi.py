@@ -89,7 +89,7 @@ int main(void) {{
 def test_llvm_backend_uses_the_description() -> None:
     """The LLVM backend's rps_rt type and field indices are those of the description."""
     codegen = pytest.importorskip("rpsc.backends.llvm.codegen")
-    assert codegen.RT_TYPE == abi.RT_LLVM_TYPE == "{i32, i32, i32, i32, ptr, ptr}"
+    assert codegen.RT_TYPE == abi.RT_LLVM_TYPE == "{i32, i32, i32, i32, ptr, ptr, ptr, i32, i32}"
     assert (codegen.RT_INTERRUPT, codegen.RT_DEPTH, codegen.RT_LIMIT, codegen.RT_TRAP_FUNCTION,
             codegen.RT_TRAP_LOCATION) == (0, 1, 2, 4, 5)
     assert codegen.RT_SYMBOL == abi.RT_SYMBOL
