@@ -56,10 +56,43 @@ I64 = AbiType("i64", "int64_t", "i64", ctypes.c_int64)
 F64 = AbiType("f64", "double", "double", ctypes.c_double)
 BOOL = AbiType("bool", "_Bool", "i8", ctypes.c_bool)
 VOID = AbiType("void", "void", "void", None)
+#: Version 2: a string, an object (or null) and any value cross the ABI as *handles* (`rps_handle`, an
+#: int64_t): indexes into the host's table of the current call, 0 meaning null (docs/plugin-abi.md).
+STR = AbiType("str", "rps_handle", "i64", ctypes.c_int64)
+OBJ = AbiType("obj", "rps_handle", "i64", ctypes.c_int64)
+VAL = AbiType("val", "rps_handle", "i64", ctypes.c_int64)
 #: The types by code; `void` only as a result.
-TYPES: dict[str, AbiType] = {t.code: t for t in (I64, F64, BOOL, VOID)}
+TYPES: dict[str, AbiType] = {t.code: t for t in (I64, F64, BOOL, VOID, STR, OBJ, VAL)}
 #: The ctypes type of each value type code.
-CTYPES: dict[str, Any] = {t.code: t.ctype for t in (I64, F64, BOOL)}
+CTYPES: dict[str, Any] = {t.code: t.ctype for t in (I64, F64, BOOL, STR, OBJ, VAL)}
+
+# ---------------------------------------------------------------- the host heap API (version 2)
+
+#: `RPS_HEAP_API_VERSION`: the version of the heap entry appended to `rps_plugin_api`.
+HEAP_API_VERSION = 1
+#: Operation codes of `heap_op` (their index), in this order forever (only appended). Each is a method of
+#: `rpsrt.model.heapapi.HeapRuntime` or a pure operation on values (see `HeapRuntime.dispatch`).
+HEAP_OP_NAMES: tuple[str, ...] = (
+    "box", "box_int", "box_float", "unbox", "is_int", "is_float", "is_str", "is_obj", "is_null", "value_eq",
+    "obj_eq", "str_concat", "str_len", "str_cmp", "str_of_int", "str_of_float", "objref", "get_attr",
+    "set_attr", "has", "remove", "get", "put", "length", "comp", "set_comp", "append", "new", "class_of",
+    "is_a", "superclass", "send", "oid", "space_of", "set_space", "find", "make_class", "make_symbol",
+    "symbol_value", "set_symbol_value", "add_root", "remove_root", "is_root", "add_constant",
+    "remove_constant", "is_constant", "set_add", "set_remove", "set_has", "set_size", "log", "fail",
+    "call_method", "str_const",
+)
+HEAP_OP_CODES: dict[str, int] = {n: i for i, n in enumerate(HEAP_OP_NAMES)}
+#: `int32_t heap_op(int32_t op, const char *aux, int64_t *result, int32_t nargs, const int64_t *args,
+#: const char *function, const char *location)`: `aux` is `KINDS|AUX`, KINDS the result's kind letter then
+#: one per argument (`i` int, `f` float as its IEEE bits, `b` bool, `h` handle, `v` void), AUX the
+#: operation's static operand; returns 0 or a trap code (`rpsrt.errors.TRAP_*`); `RPS_HEAP_HOST_ERROR` when
+#: the host raised something else (it re-raises it when the native call returns).
+#: (The strings arrive as addresses, `c_void_p`: the host reads each call site's strings once.)
+HEAP_OP_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64),
+                              ctypes.c_int32, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p, ctypes.c_void_p)
+HEAP_HOST_ERROR = 100
+#: The external global through which the JIT's code reaches the heap API (a `heap_op` pointer).
+HEAP_OP_SYMBOL = "rps_heap_op"
 
 # ---------------------------------------------------------------- rps_rt
 
@@ -262,8 +295,8 @@ def take_trap(rt: RpsRt | None, code: int) -> Trap:
 
 # ---------------------------------------------------------------- signatures and calls
 
-_VALUE = r"(?:i64|f64|bool)"
-_SIG_RE = re.compile(rf"\s*(i64|f64|bool|void)\s*\(\s*({_VALUE}(?:\s*,\s*{_VALUE})*)?\s*\)\s*")
+_VALUE = r"(?:i64|f64|bool|str|obj|val)"
+_SIG_RE = re.compile(rf"\s*(i64|f64|bool|void|str|obj|val)\s*\(\s*({_VALUE}(?:\s*,\s*{_VALUE})*)?\s*\)\s*")
 _TYPE_RE = re.compile(_VALUE)
 
 

@@ -106,13 +106,47 @@ def coerce_args(ref: ir.FunctionRef, args: Sequence[Scalar]) -> list[Scalar]:
             if not isinstance(a, bool):
                 raise EngineError(f"{ref.name}: argument {i + 1} must be a bool, got {a!r}")
             out.append(a)
+        elif t is ir.STR:
+            if not isinstance(a, str):
+                raise EngineError(f"{ref.name}: argument {i + 1} must be a str, got {a!r}")
+            out.append(a)
+        elif t is ir.OBJ:
+            from rpsrt.model.objects import RpsObject
+
+            if a is not None and not isinstance(a, RpsObject):
+                raise EngineError(f"{ref.name}: argument {i + 1} must be a heap object or None, got {a!r}")
+            out.append(a)
+        elif t is ir.VALUE:
+            out.append(a)
         else:
             raise EngineError(f"{ref.name}: parameter {i + 1} has type {t}")
     return out
 
 
-def parse_arg(text: str, type: ir.Type) -> Scalar:
-    """Parse one command-line argument as a value of `type`; EngineError with a clear message if it is not."""
+def parse_arg(text: str, type: ir.Type, heap: object = None) -> Scalar:
+    """Parse one command-line argument as a value of `type`; EngineError with a clear message if it is not.
+    A `str` is taken verbatim; an `obj` is an OID text or a symbol name looked up in `heap` (`find`), or
+    `null`; a `value` is an int or a float when it reads as one, else a string."""
+    if type is ir.STR:
+        return text  # type: ignore[return-value]
+    if type is ir.OBJ:
+        if text == "null":
+            return None  # type: ignore[return-value]
+        if heap is None:
+            raise EngineError("an obj argument needs a heap")
+        from rpsrt.model.heapapi import HeapRuntime
+
+        found = HeapRuntime(heap).find("", "", text)  # type: ignore[arg-type]
+        if found is None:
+            raise EngineError(f"argument {text!r}: no object with that OID or symbol name")
+        return found  # type: ignore[no-any-return]
+    if type is ir.VALUE:
+        for conv in (int, float):
+            try:
+                return conv(text)  # type: ignore[no-any-return]
+            except ValueError:
+                pass
+        return text  # type: ignore[return-value]
     if type is ir.I64:
         try:
             v = int(text, 0)
@@ -133,7 +167,7 @@ def parse_arg(text: str, type: ir.Type) -> Scalar:
     raise EngineError(f"cannot pass an argument of type {type}")
 
 
-def parse_args(ref: ir.FunctionRef, texts: Sequence[str]) -> list[Scalar]:
+def parse_args(ref: ir.FunctionRef, texts: Sequence[str], heap: object = None) -> list[Scalar]:
     """The command-line arguments of a call to `ref`, parsed by its parameter types; EngineError when their
     number is wrong (naming the expected types, e.g. `gcd takes 2 arguments (int, int), got 1`)."""
     if len(texts) != len(ref.params):
@@ -142,11 +176,23 @@ def parse_args(ref: ir.FunctionRef, texts: Sequence[str]) -> list[Scalar]:
         n = len(ref.params)
         raise EngineError(f"{ref.name} takes {n} argument{'' if n == 1 else 's'} ({types or 'none'}), "
                           f"got {len(texts)}")
-    return [parse_arg(a, t) for a, t in zip(texts, ref.params, strict=True)]
+    return [parse_arg(a, t, heap) for a, t in zip(texts, ref.params, strict=True)]
 
 
-def format_result(value: Scalar | None) -> str:
-    """A result as `rpsc run` prints it: ints in decimal, floats with repr, bools as true/false."""
+def format_result(value: Scalar | None, type: ir.Type | None = None) -> str:
+    """A result as `rpsc run` prints it: ints in decimal, floats with repr, bools as true/false; version 2
+    (with the result `type`): a `str` raw, an object as its OID text, a null `obj` or `value` as `null`."""
+    if type in (ir.OBJ, ir.VALUE, ir.STR):
+        from rpsrt.model.objects import RpsObject
+
+        if value is None:
+            return "null"
+        if isinstance(value, RpsObject):
+            return str(value.oid)
+        if isinstance(value, str):
+            return value
+        if type is ir.VALUE and not isinstance(value, (int, float)):
+            return repr(value)
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -159,3 +159,34 @@ def ir_modules(heap: Heap) -> list[ir.Module]:
 def program(text: str, path: str = "<test>") -> list[ir.Module]:
     """Compile one source into a fresh heap and return its IR (for tests)."""
     return ir_modules(compile_sources([(path, text)]))
+
+
+def run_on_heap(heap: Heap, fn: str, args: Sequence[Any], *, backend: str = "interp", store: str | None = None,
+                seed: int | None = None, clock: float | None = None) -> Any:
+    """Run stored function `fn` against `heap` (version 2) inside a transaction: its result, or the
+    exception it ended with (a `rpsrt.Trap`, KeyboardInterrupt, ...) re-raised after every change it made to
+    the heap was undone. `backend` is interp, jit or c (c runs the plugins built in `store`)."""
+    from rpsrt.model.heapapi import HeapRuntime, transaction
+
+    runtime = HeapRuntime(heap, seed=seed, clock=clock)
+    modules = ir_modules(heap)
+    engine: Any
+    if backend == "interp":
+        from rpsc.backends.interp.interp import Interpreter
+
+        engine = Interpreter(modules, runtime=runtime)
+    elif backend == "jit":
+        from rpsc.backends.llvm.jit import JitEngine
+
+        engine = JitEngine(modules, runtime=runtime)
+    else:
+        from rpsc.backends.c.native import NativeEngine
+
+        if store is None:
+            raise ValueError("the C backend runs the plugins of a store: give `store`")
+        engine = NativeEngine(store, runtime=runtime)
+    try:
+        with transaction(heap):
+            return engine.call(fn, list(args))
+    finally:
+        engine.close()

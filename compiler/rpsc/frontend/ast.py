@@ -142,7 +142,78 @@ class Binary:
     span: Span | None = _span()
 
 
-Expr = IntLit | FloatLit | BoolLit | Name | Call | Unary | Binary
+@dataclass(frozen=True, slots=True)
+class StrLit:
+    """A string literal `"text"` (version 2: type `str`)."""
+
+    value: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class NullLit:
+    """`null` in an expression: the null `obj` (or the null `value`)."""
+
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class OidLit:
+    """`@_4pSwobFHGf301Qgwzh` in an expression: the object of that OID (`oid` is the OID text)."""
+
+    oid: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class GetAttr:
+    """`o.attr`: `attr` is a module-level name of kind attribute."""
+
+    obj: Expr
+    attr: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """`o.sel(args)`: a method send through the class of `o` and its superclasses."""
+
+    obj: Expr
+    selector: str
+    args: tuple[Expr, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """`o[i]`: a component of an object (a `value`)."""
+
+    obj: Expr
+    index: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class NewField:
+    """`attr = e` inside `new C { ... }`."""
+
+    attr: str
+    value: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class New:
+    """`new C { a = e, ... }` (`cls` a class name, `cls_expr` None) or `new (e) { ... }` (`cls` None)."""
+
+    cls: str | None
+    cls_expr: Expr | None
+    fields: tuple[NewField, ...]
+    span: Span | None = _span()
+
+
+Expr = (IntLit | FloatLit | BoolLit | Name | Call | Unary | Binary | StrLit | NullLit | OidLit | GetAttr | Send
+        | Index | New)
 
 
 # ---------------------------------------------------------------- statements
@@ -166,6 +237,26 @@ class VarStmt:
 @dataclass(frozen=True, slots=True)
 class AssignStmt:
     name: str
+    value: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class SetAttrStmt:
+    """`o.attr = e;`"""
+
+    obj: Expr
+    attr: str
+    value: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class SetIndexStmt:
+    """`o[i] = e;`"""
+
+    obj: Expr
+    index: Expr
     value: Expr
     span: Span | None = _span()
 
@@ -216,14 +307,14 @@ class ReturnStmt:
 
 @dataclass(frozen=True, slots=True)
 class ExprStmt:
-    """A call used as a statement."""
+    """A call (or a method send) used as a statement."""
 
-    expr: Call
+    expr: Call | Send
     span: Span | None = _span()
 
 
 Stmt = (Block | VarStmt | AssignStmt | IfStmt | WhileStmt | ForStmt | BreakStmt | ContinueStmt | ReturnStmt
-        | ExprStmt)
+        | ExprStmt | SetAttrStmt | SetIndexStmt)
 
 
 # ---------------------------------------------------------------- declarations
@@ -250,16 +341,23 @@ class ClassDecl:
 
 @dataclass(frozen=True, slots=True)
 class AttributeDecl:
+    """`attribute a [@oid] [: T];` (`type` None: untyped, i.e. `value`)."""
+
     name: str
     oid: str | None = None
     span: Span | None = _span()
+    type: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
 class SelectorDecl:
+    """`selector s [@oid] [(p: T, ...) [-> R]];` (`params` None: no signature, the selector cannot be sent)."""
+
     name: str
     oid: str | None = None
     span: Span | None = _span()
+    params: tuple[Param, ...] | None = field(default=None, kw_only=True)
+    ret: str = field(default="void", kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,16 @@ __all__ = [
 ]
 
 INT, FLOAT, BOOL, VOID = "int", "float", "bool", "void"
+STR, OBJ, VALUE = "str", "obj", "value"
 #: The poison type of an expression that already has a diagnostic.
 ERROR_TYPE = "<error>"
-VALUE_TYPES = (INT, FLOAT, BOOL)
+VALUE_TYPES = (INT, FLOAT, BOOL, STR, OBJ, VALUE)
+#: The types an attribute may be declared with (version 2).
+ATTRIBUTE_TYPES = (INT, FLOAT, STR, OBJ, VALUE)
+#: The types that box into a `value` where one is expected (version 2: the one implicit conversion).
+BOXABLE = (INT, FLOAT, STR, OBJ)
+#: Kinds of module-level names that denote a heap object in an expression (version 2: type `obj`).
+OBJECT_KINDS = ("class", "attribute", "selector", "symbol", "object", "extension_point")
 
 #: Kinds of named things: the module-level definitions, plus "builtin" for builtin functions.
 #: How deeply the nodes of a function body may nest (blocks, statements, expressions; `a + b + c` is two
@@ -53,6 +60,27 @@ _KIND_TEXT = {"class": "a class", "attribute": "an attribute", "selector": "a se
 #: Builtin functions and their arities.
 BUILTIN_FUNCTIONS: Mapping[str, int] = MappingProxyType(
     {"float": 1, "int": 1, "abs": 1, "min": 2, "max": 2, "sqrt": 1})
+
+#: Version 2's builtins on the heap and the runtime library: name -> (parameter types, result type).
+#: `len`, `str` and `obj` are typed by the checker itself (they take several types). A module's own function
+#: of one of these names shadows it (so that version-1 modules defining e.g. `log` keep their meaning).
+LIBRARY_FUNCTIONS: Mapping[str, tuple[tuple[str, ...], str]] = MappingProxyType({
+    "has": ((OBJ, OBJ), BOOL), "remove": ((OBJ, OBJ), VOID),
+    "get": ((OBJ, OBJ), VALUE), "put": ((OBJ, OBJ, VALUE), VOID),
+    "len": ((OBJ,), INT), "append": ((OBJ, VALUE), VOID),
+    "class_of": ((OBJ,), OBJ), "is_a": ((OBJ, OBJ), BOOL), "superclass": ((OBJ,), OBJ),
+    "oid": ((OBJ,), STR), "space_of": ((OBJ,), OBJ), "set_space": ((OBJ, OBJ), VOID),
+    "find": ((STR,), OBJ), "make_class": ((OBJ, STR), OBJ), "make_symbol": ((STR, BOOL), OBJ),
+    "symbol_value": ((OBJ,), VALUE), "set_symbol_value": ((OBJ, VALUE), VOID),
+    "add_root": ((OBJ,), VOID), "remove_root": ((OBJ,), VOID), "is_root": ((OBJ,), BOOL),
+    "add_constant": ((OBJ,), VOID), "remove_constant": ((OBJ,), VOID), "is_constant": ((OBJ,), BOOL),
+    "set_add": ((OBJ, OBJ), VOID), "set_remove": ((OBJ, OBJ), VOID), "set_has": ((OBJ, OBJ), BOOL),
+    "set_size": ((OBJ,), INT),
+    "log": ((STR,), VOID), "fail": ((STR,), VOID),
+    "is_int": ((VALUE,), BOOL), "is_float": ((VALUE,), BOOL), "is_str": ((VALUE,), BOOL),
+    "is_obj": ((VALUE,), BOOL), "is_null": ((VALUE,), BOOL),
+    "str": ((VALUE,), STR), "obj": ((VALUE,), OBJ),
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +110,8 @@ class Definition:
     oid: str | None = None
     decl: Any = field(default=None, compare=False, repr=False)
     span: ast.Span | None = field(default=None, compare=False, repr=False)
+    #: an attribute's declared type (version 2; None: untyped, a `value`)
+    type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +146,14 @@ class CheckedFunction:
     types: Mapping[int, str] = field(repr=False)
     bindings: Mapping[int, Local] = field(repr=False)
     callees: Mapping[int, Definition] = field(repr=False)
+    #: version 2: the module-level definition a node refers to, by node identity: a `Name` denoting an
+    #: object, the attribute of a `GetAttr`/`SetAttrStmt`/`NewField`, the selector of a `Send`, the class of
+    #: a `New` with a class name
+    refs: Mapping[int, Definition] = field(default_factory=dict, repr=False)
+
+    def ref_of(self, node: Any) -> Definition:
+        """The module-level definition a version-2 node refers to (see `refs`)."""
+        return self.refs[id(node)]
 
     def type_of(self, expr: ast.Expr) -> str:
         """The type of an expression of this function's body."""
@@ -181,12 +219,13 @@ def _wellknown() -> Mapping[str, Definition]:
         else:
             kind = "class"
         name = const.lower()
-        out[name] = Definition(name, kind, "", oid=str(value))
+        out[name] = Definition(name, kind, "", oid=str(value),
+                               type=STR if const in ("NAME", "COMMENT") else None)
     return MappingProxyType(out)
 
 
 WELLKNOWN: Mapping[str, Definition] = _wellknown()
-_BUILTIN_DEFS = MappingProxyType({n: Definition(n, "builtin", "") for n in BUILTIN_FUNCTIONS})
+_BUILTIN_DEFS = MappingProxyType({n: Definition(n, "builtin", "") for n in (*BUILTIN_FUNCTIONS, *LIBRARY_FUNCTIONS)})
 
 
 # ---------------------------------------------------------------- helpers
@@ -369,13 +408,16 @@ def _collect(m: ast.Module, diags: _Diags) -> dict[str, Definition]:
         if isinstance(d, (ast.FnDecl, ast.ExtensionPointDecl)):
             sig = Signature(tuple(p.type for p in d.params), d.ret)
             mode = getattr(d, "mode", None)
+        elif isinstance(d, ast.SelectorDecl) and d.params is not None:
+            sig = Signature(tuple(p.type for p in d.params), d.ret)
         oid = getattr(d, "oid", None)
         if oid is not None:
             if oid in oids:
                 diags.error(f"object id `@{oid}` is given to two definitions", d.span,
                             notes=[Note("first given here", oids[oid])])
             oids[oid] = d.span
-        defs[d.name] = Definition(d.name, kind, m.name, sig, mode, oid, d, d.span)
+        atype = d.type if isinstance(d, ast.AttributeDecl) else None
+        defs[d.name] = Definition(d.name, kind, m.name, sig, mode, oid, d, d.span, atype)
     return defs
 
 
@@ -504,8 +546,24 @@ class _ModuleChecker:
                 self.extend_decl(d)
             elif isinstance(d, ast.MethodDecl):
                 self.lookup(d.cls, d.cls_span or d.span, ("class",), "class")
-                self.lookup(d.selector, d.selector_span or d.span, ("selector",), "selector")
-                self.lookup(d.function, d.function_span or d.span, ("function",), "function")
+                sel = self.lookup(d.selector, d.selector_span or d.span, ("selector",), "selector")
+                fn = self.lookup(d.function, d.function_span or d.span, ("function",), "function")
+                if sel is not None and fn is not None and sel.signature is not None and fn.signature is not None:
+                    want = Signature((OBJ, *sel.signature.params), sel.signature.ret)
+                    if fn.signature != want:
+                        self.diags.error(f"method `{d.function}` has the signature {fn.signature} but selector "
+                                         f"`{d.selector}` needs {want}", d.function_span or d.span,
+                                         hint="a method takes the receiver first: `self: obj`",
+                                         notes=[Note(f"`{d.selector}` is declared here", sel.span)] if sel.span
+                                         else [])
+            elif isinstance(d, ast.AttributeDecl):
+                if d.type is not None and d.type not in ATTRIBUTE_TYPES:
+                    self.diags.error(f"an attribute cannot have the type `{d.type}`", d.span,
+                                     hint="the attribute types are int, float, str, obj and value")
+            elif isinstance(d, ast.SelectorDecl):
+                if d.params is not None:
+                    self.params(d.params, allow_void=False)
+                    _check_type(self.diags, d.ret, d.span, allow_void=True)
         self.class_cycles()
         return functions
 
@@ -600,12 +658,9 @@ def _check_type(diags: _Diags, t: str, span: ast.Span | None, allow_void: bool) 
         return True
     if t == VOID:
         diags.error("a parameter cannot have the type `void`", span)
-    elif t == "obj":
-        diags.error("the type `obj` is reserved for a later version of the language", span,
-                    hint="the types are int, float and bool")
     else:
         diags.error(f"unknown type `{t}`", span,
-                    hint=_did_you_mean(t, VALUE_TYPES) or "the types are int, float and bool")
+                    hint=_did_you_mean(t, VALUE_TYPES) or "the types are int, float, bool, str, obj and value")
     return False
 
 
@@ -627,6 +682,7 @@ class _FunctionChecker:
         self.types: dict[int, str] = {}
         self.bindings: dict[int, Local] = {}
         self.callees: dict[int, Definition] = {}
+        self.refs: dict[int, Definition] = {}
         self.locals: list[Local] = []
         self.scopes: list[dict[str, Local]] = []
         self.loops: list[dict[str, bool]] = []  # each: {"break": seen}
@@ -666,7 +722,8 @@ class _FunctionChecker:
                              notes=[Note(f"`{fn.name}` returns {fn.ret}", fn.span)])
         sig = Signature(tuple(p.type for p in fn.params), fn.ret)
         return CheckedFunction(fn, self.mc.m.name, sig, tuple(self.locals), MappingProxyType(self.types),
-                               MappingProxyType(self.bindings), MappingProxyType(self.callees))
+                               MappingProxyType(self.bindings), MappingProxyType(self.callees),
+                               MappingProxyType(self.refs))
 
     def new_local(self, name: str, t: str, kind: str, span: ast.Span | None) -> Local:
         loc = Local(name, t, len(self.locals), kind, span)
@@ -802,6 +859,19 @@ class _FunctionChecker:
         if isinstance(s, ast.ExprStmt):
             self.expr(s.expr, allow_void=True)
             return False
+        if isinstance(s, ast.SetAttrStmt):
+            self.expect_obj(s.obj)
+            d = self.mc.lookup(s.attr, _attr_span(s.obj, s.attr, s.span), ("attribute",), "attribute")
+            t = self.expr(s.value)
+            if d is not None:
+                self.refs[id(s)] = d
+                self.expect(s.value, t, d.type or VALUE, f"the value of attribute `{s.attr}`")
+            return False
+        if isinstance(s, ast.SetIndexStmt):
+            self.expect_obj(s.obj)
+            self.expect(s.index, self.expr(s.index), INT, "a component index")
+            self.expect(s.value, self.expr(s.value), VALUE, "a component")
+            return False
         if isinstance(s, ast.Block):
             return self.block(s)
         self.diags.error(f"unsupported statement {type(s).__name__}", getattr(s, "span", None))
@@ -816,13 +886,27 @@ class _FunctionChecker:
     def expect(self, e: ast.Expr, got: str, want: str, what: str) -> None:
         if got == want or ERROR_TYPE in (got, want):
             return
+        if want == VALUE and got in BOXABLE:
+            return  # boxed (the one implicit conversion)
+        if want == VALUE and got == BOOL:
+            self.diags.error(f"{what} must be a value, and a bool is not one", e.span,
+                             hint="store an int instead: `1` for true, `0` for false")
+            return
         self.diags.error(f"{what} must be {want}, not {got}", e.span, hint=_conversion_hint(e, got, want))
+
+    def expect_obj(self, e: ast.Expr) -> str:
+        t = self.expr(e)
+        if t not in (OBJ, ERROR_TYPE):
+            hint = f"convert the value first: `obj({_show(e)})`" if t == VALUE else None
+            self.diags.error(f"expected an object (obj), not {t}", e.span, hint=hint)
+        return t
 
     def unknown_variable(self, name: str, span: ast.Span | None) -> None:
         d = self.mc.scope.get(name)
         if d is not None and d.kind != "<ambiguous>":
             self.diags.error(f"`{name}` is {_kind_text(d)}, not a variable", span,
-                             hint="a function reads only its parameters and variables in this version")
+                             hint="a function reads its parameters and variables; a module-level object name "
+                             "is an `obj` only where it is read")
             return
         self.diags.error(f"unknown variable `{name}`", span, hint=_did_you_mean(name, self.visible()))
 
@@ -841,10 +925,33 @@ class _FunctionChecker:
         if isinstance(e, ast.Name):
             loc = self.find(e.name)
             if loc is None:
+                d = self.mc.scope.get(e.name)
+                if d is not None and d.kind in OBJECT_KINDS:
+                    self.refs[id(e)] = d
+                    return OBJ
                 self.unknown_variable(e.name, e.span)
                 return ERROR_TYPE
             self.bindings[id(e)] = loc
             return loc.type
+        if isinstance(e, ast.StrLit):
+            return STR
+        if isinstance(e, (ast.NullLit, ast.OidLit)):
+            return OBJ
+        if isinstance(e, ast.GetAttr):
+            self.expect_obj(e.obj)
+            d = self.mc.lookup(e.attr, _attr_span(e.obj, e.attr, e.span), ("attribute",), "attribute")
+            if d is None:
+                return ERROR_TYPE
+            self.refs[id(e)] = d
+            return d.type or VALUE
+        if isinstance(e, ast.Index):
+            self.expect_obj(e.obj)
+            self.expect(e.index, self.expr(e.index), INT, "a component index")
+            return VALUE
+        if isinstance(e, ast.Send):
+            return self.send(e, allow_void)
+        if isinstance(e, ast.New):
+            return self.new(e)
         if isinstance(e, ast.IntLit):
             return INT
         if isinstance(e, ast.FloatLit):
@@ -876,10 +983,67 @@ class _FunctionChecker:
         self.diags.error(f"unsupported expression {type(e).__name__}", getattr(e, "span", None))
         return ERROR_TYPE
 
+    def send(self, e: ast.Send, allow_void: bool) -> str:
+        self.expect_obj(e.obj)
+        args = [self.expr(a) for a in e.args]
+        d = self.mc.lookup(e.selector, _attr_span(e.obj, e.selector, e.span), ("selector",), "selector")
+        if d is None:
+            return ERROR_TYPE
+        self.refs[id(e)] = d
+        sig = d.signature
+        if sig is None:
+            self.diags.error(f"selector `{e.selector}` has no signature, so it cannot be sent", e.span,
+                             hint=f"declare it with one: `selector {e.selector}(p: T) -> R;`",
+                             notes=[Note(f"`{e.selector}` is declared here", d.span)] if d.span else [])
+            return ERROR_TYPE
+        if len(args) != len(sig.params):
+            self.diags.error(f"`{e.selector}` takes {_count(len(sig.params), 'argument')} but {_given(len(args))}",
+                             e.span, notes=[Note(f"`{e.selector}` is declared here: {sig}", d.span)] if d.span
+                             else [])
+        else:
+            for i, (a, t, want) in enumerate(zip(e.args, args, sig.params, strict=True)):
+                self.expect(a, t, want, f"argument {i + 1} of `{e.selector}`")
+        if sig.ret == VOID and not allow_void:
+            self.diags.error(f"`{e.selector}` returns no value, so its send cannot be used in an expression", e.span)
+            return ERROR_TYPE
+        return sig.ret
+
+    def new(self, e: ast.New) -> str:
+        if e.cls is not None:
+            sp = e.span
+            cls_span = ast.Span(sp.file, sp.line, sp.col + 4, sp.line, sp.col + 4 + len(e.cls)) if sp else None
+            d = self.mc.lookup(e.cls, cls_span, ("class",), "class")
+            if d is not None:
+                self.refs[id(e)] = d
+        elif e.cls_expr is not None:
+            self.expect_obj(e.cls_expr)
+        seen: dict[str, ast.NewField] = {}
+        for f in e.fields:
+            t = self.expr(f.value)
+            fsp = f.span
+            name_span = ast.Span(fsp.file, fsp.line, fsp.col, fsp.line, fsp.col + len(f.attr)) if fsp else None
+            d = self.mc.lookup(f.attr, name_span, ("attribute",), "attribute")
+            if f.attr in seen:
+                self.diags.error(f"attribute `{f.attr}` is set twice", name_span,
+                                 notes=[Note("first set here", seen[f.attr].span)])
+            seen[f.attr] = f
+            if d is not None:
+                self.refs[id(f)] = d
+                self.expect(f.value, t, d.type or VALUE, f"the value of attribute `{f.attr}`")
+        return OBJ
+
     def binary(self, e: ast.Binary, lt: str, rt: str) -> str:
         op = e.op
         if ERROR_TYPE in (lt, rt):
             return ERROR_TYPE
+        if op in _EQUALITY and VALUE in (lt, rt) and {lt, rt} <= {VALUE, *BOXABLE}:
+            return BOOL  # the other side is boxed; compared like RefPerSys
+        if lt == rt == STR and op in _ORDER | _EQUALITY:
+            return BOOL
+        if lt == rt == STR and op == "+":
+            return STR
+        if lt == rt and lt in (OBJ, VALUE) and op in _EQUALITY:
+            return BOOL
         if op in _LOGIC:
             if lt == BOOL and rt == BOOL:
                 return BOOL
@@ -924,6 +1088,10 @@ class _FunctionChecker:
         if e.func in BUILTIN_FUNCTIONS:  # builtins win in call position (no function may take their names)
             self.callees[id(e)] = _BUILTIN_DEFS[e.func]
             return self.builtin(e, args)
+        if e.func in LIBRARY_FUNCTIONS and self.find(e.func) is None and \
+                (self.mc.scope.get(e.func) is None or self.mc.scope[e.func].kind != "function"):
+            self.callees[id(e)] = _BUILTIN_DEFS[e.func]
+            return self.library(e, args)
         if self.find(e.func) is not None and e.func not in self.mc.scope:
             self.diags.error(f"`{e.func}` is a variable, not a function", _name_span(e))
             return ERROR_TYPE
@@ -954,6 +1122,27 @@ class _FunctionChecker:
                 self.expect(a, t, want, f"argument {i + 1} of `{e.func}`")
         return sig.ret if sig.ret in VALUE_TYPES + (VOID,) else ERROR_TYPE
 
+    def library(self, e: ast.Call, args: list[str]) -> str:
+        """A version-2 builtin on the heap or of the runtime library."""
+        name = e.func
+        params, ret = LIBRARY_FUNCTIONS[name]
+        if len(args) != len(params):
+            self.diags.error(f"`{name}` takes {_count(len(params), 'argument')} but {_given(len(args))}", e.span)
+            return ERROR_TYPE if ret == VOID else ret
+        if name == "len":
+            if args[0] not in (STR, OBJ, ERROR_TYPE):
+                self.diags.error(f"`len` takes a str or an obj, not {args[0]}", e.args[0].span)
+            return INT
+        if name == "str" and args[0] in (INT, FLOAT, STR):
+            return STR
+        if name in ("has", "remove") and isinstance(e.args[1], ast.Name) and id(e.args[1]) in self.refs:
+            d = self.refs[id(e.args[1])]
+            if d.kind != "attribute":
+                self.diags.error(f"`{d.name}` is {_kind_text(d)}, not an attribute", e.args[1].span)
+        for i, (a, t, want) in enumerate(zip(e.args, args, params, strict=True)):
+            self.expect(a, t, want, f"argument {i + 1} of `{name}`")
+        return ret
+
     def builtin(self, e: ast.Call, args: list[str]) -> str:
         name = e.func
         arity = BUILTIN_FUNCTIONS[name]
@@ -962,6 +1151,8 @@ class _FunctionChecker:
             return ERROR_TYPE
         if ERROR_TYPE in args:
             return {"float": FLOAT, "int": INT, "sqrt": FLOAT}.get(name, ERROR_TYPE)
+        if name in ("float", "int") and args[0] == VALUE:
+            return FLOAT if name == "float" else INT  # unboxing: checks the kind at run time
         if name == "float":
             if args[0] == INT:
                 return FLOAT
@@ -996,6 +1187,14 @@ class _FunctionChecker:
             bad = e.args[0] if a not in (INT, FLOAT) else e.args[1]
             self.diags.error(f"`{name}` takes two ints or two floats, not {a} and {b}", bad.span)
         return ERROR_TYPE
+
+
+def _attr_span(obj: ast.Expr, name: str, whole: ast.Span | None) -> ast.Span | None:
+    """The span of the name after `obj.` (an attribute or a selector)."""
+    sp = obj.span
+    if sp is None or whole is None:
+        return whole
+    return ast.Span(sp.file, sp.end_line, sp.end_col + 1, sp.end_line, sp.end_col + 1 + len(name))
 
 
 def _name_span(call: ast.Call) -> ast.Span | None:
@@ -1042,6 +1241,9 @@ def _mismatch_hint(e: ast.Binary, lt: str, rt: str) -> str | None:
         if isinstance(side, ast.IntLit):
             return f"no implicit conversions: write `float({side.value})` or `{side.value}.0`"
         return f"no implicit conversions: write `float({_show(side)})`"
+    if STR in (lt, rt) and {lt, rt} & {INT, FLOAT} and e.op == "+":
+        side = e.left if lt != STR else e.right
+        return f"convert it to text first: `str({_show(side)})`"
     if BOOL in (lt, rt) and {lt, rt} & {INT, FLOAT}:
         return "bools are not numbers: compare the number with `!= 0`, or branch on the bool"
     return None

@@ -51,7 +51,7 @@ MAX_ERRORS = 50
 KEYWORDS = frozenset({
     "module", "version", "requires", "space", "class", "attribute", "selector", "symbol", "object", "fn",
     "extension_point", "mode", "extend", "priority", "with", "method", "null", "var", "if", "else", "while",
-    "for", "in", "break", "continue", "return", "true", "false",
+    "for", "in", "break", "continue", "return", "true", "false", "new",
 })
 
 _DECL_KEYWORDS = frozenset({"requires", "space", "class", "attribute", "selector", "symbol", "object", "fn",
@@ -253,13 +253,26 @@ class _AstBuilder:
         return ast.ClassDecl(c[1].value, sup.value if sup is not None else None, _oid_of(st, c[2]),
                              _tspan(st, c[1]), superclass_span=_tspan(st, sup) if sup is not None else None)
 
+    # attribute_decl: ATTRIBUTE NAME [OID] [_COLON NAME] _SEMI
     def attribute_decl(self, c: list[Any]) -> ast.AttributeDecl:
         st = _STATE.get()
-        return ast.AttributeDecl(c[1].value, _oid_of(st, c[2]), _tspan(st, c[1]))
+        t = c[3]
+        return ast.AttributeDecl(c[1].value, _oid_of(st, c[2]), _tspan(st, c[1]),
+                                 type=t.value if t is not None else None)
 
+    # selector_decl: SELECTOR NAME [OID] [sel_sig] _SEMI
     def selector_decl(self, c: list[Any]) -> ast.SelectorDecl:
         st = _STATE.get()
-        return ast.SelectorDecl(c[1].value, _oid_of(st, c[2]), _tspan(st, c[1]))
+        sig = c[3]
+        if sig is None:
+            return ast.SelectorDecl(c[1].value, _oid_of(st, c[2]), _tspan(st, c[1]))
+        params, ret = sig
+        return ast.SelectorDecl(c[1].value, _oid_of(st, c[2]), _tspan(st, c[1]), params=params, ret=ret)
+
+    # sel_sig: _LPAR _params? RPAR [_ARROW NAME]
+    def sel_sig(self, c: list[Any]) -> tuple[tuple[ast.Param, ...], str]:
+        ret = c[-1]
+        return tuple(c[:-2]), ret.value if ret is not None else "void"
 
     # symbol_decl: SYMBOL NAME [OID] [_ASSIGN value] _SEMI
     def symbol_decl(self, c: list[Any]) -> ast.SymbolDecl:
@@ -416,6 +429,16 @@ class _AstBuilder:
         st = _STATE.get()
         return ast.ForStmt(c[1].value, c[3], c[4], c[5], _join(st, c[0], c[5].span))
 
+    # postfix _DOT NAME _ASSIGN expr _SEMI
+    def set_attr_stmt(self, c: list[Any]) -> ast.SetAttrStmt:
+        st = _STATE.get()
+        return ast.SetAttrStmt(c[0], c[1].value, c[2], _join(st, c[0].span, c[2].span))
+
+    # postfix LSQB expr RSQB _ASSIGN expr _SEMI
+    def set_index_stmt(self, c: list[Any]) -> ast.SetIndexStmt:
+        st = _STATE.get()
+        return ast.SetIndexStmt(c[0], c[2], c[4], _join(st, c[0].span, c[4].span))
+
     def break_stmt(self, c: list[Any]) -> ast.BreakStmt:
         return ast.BreakStmt(_tspan(_STATE.get(), c[0]))
 
@@ -484,6 +507,46 @@ class _AstBuilder:
 
     def paren(self, c: list[Any]) -> Any:
         return c[0]
+
+    def str_lit(self, c: list[Any]) -> ast.StrLit:
+        st = _STATE.get()
+        return ast.StrLit(_unescape(st, c[0]), _tspan(st, c[0]))
+
+    def null_lit(self, c: list[Any]) -> ast.NullLit:
+        return ast.NullLit(_tspan(_STATE.get(), c[0]))
+
+    def oid_lit(self, c: list[Any]) -> ast.OidLit:
+        st = _STATE.get()
+        return ast.OidLit(_oid_of(st, c[0]) or "_0000000000000000000", _tspan(st, c[0]))
+
+    # postfix _DOT NAME
+    def get_attr(self, c: list[Any]) -> ast.GetAttr:
+        st = _STATE.get()
+        return ast.GetAttr(c[0], c[1].value, _join(st, c[0].span, c[1]))
+
+    # postfix LSQB expr RSQB
+    def index(self, c: list[Any]) -> ast.Index:
+        st = _STATE.get()
+        return ast.Index(c[0], c[2], _join(st, c[0].span, c[3]))
+
+    # send: postfix _DOT NAME _LPAR (expr (_COMMA expr)*)? RPAR
+    def send(self, c: list[Any]) -> ast.Send:
+        st = _STATE.get()
+        return ast.Send(c[0], c[1].value, tuple(c[2:-1]), _join(st, c[0].span, c[-1]))
+
+    # new_expr: NEW NAME LBRACE (new_field ...)? RBRACE
+    def new_expr(self, c: list[Any]) -> ast.New:
+        st = _STATE.get()
+        return ast.New(c[1].value, None, tuple(c[3:-1]), _join(st, c[0], c[-1]))
+
+    # NEW _LPAR expr RPAR LBRACE (new_field ...)? RBRACE
+    def new_dyn(self, c: list[Any]) -> ast.New:
+        st = _STATE.get()
+        return ast.New(None, c[1], tuple(c[4:-1]), _join(st, c[0], c[-1]))
+
+    def new_field(self, c: list[Any]) -> ast.NewField:
+        st = _STATE.get()
+        return ast.NewField(c[0].value, c[1], _join(st, c[0], c[1].span))
 
 
 def _note(message: str, span: ast.Span | None) -> Any:
@@ -561,7 +624,7 @@ _TERMINAL_TEXT = {
     "RSQB": "`]`", "NAME": "a name", "INT": "an integer", "FLOAT": "a float", "STRING": "a string",
     "OID": "an object id", "$END": "end of file",
 }
-_EXPR_START = {"NAME", "INT", "FLOAT", "TRUE", "FALSE", "MINUS", "BANG", "TILDE", "_LPAR"}
+_EXPR_START = {"NAME", "INT", "FLOAT", "TRUE", "FALSE", "MINUS", "BANG", "TILDE", "_LPAR", "STRING", "NULL", "OID", "NEW"}
 _STMT_START = {"VAR", "IF", "WHILE", "FOR", "BREAK", "CONTINUE", "RETURN"}
 _DECL_START = {"REQUIRES", "SPACE", "CLASS", "ATTRIBUTE", "SELECTOR", "SYMBOL", "OBJECT", "FN",
                "EXTENSION_POINT", "EXTEND", "METHOD"}
@@ -891,10 +954,12 @@ class _Recovery:
             hint = "compare with `==`; an assignment `x = e;` is a statement"
         elif "_SEMI" in expected and _STMT_START <= expected:
             message = f"expected a statement, found {_found_text(tok)}"
+        elif tok.type in _BINOPS and expected <= {"_ASSIGN", "_LPAR", "LSQB", "_DOT"}:
+            # a name at the start of a statement: v1's message (`[` and `.` also continue it in version 2)
+            message = f"expected {_expected_text(expected & {'_ASSIGN', '_LPAR'})}, found {_found_text(tok)}"
+            hint = "only assignments and calls can be used as statements"
         else:
             message = f"expected {_expected_text(expected)}, found {_found_text(tok)}"
-            if tok.type in _BINOPS and expected <= {"_ASSIGN", "_LPAR"}:
-                hint = "only assignments and calls can be used as statements"
         self.st.error(message, span, hint=hint)
 
     def any_error(self, e: Any) -> int:

@@ -79,6 +79,22 @@ def _expr(e: ast.Expr, min_prec: int) -> str:
         return "true" if e.value else "false"
     if isinstance(e, ast.Call):
         return f"{e.func}({', '.join(_expr(a, 0) for a in e.args)})"
+    if isinstance(e, ast.StrLit):
+        return quote(e.value)
+    if isinstance(e, ast.NullLit):
+        return "null"
+    if isinstance(e, ast.OidLit):
+        return f"@{e.oid}"
+    if isinstance(e, ast.GetAttr):
+        return f"{_postfix(e.obj)}.{e.attr}"
+    if isinstance(e, ast.Send):
+        return f"{_postfix(e.obj)}.{e.selector}({', '.join(_expr(a, 0) for a in e.args)})"
+    if isinstance(e, ast.Index):
+        return f"{_postfix(e.obj)}[{_expr(e.index, 0)}]"
+    if isinstance(e, ast.New):
+        head = f"new {e.cls}" if e.cls is not None else f"new ({_expr(e.cls_expr, 0)})"  # type: ignore[arg-type]
+        fields = ", ".join(f"{f.attr} = {_expr(f.value, 0)}" for f in e.fields)
+        return f"{head} {{{fields}}}" if fields else f"{head} {{}}"
     if isinstance(e, ast.Unary):
         operand = e.operand
         if e.op == "-" and isinstance(operand, (ast.IntLit, ast.FloatLit)):
@@ -88,6 +104,15 @@ def _expr(e: ast.Expr, min_prec: int) -> str:
         sep = " " if e.op == "-" and inner.startswith("-") else ""
         return f"{e.op}{sep}{inner}"
     raise TypeError(f"not an expression: {e!r}")
+
+
+_POSTFIX_OK = (ast.Name, ast.Call, ast.GetAttr, ast.Send, ast.Index, ast.New, ast.StrLit, ast.NullLit, ast.OidLit,
+               ast.BoolLit)
+
+
+def _postfix(e: ast.Expr) -> str:
+    """The object of `.attr`, `.sel(...)` or `[i]`: parenthesised unless it is a postfix expression itself."""
+    return _expr(e, 0) if isinstance(e, _POSTFIX_OK) else f"({_expr(e, 0)})"
 
 
 # ---------------------------------------------------------------- statements
@@ -131,6 +156,10 @@ def _stmt(s: ast.Stmt, indent: int, lines: list[str]) -> None:
         lines.append(f"{pad}return;" if s.value is None else f"{pad}return {_expr(s.value, 0)};")
     elif isinstance(s, ast.ExprStmt):
         lines.append(f"{pad}{_expr(s.expr, 0)};")
+    elif isinstance(s, ast.SetAttrStmt):
+        lines.append(f"{pad}{_postfix(s.obj)}.{s.attr} = {_expr(s.value, 0)};")
+    elif isinstance(s, ast.SetIndexStmt):
+        lines.append(f"{pad}{_postfix(s.obj)}[{_expr(s.index, 0)}] = {_expr(s.value, 0)};")
     elif isinstance(s, ast.Block):
         _block(s, indent, lines, "")
     else:
@@ -211,9 +240,11 @@ def print_decl(d: ast.Decl) -> str:
         sup = f" : {d.superclass}" if d.superclass is not None else ""
         return f"class {d.name}{_oid(d.oid)}{sup};\n"
     if isinstance(d, ast.AttributeDecl):
-        return f"attribute {d.name}{_oid(d.oid)};\n"
+        typ = f": {d.type}" if d.type is not None else ""
+        return f"attribute {d.name}{_oid(d.oid)}{typ};\n"
     if isinstance(d, ast.SelectorDecl):
-        return f"selector {d.name}{_oid(d.oid)};\n"
+        sig = f"({_params(d.params)}){_ret(d.ret)}" if d.params is not None else ""
+        return f"selector {d.name}{_oid(d.oid)}{sig};\n"
     if isinstance(d, ast.SymbolDecl):
         val = f" = {print_value(d.value)}" if d.value is not None else ""
         return f"symbol {d.name}{_oid(d.oid)}{val};\n"

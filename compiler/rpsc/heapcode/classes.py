@@ -69,6 +69,17 @@ CLASSES: dict[str, tuple[str, str | None]] = {
     "ast_call": ("_7OIYRRPe74J02me0Yv", "ast_node"),
     "ast_unary": ("_1GlI2d4fliP048H2t3", "ast_node"),
     "ast_binary": ("_6uoAvOlAXbQ049uCGO", "ast_node"),
+    # version 2
+    "ast_str": ("_0gCSse7EW8Z04tMz5J", "ast_node"),
+    "ast_null": ("_9sKivDaOzr700kEfmc", "ast_node"),
+    "ast_oid": ("_7t1kK0k85zC02Q10N0", "ast_node"),
+    "ast_get_attr": ("_5bvb9QNd7kV02IbxJb", "ast_node"),
+    "ast_set_attr": ("_5nq9jjzYjzb02Inlx2", "ast_node"),
+    "ast_send": ("_1ZhbHF42VzK03tATG7", "ast_node"),
+    "ast_index": ("_7GMH8I0NwLL04p3ER5", "ast_node"),
+    "ast_set_index": ("_9XG41UHpUPP03b5mee", "ast_node"),
+    "ast_new": ("_7fqPK1LQ8Kz02imxKC", "ast_node"),
+    "ast_new_field": ("_1ty7l3Pp9mA01p00fG", "ast_node"),
 }
 
 #: name -> oid of the symbol object of each class (class `symbol`, its value the class, as upstream has).
@@ -104,6 +115,16 @@ CLASS_SYMBOLS: dict[str, str] = {
     "ast_call": "_0N9h7w6QSJN03mCH4I",
     "ast_unary": "_3ELWcZ2WU0B01nBELN",
     "ast_binary": "_9qbKXBHvgud01ltdxw",
+    "ast_str": "_0Zu8KBwbs7W037DBJW",
+    "ast_null": "_65KTLP1Wtyb01gKELN",
+    "ast_oid": "_4J9318nx4jJ03NhsY5",
+    "ast_get_attr": "_0mWsSXqcYUB00ZPiNg",
+    "ast_set_attr": "_8KNJgZhTGIw03855sb",
+    "ast_send": "_7MSWkzUzBFn04bIahm",
+    "ast_index": "_5G9iYClxIqe043jhgQ",
+    "ast_set_index": "_9cKu790Dnvc00fZhmz",
+    "ast_new": "_4tRZqtaLBNL016qFTy",
+    "ast_new_field": "_6fWHYDDmKzu01RdLdp",
 }
 
 #: name -> oid of rpsc's attributes (class `named_attribute`). `name` is upstream's (`wk.NAME`).
@@ -130,6 +151,9 @@ NODE_CLASS = {
     "ContinueStmt": "ast_continue", "ReturnStmt": "ast_return", "ExprStmt": "ast_expr_stmt",
     "IntLit": "ast_int", "FloatLit": "ast_float", "BoolLit": "ast_bool", "Name": "ast_name",
     "Call": "ast_call", "Unary": "ast_unary", "Binary": "ast_binary",
+    "StrLit": "ast_str", "NullLit": "ast_null", "OidLit": "ast_oid", "GetAttr": "ast_get_attr",
+    "SetAttrStmt": "ast_set_attr", "Send": "ast_send", "Index": "ast_index", "SetIndexStmt": "ast_set_index",
+    "New": "ast_new", "NewField": "ast_new_field",
 }
 
 #: Core objects rpsc needs in any heap (created as bare stand-ins when a heap lacks them).

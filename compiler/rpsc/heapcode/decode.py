@@ -38,6 +38,14 @@ class Resolution:
     type_of_var: dict[int, str] = field(default_factory=dict)
     callee_of: dict[int, RpsObject | None] = field(default_factory=dict)
     complete: bool = True
+    #: version 2: the object a node refers to (a `Name` of a module-level object, the attribute of a
+    #: `GetAttr`/`SetAttrStmt`/`NewField`, the selector of a `Send`, the class of a `New` by name; None for
+    #: a `New` of a class expression)
+    object_of: dict[int, RpsObject | None] = field(default_factory=dict)
+    #: version 2: the declared type of the attribute of a `GetAttr`/`SetAttrStmt`/`NewField` ("value" when
+    #: untyped), and `(ret, params)` of the selector of a `Send`
+    attr_type: dict[int, str] = field(default_factory=dict)
+    send_sig: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 class _Decoder:
@@ -100,6 +108,42 @@ class _Decoder:
                 return ast.FloatLit(dec_float(cc, rest[0]), span)
             if typ is ast.BoolLit:
                 return ast.BoolLit(bool(rest[0]), span)
+            if typ is ast.StrLit:
+                return ast.StrLit(self.str(rest[0]), span)
+            if typ is ast.NullLit:
+                return ast.NullLit(span)
+            if typ is ast.OidLit:
+                return ast.OidLit(self.str(rest[0]), span)
+            if typ is ast.Name and len(rest) > 2 and rest[1] is None:
+                n = ast.Name(self.str(rest[0]), span)
+                self.res.object_of[id(n)] = self.obj(rest[2])
+                return n
+            if typ is ast.GetAttr:
+                n = ast.GetAttr(self.node(rest[0]), self.str(rest[1]), span)
+                self.res.object_of[id(n)] = self.obj(rest[2])
+                self.res.attr_type[id(n)] = str(rest[3])
+                return n
+            if typ is ast.SetAttrStmt:
+                n = ast.SetAttrStmt(self.node(rest[0]), self.str(rest[1]), self.node(rest[2]), span)
+                self.res.object_of[id(n)] = self.obj(rest[3])
+                self.res.attr_type[id(n)] = str(rest[4])
+                return n
+            if typ is ast.Send:
+                n = ast.Send(self.node(rest[0]), self.str(rest[1]), tuple(self.node(a) for a in rest[5:]), span)
+                self.res.object_of[id(n)] = self.obj(rest[2])
+                params = tuple(str(rest[4]).split(",")) if rest[4] else ()
+                self.res.send_sig[id(n)] = (str(rest[3]), params)
+                return n
+            if typ is ast.New:
+                n = ast.New(self.str(rest[0]), self.node(rest[1]) if rest[1] is not None else None,
+                            tuple(self.node(f) for f in rest[3:]), span)
+                self.res.object_of[id(n)] = rest[2] if isinstance(rest[2], RpsObject) else None
+                return n
+            if typ is ast.NewField:
+                n = ast.NewField(self.str(rest[0]), self.node(rest[1]), span)
+                self.res.object_of[id(n)] = self.obj(rest[2])
+                self.res.attr_type[id(n)] = str(rest[3])
+                return n
             if typ is ast.Call:
                 call = ast.Call(self.str(rest[0]), tuple(self.node(a) for a in rest[2:]), span)
                 callee = rest[1]
@@ -133,6 +177,11 @@ class _Decoder:
             return n
         except (IndexError, TypeError, ValueError) as exc:
             raise self.fail(f"{k}: {exc}") from None
+
+    def obj(self, v: Value) -> RpsObject:
+        if not isinstance(v, RpsObject):
+            raise self.fail(f"expected an object reference, got {v!r}")
+        return v
 
     def params(self, sig: Value) -> tuple[tuple[ast.Param, ...], str]:
         if sig is None or parts(sig) is None or self.kind(sig) != "code_signature":
@@ -268,9 +317,15 @@ def decode_module(mod: RpsObject, cc: CodeClasses) -> ast.Module:
         if kind == "class":
             decls.append(ast.ClassDecl(obj_name, dec.str(extra[0]), oid, span))  # type: ignore[arg-type]
         elif kind == "attribute":
-            decls.append(ast.AttributeDecl(obj_name, oid, span))  # type: ignore[arg-type]
+            atype = extra[0] if extra and isinstance(extra[0], str) else None
+            decls.append(ast.AttributeDecl(obj_name, oid, span, type=atype))  # type: ignore[arg-type]
         elif kind == "selector":
-            decls.append(ast.SelectorDecl(obj_name, oid, span))  # type: ignore[arg-type]
+            assert isinstance(obj, RpsObject)
+            if cc.attr["signature"] in obj.attrs:
+                sparams, sret = dec.params(obj.attrs[cc.attr["signature"]])
+                decls.append(ast.SelectorDecl(obj_name, oid, span, params=sparams, ret=sret))  # type: ignore[arg-type]
+            else:
+                decls.append(ast.SelectorDecl(obj_name, oid, span))  # type: ignore[arg-type]
         elif kind == "symbol":
             if not isinstance(obj, RpsObject):
                 raise dec.fail(f"{kind} declaration without its object")

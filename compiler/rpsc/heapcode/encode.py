@@ -141,6 +141,8 @@ def stored_interfaces(heap: Heap) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mname, mobj in module_objects(heap, cc).items():
         defs: dict[str, Any] = {}
+        types = {id(rec[5]): rec[7] for rec in _records(mobj.attrs.get(cc.attr["decls"]), cc, "code_decl")
+                 if rec[4] == "attribute" and len(rec) > 7 and isinstance(rec[7], str)}
         for name, (kind, obj) in stored_definitions(mobj, cc).items():
             sig = None
             mode = None
@@ -151,7 +153,8 @@ def stored_interfaces(heap: Heap) -> dict[str, Any]:
             if kind == "extension_point":
                 m = obj.attrs.get(cc.attr["dispatch_mode"])
                 mode = m if isinstance(m, str) else None
-            defs[name] = Definition(name, _CHECK_KIND.get(kind, kind), mname, sig, mode, str(obj.oid))
+            defs[name] = Definition(name, _CHECK_KIND.get(kind, kind), mname, sig, mode, str(obj.oid),
+                                    type=types.get(id(obj)))
         version = mobj.attrs.get(cc.attr["version"])
         out[mname] = ModuleInterface(mname, version if isinstance(version, str) else "0.0.0",
                                      MappingProxyType(defs))
@@ -440,8 +443,13 @@ class _Lowering:
             extra = [self.s(d.superclass)]
         elif isinstance(d, ast.AttributeDecl):
             self._set(obj, heap[wk.NAMED_ATTRIBUTE], {cc.name: d.name}, [], None, space)  # type: ignore[arg-type]
+            if d.type is not None:
+                extra = [d.type]  # version 2: a typed attribute
         elif isinstance(d, ast.SelectorDecl):
-            self._set(obj, heap[wk.NAMED_SELECTOR], {cc.name: d.name}, [], None, space)  # type: ignore[arg-type]
+            sattrs: dict[RpsObject, Value] = {cc.name: d.name}
+            if d.params is not None:  # version 2: a selector with a signature
+                sattrs[cc.attr["signature"]] = self.signature(d.params, d.ret)
+            self._set(obj, heap[wk.NAMED_SELECTOR], sattrs, [], None, space)  # type: ignore[arg-type]
         elif isinstance(d, ast.SymbolDecl):
             val = self.value(cm, d.value) if d.value is not None else None
             self._set(obj, heap[wk.SYMBOL], {}, [], PayloadSymbol(d.name, val), space)  # type: ignore[arg-type]
@@ -516,7 +524,33 @@ class _BodyEncoder:
         elif isinstance(n, ast.BoolLit):
             env.append(1 if n.value else 0)
         elif isinstance(n, ast.Name):
-            env += [lw.s(n.name), self.slot(n)]
+            if id(n) in self.cf.bindings:
+                env += [lw.s(n.name), self.slot(n)]
+            else:  # version 2: a module-level name denoting an object
+                env += [lw.s(n.name), None, lw.obj_of(self.cf.ref_of(n))]
+        elif isinstance(n, ast.StrLit):
+            env.append(lw.s(n.value))
+        elif isinstance(n, ast.OidLit):
+            env.append(lw.s(n.oid))
+        elif isinstance(n, ast.GetAttr):
+            d = self.cf.ref_of(n)
+            env += [self.node(n.obj), lw.s(n.attr), lw.obj_of(d), d.type or "value"]
+        elif isinstance(n, ast.SetAttrStmt):
+            d = self.cf.ref_of(n)
+            env += [self.node(n.obj), lw.s(n.attr), self.node(n.value), lw.obj_of(d), d.type or "value"]
+        elif isinstance(n, ast.Send):
+            d = self.cf.ref_of(n)
+            sig = d.signature
+            assert sig is not None
+            env += [self.node(n.obj), lw.s(n.selector), lw.obj_of(d), sig.ret, ",".join(sig.params),
+                    *(self.node(a) for a in n.args)]
+        elif isinstance(n, ast.New):
+            cls = lw.obj_of(self.cf.ref_of(n)) if n.cls is not None else None
+            env += [lw.s(n.cls), self.node(n.cls_expr) if n.cls_expr is not None else None, cls,
+                    *(self.node(f) for f in n.fields)]
+        elif isinstance(n, ast.NewField):
+            d = self.cf.ref_of(n)
+            env += [lw.s(n.attr), self.node(n.value), lw.obj_of(d), d.type or "value"]
         elif isinstance(n, ast.VarStmt):
             env += [lw.s(n.name), n.type, self.node(n.init), self.slot(n), self.cf.local_of(n).type]
         elif isinstance(n, ast.AssignStmt):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rpsc.frontend.ast import (
     AssignStmt, Binary, Block, BoolLit, BreakStmt, Call, ContinueStmt, Expr, ExprStmt, ExtensionPointDecl,
     FloatLit, FnDecl, ForStmt, IfStmt, IntLit, Name, ReturnStmt, Span, Stmt, Unary, VarStmt, WhileStmt,
+    StrLit, NullLit, OidLit, GetAttr, SetAttrStmt, Send, Index, SetIndexStmt, New, NewField,
 )
 from rpsc.heapcode.decode import Resolution
 
@@ -17,4 +18,5 @@ __all__ = [
     "AssignStmt", "Binary", "Block", "BoolLit", "BreakStmt", "Call", "ContinueStmt", "Expr", "ExprStmt",
     "ExtensionPointDecl", "FloatLit", "FnDecl", "ForStmt", "IfStmt", "IntLit", "Name", "Resolution",
     "ReturnStmt", "Span", "Stmt", "Unary", "VarStmt", "WhileStmt",
+    "StrLit", "NullLit", "OidLit", "GetAttr", "SetAttrStmt", "Send", "Index", "SetIndexStmt", "New", "NewField",
 ]

@@ -308,6 +308,20 @@ class FunctionBuilder:
             raise IRTypeError(f"call_void {callee.name}: it returns {callee.ret} (use call)")
         self._call(callee, args, loc)
 
+    def heap(self, op: str, args: Sequence[Operand], ret: Type, loc: SourceLoc, aux: str | None = None) -> ir.Temp | None:
+        """A version-2 heap or string operation (`ir.HEAP_OPS`); its result temp (None for `ret` VOID)."""
+        if op not in ir.HEAP_OPS:
+            raise IRTypeError(f"unknown heap operation {op}")
+        dest = None if ret is VOID else self._temp(ret, "h")
+        self._emit(ir.HeapOp(dest, op, tuple(args), loc, aux))
+        return dest
+
+    def call_method(self, fn: Operand, args: Sequence[Operand], params: Sequence[Type], ret: Type,
+                    loc: SourceLoc) -> ir.Temp | None:
+        dest = None if ret is VOID else self._temp(ret, "r")
+        self._emit(ir.CallMethod(dest, fn, tuple(args), tuple(params), ret, loc))
+        return dest
+
     def poll(self, loc: SourceLoc) -> None:
         self._emit(ir.Poll(loc))
 

@@ -28,7 +28,7 @@ from rpsrt.versions import constraint_text
 
 from rpsc.ir import ir
 from rpsc.ir.builder import FunctionBuilder, const
-from rpsc.ir.ir import BOOL, F64, I64, VOID, SourceLoc, Type
+from rpsc.ir.ir import BOOL, F64, I64, OBJ, STR, VALUE, VOID, SourceLoc, Type
 
 
 class IRBuildError(Error):
@@ -57,6 +57,22 @@ _ARITH = {"+": ("add", "fadd"), "-": ("sub", "fsub"), "*": ("mul", "fmul"), "/":
           "^": ("xor", None), "|": ("or", None)}
 _CMP = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 
+#: Version 2's library builtins with fixed types: name -> (parameter types, result type).
+_LIBRARY: dict[str, tuple[tuple[Type, ...], Type]] = {
+    "has": ((OBJ, OBJ), BOOL), "remove": ((OBJ, OBJ), VOID), "get": ((OBJ, OBJ), VALUE),
+    "put": ((OBJ, OBJ, VALUE), VOID), "append": ((OBJ, VALUE), VOID),
+    "class_of": ((OBJ,), OBJ), "is_a": ((OBJ, OBJ), BOOL), "superclass": ((OBJ,), OBJ),
+    "oid": ((OBJ,), STR), "space_of": ((OBJ,), OBJ), "set_space": ((OBJ, OBJ), VOID),
+    "find": ((STR,), OBJ), "make_class": ((OBJ, STR), OBJ), "make_symbol": ((STR, BOOL), OBJ),
+    "symbol_value": ((OBJ,), VALUE), "set_symbol_value": ((OBJ, VALUE), VOID),
+    "add_root": ((OBJ,), VOID), "remove_root": ((OBJ,), VOID), "is_root": ((OBJ,), BOOL),
+    "add_constant": ((OBJ,), VOID), "remove_constant": ((OBJ,), VOID), "is_constant": ((OBJ,), BOOL),
+    "set_add": ((OBJ, OBJ), VOID), "set_remove": ((OBJ, OBJ), VOID), "set_has": ((OBJ, OBJ), BOOL),
+    "set_size": ((OBJ,), I64), "log": ((STR,), VOID), "fail": ((STR,), VOID),
+    "is_int": ((VALUE,), BOOL), "is_float": ((VALUE,), BOOL), "is_str": ((VALUE,), BOOL),
+    "is_obj": ((VALUE,), BOOL), "is_null": ((VALUE,), BOOL),
+}
+
 
 @dataclass(slots=True)
 class _Loop:
@@ -67,7 +83,9 @@ class _Loop:
 class _FnLowering:
     """One function: AST (decoded from the heap) -> ir.Function."""
 
-    def __init__(self, decl: ast.FnDecl, res: ast.Resolution, ref: ir.FunctionRef, cc: CodeClasses) -> None:
+    def __init__(self, decl: ast.FnDecl, res: ast.Resolution, ref: ir.FunctionRef, cc: CodeClasses,
+                 space_oid: str | None = None) -> None:
+        self.space_oid = space_oid
         self.decl = decl
         self.res = res
         self.ref = ref
@@ -89,6 +107,8 @@ class _FnLowering:
         if not self.dead:
             if self.ref.ret is VOID:
                 b.ret()
+            elif self.ref.ret in ir.HEAP_TYPES:
+                b.ret(ir.Const(self.ref.ret, "" if self.ref.ret is STR else None))  # type: ignore[arg-type]
             else:  # only reachable when the checker's return analysis is more precise than the CFG
                 b.ret(const(0.0 if self.ref.ret is F64 else False if self.ref.ret is BOOL else 0, self.ref.ret))
         return b.finish()
@@ -136,6 +156,7 @@ class _FnLowering:
             if declared is None:
                 raise self.fail(f"`{st.name}` without its resolved type", st.span)
             typ = Type.from_source(declared)
+            v = self.coerce(v, typ, st.init)
             if v.type is not typ:
                 raise self.fail(f"`{st.name}` of type {typ} initialised with {v.type}", st.span)
             local = b.local(st.name, typ)
@@ -143,7 +164,7 @@ class _FnLowering:
             self.declare(st, local)
         elif isinstance(st, ast.AssignStmt):
             local = self.lookup(st, st.name)
-            v = self.expr(st.value)
+            v = self.coerce(self.expr(st.value), local.type, st.value)
             if v.type is not local.type:
                 raise self.fail(f"assigning {v.type} to `{st.name}` of type {local.type}", st.span)
             b.store(local, v)
@@ -213,13 +234,25 @@ class _FnLowering:
                     raise self.fail("`return;` in a function returning a value", st.span)
                 b.ret()
             else:
-                v = self.expr(st.value)
+                v = self.coerce(self.expr(st.value), self.ref.ret, st.value)
                 if v.type is not self.ref.ret:
                     raise self.fail(f"returning {v.type} from a function returning {self.ref.ret}", st.span)
                 b.ret(v)
             self.dead = True
         elif isinstance(st, ast.ExprStmt):
             self.expr(st.expr, allow_void=True)
+        elif isinstance(st, ast.SetAttrStmt):
+            loc = _loc(st.span, self.loc)
+            o = self.obj(st.obj)
+            a = self.objref(self.res.object_of[id(st)], loc)
+            v = self.attr_value(self.expr(st.value), self.res.attr_type[id(st)], st.value)
+            b.heap("set_attr", [o, a, v], VOID, loc)
+        elif isinstance(st, ast.SetIndexStmt):
+            loc = _loc(st.span, self.loc)
+            o = self.obj(st.obj)
+            i = self.expr(st.index)
+            v = self.coerce(self.expr(st.value), VALUE, st.value)
+            b.heap("set_comp", [o, i, v], VOID, loc)
         else:
             raise self.fail(f"unknown statement {type(st).__name__}", getattr(st, "span", None))
 
@@ -261,6 +294,9 @@ class _FnLowering:
 
     def expr(self, e: ast.Expr, allow_void: bool = False) -> ir.Operand:
         b = self.b
+        v2 = self.v2_expr(e)
+        if v2 is not None:
+            return v2
         if isinstance(e, ast.IntLit):
             return const(e.value, I64)
         if isinstance(e, ast.FloatLit):
@@ -289,6 +325,105 @@ class _FnLowering:
             return r
         raise self.fail(f"unknown expression {type(e).__name__}", getattr(e, "span", None))
 
+    # -- version 2
+
+    def coerce(self, v: ir.Operand, want: Type, e: object = None) -> ir.Operand:
+        """`v` as a `want`: itself, or boxed into a value (an int must fit 63 bits: trap `int out of range`)."""
+        if v.type is want or want is not VALUE:
+            return v
+        loc = _loc(getattr(e, "span", None), self.loc)
+        if v.type is I64:
+            return self.b.heap("box_int", [v], VALUE, loc)  # type: ignore[return-value]
+        if v.type in (F64, STR, OBJ):
+            return self.b.heap("box", [v], VALUE, loc)  # type: ignore[return-value]
+        raise self.fail(f"a {v.type} is not a value", getattr(e, "span", None))
+
+    def attr_value(self, v: ir.Operand, typ: str, e: object) -> ir.Operand:
+        """What is stored for attribute type `typ`: always a value (an int checked to fit 63 bits)."""
+        return self.coerce(v, VALUE, e)
+
+    def obj(self, e: ast.Expr) -> ir.Operand:
+        v = self.expr(e)
+        if v.type is not OBJ:
+            raise self.fail(f"an object expected, got {v.type}", getattr(e, "span", None))
+        return v
+
+    def objref(self, o: object, loc: SourceLoc) -> ir.Operand:
+        if not isinstance(o, RpsObject):
+            raise self.fail("a reference without its resolved object", None)
+        return self.b.heap("objref", [], OBJ, loc, str(o.oid))  # type: ignore[return-value]
+
+    def v2_expr(self, e: ast.Expr) -> ir.Operand | None:
+        b = self.b
+        loc = _loc(getattr(e, "span", None), self.loc)
+        if isinstance(e, ast.StrLit):
+            return ir.Const(STR, e.value)  # type: ignore[arg-type]
+        if isinstance(e, ast.NullLit):
+            return ir.Const(OBJ, None)  # type: ignore[arg-type]
+        if isinstance(e, ast.OidLit):
+            return b.heap("objref", [], OBJ, loc, e.oid)
+        if isinstance(e, ast.Name) and id(e) in self.res.object_of:
+            return self.objref(self.res.object_of[id(e)], loc)
+        if isinstance(e, ast.GetAttr):
+            o = self.obj(e.obj)
+            a = self.objref(self.res.object_of[id(e)], loc)
+            typ = self.res.attr_type[id(e)]
+            return b.heap("get_attr", [o, a], Type.from_source(typ), loc, typ)
+        if isinstance(e, ast.Index):
+            o = self.obj(e.obj)
+            i = self.expr(e.index)
+            return b.heap("comp", [o, i], VALUE, loc)
+        if isinstance(e, ast.Send):
+            o = self.obj(e.obj)
+            sel = self.objref(self.res.object_of[id(e)], loc)
+            ret_s, params_s = self.res.send_sig[id(e)]
+            params = tuple(Type.from_source(p) for p in params_s)
+            args = [self.coerce(self.expr(a), t, a) for a, t in zip(e.args, params, strict=True)]
+            f = b.heap("send", [o, sel], OBJ, loc)
+            assert f is not None
+            r = b.call_method(f, [o, *args], (OBJ, *params), Type.from_source(ret_s), loc)
+            return r if r is not None else ir.Const(I64, 0)
+        if isinstance(e, ast.New):
+            if e.cls is not None:
+                cls = self.objref(self.res.object_of[id(e)], loc)
+            else:
+                assert e.cls_expr is not None
+                cls = self.obj(e.cls_expr)
+            pairs: list[ir.Operand] = []
+            for f in e.fields:
+                floc = _loc(f.span, loc)
+                a = self.objref(self.res.object_of[id(f)], floc)
+                pairs += [a, self.attr_value(self.expr(f.value), self.res.attr_type[id(f)], f.value)]
+            return b.heap("new", [cls, *pairs], OBJ, loc, self.space_oid)
+        return None
+
+    def library(self, e: ast.Call, args: list[ir.Operand], loc: SourceLoc) -> ir.Operand | None | bool:
+        """A version-2 builtin (by name); False when `e` is none."""
+        b = self.b
+        f = e.func
+        types = [a.type for a in args]
+        if f in ("int", "float") and types == [VALUE]:
+            return b.heap("unbox", args, I64 if f == "int" else F64, loc, f)
+        if f == "str":
+            if types == [I64]:
+                return b.heap("str_of_int", args, STR, loc)
+            if types == [F64]:
+                return b.heap("str_of_float", args, STR, loc)
+            if types == [STR]:
+                return args[0]
+            return b.heap("unbox", [self.coerce(args[0], VALUE, e)], STR, loc, "str")
+        if f == "obj":
+            return b.heap("unbox", [self.coerce(args[0], VALUE, e)], OBJ, loc, "obj")
+        if f == "len":
+            return b.heap("str_len" if types == [STR] else "length", args, I64, loc)
+        sig = _LIBRARY.get(f)
+        if sig is None:
+            return False
+        params, ret = sig
+        args = [self.coerce(a, t, x) for a, t, x in zip(args, params, e.args, strict=True)]
+        r = b.heap(f, args, ret, loc)
+        return r
+
     def _bad(self, e: ast.Unary, v: ir.Operand) -> ir.Operand:
         raise self.fail(f"operator {e.op} on {v.type}", e.span)
 
@@ -311,6 +446,18 @@ class _FnLowering:
             return b.load(res)
         lhs = self.expr(e.left)
         rhs = self.expr(e.right)
+        loc = _loc(e.span, self.loc)
+        if VALUE in (lhs.type, rhs.type) and e.op in ("==", "!="):
+            r = b.heap("value_eq", [self.coerce(lhs, VALUE, e.left), self.coerce(rhs, VALUE, e.right)], BOOL, loc)
+            return r if e.op == "==" else b.not_(r)  # type: ignore[arg-type]
+        if lhs.type is OBJ and rhs.type is OBJ and e.op in ("==", "!="):
+            r = b.heap("obj_eq", [lhs, rhs], BOOL, loc)
+            return r if e.op == "==" else b.not_(r)  # type: ignore[arg-type]
+        if lhs.type is STR and rhs.type is STR:
+            if e.op == "+":
+                return b.heap("str_concat", [lhs, rhs], STR, loc)  # type: ignore[return-value]
+            if e.op in _CMP:
+                return b.heap("str_cmp", [lhs, rhs], BOOL, loc, _CMP[e.op])  # type: ignore[return-value]
         if lhs.type is not rhs.type:
             raise self.fail(f"operands of types {lhs.type} and {rhs.type} for {e.op}", e.span)
         loc = _loc(e.span, self.loc)
@@ -342,6 +489,11 @@ class _FnLowering:
             args = [self.expr(a) for a in e.args]
             types = [a.type for a in args]
             f = e.func
+            lib = self.library(e, args, loc)
+            if lib is not False:
+                if lib is None and not isinstance(lib, bool):
+                    return None
+                return lib  # type: ignore[return-value]
             if f == "float" and types == [I64]:
                 return b.sitofp(args[0])
             if f == "float" and types == [F64]:
@@ -360,6 +512,8 @@ class _FnLowering:
                 return b.minmax(f, args[0], args[1])
             raise self.fail(f"no function `{f}` taking ({', '.join(map(str, types))})", e.span)
         args = [self.expr(a) for a in e.args]
+        if len(args) == len(callee.params):
+            args = [self.coerce(a, t, x) for a, t, x in zip(args, callee.params, e.args, strict=True)]
         if len(args) != len(callee.params) or any(a.type is not t for a, t in zip(args, callee.params, strict=True)):
             raise self.fail(f"call of {e.func}{callee.signature} with arguments "
                             f"({', '.join(str(a.type) for a in args)})", e.span)
@@ -372,7 +526,10 @@ def build_function(fn: RpsObject, cc: CodeClasses) -> ir.Function:
     if not res.complete:
         raise IRBuildError("stored code without the checker's resolution (written by rpsc 0.1.0: recompile or "
                            "migrate the store with `rpsc store dump`)", oid=str(fn.oid))
-    return _FnLowering(decl, res, function_ref(fn, cc), cc).build()
+    mod = fn.attrs.get(cc.attr["in_module"])
+    space = mod.attrs.get(cc.attr["module_space"]) if isinstance(mod, RpsObject) else None
+    space_oid = str(space.oid) if isinstance(space, RpsObject) else None
+    return _FnLowering(decl, res, function_ref(fn, cc), cc, space_oid).build()
 
 
 def _decl_records(mod: RpsObject, cc: CodeClasses) -> list[tuple[object, ...]]:

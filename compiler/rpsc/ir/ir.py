@@ -124,17 +124,34 @@ class Type(enum.Enum):
     F64 = "f64"
     BOOL = "bool"
     VOID = "void"
+    # version 2: a string, a reference to a heap object (or null), any RefPerSys value
+    STR = "str"
+    OBJ = "obj"
+    VALUE = "value"
 
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def abi(self) -> str:
+        """The type's code in ABI signature strings (`val` for a value)."""
+        return "val" if self.value == "value" else self.value
+
+    @classmethod
+    def _missing_(cls, value: object) -> Type | None:
+        return cls("value") if value == "val" else None
+
     @classmethod
     def from_source(cls, name: str) -> Type:
         """The IR type of a `.rps` type name (int, float, bool, void)."""
-        return {"int": cls.I64, "float": cls.F64, "bool": cls.BOOL, "void": cls.VOID}[name]
+        return {"int": cls.I64, "float": cls.F64, "bool": cls.BOOL, "void": cls.VOID, "str": cls.STR,
+                "obj": cls.OBJ, "value": cls.VALUE}[name]
 
 
 I64, F64, BOOL, VOID = Type.I64, Type.F64, Type.BOOL, Type.VOID
+STR, OBJ, VALUE = Type.STR, Type.OBJ, Type.VALUE
+#: The types of version 2 (heap code); a function using them runs only where the heap API is available.
+HEAP_TYPES = frozenset({STR, OBJ, VALUE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +216,8 @@ class FunctionRef:
 
     @property
     def signature(self) -> str:
-        """The plugin ABI's signature string, e.g. `i64(i64,i64)`."""
-        return f"{self.ret.value}({','.join(t.value for t in self.params)})"
+        """The plugin ABI's signature string, e.g. `i64(i64,i64)` (version 2: `obj(obj,str,val)`)."""
+        return f"{self.ret.abi}({','.join(t.abi for t in self.params)})"
 
 
 # ---------------------------------------------------------------- instructions
@@ -323,6 +340,59 @@ class Call:
     copy: int = 0
 
 
+#: Version 2's operations on the heap and on strings (`HeapOp.op`) -> the traps each can raise (the kinds of
+#: LANGUAGE.md's Version 2 tables). Their semantics is `rpsrt.model.heapapi.HeapRuntime`'s method of the
+#: same name (see docs/ir.md); `send` resolves the method, `call_method` then calls it.
+HEAP_OPS: dict[str, tuple[str, ...]] = {
+    "box": (), "box_int": ("int out of range",), "unbox": ("type mismatch",),
+    "is_int": (), "is_float": (), "is_str": (), "is_obj": (), "is_null": (), "value_eq": (), "obj_eq": (),
+    "str_concat": (), "str_len": (), "str_cmp": (), "str_of_int": (), "str_of_float": (),
+    "objref": ("unknown object",),
+    "get_attr": ("null object", "missing attribute", "type mismatch"), "set_attr": ("null object",),
+    "has": ("null object",), "remove": ("null object",), "get": ("null object", "not an attribute"),
+    "put": ("null object", "not an attribute"),
+    "length": ("null object",), "comp": ("null object", "index out of range"),
+    "set_comp": ("null object", "index out of range"), "append": ("null object",),
+    "new": ("not a class",), "class_of": ("null object",), "is_a": ("null object", "not a class"),
+    "superclass": ("null object", "not a class"), "send": ("null object", "no method"),
+    "oid": ("null object",), "space_of": ("null object",), "set_space": ("null object",),
+    "find": (), "make_class": ("not a class", "invalid name"), "make_symbol": ("invalid name", "name exists"),
+    "symbol_value": ("null object", "wrong payload"), "set_symbol_value": ("null object", "wrong payload"),
+    "add_root": ("null object",), "remove_root": ("null object",), "is_root": ("null object",),
+    "add_constant": ("null object",), "remove_constant": ("null object",), "is_constant": ("null object",),
+    "set_add": ("null object", "wrong payload"), "set_remove": ("null object", "wrong payload"),
+    "set_has": ("null object", "wrong payload"), "set_size": ("null object", "wrong payload"),
+    "log": (), "fail": ("failed",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HeapOp:
+    """A version-2 operation `op` (a key of `HEAP_OPS`) on `args`, with its result in `dest` (None: void) and
+    the `loc` every trap of the operation reports. `aux` is a static operand: the declared type of an
+    attribute read (`get_attr`), the wanted type (`unbox`), the comparison (`str_cmp`), the module's space OID
+    (`new`)."""
+
+    dest: Temp | None
+    op: str
+    args: tuple[Operand, ...]
+    loc: SourceLoc
+    aux: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallMethod:
+    """Call the function object `fn` (an obj: what `send` resolved) with `args` (the receiver first), as a
+    function of parameter types `params` and result `ret`."""
+
+    dest: Temp | None
+    fn: Operand
+    args: tuple[Operand, ...]
+    params: tuple[Type, ...]
+    ret: Type
+    loc: SourceLoc
+
+
 @dataclass(frozen=True, slots=True)
 class Poll:
     """Interrupt check on a loop back-edge: traps INTERRUPT at loc when the host's flag is set."""
@@ -347,7 +417,14 @@ class Ret:
     value: Operand | None
 
 
-Instr = Load | Store | BinOp | Cmp | UnOp | MinMax | Convert | Select | TrapIf | Call | Poll
+Instr = Load | Store | BinOp | Cmp | UnOp | MinMax | Convert | Select | TrapIf | Call | Poll | HeapOp | CallMethod
+
+
+def uses_heap(fn: Function) -> bool:
+    """Whether a function is version-2 heap code (a str, obj or value anywhere in it)."""
+    if any(t in HEAP_TYPES for t in (*fn.ref.params, fn.ref.ret)) or any(l.type in HEAP_TYPES for l in fn.locals):
+        return True
+    return any(isinstance(i, (HeapOp, CallMethod)) for b in fn.blocks for i in b.instrs)
 Terminator = Br | CondBr | Ret
 
 

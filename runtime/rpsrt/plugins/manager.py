@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rpsrt.abi import ThreadStates, call_with_rt, rt_key_cell
+from rpsrt.abi import HEAP_API_VERSION, ThreadStates, call_with_rt, rt_key_cell
+from rpsrt.heaphost import heap_op_address
 from rpsrt.errors import PluginError
 from rpsrt.rt import RpsRt, new_rt
 from rpsrt.plugins.elf import ElfFile, read_elf
@@ -95,6 +96,10 @@ class PluginApi(ctypes.Structure):
         ("argument", _ARGUMENT_FN),
         ("rt", ctypes.POINTER(RpsRt)),
         ("rt_key", ctypes.POINTER(ctypes.c_uint)),
+        # appended (version 2): the host heap API (rpsrt.heaphost)
+        ("heap_version", ctypes.c_uint32),
+        ("heap_reserved", ctypes.c_uint32),
+        ("heap_op", ctypes.c_void_p),
     ]
 
 
@@ -622,7 +627,7 @@ class PluginManager:
         try:
             api = PluginApi(ABI_VERSION, ctypes.sizeof(PluginApi), ctypes.c_void_p(host_id), self._c_register,
                             self._c_log, self._c_argument, ctypes.pointer(self.rt),
-                            ctypes.pointer(rt_key_cell()))
+                            ctypes.pointer(rt_key_cell()), HEAP_API_VERSION, 0, heap_op_address())
             plugin._api = api
             self._hosts[host_id] = plugin
             try:

@@ -26,7 +26,10 @@ from rpsrt.versions import release_text
 FUNCTION_MARKER = "/* rpsc:function "
 FUNCTION_END_MARKER = "/* rpsc:end "
 
-_C_TYPES = {I64: "int64_t", F64: "double", BOOL: "_Bool"}
+_C_TYPES = {I64: "int64_t", F64: "double", BOOL: "_Bool", ir.STR: "rps_handle", ir.OBJ: "rps_handle",
+            ir.VALUE: "rps_handle"}
+#: Version 2: the kind letter of a type in a `heap_op` call (rpsrt.abi.HEAP_OP_FN).
+_KIND = {I64: "i", F64: "f", BOOL: "b", ir.STR: "h", ir.OBJ: "h", ir.VALUE: "h", VOID: "v"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,7 @@ class _FunctionEmitter:
         self.bodies = bodies  # symbol -> function index, for the functions of this module
         self.body_name = body_name(index, copy)
         self.cross_calls = False
+        self.uses_heap = False
         self.temps: dict[str, str] = {}
         self.temp_types: dict[str, Type] = {}
         self.out_params: set[str] = set()  # temps written through a pointer (call results, checked ops)
@@ -197,7 +201,33 @@ class _FunctionEmitter:
         return name
 
     def op(self, o: ir.Operand) -> str:
+        if isinstance(o, ir.Const) and o.type in ir.HEAP_TYPES:
+            if o.type is ir.STR:  # a string constant: its handle, from the host
+                self.uses_heap = True
+                return f"rps_module_str(rt, {c_string('h|' + str(o.value))}, {self.name_var})"
+            return "INT64_C(0)"  # null
         return c_const(o) if isinstance(o, ir.Const) else self.temp(o)
+
+    def heap_call(self, code: int, kinds: str, aux: str | None, args: list[tuple[str, ir.Type]],
+                  dest: str | None, dest_type: ir.Type, loc: ir.SourceLoc) -> list[str]:
+        """One call of the host heap API: arguments as 64-bit words, a trap code ends the body."""
+        from rpsrt import abi
+
+        self.uses_heap = True
+        words = ", ".join(f"rps_f64_bits({a})" if t is F64 else f"(int64_t)({a})" for a, t in args) or "0"
+        where = c_string(str(loc))
+        lines = [f"{{ const int64_t rps_a[{max(len(args), 1)}] = {{{words}}}; int64_t rps_r = 0;",
+                 f"  int32_t rps_s = rps_module_heap({code}, {c_string(kinds + '|' + (aux or ''))}, &rps_r, "
+                 f"{len(args)}, rps_a, {self.name_var}, {where});",
+                 f"  if (rps_s != RPS_OK) rps_module_trap(rt, rps_s, {self.name_var}, {where});"]
+        if dest is not None:
+            conv = "rps_bits_f64(rps_r)" if dest_type is F64 else "(_Bool)(rps_r != 0)" if dest_type is BOOL \
+                else "rps_r"
+            lines.append(f"  {dest} = {conv}; }}")
+        else:
+            lines.append("}")
+        del abi
+        return lines
 
     def trap(self, code: TrapCode, loc: ir.SourceLoc | None) -> str:
         where = c_string(str(loc if loc is not None else self.fn.loc))
@@ -259,6 +289,29 @@ class _FunctionEmitter:
                     "    rps_module_rethrow(rt, st);"]
         if isinstance(ins, ir.Poll):
             return ["if (rt->interrupt)", "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
+        if isinstance(ins, ir.HeapOp):
+            from rpsrt.abi import HEAP_OP_CODES
+
+            d = self.temp(ins.dest) if ins.dest is not None else None
+            if ins.op == "box" and ins.args[0].type is not F64 and d is not None:
+                return [f"{d} = {self.op(ins.args[0])};"]  # a str or obj handle is already a value's
+            if ins.op == "obj_eq" and d is not None:
+                return [f"{d} = ({self.op(ins.args[0])} == {self.op(ins.args[1])});"]  # one handle per object
+            if ins.op == "is_null" and d is not None:
+                return [f"{d} = ({self.op(ins.args[0])} == 0);"]
+            op = "box_float" if ins.op == "box" else ins.op
+            dt = ins.dest.type if ins.dest is not None else VOID
+            kinds = _KIND[dt] + "".join(_KIND[a.type] for a in ins.args)
+            return self.heap_call(HEAP_OP_CODES[op], kinds, ins.aux, [(self.op(a), a.type) for a in ins.args],
+                                  d, dt, ins.loc)
+        if isinstance(ins, ir.CallMethod):
+            from rpsrt.abi import HEAP_OP_CODES
+
+            d = self.temp(ins.dest) if ins.dest is not None else None
+            args = [ins.fn, *ins.args]
+            kinds = _KIND[ins.ret] + "".join(_KIND[a.type] for a in args)
+            return self.heap_call(HEAP_OP_CODES["call_method"], kinds, None, [(self.op(a), a.type) for a in args],
+                                  d, ins.ret, ins.loc)
         raise TypeError(f"unknown IR instruction {ins!r}")
 
     def terminator(self, t: ir.Terminator | None) -> list[str]:
@@ -424,6 +477,7 @@ def emit_c(module: ir.Module, *, default_depth_limit: int = 10_000,
         externs=externs,
         extensions=extensions,
         cross_calls=cross_calls,
+        uses_heap=any(e.uses_heap for e in emitters),
     )
     return CSources(
         module_oid=module.oid,

@@ -71,8 +71,16 @@ class NativeEngine:
 
     def __init__(self, store_dir: str | os.PathLike[str], *, recursion_limit: int = DEFAULT_RECURSION_LIMIT,
                  plugin_paths: Sequence[str | os.PathLike[str]] = (), manager: Any = None,
-                 interruptible: bool = True, build_dir: str | os.PathLike[str] | None = None) -> None:
+                 interruptible: bool = True, build_dir: str | os.PathLike[str] | None = None,
+                 runtime: Any = None) -> None:
         from rpsrt.plugins import PluginManager, inspect_native
+
+        self.host: Any = None
+        if runtime is not None:  # version 2: the heap this engine's code works on (rpsrt.heaphost)
+            from rpsrt.heaphost import HeapHost
+
+            self.host = HeapHost(runtime, self._call_object, self._call_raw)
+        self._raw: dict[Any, Any] = {}
 
         self.store = Path(store_dir)
         bdir = Path(build_dir) if build_dir is not None else self.store / "build"
@@ -139,11 +147,32 @@ class NativeEngine:
             raise
         vals = coerce_args(ref, args)
         target = self._callable(ref)
+        if self.host is not None:
+            target = self._heap_call(ref, target)
         if not self.interruptible:
             return self._run(target, vals)
         # From the main thread, the call runs in a worker so that Ctrl-C can set the interrupt flag: the
         # compiled loop then traps INTERRUPT at its next back-edge and KeyboardInterrupt is raised.
         return self.manager.call_interruptibly(self._run, target, vals)
+
+    def _heap_call(self, ref: ir.FunctionRef, target: Any) -> Any:
+        """`target` (a native caller) taking and giving Python values: str/obj/value as the host's handles,
+        with the host installed for the outermost call and its handle table emptied after it."""
+        from rpsrt.heaphost import wrap_call
+
+        return wrap_call(self.host, [t in ir.HEAP_TYPES for t in ref.params], ref.ret in ir.HEAP_TYPES, target)
+
+    def _call_raw(self, fnobj: Any, words: list[Any]) -> Any:
+        """Run the stored function object `fnobj` natively with ABI words (a send from compiled code)."""
+        f = self._raw.get(fnobj.oid)  # type: ignore[attr-defined]
+        if f is None:
+            f = self._raw[fnobj.oid] = self._callable(self.function_ref(ir.symbol_of(str(fnobj.oid))))
+        return f(*words)
+
+    def _call_object(self, fnobj: Any, args: list[Any]) -> Any:
+        """Run the stored function object `fnobj` natively (a method send from native code)."""
+        ref = self.function_ref(ir.symbol_of(str(fnobj.oid)))
+        return self._heap_call(ref, self._callable(ref))(*args)
 
     def _run(self, target: Any, vals: list[Scalar]) -> Scalar | None:
         # (the callable runs on this thread's state, and resets it after a trap: rpsrt.abi.ThreadStates)

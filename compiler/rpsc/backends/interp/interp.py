@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from rpsrt.model.heapapi import kind_of, values_equal
 from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, Trap
 
 from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
@@ -58,6 +59,8 @@ def _const(c: ir.Const) -> str:
         return repr(f)
     if c.type is ir.BOOL:
         return "True" if v else "False"
+    if c.type in ir.HEAP_TYPES:
+        return repr(v)  # a str, or None (null)
     return repr(int(v))
 
 
@@ -196,7 +199,54 @@ class _FnCodegen:
             return [f"{ind}{self.temp(ins.dest)} = {call}" if ins.dest is not None else f"{ind}{call}"]
         if isinstance(ins, ir.Poll):
             return [f"{ind}if _intr[0]: _poll({self.name}, {str(ins.loc)!r})"]
+        if isinstance(ins, ir.HeapOp):
+            return [f"{ind}{self.temp(ins.dest) + ' = ' if ins.dest is not None else ''}{self.heap_op(ins)}"]
+        if isinstance(ins, ir.CallMethod):
+            args = ", ".join(self.op(a) for a in ins.args)
+            sig = repr(ir.FunctionRef("", "", "", ins.params, ins.ret, "").signature)
+            call = f"_method({self.op(ins.fn)}, {sig}, {self.name}, {str(ins.loc)!r})({args})"
+            return [f"{ind}{self.temp(ins.dest)} = {call}" if ins.dest is not None else f"{ind}{call}"]
         raise ValueError(f"unknown instruction {ins!r}")
+
+    def heap_op(self, ins: ir.HeapOp) -> str:
+        """Python for one version-2 operation: inline for pure ones, else a `HeapRuntime` method."""
+        a = [self.op(x) for x in ins.args]
+        op = ins.op
+        if op == "box":
+            return a[0]
+        if op in ("is_int", "is_float", "is_str", "is_obj", "is_null"):
+            kind = {"is_int": "int", "is_float": "float", "is_str": "string", "is_obj": "object",
+                    "is_null": "null"}[op]
+            return f"_kind_of({a[0]}) == {kind!r}"
+        if op == "value_eq":
+            return f"_values_equal({a[0]}, {a[1]})"
+        if op == "obj_eq":
+            return f"{a[0]} is {a[1]}"
+        if op == "str_concat":
+            return f"{a[0]} + {a[1]}"
+        if op == "str_len":
+            return f"len({a[0]})"
+        if op == "str_cmp":
+            sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[ins.aux or "eq"]
+            return f"{a[0]} {sym} {a[1]}"
+        if op == "str_of_int":
+            return f"str({a[0]})"
+        if op == "str_of_float":
+            return f"_float_text({a[0]})"
+        head = f"{self.name}, {str(ins.loc)!r}"
+        if op == "unbox":
+            return f"_H.unbox({head}, {a[0]}, {ins.aux!r})"
+        if op == "get_attr":
+            return f"_H.get_attr({head}, {a[0]}, {a[1]}, {ins.aux!r})"
+        if op == "objref":
+            return f"_H.objref({head}, {ins.aux!r})"
+        if op == "new":
+            space = f"_H.objref({head}, {ins.aux!r})" if ins.aux else "None"
+            return f"_H.new({head}, {', '.join([a[0], space, *a[1:]])})"
+        if op == "send":
+            return f"_H.method({head}, {a[0]}, {a[1]})"
+        meth = {"length": "length", "comp": "comp", "set_comp": "set_comp"}.get(op, op)
+        return f"_H.{meth}({', '.join([head, *a])})"
 
     def _ret(self, t: ir.Ret, ind: str) -> list[str]:
         v = "" if t.value is None else " " + self.op(t.value)
@@ -251,7 +301,8 @@ class _FnCodegen:
                f"        if d == {_DEEP}: _deep()",
                "    _depth = d + 1"]
         for loc in fn.locals[nparams:]:
-            zero = "0.0" if loc.type is ir.F64 else "False" if loc.type is ir.BOOL else "0"
+            zero = "0.0" if loc.type is ir.F64 else "False" if loc.type is ir.BOOL else \
+                "None" if loc.type in ir.HEAP_TYPES else "0"
             out.append(f"    l{loc.index} = {zero}")
         self.blocks = {b.label: b for b in fn.blocks}
         self.entry = fn.blocks[0].label
@@ -371,7 +422,8 @@ class _Worker:
 class Interpreter:
     """Runs IR modules (an `rpsc.backends.engine.Engine`): `call`, `interrupt`, `close`."""
 
-    def __init__(self, modules: Sequence[ir.Module], *, recursion_limit: int = DEFAULT_RECURSION_LIMIT) -> None:
+    def __init__(self, modules: Sequence[ir.Module], *, recursion_limit: int = DEFAULT_RECURSION_LIMIT,
+                 runtime: Any = None) -> None:
         if recursion_limit < 1:
             raise ValueError("the recursion limit must be at least 1")
         self.modules = list(modules)
@@ -381,7 +433,8 @@ class Interpreter:
         ns: dict[str, Any] = {
             "_Trap": Trap, "_NAN": math.nan, "_INF": math.inf, "_fdiv0": _fdiv0, "_sqrt": _sqrt,
             "_fabs": math.fabs, "_intr": self._intr, "_depth": 0, "_poll": self._poll,
-            "_deep": self._deep,
+            "_deep": self._deep, "_H": runtime, "_kind_of": kind_of, "_values_equal": values_equal,
+            "_float_text": repr, "_method": self._method,
         }
         exec(compile(src, "<rpsc-interp>", "exec"), ns)  # noqa: S102 - our own generated code
         self._ns = ns
@@ -402,6 +455,13 @@ class Interpreter:
         need = self.recursion_limit + 500
         if sys.getrecursionlimit() < need:
             sys.setrecursionlimit(need)
+
+    def _method(self, fnobj: Any, signature: str, name: str, loc: str) -> Any:
+        """The Python function of the method a send resolved (a stored `code_function` object)."""
+        pyname = self._names.get(ir.symbol_of(str(fnobj.oid))) if fnobj is not None else None
+        if pyname is None:
+            raise EngineError(f"{name} at {loc}: the method {fnobj!r} is not a loaded function")
+        return self._ns[pyname]
 
     def _poll(self, name: str, loc: str) -> None:
         self._intr[0] = False

@@ -52,9 +52,11 @@ def _thread_field(index: int, rt: str = "%rt") -> str:
 
 _F_LIMIT = _rt_field(RT_LIMIT)
 
-_REG = {ir.I64: "i64", ir.F64: "double", ir.BOOL: "i1"}
-_ABI = {t: abi.TYPES[t.value].llvm for t in (ir.I64, ir.F64, ir.BOOL)}  # bool: i8 (C's _Bool, zeroext)
-_ZERO = {ir.I64: "0", ir.F64: "0.0", ir.BOOL: "false"}
+_REG = {ir.I64: "i64", ir.F64: "double", ir.BOOL: "i1", ir.STR: "i64", ir.OBJ: "i64", ir.VALUE: "i64"}
+_ABI = {t: abi.TYPES[t.abi].llvm for t in _REG}  # bool: i8 (C's _Bool, zeroext); str/obj/value: handles
+_ZERO = {ir.I64: "0", ir.F64: "0.0", ir.BOOL: "false", ir.STR: "0", ir.OBJ: "0", ir.VALUE: "0"}
+#: Version 2: the kind letter of a type in a `heap_op` call (rpsrt.abi.HEAP_OP_FN).
+_KIND = {ir.I64: "i", ir.F64: "f", ir.BOOL: "b", ir.STR: "h", ir.OBJ: "h", ir.VALUE: "h", ir.VOID: "v"}
 _ICMP = {"eq": "eq", "ne": "ne", "lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge"}
 _FCMP = {"eq": "oeq", "ne": "une", "lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge"}
 _INT_BINOPS = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor",
@@ -105,11 +107,12 @@ def impl_return_type(ret: ir.Type) -> str:
 class _Module:
     """Module-level state of one emission: private strings and the intrinsics used."""
 
-    __slots__ = ("strings", "intrinsics")
+    __slots__ = ("strings", "intrinsics", "uses_heap")
 
     def __init__(self) -> None:
         self.strings: dict[str, str] = {}     # text -> global name
         self.intrinsics: set[str] = set()
+        self.uses_heap = False
 
     def string(self, text: str) -> str:
         """`@.str.N`, a private NUL-terminated constant holding `text` (deduplicated)."""
@@ -188,6 +191,10 @@ class _FunctionEmitter:
 
     def value(self, op: ir.Operand) -> str:
         if isinstance(op, ir.Const):
+            if op.type is ir.STR:  # a string constant: its handle, asked of the host
+                return self.heap_call("str_const", "h", str(op.value), [], ir.STR, self.fn.loc)
+            if op.type in ir.HEAP_TYPES:
+                return "0"  # null
             if op.type is ir.BOOL:
                 return "true" if op.value else "false"
             if op.type is ir.F64:
@@ -291,12 +298,76 @@ class _FunctionEmitter:
             self.unlikely(self.value(ins.cond), self.trap_block(ins.code, ins.loc))
         elif isinstance(ins, ir.Call):
             self.call(ins)
+        elif isinstance(ins, ir.HeapOp):
+            self.heap_op(ins)
+        elif isinstance(ins, ir.CallMethod):
+            args = [ins.fn, *ins.args]
+            kinds = _KIND[ins.ret] + "".join(_KIND[a.type] for a in args)
+            r = self.heap_call("call_method", kinds, "", args, ins.ret, ins.loc)
+            if ins.dest is not None:
+                self.temps[ins.dest.name] = r
         elif isinstance(ins, ir.Poll):
             flag = self.tmp(f"load volatile i32, ptr {self.tmp(_thread_field(RT_INTERRUPT))}, align 4")
             hit = self.tmp(f"icmp ne i32 {flag}, 0")
             self.unlikely(hit, self.trap_block(TrapCode.INTERRUPT, ins.loc))
         else:
             raise TypeError(f"unknown IR instruction {ins!r}")
+
+    def heap_op(self, ins: ir.HeapOp) -> None:
+        """A version-2 operation: inline when it needs no host (handles), else one call of `heap_op`."""
+        d = ins.dest
+        a = ins.args
+        if ins.op == "box" and a[0].type is not ir.F64 and d is not None:
+            self.temps[d.name] = self.value(a[0])  # a str or obj handle is already a value's
+            return
+        if ins.op == "obj_eq" and d is not None:
+            self.define(d, f"icmp eq i64 {self.value(a[0])}, {self.value(a[1])}")
+            return
+        if ins.op == "is_null" and d is not None:
+            self.define(d, f"icmp eq i64 {self.value(a[0])}, 0")
+            return
+        op = "box_float" if ins.op == "box" else ins.op
+        rt = d.type if d is not None else ir.VOID
+        kinds = _KIND[rt] + "".join(_KIND[x.type] for x in a)
+        r = self.heap_call(op, kinds, ins.aux or "", list(a), rt, ins.loc)
+        if d is not None:
+            self.temps[d.name] = r
+
+    def heap_call(self, op: str, kinds: str, aux: str, args: list[ir.Operand], ret: ir.Type,
+                  loc: ir.SourceLoc) -> str:
+        """Call the host heap API (`@rps_heap_op`); a non-zero status traps with that code at `loc`."""
+        self.mod.uses_heap = True
+        if "%heap.res" not in "".join(self.entry):
+            self.entry.append("  %heap.res = alloca i64")
+        n = len(args)
+        words = self.fresh()
+        self.entry.append(f"  {words} = alloca [{max(n, 1)} x i64]")
+        for i, x in enumerate(args):
+            v = self.value(x)
+            if x.type is ir.F64:
+                v = self.tmp(f"bitcast double {v} to i64")
+            elif x.type is ir.BOOL:
+                v = self.tmp(f"zext i1 {v} to i64")
+            slot = self.tmp(f"getelementptr inbounds [{max(n, 1)} x i64], ptr {words}, i32 0, i32 {i}")
+            self.emit_line(f"store i64 {v}, ptr {slot}")
+        fp = self.tmp(f'load ptr, ptr @"{abi.HEAP_OP_SYMBOL}"')
+        fname, where = self.mod.string(self.fn.name), self.mod.string(str(loc))
+        aux_s = self.mod.string(f"{kinds}|{aux}")
+        status = self.tmp(f"call i32 {fp}(i32 {abi.HEAP_OP_CODES[op]}, ptr {aux_s}, ptr %heap.res, i32 {n}, "
+                          f"ptr {words}, ptr {fname}, ptr {where})")
+        failed = self.tmp(f"icmp ne i32 {status}, 0")
+        label = self.label("heaptrap.")
+        self.traps += [f"{label}:", f'  call void @"rpsc.trap"(ptr %rt, i32 {status}, ptr {fname}, ptr {where})',
+                       "  unreachable"]
+        self.unlikely(failed, label)
+        if ret is ir.VOID:
+            return "0"
+        w = self.tmp("load i64, ptr %heap.res")
+        if ret is ir.F64:
+            return self.tmp(f"bitcast i64 {w} to double")
+        if ret is ir.BOOL:
+            return self.tmp(f"icmp ne i64 {w}, 0")
+        return w
 
     def binop(self, ins: ir.BinOp) -> None:
         op = ins.op
@@ -503,6 +574,8 @@ def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
         parts.append(_emit_wrapper(fn, body_name(fn.symbol)))
         if timings is not None:
             timings[fn.name] = (time.perf_counter() - t0) * 1e3
+    if mod.uses_heap:  # version 2: the host heap API (a process-wide cell the JIT defines)
+        parts.insert(2, f'@"{abi.HEAP_OP_SYMBOL}" = external global ptr')
     parts += [f"declare double @{name}(double)" for name in sorted(mod.intrinsics)]
     parts += mod.string_globals()
     parts.append(_COLD_WEIGHTS)

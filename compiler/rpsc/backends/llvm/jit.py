@@ -46,12 +46,13 @@ from rpsrt.errors import DEFAULT_RECURSION_LIMIT
 from rpsrt.rt import new_rt
 
 from rpsc.backends.llvm.cache import ObjectCache, TargetKey, cache_key, ir_digest
+from rpsrt.abi import HEAP_OP_SYMBOL
 from rpsc.backends.llvm.codegen import RT_SYMBOL, RT_TYPE, emit_llvm
 from rpsc.ir.passes import copies_for_level, gains_copies
 
 _RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n@{abi.RT_KEY_SYMBOL} = extern_weak global i32\n'
 #: The ctypes type of each value type (`rpsrt.abi`: bool is C's _Bool, ctypes.c_bool).
-_CTYPE: dict[ir.Type, Any] = {t: abi.CTYPES[t.value] for t in (ir.I64, ir.F64, ir.BOOL)}
+_CTYPE: dict[ir.Type, Any] = {t: abi.CTYPES[t.abi] for t in (ir.I64, ir.F64, ir.BOOL, ir.STR, ir.OBJ, ir.VALUE)}
 _NATIVE_LOCK = threading.Lock()
 
 #: Calls through an engine's Python callables into one tier-up-eligible module before it is recompiled at
@@ -224,7 +225,8 @@ class JitEngine:
     def __init__(self, modules: Sequence[ir.Module], *, opt_level: int = 2, cache_dir: str | Path | None = None,
                  eager: bool = False, recursion_limit: int = DEFAULT_RECURSION_LIMIT,
                  tier_up_calls: int = DEFAULT_TIER_UP_CALLS, interruptible: bool = False,
-                 agenda: Agenda | None = None, entry_poll: bool = True) -> None:
+                 agenda: Agenda | None = None, entry_poll: bool = True,
+                 runtime: object = None) -> None:
         if not 0 <= opt_level <= 3:
             raise ValueError(f"optimisation level must be 0..3, got {opt_level}")
         if not 1 <= recursion_limit < 2**31:
@@ -246,6 +248,13 @@ class JitEngine:
         #: The calling threads' own states (see the module docstring).
         self.thread_states = abi.ThreadStates(self.rt)
         self._key_addr = ctypes.addressof(abi.rt_key_cell())
+        # Version 2: the host heap API, reached by compiled code through the `rps_heap_op` global (a cell
+        # holding the address of rpsrt.heaphost's entry); the host of this engine's heap, if it has one.
+        from rpsrt.heaphost import HeapHost, heap_op_cell_address
+
+        llvm.add_symbol(HEAP_OP_SYMBOL, heap_op_cell_address())  # process-wide, like the entry itself
+        self.host = HeapHost(runtime, self._call_object, self._call_raw) if runtime is not None else None  # type: ignore[arg-type]
+        self._raw: dict[Any, Callable[..., Scalar | None]] = {}
         self._module_of: dict[str, ir.Module] = {f.ref.symbol: m for m in self.modules for f in m.functions}
         self._loaded: set[str] = set()
         self._pending: dict[str, _Pending] = {}
@@ -520,7 +529,7 @@ class JitEngine:
         addr = (tier2 or self._ee).get_function_address(ref.symbol)
         if not addr:
             raise EngineError(f"{ref.name} ({ref.symbol}) was not compiled")
-        proto = abi.cfunctype([t.value for t in ref.params], ref.ret.value)   # result: a POINTER(T)
+        proto = abi.cfunctype([t.abi for t in ref.params], ref.ret.abi)   # result: a POINTER(T)
         tier = self._tier_of(module) if tier2 is None else None
         if tier is None:
             return self._plain_callable(ref, proto(addr))
@@ -582,9 +591,30 @@ class JitEngine:
     def call(self, fn: str | ir.FunctionRef, args: Sequence[Scalar] = ()) -> Scalar | None:
         """Run `fn` with `args`; its result (None for void); rpsrt.Trap on a trap."""
         ref = self._resolve(fn)
+        target = self.function(ref)
+        if self.host is not None:
+            target = self._heap_wrap(ref, target)
         if self.interruptible:  # Ctrl-C in the main thread: KeyboardInterrupt, the engine stays usable
-            return abi.call_with_rt(self.thread_states, self.function(ref), coerce_args(ref, args))
-        return self.function(ref)(*coerce_args(ref, args))
+            return abi.call_with_rt(self.thread_states, target, coerce_args(ref, args))
+        return target(*coerce_args(ref, args))
+
+    def _heap_wrap(self, ref: ir.FunctionRef, target: Callable[..., Scalar | None]) -> Callable[..., Scalar | None]:
+        from rpsrt.heaphost import wrap_call
+
+        assert self.host is not None
+        return wrap_call(self.host, [t in ir.HEAP_TYPES for t in ref.params], ref.ret in ir.HEAP_TYPES, target)
+
+    def _call_raw(self, fnobj: object, words: list[object]) -> object:
+        """Run the stored function object `fnobj` natively with ABI words (a send from compiled code)."""
+        f = self._raw.get(fnobj.oid)  # type: ignore[attr-defined]
+        if f is None:
+            f = self._raw[fnobj.oid] = self.function(self._resolve(ir.symbol_of(str(fnobj.oid))))  # type: ignore[attr-defined]
+        return f(*words)
+
+    def _call_object(self, fnobj: object, args: list[object]) -> object:
+        """Run the stored function object `fnobj` natively (a method send from compiled code)."""
+        ref = self._resolve(ir.symbol_of(str(fnobj.oid)))  # type: ignore[attr-defined]
+        return self._heap_wrap(ref, self.function(ref))(*args)
 
     def interrupt(self, thread: threading.Thread | int | None = None) -> None:
         """Thread-safe: the running calls (or else the next ones) trap INTERRUPT at their next poll (loop

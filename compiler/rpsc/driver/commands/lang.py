@@ -57,6 +57,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="JIT object cache (default: $RPSC_CACHE_DIR, else $XDG_CACHE_HOME/rpsc)")
     p.add_argument("--no-cache", action="store_true", help="JIT: neither read nor write the object cache")
     p.add_argument("--json", action="store_true", help="print the result or the trap as JSON (docs/json-output.md)")
+    p.add_argument("--commit", action="store_true",
+                   help="dump the heap's changes into the store after the function returns (atomically); "
+                        "without it the changes are only reported")
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="make new OIDs deterministic")
+    p.add_argument("--clock", type=float, default=None, metavar="T",
+                   help="the mtime that changes write (default: the wall clock)")
     p.add_argument("function", metavar="FUNC", help="`name`, `module.name` or `rpsfn_<oid>`")
     p.add_argument("args", nargs="*", metavar="ARG", help="the arguments")
     p.set_defaults(handler=run_run)
@@ -205,9 +211,14 @@ def run_run(args: argparse.Namespace) -> int:
 
     if args.recursion_limit is not None and not 1 <= args.recursion_limit < 2**31:
         raise EngineError(f"--recursion-limit must be between 1 and {2**31 - 1}, got {args.recursion_limit}")
+    from rpsc.ir import ir as _ir
+
     heap = _load(args.store)
     modules = ir_modules(heap)
     ref = resolve_function(modules, args.function)
+    heap_code = any(_ir.uses_heap(f) for m in modules for f in m.functions)
+    if heap_code or args.commit or args.seed is not None or args.clock is not None:
+        return _run_on_heap(args, heap, modules, ref)
     values = parse_args(ref, args.args)
     engine = make_engine(args.backend, args.store, modules, args.recursion_limit,
                          cache_dir=args.cache_dir, use_cache=not args.no_cache)
@@ -238,6 +249,65 @@ def run_run(args: argparse.Namespace) -> int:
         return 0
     finally:
         engine.close()
+
+
+def _run_on_heap(args: argparse.Namespace, heap: Any, modules: list[Any], ref: Any) -> int:
+    """`rpsc run` of version-2 code: the call runs against the loaded heap inside a transaction; a trap
+    writes nothing (exit 3); `--commit` dumps the changes atomically, else they are reported."""
+    from rpsrt.store.writer import update_lock
+
+    with update_lock(args.store) if args.commit else contextlib.nullcontext():
+        if args.commit:  # load again under the store's lock: no concurrent update is lost
+            heap = _load(args.store)
+        return _run_locked(args, heap, modules, ref)
+
+
+def _run_locked(args: argparse.Namespace, heap: Any, modules: list[Any], ref: Any) -> int:
+    from rpsc.backends.engine import call_interruptibly, format_result, parse_args
+    from rpsrt.errors import DEFAULT_RECURSION_LIMIT, Trap
+    from rpsrt.model.heapapi import HeapRuntime, changes, transaction
+    from rpsrt.store.writer import dump_store
+
+    values = parse_args(ref, args.args, heap)
+    runtime = HeapRuntime(heap, seed=args.seed, clock=args.clock)
+    limit = DEFAULT_RECURSION_LIMIT if args.recursion_limit is None else args.recursion_limit
+    backend = args.backend or "interp"
+    if backend == "interp":
+        from rpsc.backends.interp.interp import Interpreter
+
+        engine: Any = Interpreter(modules, recursion_limit=limit, runtime=runtime)
+    elif backend == "c":
+        from rpsc.backends.c.native import NativeEngine
+
+        engine = NativeEngine(args.store, recursion_limit=limit, runtime=runtime)
+    else:
+        from rpsc.backends.llvm.cache import default_cache_dir
+        from rpsc.backends.llvm.jit import JitEngine
+
+        cache = (args.cache_dir or default_cache_dir()) if not args.no_cache else None
+        engine = JitEngine(modules, recursion_limit=limit, cache_dir=cache, runtime=runtime)
+    try:
+        try:
+            with transaction(heap) as before:
+                ok, value = call_interruptibly(engine, lambda: engine.call(ref, values), ())
+                if not ok:
+                    raise value  # type: ignore[misc]  # undone by the transaction
+        except Trap as trap:
+            print(f"{trap.location}: trap: {trap.kind} in {trap.function}", file=sys.stderr)
+            return 3
+        text = format_result(value, ref.ret)  # type: ignore[arg-type]
+        if text:
+            print(text)
+        diff = changes(before, heap)
+        if args.commit:
+            if not diff.empty():
+                dump_store(heap, args.store, locked=True)
+        else:
+            for line in diff.lines():
+                print(f"rpsc: {line} (not written: run with --commit to dump)", file=sys.stderr)
+    finally:
+        engine.close()
+    return 0
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -16,6 +16,26 @@ typedef int32_t rps_status;
 #define RPS_TRAP_CONVERSION 2
 #define RPS_TRAP_RECURSION 3
 #define RPS_TRAP_INTERRUPT 4
+/* Version 2's traps on the heap (rpsrt.errors TRAP_NULL_OBJECT .. TRAP_FAILED), as the host heap API
+ * returns them; its detail (an attribute's name, the kinds of a mismatch) stays with the host. */
+#define RPS_TRAP_NULL_OBJECT 5
+#define RPS_TRAP_FAILED 17
+/* The host heap API raised something that is not a trap (rpsrt.abi.HEAP_HOST_ERROR). */
+#define RPS_HEAP_HOST_ERROR 100
+
+/* Version 2: a str, an obj or a value crosses the ABI as a handle of the host's table (0: null). */
+typedef int64_t rps_handle;
+
+/* The host heap API (rpsrt.abi.HEAP_OP_FN): operation `op` (rpsrt.abi.HEAP_OP_NAMES), `aux` =
+ * "KINDS|STATIC" (result kind, then one letter per argument: i int, f float bits, b bool, h handle,
+ * v void), the arguments as 64-bit words; 0 or a trap code. */
+typedef int32_t (*rps_heap_op_fn)(int32_t op, const char *aux, int64_t *result, int32_t nargs,
+                                  const int64_t *args, const char *function, const char *location);
+#define RPS_HEAP_API_VERSION 1
+#define RPS_HEAP_OP_STR_CONST 53
+
+static inline int64_t rps_f64_bits(double f) { int64_t i; __builtin_memcpy(&i, &f, sizeof i); return i; }
+static inline double rps_bits_f64(int64_t i) { double f; __builtin_memcpy(&f, &i, sizeof f); return f; }
 
 /* Run-time state of compiled code: one shared by every module of one host (api->rt: the recursion
  * limit, and the state of callers that bound none), and one per calling thread, which the host binds to

@@ -1,0 +1,321 @@
+"""The host side of the heap API that native code (JIT and C plugins) calls: handles and `heap_op`.
+
+Native code never sees a Python object. A `str`, `obj` or `value` crosses the boundary as a *handle*: an
+int64 index into `HeapHost.handles`, the table of the current outermost call (0 is null; an object always
+gets the same handle, so `==` on objects compares handles). The table holds a strong reference to every
+value handed out, so whatever native code holds stays alive until the outermost call returns; then
+`reset()` empties it (a handle must not be kept across calls). Every operation goes through one C entry,
+`heap_op` (`rpsrt.abi.HEAP_OP_FN`), which decodes its arguments by the kind letters native code passes,
+runs `HeapRuntime.dispatch` (the interpreter's semantics, the same code) and encodes the result.
+
+A trap inside an operation is remembered (`pending`, with its function, location and detail) and its code
+returned; the native caller raises the remembered trap when the call unwinds. Any other exception
+(KeyboardInterrupt, an engine error) is remembered too and `HEAP_HOST_ERROR` returned.
+
+`heap_op_trampoline()` is the one ctypes callback of the process: it forwards to the host installed with
+`install(host)` (one heap run at a time), so its address can be handed out once (rps_plugin_api's
+`heap_op`, the JIT's `rps_heap_op` global).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from rpsrt import abi
+from rpsrt.errors import TRAP_RECURSION, Trap
+from rpsrt.model.heapapi import HeapRuntime
+from rpsrt.model.objects import RpsObject
+
+_D2I = struct.Struct("<d")
+_Q = struct.Struct("<q")
+
+
+def _cstr(addr: int | None) -> bytes:
+    """The NUL-terminated string at `addr` (the strings of generated code are constants: their address
+    identifies them)."""
+    return ctypes.string_at(addr) if addr else b""
+
+
+def f2bits(f: float) -> int:
+    return int(_Q.unpack(_D2I.pack(f))[0])
+
+
+def bits2f(i: int) -> float:
+    return float(_D2I.unpack(_Q.pack(i))[0])
+
+
+class HeapHost:
+    """Handles and the `heap_op` entry for one `HeapRuntime` (see the module docstring).
+
+    `call_function(fn_object, args)` runs a stored function natively (for `call_method`): the engine's."""
+
+    def __init__(self, runtime: HeapRuntime, call_function: Callable[[RpsObject, list[Any]], Any] | None = None,
+                 call_raw: Callable[[RpsObject, list[Any]], Any] | None = None):
+        self.runtime = runtime
+        self.call_function = call_function
+        #: `call_raw(fn_object, words)`: run a stored function natively with ABI words (handles as they are)
+        #: and give its ABI result: a method send from native code without converting handles
+        self.call_raw = call_raw
+        self.handles: list[Any] = [None]
+        self._objects: dict[int, int] = {}
+        self.pending: BaseException | None = None
+        self.depth = 0
+        self._sites: dict[tuple[Any, ...], tuple[str, str, str, str, str]] = {}
+
+    def reset(self) -> None:
+        del self.handles[1:]
+        self._objects.clear()
+        self.pending = None
+
+    def handle(self, v: Any) -> int:
+        if v is None:
+            return 0
+        if isinstance(v, RpsObject):
+            h = self._objects.get(id(v))
+            if h is None:
+                h = self._objects[id(v)] = len(self.handles)
+                self.handles.append(v)
+            return h
+        self.handles.append(v)
+        return len(self.handles) - 1
+
+    def value(self, h: int) -> Any:
+        return self.handles[h]
+
+    def encode(self, v: Any, kind: str) -> int:
+        if kind == "h":
+            return self.handle(v)
+        if kind == "f":
+            return f2bits(v)
+        if kind == "b":
+            return 1 if v else 0
+        if kind == "v":
+            return 0
+        return int(v)
+
+    def decode(self, w: int, kind: str) -> Any:
+        if kind == "h":
+            return self.handles[w]
+        if kind == "f":
+            return bits2f(w)
+        if kind == "b":
+            return bool(w)
+        return w
+
+    def op(self, code: int, aux: int | None, result: Any, nargs: int, args: Any, fn: int | None,
+           loc: int | None) -> int:
+        try:
+            key = (code, aux, fn, loc)
+            site = self._sites.get(key)
+            if site is None:  # parse a call site once: its operation, kinds, static operand, names
+                text = _cstr(aux).decode("utf-8")
+                kinds, _, static = text.partition("|")
+                site = self._sites[key] = (abi.HEAP_OP_NAMES[code], kinds, static,
+                                           _cstr(fn).decode("utf-8", "replace"),
+                                           _cstr(loc).decode("utf-8", "replace"))
+            name, kinds, static, fname, where = site
+            handles = self.handles
+            if name == "call_method" and self.call_raw is not None:
+                if self.depth >= (sys.getrecursionlimit() - 200) // 16:
+                    raise Trap(TRAP_RECURSION, fname, where)
+                words = [args[i] if kinds[1 + i] == "h" else self.decode(args[i], kinds[1 + i])
+                         for i in range(1, nargs)]
+                self.depth += 1
+                try:
+                    r = self.call_raw(handles[args[0]], words)
+                except (RecursionError, ctypes.ArgumentError):
+                    raise Trap(TRAP_RECURSION, fname, where) from None
+                finally:
+                    self.depth -= 1
+                k = kinds[0]
+                result[0] = r if k == "h" else self.encode(r, k)
+                return 0
+            vals = [handles[args[i]] if kinds[1 + i] == "h" else self.decode(args[i], kinds[1 + i])
+                    for i in range(nargs)]
+            if name == "call_method":
+                if self.call_function is None:
+                    raise RuntimeError("no native function caller for a method send")
+                if self.depth >= (sys.getrecursionlimit() - 200) // 16:
+                    # sends nested through the host use Python's stack (about 16 frames a level)
+                    raise Trap(TRAP_RECURSION, fname, where)
+                try:
+                    r = self.call_function(vals[0], vals[1:])
+                except (RecursionError, ctypes.ArgumentError):
+                    # sends nested through the host use Python's stack: too deep is a recursion trap (at
+                    # the send, where the interpreter reports it at the callee's entry)
+                    raise Trap(TRAP_RECURSION, fname, where) from None
+            else:
+                r = self.runtime.dispatch(name, static, fname, where, vals)
+            k = kinds[0]
+            result[0] = self.handle(r) if k == "h" else self.encode(r, k)
+            return 0
+        except Trap as trap:
+            if self.pending is None:
+                self.pending = trap
+            return trap.code
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the native caller
+            if self.pending is None:
+                self.pending = exc
+            return abi.HEAP_HOST_ERROR
+
+    def take_pending(self) -> BaseException | None:
+        p, self.pending = self.pending, None
+        return p
+
+
+_current: list[HeapHost | None] = [None]
+_lock = threading.Lock()
+_trampoline: list[Any] = []
+
+
+def _forward(code: int, aux: int | None, result: Any, nargs: int, args: Any, fn: int | None,
+             loc: int | None) -> int:
+    host = _current[0]
+    if host is None:
+        return abi.HEAP_HOST_ERROR
+    return host.op(code, aux, result, nargs, args, fn, loc)
+
+
+def heap_op_trampoline() -> Any:
+    """The process's one `heap_op` callback (a ctypes function pointer, kept alive here)."""
+    with _lock:
+        if not _trampoline:
+            _trampoline.append(abi.HEAP_OP_FN(_forward))
+        return _trampoline[0]
+
+
+def trampoline_address() -> int:
+    return int(ctypes.cast(heap_op_trampoline(), ctypes.c_void_p).value or 0)
+
+
+def heap_op_address() -> int:
+    """The `heap_op` entry handed to native code: the C fast path when it could be built, which passes
+    what it does not do itself to the Python entry; else the Python entry."""
+    fast = _fast_lib()
+    if fast is not None:
+        return int(ctypes.cast(fast.rps_heapfast_op, ctypes.c_void_p).value or 0)
+    return trampoline_address()
+
+
+_FAST: list[Any] = []
+#: The operations that the C fast path does itself (in the order `rps_heapfast_setup` takes their codes).
+FAST_OPS = ("get_attr", "set_attr", "comp", "unbox", "box_float", "send", "length", "objref")
+
+
+def _fast_lib() -> Any:
+    """rpsrt/native/heapfast.c built once (cached by content and Python version) and loaded with the GIL
+    kept (`ctypes.PyDLL`); None when disabled (RPSRT_NO_HEAPFAST=1) or when it cannot be built."""
+    with _lock:
+        if _FAST:
+            return _FAST[0]
+        _FAST.append(None)
+        if os.environ.get("RPSRT_NO_HEAPFAST"):
+            return None
+        try:
+            _FAST[0] = _build_fast()
+        except (OSError, subprocess.SubprocessError, AttributeError):
+            _FAST[0] = None
+        return _FAST[0]
+
+
+def _build_fast() -> Any:
+    import hashlib
+    import importlib.resources
+    import sysconfig
+    import tempfile
+
+    src = importlib.resources.files("rpsrt.native").joinpath("heapfast.c").read_bytes()
+    key = hashlib.sha256(src + sys.version.encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    cache = os.path.join(base, "rpsc")
+    os.makedirs(cache, exist_ok=True)
+    lib = os.path.join(cache, f"heapfast-{key}.so")
+    if not os.path.isfile(lib):
+        with tempfile.TemporaryDirectory() as d:
+            c = os.path.join(d, "heapfast.c")
+            with open(c, "wb") as f:
+                f.write(src)
+            out = os.path.join(d, "heapfast.so")
+            subprocess.run(["cc", "-O2", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}", c, "-o", out],
+                           check=True, capture_output=True, timeout=120)
+            tmp = f"{lib}.{os.getpid()}.tmp"
+            shutil.copyfile(out, tmp)
+            os.replace(tmp, lib)
+    dll = ctypes.PyDLL(lib)
+    dll.rps_heapfast_setup.argtypes = [ctypes.py_object] * 5 + [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)]
+    dll.rps_heapfast_setup.restype = ctypes.c_int
+    return dll
+
+
+def _setup_fast(host: HeapHost | None) -> None:
+    fast = _fast_lib()
+    if fast is None:
+        return
+    from rpsrt.model.objects import RpsObject as _Obj
+
+    codes = (ctypes.c_int32 * len(FAST_OPS))(*(abi.HEAP_OP_CODES[n] for n in FAST_OPS))
+    if host is None:
+        fast.rps_heapfast_setup(None, None, _Obj, None, None, trampoline_address(), codes)
+        return
+    clock = host.runtime.clock
+    fast.rps_heapfast_setup(host.handles, host._objects, _Obj, host.runtime.heap.objects,
+                            float(clock) if clock is not None else None, trampoline_address(), codes)
+
+
+_cell: list[Any] = []
+
+
+def heap_op_cell_address() -> int:
+    """The address of a process-wide pointer cell holding `heap_op_address()` (the JIT's `rps_heap_op`)."""
+    with _lock:
+        if not _cell:
+            _cell.append(ctypes.c_void_p(0))
+    if not _cell[0].value:
+        _cell[0].value = heap_op_address()
+    return ctypes.addressof(_cell[0])
+
+
+def install(host: HeapHost | None) -> None:
+    """Make `host` the one that `heap_op` calls reach (None: no heap; calls then fail)."""
+    _current[0] = host
+    _setup_fast(host)
+
+
+def wrap_call(host: HeapHost, heap_params: list[bool], heap_ret: bool, target: Callable[..., Any]) -> Callable[..., Any]:
+    """`target` (a native caller taking and giving ABI words) as a callable taking and giving Python values:
+    str/obj/value as `host`'s handles (`heap_params[i]`, `heap_ret` say which), with the host installed for
+    the outermost call and its table emptied after it; a trap or error remembered by the host is raised."""
+
+    def call(*vals: Any) -> Any:
+        outer = host.depth == 0
+        if outer:
+            install(host)
+            host.reset()
+        host.depth += 1
+        try:
+            words = [host.handle(v) if h else v for v, h in zip(vals, heap_params, strict=True)]
+            try:
+                r = target(*words)
+            except Trap:
+                pending = host.take_pending()
+                if pending is not None:
+                    raise pending from None
+                raise
+            pending = host.take_pending()
+            if pending is not None:
+                raise pending
+            return host.value(r) if heap_ret else r
+        finally:
+            host.depth -= 1
+            if outer:
+                host.reset()
+                install(None)
+    return call

@@ -1,0 +1,128 @@
+"""The host heap API (version 2) against its C copies: rps/plugin.h's appended fields and rps/runtime.h's
+constants compiled by the real `cc`, and a hand-written C function that works on the heap through it."""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+from pathlib import Path
+
+import pytest
+from rpsrt import abi
+from rpsrt.errors import TRAP_FAILED, TRAP_NULL_OBJECT, Trap
+from rpsrt.heaphost import HeapHost, heap_op_address, wrap_call
+from rpsrt.model import wellknown as wk
+from rpsrt.model.heapapi import HeapRuntime
+from rpsrt.plugins import include_dir
+from rpsrt.plugins.manager import PluginApi
+from rpsrt.store.core import new_heap
+
+
+def _cc(tmp_path: Path, source: str, *, shared: bool = False) -> Path:
+    c = tmp_path / ("lib.c" if shared else "prog.c")
+    c.write_text(source)
+    out = tmp_path / ("lib.so" if shared else "prog")
+    flags = ["-fPIC", "-shared"] if shared else []
+    subprocess.run(["cc", "-std=c11", "-O1", "-Wall", "-Werror", *flags, f"-I{include_dir()}", str(c), "-o",
+                    str(out)], check=True)
+    return out
+
+
+def test_header_agrees_with_the_description(tmp_path: Path) -> None:
+    """The appended fields of rps_plugin_api sit where the host's ctypes table puts them, and the header's
+    constants are rpsrt's (heap API version, str_const's code, the host error, the heap trap codes)."""
+    prog = _cc(tmp_path, """#include <stddef.h>
+#include <stdio.h>
+#include <rps/plugin.h>
+int main(void) {
+    printf("%zu %zu %zu %zu\\n", offsetof(rps_plugin_api, heap_version), offsetof(rps_plugin_api, heap_op),
+           sizeof(rps_plugin_api), sizeof(rps_handle));
+    printf("%d %d %d %d %d\\n", RPS_HEAP_API_VERSION, RPS_HEAP_OP_STR_CONST, RPS_HEAP_HOST_ERROR,
+           RPS_TRAP_NULL_OBJECT, RPS_TRAP_FAILED);
+    return 0;
+}
+""")
+    out = subprocess.run([str(prog)], check=True, capture_output=True, text=True).stdout.split("\n")
+    assert [int(x) for x in out[0].split()] == [PluginApi.heap_version.offset, PluginApi.heap_op.offset,
+                                                ctypes.sizeof(PluginApi), 8]
+    assert [int(x) for x in out[1].split()] == [abi.HEAP_API_VERSION, abi.HEAP_OP_CODES["str_const"],
+                                                abi.HEAP_HOST_ERROR, TRAP_NULL_OBJECT, TRAP_FAILED]
+
+
+C_PLUGIN_FN = """#include <rps/plugin.h>
+/* A hand-written function on the heap: sym = make_symbol(name, false); sym.comment = name; return sym. */
+int32_t make_commented(rps_handle *result, rps_heap_op_fn heap, rps_handle name, rps_handle comment_attr) {
+    int64_t args[3];
+    int64_t sym = 0, ignored = 0;
+    int32_t st;
+    args[0] = name; args[1] = 0;
+    st = heap(%(make_symbol)d, "hhb|", &sym, 2, args, "make_commented", "plugin.c:5:5");
+    if (st) return st;
+    args[0] = sym; args[1] = comment_attr; args[2] = name;
+    st = heap(%(set_attr)d, "vhhh|", &ignored, 3, args, "make_commented", "plugin.c:8:5");
+    if (st) return st;
+    *result = sym;
+    return 0;
+}
+"""
+
+
+def test_c_function_uses_the_heap_api(tmp_path: Path) -> None:
+    """A C function given `heap_op` creates a symbol and sets an attribute on the host's heap through
+    handles; a trap it meets (an invalid name) comes back as the host's Trap with its function and location."""
+    lib = ctypes.CDLL(str(_cc(tmp_path, C_PLUGIN_FN % {"make_symbol": abi.HEAP_OP_CODES["make_symbol"],
+                                                         "set_attr": abi.HEAP_OP_CODES["set_attr"]},
+                              shared=True)))
+    heap = new_heap()
+    host = HeapHost(HeapRuntime(heap, seed=1, clock=5.0))
+    proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p, ctypes.c_int64,
+                             ctypes.c_int64)
+    fn = proto(ctypes.cast(lib.make_commented, ctypes.c_void_p).value)
+
+    def native(name: int, attr: int) -> int:
+        out = ctypes.c_int64()
+        st = fn(ctypes.byref(out), heap_op_address(), name, attr)
+        if st:
+            raise Trap(st)
+        return out.value
+
+    call = wrap_call(host, [True, True], True, native)
+    sym = call("Gizmo", heap[wk.COMMENT])
+    assert sym.payload.name == "Gizmo" and sym.attrs[heap[wk.COMMENT]] == "Gizmo" and sym.mtime == 5.0
+    assert host.handles == [None]  # the table is emptied after the outermost call
+    with pytest.raises(Trap) as ei:
+        call("9bad", heap[wk.COMMENT])
+    assert (ei.value.kind, ei.value.function, ei.value.location) == ("invalid name", "make_commented",
+                                                                      "plugin.c:5:5")
+
+
+def test_fast_path_is_built_and_falls_back() -> None:
+    """With a C compiler the heap_op entry is the C fast path (rpsrt/native/heapfast.c), whose operations it
+    does not do itself (a trap here) reach the Python entry with the same outcome."""
+    from rpsrt import heaphost
+
+    assert heaphost._fast_lib() is not None
+    assert heaphost.heap_op_address() != heaphost.trampoline_address()
+    heap = new_heap()
+    host = HeapHost(HeapRuntime(heap, seed=1, clock=5.0))
+    heaphost.install(host)
+    try:
+        entry = abi.HEAP_OP_FN(heaphost.heap_op_address())
+        out = (ctypes.c_int64 * 1)()
+        thing = host.runtime.new("f", "", heap[wk.CLASS], None, heap[wk.NAME], "comment")
+        args = (ctypes.c_int64 * 2)(host.handle(thing), host.handle(heap[wk.NAME]))
+        aux = ctypes.c_char_p(b"hhh|value")
+        fn, loc = ctypes.c_char_p(b"f"), ctypes.c_char_p(b"x.rps:1:2")
+        addr = ctypes.cast
+        # thing.name is a string: read by the C fast path, a handle of the host's table
+        assert entry(abi.HEAP_OP_CODES["get_attr"], addr(aux, ctypes.c_void_p), out, 2, args,
+                     addr(fn, ctypes.c_void_p), addr(loc, ctypes.c_void_p)) == 0
+        assert host.value(out[0]) == "comment"
+        # a null object: the fast path passes it on, the Python entry traps
+        args[0] = 0
+        status = entry(abi.HEAP_OP_CODES["get_attr"], addr(aux, ctypes.c_void_p), out, 2, args,
+                       addr(fn, ctypes.c_void_p), addr(loc, ctypes.c_void_p))
+        assert status == TRAP_NULL_OBJECT
+        assert host.take_pending() == Trap(TRAP_NULL_OBJECT, "f", "x.rps:1:2")
+    finally:
+        heaphost.install(None)
