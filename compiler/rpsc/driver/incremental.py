@@ -204,8 +204,10 @@ def dirty_spaces(heap: Any, before: dict[Any, tuple[Any, Any]], touched: Iterabl
     """The spaces whose file may differ from the one loaded: those of the objects created, removed, moved or
     given a new mtime since `before` (the lowering gives every object it changes a new mtime), of the
     `touched` objects (changed without a new mtime: `rpsc build`'s records), of the instances of all these
-    (a space file names each object's class), and rpsc's own space."""
+    (a space file names each object's class), of every mutable set (`setob`) holding a new object, and rpsc's
+    own space."""
     from rpsc.heapcode.classes import RPSC_SPACE
+    from rpsrt.model.objects import PayloadSetOb
 
     out: set[Any] = set()
     changed = set(touched)
@@ -222,6 +224,12 @@ def dirty_spaces(heap: Any, before: dict[Any, tuple[Any, Any]], touched: Iterabl
     for o, (_, space) in before.items():
         if heap.objects.get(o.oid) is not o:
             out.add(space)
+    # A mutable set that gained a new object changed without a new mtime: rpsc files its classes in
+    # upstream's `the_mutable_set_of_classes`, which keeps everything rpsc adds reachable from upstream's roots.
+    for o in heap.objects.values():
+        pl = o.payload
+        if type(pl) is PayloadSetOb and any(e not in before for e in pl.elems):
+            out.add(o.space)
     out.update(o.space for o in touched)
     rpsc = heap.objects.get(RPSC_SPACE)
     if rpsc is not None:
