@@ -193,6 +193,14 @@ def test_compile_warns_about_a_null_attribute(tmp_path: Path, capsys: pytest.Cap
     assert err.count("warning:") == 1
 
 
+def test_compile_warns_about_a_string_holding_nul(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A data string holding a NUL character (which upstream's C strings cut) gets a located warning."""
+    src = tmp_path / "z.rps"
+    src.write_text('module z;\nobject o { comment = "a\\0b"; }\n')
+    assert main(["compile", str(src), "--store", str(tmp_path / "st")]) == 0
+    assert f"{src}:2:22: warning: upstream RefPerSys does not keep a string holding a NUL" in capsys.readouterr().err
+
+
 def test_examples_compile_without_warnings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """The examples of plugins_src/ hold nothing upstream cannot load or dump back: no warning."""
     from .conftest import EXAMPLES
