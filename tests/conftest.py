@@ -59,3 +59,21 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the suite hermetic: the JIT object cache and the parser-table cache go to a private folder."""
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
+@pytest.fixture
+def backend_matrix(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The backend matrix as a fixture: `backend_matrix(modules, **options)` gives the interpreter, the JIT
+    and the C plugins over `modules` (tests/backend_matrix.py `engines`), all closed at teardown."""
+    from contextlib import ExitStack
+
+    import backend_matrix as matrix
+
+    with ExitStack() as stack:
+        count = iter(range(1_000_000))
+
+        def build(modules, **options):  # type: ignore[no-untyped-def]
+            folder = tmp_path / f"matrix{next(count)}"
+            return stack.enter_context(matrix.engines(modules, folder, **options))
+
+        yield build

@@ -26,7 +26,8 @@ def test_wheel_carries_package_data(tmp_path: Path) -> None:
     assert len(wheels) == 1
     names = set(zipfile.ZipFile(wheels[0]).namelist())
     for required in ("rpsc/driver/cli.py", "rpsc/frontend/rps.lark", "rpsrt/include/rps/plugin.h",
-                     "rpsrt/include/rps/runtime.h", "rpsrt/store/reader.py", "rpsc/backends/llvm/jit.py"):
+                     "rpsrt/include/rps/runtime.h", "rpsrt/store/reader.py", "rpsc/backends/llvm/jit.py",
+                     "rpsc/docs/language.md", "rpsc/docs/plugin-author-guide.md", "rpsc/examples/hello_c/hello.c"):
         assert required in names, required
     assert any(n.startswith("rpsc/templates/") and n.endswith(".j2") for n in names)
     # Every package directory in the source tree is in the wheel (a forgotten subpackage is caught here).

@@ -31,18 +31,20 @@ from rpsrt.model.values import Value, VClosure, VInstance, VJson, VSet, VTuple
 __version__ = "0.1.0"
 
 
-def load_store(directory: str) -> Heap:
-    """Load a RefPerSys store directory (formats 2019A, 2023A, 2024A) into a new Heap."""
+def load_store(directory: str, *, lock_timeout: float | None = None) -> Heap:
+    """Load a RefPerSys store directory (formats 2019A, 2023A, 2024A) into a new Heap. A dump committing
+    meanwhile is waited for (`lock_timeout` seconds at most; None: no limit): the heap is the old or the new."""
     from rpsrt.store.reader import load_store as _load
 
-    return _load(directory)
+    return _load(directory, lock_timeout=lock_timeout)
 
 
-def dump_store(heap: Heap, directory: str) -> None:
-    """Dump a Heap into a store directory in format 2024A, atomically and incrementally."""
+def dump_store(heap: Heap, directory: str, *, lock_timeout: float | None = None) -> None:
+    """Dump a Heap into a store directory in format 2024A, atomically and incrementally; another dump of the
+    same store is waited for (`lock_timeout` seconds at most; None: no limit)."""
     from rpsrt.store.writer import dump_store as _dump
 
-    _dump(heap, directory)
+    _dump(heap, directory, lock_timeout=lock_timeout)
 
 
 __all__ = [

@@ -14,13 +14,25 @@ Every other copy derives from this module or is checked against it by tests/runt
 `bool` is C's `_Bool` (one byte holding 0 or 1, `ctypes.c_bool`): the LLVM backend passes it as
 `i8 zeroext` and stores an `i8` 0/1 through the result pointer, which is the C ABI of `_Bool` on every
 target rpsc supports.
+
+Threads: compiled code runs on the `rps_rt` of the *calling thread*. A host component (a JIT engine, a
+plugin manager) owns one shared `rps_rt` (its `rt`: the recursion limit new threads start with, and the
+state of foreign callers) and, through `ThreadStates`, one `rps_rt` per thread that calls it (interrupt
+flag, call depth, trap site, innermost trap target). Before a native call the host binds the thread's
+state to the process-wide pthread key `rps_rt_key` (`ThreadStates.enter`: a pthread_setspecific only when
+the thread switches components); an exported function reads it once with pthread_getspecific, falls back to
+the shared state when nothing is bound (AOT objects, foreign hosts), and passes the pointer on in a
+register to the bodies it runs. So calls from several threads run at once, each with its own trap, depth
+and interrupt, and the fast path costs one pthread_getspecific per call from the host.
 """
 
 from __future__ import annotations
 
 import ctypes
+import itertools
 import re
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,7 +111,7 @@ class RtField:
 #: `struct rps_rt` (rps/runtime.h), in order: the host's run-time state shared by every compiled module.
 RT_FIELDS: tuple[RtField, ...] = (
     RtField("interrupt", "volatile int32_t", ctypes.c_int32, "i32",
-            "set non-zero by the host: the next loop back-edge traps"),
+            "set non-zero by the host: the next poll (loop back-edge, function entry) traps"),
     RtField("depth", "int32_t", ctypes.c_int32, "i32", "current call depth of compiled code"),
     RtField("depth_limit", "int32_t", ctypes.c_int32, "i32",
             "calls nested deeper than this trap RPS_TRAP_RECURSION"),
@@ -108,9 +120,17 @@ RT_FIELDS: tuple[RtField, ...] = (
             "after a trap: the source name of the function that trapped"),
     RtField("trap_location", "const char *", ctypes.c_char_p, "ptr",
             'after a trap: "file:line:col" of the operation that trapped'),
+    RtField("trap_env", "void *", ctypes.c_void_p, "ptr",
+            "compiled code: the jmp_buf of this thread's innermost exported call"),
+    RtField("trap_code", "int32_t", ctypes.c_int32, "i32", "compiled code: the code of the trap in flight"),
+    RtField("reserved2", "int32_t", ctypes.c_int32, "i32", ""),
 )
 #: The symbol of the state in LLVM modules (an external global the JIT maps onto its `RpsRt`).
 RT_SYMBOL = "rps_rt"
+#: The symbol of the process-wide pthread key (an `unsigned int`) under which the calling thread's state is
+#: bound; LLVM modules declare it `extern_weak` (the JIT maps it onto `rt_key_cell()`), C plugins get its
+#: address in `rps_plugin_api.rt_key`.
+RT_KEY_SYMBOL = "rps_rt_key"
 #: The LLVM type of `struct rps_rt`.
 RT_LLVM_TYPE = "{" + ", ".join(f.llvm for f in RT_FIELDS) + "}"
 #: Field name -> index (for LLVM's getelementptr).
@@ -138,6 +158,172 @@ def new_rt(depth_limit: int = DEFAULT_RECURSION_LIMIT) -> RpsRt:
     rt = RpsRt()
     rt.depth_limit = depth_limit
     return rt
+
+
+# ---------------------------------------------------------------- rps_plugin_api
+
+#: `rps_plugin_api`'s function pointers (rps/plugin.h).
+REGISTER_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                               ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
+ARGUMENT_FN = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiField:
+    """One field of `rps_plugin_api`: its name, ctypes type, and what appended it (`""`: the original
+    table of PLUGIN_ABI.md)."""
+
+    name: str
+    ctype: Any
+    appended: str = ""
+
+
+#: `struct rps_plugin_api` (rps/plugin.h), in order. The table only ever grows at its end (`struct_size`
+#: tells a plugin which fields it got; `abi_version` stays `PLUGIN_ABI_VERSION`, so older plugins still
+#: load): `rt` (the shared run-time state), then `rt_key` (per-thread states, docs/concurrency.md), then
+#: the host heap API (`heap_version` = `HEAP_API_VERSION`, `heap_op`; version 2 of the language).
+PLUGIN_API_FIELDS: tuple[ApiField, ...] = (
+    ApiField("abi_version", ctypes.c_uint32),
+    ApiField("struct_size", ctypes.c_uint32),
+    ApiField("host", ctypes.c_void_p),
+    ApiField("register_extension", REGISTER_FN),
+    ApiField("log", LOG_FN),
+    ApiField("argument", ARGUMENT_FN),
+    ApiField("rt", ctypes.POINTER(RpsRt), "run-time state"),
+    ApiField("rt_key", ctypes.POINTER(ctypes.c_uint), "per-thread states"),
+    ApiField("heap_version", ctypes.c_uint32, "heap API"),
+    ApiField("heap_reserved", ctypes.c_uint32, "heap API"),
+    ApiField("heap_op", ctypes.c_void_p, "heap API"),
+)
+#: `RPS_PLUGIN_ABI_VERSION`: what `abi_version` holds and a manifest's `"abi"` must be.
+PLUGIN_ABI_VERSION = 1
+
+
+class PluginApi(ctypes.Structure):
+    """`rps_plugin_api` of rps/plugin.h, built from `PLUGIN_API_FIELDS` (tests/runtime/test_abi.py compiles
+    the header and compares every offset and the size)."""
+
+    _fields_ = [(f.name, f.ctype) for f in PLUGIN_API_FIELDS]
+
+
+# ---------------------------------------------------------------- per-thread states
+
+_key_lock = threading.Lock()
+_key_cell: ctypes.c_uint | None = None
+_setspecific: Any = None
+
+
+def rt_key_cell() -> ctypes.c_uint:
+    """The process-wide pthread key of the calling thread's `rps_rt` (created on first use)."""
+    global _key_cell, _setspecific
+    with _key_lock:
+        if _key_cell is None:
+            libc = ctypes.CDLL(None, use_errno=True)
+            cell = ctypes.c_uint()
+            create = libc.pthread_key_create
+            create.argtypes = [ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p]
+            if create(ctypes.byref(cell), None) != 0:
+                raise OSError(ctypes.get_errno(), "pthread_key_create failed")
+            setspecific = libc.pthread_setspecific
+            setspecific.argtypes = [ctypes.c_uint, ctypes.c_void_p]
+            setspecific.restype = ctypes.c_int
+            _setspecific = setspecific
+            _key_cell = cell
+        return _key_cell
+
+
+class _Bound(threading.local):
+    """The state bound to `rps_rt_key` in this thread (kept alive while bound)."""
+
+    rt: RpsRt | None = None
+
+
+_BOUND = _Bound()
+
+
+def bind_thread_rt(rt: RpsRt) -> None:
+    """Make `rt` the calling thread's state for compiled code (pthread_setspecific on `rps_rt_key`)."""
+    key = rt_key_cell().value
+    if _setspecific(key, ctypes.addressof(rt)) != 0:
+        raise OSError("pthread_setspecific failed")
+    _BOUND.rt = rt
+
+
+class ThreadStates:
+    """The per-thread `rps_rt` states of one host component (see the module docstring).
+
+    `current()` is the calling thread's state (created on first use with the shared state's recursion
+    limit); `enter()` also binds it for compiled code. `interrupt()` flags every thread's state (and the
+    shared one, which hand-written plugins poll), `interrupt(thread)` one thread's. Thread-safe.
+    """
+
+    __slots__ = ("shared", "_local", "_all", "_ids", "_lock", "__weakref__")
+
+    def __init__(self, shared: RpsRt) -> None:
+        self.shared = shared
+        self._local = threading.local()
+        self._all: weakref.WeakValueDictionary[int, RpsRt] = weakref.WeakValueDictionary()
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        rt_key_cell()
+
+    def current(self) -> RpsRt:
+        """The calling thread's state."""
+        try:
+            return self._local.rt  # type: ignore[no-any-return]
+        except AttributeError:
+            rt = new_rt(self.shared.depth_limit)
+            rt._rps_thread = threading.get_ident()  # type: ignore[attr-defined]
+            self._local.rt = rt
+            with self._lock:
+                self._all[next(self._ids)] = rt
+            return rt
+
+    def enter(self) -> RpsRt:
+        """The calling thread's state, bound to `rps_rt_key` for the native call that follows."""
+        try:
+            rt = self._local.rt
+        except AttributeError:
+            rt = self.current()
+        if _BOUND.rt is not rt:
+            bind_thread_rt(rt)
+        return rt  # type: ignore[no-any-return]
+
+    def states(self) -> list[RpsRt]:
+        """The states of the threads alive that have called (or asked for theirs)."""
+        with self._lock:
+            return list(self._all.values())
+
+    def interrupt(self, thread: threading.Thread | int | None = None) -> None:
+        """Flag the interrupt of every thread's state and the shared one (or of `thread`'s only)."""
+        ident = thread.ident if isinstance(thread, threading.Thread) else thread
+        for rt in self.states():
+            if ident is None or getattr(rt, "_rps_thread", None) == ident:
+                rt.interrupt = 1
+        if ident is None:
+            self.shared.interrupt = 1
+
+    def set_depth_limit(self, limit: int) -> None:
+        """The recursion limit of the shared state and of every thread's."""
+        self.shared.depth_limit = limit
+        for rt in self.states():
+            rt.depth_limit = limit
+
+    def take_trap(self, rt: RpsRt, code: int) -> Trap:
+        """The Trap for status `code` of a call made on `rt` (this thread's state): its site from `rt`, or
+        from the shared state when only that holds one (hand-written plugins write there); both are then
+        ready for the next call (site cleared, and the interrupt flag for an interrupt)."""
+        shared = self.shared
+        src = rt if (rt.trap_function or rt.trap_location or not (shared.trap_function or shared.trap_location)) \
+            else shared
+        trap = take_trap(src, code)
+        other = shared if src is rt else rt
+        other.trap_function = other.trap_location = None
+        if code == TRAP_INTERRUPT:
+            rt.interrupt = shared.interrupt = 0
+        rt.depth = 0
+        return trap
 
 
 def take_trap(rt: RpsRt | None, code: int) -> Trap:
@@ -192,11 +378,12 @@ def cfunctype(params: Sequence[str], ret: str | None = None) -> Any:
     return ctypes.CFUNCTYPE(ctypes.c_int32, res, *(CTYPES[p] for p in params))
 
 
-def native_caller(address: int, signature: Signature, rt: RpsRt | None, name: str = "",
+def native_caller(address: int, signature: Signature, rt: RpsRt | ThreadStates | None, name: str = "",
                   revocable: list[list[Any]] | None = None) -> Callable[..., Any]:
     """A Python callable for the native function at `address` (ABI `int32_t fn(T *result, args...)`).
 
-    The ctypes prototype is built here, once. A non-zero status raises Trap (site read from `rt`).
+    The ctypes prototype is built here, once. A non-zero status raises Trap (site read from `rt`). With a
+    `ThreadStates`, each call runs on the calling thread's state (`ThreadStates.enter`).
     With `revocable`, the function sits in a one-element list appended to it: `revoke(box, message)` swaps
     in a function raising PluginError, so that a caller kept after its plugin is unloaded never jumps into
     unmapped memory.
@@ -204,6 +391,8 @@ def native_caller(address: int, signature: Signature, rt: RpsRt | None, name: st
     box: list[Any] = [signature.prototype()(address)]
     if revocable is not None:
         revocable.append(box)
+    if isinstance(rt, ThreadStates):
+        return _threaded_caller(box, signature, rt, name)
     take = take_trap
     call: Callable[..., Any]
     # The hot path: no byref (ctypes passes an instance by reference for a POINTER parameter), no *args
@@ -247,6 +436,48 @@ def native_caller(address: int, signature: Signature, rt: RpsRt | None, name: st
                 return result.value
         else:
             def call(*args: Any) -> Any:  # type: ignore[misc]
+                result = restype()
+                status = box[0](result, *args)
+                if status:
+                    raise take(rt, status)
+                return result.value
+    call.__name__ = name or "native"
+    return call
+
+
+def _threaded_caller(box: list[Any], signature: Signature, states: ThreadStates, name: str) -> Callable[..., Any]:
+    """`native_caller` for a callee running on the calling thread's state of `states`."""
+    enter, take = states.enter, states.take_trap
+    call: Callable[..., Any]
+    if signature.ret == "void":
+        def call(*args: Any) -> Any:
+            rt = enter()
+            status = box[0](None, *args)
+            if status:
+                raise take(rt, status)
+            return None
+    else:
+        restype = CTYPES[signature.ret]
+        arity = len(signature.params)
+        if arity == 1:
+            def call(a: Any) -> Any:  # type: ignore[misc]
+                rt = enter()
+                result = restype()
+                status = box[0](result, a)
+                if status:
+                    raise take(rt, status)
+                return result.value
+        elif arity == 2:
+            def call(a: Any, b: Any) -> Any:  # type: ignore[misc]
+                rt = enter()
+                result = restype()
+                status = box[0](result, a, b)
+                if status:
+                    raise take(rt, status)
+                return result.value
+        else:
+            def call(*args: Any) -> Any:  # type: ignore[misc]
+                rt = enter()
                 result = restype()
                 status = box[0](result, *args)
                 if status:
@@ -305,20 +536,40 @@ def call_interruptibly(fn: Callable[..., Any], args: Sequence[Any], interrupt: C
     return ok, value, interrupted
 
 
-def call_with_rt(rt: RpsRt, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
-    """Call `fn(*args)`, compiled code sharing the state `rt`, so that Ctrl-C stops it: from the main
-    thread the call runs through `call_interruptibly`, Ctrl-C setting `rt.interrupt`; an interrupted call
-    clears the flag (a call without loops never polls it) and raises KeyboardInterrupt (from the INTERRUPT
-    trap, when the code trapped). From another thread `fn` is called directly."""
+def call_with_rt(rt: RpsRt | ThreadStates, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
+    """Call `fn(*args)`, compiled code running on the state `rt` (or, for a `ThreadStates`, on the state of
+    the thread that runs it), so that Ctrl-C stops it: from the main thread the call runs through
+    `call_interruptibly`, Ctrl-C setting the interrupt flag of that state (and of the shared one); an
+    interrupted call clears the flags and raises KeyboardInterrupt (from the INTERRUPT trap, when the code
+    trapped). From another thread `fn` is called directly."""
     if threading.current_thread() is not threading.main_thread():
         return fn(*args)
+    states = rt if isinstance(rt, ThreadStates) else None
+    shared = states.shared if states is not None else rt
+    assert isinstance(shared, RpsRt)
+    workers: list[threading.Thread] = []
+    pending = [False]
+
+    def run(*a: Any) -> Any:
+        workers.append(threading.current_thread())
+        if pending[0] and states is not None:
+            states.current().interrupt = 1
+        return fn(*a)
 
     def interrupt() -> None:
-        rt.interrupt = 1
+        pending[0] = True
+        shared.interrupt = 1
+        if states is not None:
+            for t in workers:
+                states.interrupt(t)
 
-    ok, value, interrupted = call_interruptibly(fn, args, interrupt)
+    ok, value, interrupted = call_interruptibly(run, args, interrupt)
     if interrupted:
-        rt.interrupt = 0
+        shared.interrupt = 0
+        if states is not None:
+            for state in states.states():
+                if getattr(state, "_rps_thread", None) in {t.ident for t in workers}:
+                    state.interrupt = 0
     if not ok:
         assert isinstance(value, BaseException)
         if interrupted and isinstance(value, Trap) and value.code == TRAP_INTERRUPT:

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 from rpsrt.errors import Error
 
-__all__ = ["Constraint", "Version", "VersionError", "OPERATORS", "constraint_text", "satisfies"]
+__all__ = ["Constraint", "Version", "VersionError", "OPERATORS", "constraint_text", "is_partial_version",
+           "release_text", "satisfies"]
 
 
 class VersionError(Error):
@@ -43,6 +44,7 @@ _VERSION_RE = re.compile(rf"({_NUM})\.({_NUM})\.({_NUM})(?:-({_IDENT}(?:\.{_IDEN
                          rf"(?:\+({_IDENT}(?:\.{_IDENT})*))?")
 #: The operators a clause may start with (`=` and no operator mean `==`).
 OPERATORS = (">=", "<=", "==", "=", ">", "<", "^", "~")
+_PARTIAL_RE = re.compile(rf"{_NUM}(?:\.{_NUM}){{0,2}}")
 _CLAUSE_RE = re.compile(rf"\s*(>=|<=|==|=|>|<|\^|~)?\s*(?:(\*)|({_NUM})(?:\.({_NUM}))?(?:\.({_NUM}))?)\s*")
 
 
@@ -223,3 +225,17 @@ def satisfies(version: VersionLike, constraint: str | Constraint) -> bool:
     """Whether `version` satisfies `constraint` (text or parsed)."""
     c = constraint if isinstance(constraint, Constraint) else Constraint.parse(constraint)
     return c.allows(version)
+
+
+def is_partial_version(text: str) -> bool:
+    """Whether `text` is the version of a constraint clause: one to three numbers, no leading zeros (`1.2`)."""
+    return _PARTIAL_RE.fullmatch(text) is not None
+
+
+def release_text(version: str | None) -> str:
+    """The `MAJOR.MINOR.PATCH` of a version (a plugin manifest's version: pre-release and build dropped);
+    `0.0.0` for none or for text that is not a version."""
+    try:
+        return "{}.{}.{}".format(*Version.parse(version or "0.0.0").release)
+    except VersionError:
+        return "0.0.0"

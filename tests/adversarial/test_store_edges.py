@@ -195,13 +195,13 @@ def test_non_finite_floats(tmp_path: Path):
     assert rpsrt.load_store(tmp_path)[obj.oid].comps == [math.inf, -math.inf, None]
 
 
-INTS = [2**62 - 1, -(2**62), 2**62, -(2**62) - 1, 2**63 - 1, -(2**63), 2**63, 2**64 - 1, 2**64, -(2**63) - 1,
-        -(2**64) - 1, 10**30, -(10**30), 0, -1]
+INTS = [2**62 - 1, -(2**62), 2**62, -(2**62) - 1, 2**63 - 1, -(2**63), 2**63 - 2, -(2**63) + 1, 0, -1]
+#: Ints a store may not hold: beyond int64 (RefPerSys's and jsoncpp's range).
+BEYOND = [2**63, -(2**63) - 1, 2**64 - 1, 2**64, -(2**64) - 1, 10**30, -(10**30), 10**4000]
 
 
-def test_ints_beyond_63_and_64_bits_round_trip_exactly(tmp_path: Path):
-    """RefPerSys ints are 63-bit, but rpsc documents that any int is written as it is and read back: ints at
-    the 2**62, 2**63 and 2**64 edges and beyond come back as the same ints, never as floats, in components,
+def test_ints_at_the_62_and_63_bit_edges_round_trip_exactly(tmp_path: Path):
+    """Ints at the 2**62 and 2**63 edges of int64 come back as the same ints, never as floats, in components,
     attributes (the loader's fast path), symbol values and closure environments."""
     heap, obj = _heap_with(INTS)
     attrs = [heap.create(heap[wk.OBJECT], space=obj.space) for _ in INTS]
@@ -217,6 +217,48 @@ def test_ints_beyond_63_and_64_bits_round_trip_exactly(tmp_path: Path):
     assert list(o.comps[-1].env) == INTS and all(type(v) is int for v in o.comps[-1].env)
 
 
+PLACEHOLDER = 1234567898765
+
+
+@pytest.mark.parametrize("where", ["comps", "attrs", "closure", "vectval"])
+@pytest.mark.parametrize("big", BEYOND, ids=lambda v: f"{str(v)[:6]}_{len(str(v))}")
+def test_ints_beyond_64_bits_are_refused_where_they_stand(tmp_path: Path, where: str, big: int):
+    """A store holding an int beyond int64 (in components, an attribute, a closure's environment or a value
+    vector) is refused with `file:line: error:` at the int's line, never loaded as a float or a traceback."""
+    heap, obj = _heap_with([])
+    if where == "comps":
+        obj.comps = [PLACEHOLDER]
+    elif where == "attrs":
+        obj.attrs[heap.create(heap[wk.OBJECT], space=obj.space)] = PLACEHOLDER
+    elif where == "closure":
+        obj.comps = [VClosure(heap.create(heap[wk.OBJECT], space=obj.space), [PLACEHOLDER])]
+    else:
+        obj.payload = rpsrt.PayloadVectVal([PLACEHOLDER])
+    rpsrt.dump_store(heap, tmp_path)
+    path = tmp_path / "persistore" / f"sp{obj.space.oid}-rps.json"
+    text = path.read_text()
+    assert text.count(str(PLACEHOLDER)) == 1
+    line = text[:text.index(str(PLACEHOLDER))].count("\n") + 1
+    path.write_text(text.replace(str(PLACEHOLDER), str(big)))
+    with pytest.raises(StoreError) as info:
+        rpsrt.load_store(tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}: error: "), message
+    if len(str(big)) < 4000:
+        assert "beyond 64 bits" in message and str(obj.oid) in message, message
+
+
+@pytest.mark.parametrize("big", BEYOND[:6], ids=str)
+def test_ints_beyond_64_bits_are_refused_by_the_dumper(tmp_path: Path, big: int):
+    """The dumper refuses what the loader would refuse: an int beyond int64 is a StoreError naming the object,
+    and nothing is written (so rpsc never writes a store it cannot read back)."""
+    heap, obj = _heap_with([big])
+    with pytest.raises(StoreError, match="beyond int64") as info:
+        rpsrt.dump_store(heap, tmp_path / "st")
+    assert str(obj.oid) in str(info.value)
+    assert not (tmp_path / "st" / "rps_manifest.json").exists()
+
+
 def test_int_too_long_for_text_is_a_clear_dump_error(tmp_path: Path):
     """An int of more digits than Python turns into text (4300) is a StoreError naming the object, not a
     ValueError traceback; nothing is written."""
@@ -227,12 +269,12 @@ def test_int_too_long_for_text_is_a_clear_dump_error(tmp_path: Path):
     assert not (tmp_path / "st" / "rps_manifest.json").exists()
 
 
-def test_big_int_next_to_a_big_float_keeps_both_types(tmp_path: Path):
-    """An object holding both an int beyond 64 bits and an integral float of the same magnitude (which orjson
-    would confuse) is decoded exactly: the int stays an int, the float a float."""
-    heap, obj = _heap_with([2**64, 2.0**64, 10**20, 1e20, -(2**63) - 1, -(2.0**63)])
+def test_big_float_next_to_edge_ints_keeps_both_types(tmp_path: Path):
+    """An object holding integral floats beyond int64 (which orjson could take for big ints) next to the int64
+    edges is decoded exactly: the floats stay floats, the ints ints."""
+    heap, obj = _heap_with([2.0**64, 2**63 - 1, 1e20, -(2**63), -(2.0**63), 1.8e19])
     again = _round_trip(heap, tmp_path)
-    assert [type(v) for v in again[obj.oid].comps] == [int, float, int, float, int, float]
+    assert [type(v) for v in again[obj.oid].comps] == [float, int, float, int, float, float]
 
 
 @pytest.mark.parametrize("mtime", [-1.5, -1e9, 0.0, 0.01, 253402300799.0, 1e15, 4102444800.25])

@@ -83,6 +83,7 @@ class BuildOptions:
     generate_only: bool = False
     verbose: bool = False
     stamp: Path | None = None  # touched after a successful build, with a depfile `<stamp>.d` beside it
+    lock_timeout: float | None = None  # seconds to wait for the store's lock (None: as long as it takes)
 
     @property
     def store_dir(self) -> Path:
@@ -264,6 +265,15 @@ def run_ninja(build_dir: Path, *, jobs: int | None = None, targets: Sequence[str
     cmd += list(targets)
     env = dict(os.environ)
     env["NINJA_STATUS"] = _STATUS
+    from rpsc.driver.trace import current
+
+    tr = current()
+    if tr is not None:
+        try:
+            log_offset = os.path.getsize(build_dir / ".ninja_log")
+        except OSError:
+            log_offset = 0
+        ninja_start = tr.now_us()
     proc = subprocess.Popen(cmd, cwd=build_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                             text=True, errors="replace")
     assert proc.stdout is not None
@@ -278,6 +288,9 @@ def run_ninja(build_dir: Path, *, jobs: int | None = None, targets: Sequence[str
             echo.write(line)
             echo.flush()
     rc = proc.wait()
+    if tr is not None:
+        tr.complete("ninja", ninja_start, tr.now_us(), args={"steps": len(commands), "status": rc})
+        tr.ninja_steps(build_dir, log_offset, ninja_start)
     return NinjaRun(rc, "".join(lines), commands)
 
 
@@ -453,14 +466,24 @@ def generate(options: BuildOptions, heap: Any | None = None) -> tuple[Any, list[
     store = options.store_dir
     if not (store / MANIFEST).is_file():
         raise BuildError(f"{store}: no store here (missing {MANIFEST})")
+    from rpsc.driver.trace import phase
+
     if heap is None:
-        heap = rpsrt.load_store(str(store))
-    modules = _ir_modules(heap)
+        with phase("load store"):
+            heap = rpsrt.load_store(str(store))
+    from rpsc.driver.pipeline import migrate_code
+
+    notice = migrate_code(heap)  # rpsc 0.1.0's code: rewritten (one way) since the build records into the store
+    if notice:
+        print(notice, file=sys.stderr)
+    with phase("typed IR from the heap"):
+        modules = _ir_modules(heap)
     gen = store / GENERATED
     rewritten: list[str] = []
     sources = []
     for m in modules:
-        src = emit_c(m)
+        with phase(f"emit C: {m.name}"):
+            src = emit_c(m)
         sources.append(src)
         if write_if_changed(gen / src.file_name, src.text.encode()):
             rewritten.append(str(gen / src.file_name))
@@ -478,8 +501,9 @@ def generate(options: BuildOptions, heap: Any | None = None) -> tuple[Any, list[
 
 
 def record_plugins(heap: Any, results: Sequence[ModuleResult], store: Path, modules: Sequence[Any] = ()) -> bool:
-    """Record each built module's plugin file, checksum and native symbols in its module object, each
-    compiled function's code hash, and the modules in the manifest's `plugins`; True when anything changed."""
+    """Record each built module's plugin file, checksum and native symbols in its module object, and each
+    compiled function's code hash (not in the manifest's `plugins`: rpsc.driver.record); True when anything
+    changed."""
     from rpsc.driver.record import record
 
     return record(heap, results, store, modules)
@@ -493,12 +517,15 @@ def build_store(options: BuildOptions, *, echo: TextIO | None = None,
         raise BuildError(f"{options.store_dir}: {what}; make one with `rpsc compile FILE.rps --store DIR`")
     if options.generate_only:  # run by ninja's generator rule, under the lock of the `rpsc build` running ninja
         return _build(options, echo, locked=False)
-    quick = quick_check(options, echo=echo)
+    from rpsc.driver.trace import phase
+
+    with phase("up-to-date check"):
+        quick = quick_check(options, echo=echo)
     if quick is not None:
         return quick
     from rpsrt.store.writer import update_lock
 
-    with update_lock(options.store_dir):  # a concurrent `rpsc compile` waits instead of being overwritten
+    with update_lock(options.store_dir, timeout=options.lock_timeout):  # a concurrent `rpsc compile` waits instead of being overwritten
         return _build(options, echo, locked=True)
 
 
@@ -530,11 +557,15 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool) -> Build
             write_sidecar(so, s.manifest)
             side = read_sidecar(so)
         r.sha256 = side[1] if side else sha256_file(so)
-    changed = record_plugins(heap, results, store, modules)
+    from rpsc.driver.trace import phase
+
+    with phase("record plugins in the store"):
+        changed = record_plugins(heap, results, store, modules)
     if changed:
         from rpsrt.store.writer import dump_store
 
-        dump_store(heap, str(store), locked=locked)
+        with phase("dump store"):
+            dump_store(heap, str(store), locked=locked, lock_timeout=options.lock_timeout)
         os.utime(bdir / "build.ninja")
         restat(bdir, ninja, "build.ninja")
     state = {

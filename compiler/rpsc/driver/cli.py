@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from rpsc import __version__
 
 #: Command modules, in the order `--help` lists them.
-COMMAND_MODULES = ("store", "lang", "jit", "build", "plugin", "config")
+COMMAND_MODULES = ("store", "lang", "jit", "build", "plugin", "config", "dispatch", "fmt", "lsp", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

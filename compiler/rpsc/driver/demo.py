@@ -49,6 +49,19 @@ def examples_dir() -> Path:
     raise CompileError("error: the example modules are missing (neither rpsc/examples nor plugins_src/)")
 
 
+def docs_dir() -> Path:
+    """The documentation: the installed package data (`rpsc/docs/`, from `docs/`), else the checkout's docs/."""
+    import rpsc
+
+    pkg = Path(rpsc.__file__).resolve().parent
+    for candidate in (pkg / "docs", pkg.parent.parent / "docs"):
+        if (candidate / "language.md").is_file():
+            return candidate
+    from rpsc import CompileError
+
+    raise CompileError("error: the documentation is missing (neither rpsc/docs nor docs/)")
+
+
 def _timed(fn: Callable[[], Any]) -> tuple[str, Any, float]:
     from rpsrt.errors import Trap
 

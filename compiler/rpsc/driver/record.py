@@ -1,10 +1,16 @@
-"""Recording built plugins back into the heap: plugin file, checksum and native symbols; manifest `plugins`.
+"""Recording built plugins back into the heap: plugin file, checksum and native symbols.
 
 A module object (class `code_module`) gets `plugin_file` (path relative to the store), `plugin_sha256`
 and `plugin_symbols` (the exported symbols, space-separated); each function object gets `native_symbol`
 and `code_hash` (the SHA-256 of the typed IR that was compiled; rpsc's attributes of
-`rpsc.heapcode.classes`). The two plugin attributes are rpsc objects with fixed
-OIDs, created in rpsc's space when missing.
+`rpsc.heapcode.classes`). The three plugin attributes are rpsc objects with fixed OIDs, created in rpsc's
+space when missing; upstream's dumper keeps them because they are attribute keys of the module objects.
+
+The records live in the heap only: the manifest's `"plugins"` stays as upstream writes it (`[]`). Upstream's
+loader would dlopen every module listed there (and needs `generated/rps<oid>-mod.cc` beside it) and its
+dumper always writes an empty list, so listing rpsc's modules there would make upstream's re-dump differ
+from rpsc's dump (docs/store.md, "Plugins"). A store built by an earlier rpsc, which listed its modules
+there, loses those entries at its next build.
 """
 
 from __future__ import annotations
@@ -82,15 +88,20 @@ def record(heap: Any, results: Sequence[Any], store: Path, modules: Sequence[Any
             fn = heap.get(oid) if oid else None
             if fn is not None:
                 changed |= _set(fn, attrs["native_symbol"], sym)
-        if mod not in heap.plugins:
-            heap.plugins.add(mod)
-            changed = True
-    # Modules built earlier that are gone from the store (or no longer built) leave the manifest.
-    built = {str(r.oid) for r in results}
+    # Migration: rpsc up to 0.1 listed its modules in the manifest's `plugins`; they leave it (as entries
+    # whose object is gone from the store do), other programs' entries stay.
     pfile = attrs.get("plugin_file") or heap.get(PLUGIN_ATTRIBUTES["plugin_file"])
     for obj in list(heap.plugins):
-        ours = pfile is not None and pfile in obj.attrs
-        if heap.get(obj.oid) is not obj or (ours and str(obj.oid) not in built):
+        ours = (pfile is not None and pfile in obj.attrs) or str(obj.oid) in built_oids
+        if heap.get(obj.oid) is not obj or ours:
             heap.plugins.discard(obj)
             changed = True
     return changed
+
+
+def built_modules(heap: Any) -> list[Any]:
+    """The module objects of `heap` that `rpsc build` recorded (those with a `plugin_file`), by OID."""
+    pfile = heap.get(PLUGIN_ATTRIBUTES["plugin_file"])
+    if pfile is None:
+        return []
+    return sorted((o for o in heap.objects.values() if type(o.attrs.get(pfile)) is str), key=lambda o: o.oid)

@@ -17,7 +17,7 @@ _KEYWORDS = {"module", "version", "requires", "space", "class", "attribute", "se
              "null", "extension_point", "extend", "priority", "with", "method", "mode", "int", "float", "bool"}
 
 MODULE = """\
-// {name}.rps: a plugin module (see docs/language.md). `ninja` compiles it into build/store and builds
+// {name}.rps: a plugin module (the language: `rpsc config --docs-dir`/language.md). `ninja` compiles it into build/store and builds
 // its native plugin build/store/plugins/rps<oid>-mod.so.
 module {name} version "0.1.0";
 
@@ -92,7 +92,8 @@ python test_{name}.py      # or: pytest test_{name}.py
 rpsc run --store build/store --backend c sum_below 10
 ```
 
-`ninja` again does nothing until `{name}.rps` changes. Edit `{name}.rps` (docs/language.md),
+`ninja` again does nothing until `{name}.rps` changes. Edit `{name}.rps` (the language reference is
+`language.md` in the folder `rpsc config --docs-dir` prints),
 then `ninja` recompiles the module and rebuilds only what changed.
 """
 

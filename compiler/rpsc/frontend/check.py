@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,7 +28,7 @@ from rpsc.frontend import ast
 from rpsc.frontend.diagnostics import Diagnostic, Note, raise_if_errors, sort_key
 from rpsc.frontend.parser import KEYWORDS
 from rpsrt.limits import deep_recursion
-from rpsrt.versions import Constraint, Version, VersionError, constraint_text
+from rpsrt.versions import Constraint, Version, VersionError, constraint_text, is_partial_version
 
 __all__ = [
     "check", "check_module", "CheckedProgram", "CheckedModule", "CheckedFunction", "ModuleInterface",
@@ -242,19 +241,22 @@ def version_satisfies(have: str | None, op: str, want: str) -> bool:
     return Constraint.parse(constraint_text(op, want)).allows(release)
 
 
-#: The forms of a module's own version (semantic versioning) and of a version in a `requires` constraint.
-_MODULE_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-                             r"(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?\Z")
-_REQUIRED_VERSION = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}\Z")
+def _is_semantic_version(text: str) -> bool:
+    try:
+        Version.parse(text)
+    except VersionError:
+        return False
+    return True
 
 
 def _check_forms(m: ast.Module, diags: _Diags) -> None:
-    """The forms the grammar lets through: version strings, and an object's `comps` (once, a list)."""
-    if m.version is not None and not _MODULE_VERSION.match(m.version):
+    """The forms the grammar lets through: version strings (by the one version rule, `rpsrt.versions`), and
+    an object's `comps` (once, a list)."""
+    if m.version is not None and not _is_semantic_version(m.version):
         diags.error(f"module version `{m.version}` is not a semantic version", m.version_span or m.span,
                     hint='write MAJOR.MINOR.PATCH, e.g. "1.2.0"')
     for r in m.requires:
-        if r.version is not None and not _REQUIRED_VERSION.match(r.version):
+        if r.version is not None and not is_partial_version(r.version):
             diags.error(f"required version `{r.version}` is not a version number", r.version_span or r.span,
                         hint='write one to three numbers, e.g. "1.0"')
     for d in m.decls:
@@ -441,7 +443,7 @@ def _module_order(mods: list[ast.Module], interfaces: Mapping[str, ModuleInterfa
                             "give its source on the command line, or compile it into the store first")
                 continue
             try:
-                ok = (r.op is None or r.version is None or not _REQUIRED_VERSION.match(r.version)  # reported
+                ok = (r.op is None or r.version is None or not is_partial_version(r.version)  # reported
                       or version_satisfies(iface.version, r.op, r.version))
             except VersionError as exc:
                 diags.error(exc.message, r.span)
@@ -604,6 +606,10 @@ class _ModuleChecker:
                 self.diags.error(f"attribute `{f.attr}` is set twice", f.span,
                                  notes=[Note("first set here", seen[f.attr].span)])
             seen[f.attr] = f
+            if isinstance(f.value, ast.NullValue):
+                self.diags.warning(f"upstream RefPerSys cannot load the attribute `{f.attr}` set to null: its loader "
+                                   "requires every attribute value, so the store would not load there", f.value.span,
+                                   hint="leave the attribute out (reading an absent attribute gives null)")
             self.value(f.value, in_comps=True)
         for v in d.comps or ():
             self.value(v, in_comps=True)

@@ -4,7 +4,7 @@ Entry point: `parse(text, path) -> ast.Module`, raising `rpsc.CompileError` (a `
 `.diagnostics` lists every syntax and literal error found. No Lark `Tree` or `Token` escapes this module.
 
 Speed: the transformer runs inline (Lark's `transformer=` option with LALR), so no parse tree is built, and
-the analysed parse table is cached in `$XDG_CACHE_HOME/rpsc/` (default `~/.cache/rpsc/`) under a name keyed by
+the analysed parse table is cached in `rpsc.cachedir.cache_root()` ($RPSC_CACHE_DIR, ...) under a name keyed by
 the grammar's hash, Lark's version and Python's version; an unwritable cache directory only costs the
 table construction (about a second) on every start.
 
@@ -558,8 +558,9 @@ def _note(message: str, span: ast.Span | None) -> Any:
 # ---------------------------------------------------------------- building (and caching) the Lark parser
 
 def _cache_dir() -> Path | None:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    d = Path(base) / "rpsc"
+    from rpsc.cachedir import cache_root
+
+    d = cache_root()
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -570,7 +571,7 @@ def _cache_dir() -> Path | None:
 def make_lark(*, transformer: Any = None, propagate_positions: bool = True, cache: bool = True) -> Any:
     """A Lark LALR parser for the grammar (start symbols `start` and `decl_only`).
 
-    With `cache`, the analysed tables are stored in `$XDG_CACHE_HOME/rpsc/` keyed by the grammar's hash,
+    With `cache`, the analysed tables are stored in `rpsc.cachedir.cache_root()` keyed by the grammar's hash,
     Lark's version and Python's version; the file is written atomically (temp file + rename) and any
     failure falls back to building the tables in memory.
     """

@@ -11,8 +11,10 @@ A malformed body raises `rpsrt.StoreError` naming the object.
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rpsrt.errors import StoreError
 from rpsrt.model.objects import RpsObject
@@ -22,6 +24,7 @@ from rpsc.frontend import ast
 from rpsc.heapcode.classes import NODE_CLASS, CodeClasses, dec_float, dec_int, dec_str, parts
 
 _NODE_TYPES: dict[str, type] = {cls_name: getattr(ast, kind) for kind, cls_name in NODE_CLASS.items()}
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -194,6 +197,28 @@ class _Decoder:
         return tuple(ps), ret  # type: ignore[return-value]
 
 
+#: What damaged stored code raises when a part is missing or of the wrong kind, beside the decoder's own checks.
+_DAMAGE = (IndexError, KeyError, TypeError, ValueError, AttributeError, AssertionError)
+
+
+def checked(decode: Callable[..., _T]) -> Callable[..., _T]:
+    """Make a decoder of one stored object refuse damaged code with a located `StoreError` naming the object
+    (`malformed stored code: ...`), whichever part is missing or of the wrong kind: stored code is input."""
+
+    @functools.wraps(decode)
+    def run(obj: RpsObject, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return decode(obj, *args, **kwargs)
+        except StoreError:
+            raise
+        except _DAMAGE:
+            raise StoreError("malformed stored code: a part is missing or of the wrong kind",
+                             oid=str(getattr(obj, "oid", "?"))) from None
+
+    return run
+
+
+@checked
 def source_of(obj: RpsObject, cc: CodeClasses) -> ast.Span | None:
     """The `source` attribute of a function or extension point as a Span."""
     src = parts(obj.attrs.get(cc.attr["source"]))
@@ -203,11 +228,13 @@ def source_of(obj: RpsObject, cc: CodeClasses) -> ast.Span | None:
     return ast.Span(dec_str(cc, file), line, col, el, ec)  # type: ignore[arg-type]
 
 
+@checked
 def decode_function(fn: RpsObject, cc: CodeClasses) -> ast.FnDecl:
     """The `ast.FnDecl` stored in a `code_function` object (its OID text as `oid` only when written so)."""
     return decode_resolved(fn, cc)[0]
 
 
+@checked
 def decode_resolved(fn: RpsObject, cc: CodeClasses) -> tuple[ast.FnDecl, Resolution]:
     """The `ast.FnDecl` stored in a `code_function` object and the resolution stored with its body."""
     span = source_of(fn, cc)
@@ -222,6 +249,7 @@ def decode_resolved(fn: RpsObject, cc: CodeClasses) -> tuple[ast.FnDecl, Resolut
     return ast.FnDecl(name, params, ret, body, None, span), dec.res
 
 
+@checked
 def decode_extension_point(ep: RpsObject, cc: CodeClasses) -> ast.ExtensionPointDecl:
     span = source_of(ep, cc)
     dec = _Decoder(cc, span.file if span else "", ep)
@@ -265,6 +293,7 @@ def _sequence(dec: _Decoder, v: Value) -> tuple[Value, ...]:
     return comps
 
 
+@checked
 def decode_module(mod: RpsObject, cc: CodeClasses) -> ast.Module:
     """The whole `ast.Module` recorded on a `code_module` object."""
     file = mod.attrs.get(cc.attr["source_file"])
@@ -298,7 +327,8 @@ def decode_module(mod: RpsObject, cc: CodeClasses) -> ast.Module:
             else:
                 decls.append(ast.SelectorDecl(obj_name, oid, span))  # type: ignore[arg-type]
         elif kind == "symbol":
-            assert isinstance(obj, RpsObject)
+            if not isinstance(obj, RpsObject):
+                raise dec.fail(f"{kind} declaration without its object")
             sname = getattr(obj.payload, "name", None)
             val = _value(dec, extra[0]) if extra[0] is not None else None
             decls.append(ast.SymbolDecl(sname, val, oid, span))  # type: ignore[arg-type]
@@ -307,11 +337,13 @@ def decode_module(mod: RpsObject, cc: CodeClasses) -> ast.Module:
             comps = None if extra[2] is None else tuple(_value(dec, c) for c in _sequence(dec, extra[2]))
             decls.append(ast.ObjectDecl(obj_name, dec.str(extra[0]), fields, comps, oid, span))  # type: ignore[arg-type]
         elif kind == "fn":
-            assert isinstance(obj, RpsObject)
+            if not isinstance(obj, RpsObject):
+                raise dec.fail(f"{kind} declaration without its object")
             fd = decode_function(obj, cc)
             decls.append(dataclasses.replace(fd, oid=oid))
         elif kind == "extension_point":
-            assert isinstance(obj, RpsObject)
+            if not isinstance(obj, RpsObject):
+                raise dec.fail(f"{kind} declaration without its object")
             decls.append(dataclasses.replace(decode_extension_point(obj, cc), oid=oid))
         elif kind == "extend":
             decls.append(ast.ExtendDecl(dec.str(extra[0]), dec_int(cc, extra[1]), dec.str(extra[2]), span))  # type: ignore[arg-type]

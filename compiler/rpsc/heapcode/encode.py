@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +107,26 @@ def stored_definitions(module_obj: RpsObject, cc: CodeClasses) -> dict[str, tupl
 _CHECK_KIND = {"fn": "function"}
 
 
+def _store_input(read: Callable[..., Any]) -> Callable[..., Any]:
+    """Reading the interfaces of the stored modules refuses damaged code with a StoreError, not a traceback."""
+    import functools
+
+    from rpsrt.errors import StoreError
+
+    @functools.wraps(read)
+    def run(heap: Heap) -> Any:
+        try:
+            return read(heap)
+        except StoreError:
+            raise
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError, AssertionError):
+            raise StoreError("malformed stored code: a stored module's interface (its definitions and their "
+                             "signatures) has a part missing or of the wrong kind") from None
+
+    return run
+
+
+@_store_input
 def stored_interfaces(heap: Heap) -> dict[str, Any]:
     """The checker's `ModuleInterface` of every code module stored in `heap` (for `requires` of them)."""
     from types import MappingProxyType

@@ -1,26 +1,60 @@
-"""FunctionBuilder: builds an `ir.Function` the way llvmlite's IRBuilder builds LLVM IR.
+"""The public IR construction API: `ModuleBuilder` (a module, its OIDs and symbols) and `FunctionBuilder`.
 
-A position (the current block), one method per operation, each returning the new temp; operand types are
-checked as you build (the message names both types); names are deterministic (`t`, `t.1`, ...).
+`FunctionBuilder` builds an `ir.Function` the way llvmlite's IRBuilder builds LLVM IR: a position (the
+current block), one method per operation, each returning the new temp; operand types are checked as you
+build (the message names both types); names are deterministic (`t`, `t.1`, ...). Opcodes are the enums of
+`rpsc.ir.ir` (`BinaryOp.SDIV`, `CmpOp.LT`, ...); their string values (`"sdiv"`, `"lt"`) are accepted too.
+See docs/ir.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import enum
+import random
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from typing import TypeVar
 
-from rpsc.ir import ir
-from rpsc.ir.ir import BOOL, F64, I64, VOID, Operand, SourceLoc, Type
+from rpsrt.model.oid import Oid
+
+import rpsc.ir.ir as ir
+from rpsc.ir.ir import (
+    BOOL,
+    F64,
+    I64,
+    VOID,
+    BinaryOp,
+    CmpOp,
+    ConvertOp,
+    MinMaxOp,
+    Operand,
+    SourceLoc,
+    TrapCode,
+    Type,
+    UnaryOp,
+)
 
 
 class IRTypeError(TypeError):
     """An operation built with operands of the wrong type (a bug in the caller, not user input)."""
 
 
-_INT_OPS = {"add", "sub", "mul", "sdiv", "srem", "shl", "ashr", "and", "or", "xor"}
-_BOOL_OPS = {"and", "or", "xor"}
-_FLOAT_OPS = {"fadd", "fsub", "fmul", "fdiv"}
-_CMP_OPS = {"eq", "ne", "lt", "le", "gt", "ge"}
+_INT_OPS = {BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.SDIV, BinaryOp.SREM, BinaryOp.SHL,
+            BinaryOp.ASHR, BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR, BinaryOp.SDIV_UNCHECKED,
+            BinaryOp.SREM_UNCHECKED}
+_BOOL_OPS = {BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR}
+_FLOAT_OPS = {BinaryOp.FADD, BinaryOp.FSUB, BinaryOp.FMUL, BinaryOp.FDIV}
+_TRAPPING = {BinaryOp.SDIV, BinaryOp.SREM}
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _enum(kind: type[_E], op: str, what: str) -> _E:
+    try:
+        return kind(op)
+    except ValueError:
+        raise IRTypeError(f"unknown {what} {op!r}") from None
 
 
 def const(value: int | float | bool, type: Type | None = None) -> ir.Const:
@@ -39,10 +73,12 @@ def const(value: int | float | bool, type: Type | None = None) -> ir.Const:
 class FunctionBuilder:
     """Builds one function: `locals`, blocks with labels, typed instructions."""
 
-    def __init__(self, ref: ir.FunctionRef, param_names: Sequence[str], loc: SourceLoc) -> None:
+    def __init__(self, ref: ir.FunctionRef, param_names: Sequence[str], loc: SourceLoc, *,
+                 on_finish: Callable[[ir.Function], object] | None = None) -> None:
         if len(param_names) != len(ref.params):
             raise IRTypeError("parameter names and types differ in number")
         self.ref = ref
+        self._on_finish = on_finish
         self.loc = loc
         self.locals: list[ir.Local] = []
         self.blocks: list[ir.Block] = []
@@ -109,20 +145,20 @@ class FunctionBuilder:
 
     # -- arithmetic
 
-    def binop(self, op: str, lhs: Operand, rhs: Operand, loc: SourceLoc | None = None) -> ir.Temp:
-        t = self._same(op, lhs, rhs)
-        if op in _FLOAT_OPS:
-            self._check(op, t, F64)
-        elif op in _BOOL_OPS:
-            self._check(op, t, I64, BOOL)
-        elif op in _INT_OPS:
-            self._check(op, t, I64)
+    def binop(self, op: BinaryOp | str, lhs: Operand, rhs: Operand, loc: SourceLoc | None = None) -> ir.Temp:
+        """Any `BinaryOp` (sdiv and srem need `loc`, where they trap)."""
+        code = _enum(BinaryOp, op, "binary operation")
+        t = self._same(code, lhs, rhs)
+        if code in _FLOAT_OPS:
+            self._check(code, t, F64)
+        elif code in _BOOL_OPS:
+            self._check(code, t, I64, BOOL)
         else:
-            raise IRTypeError(f"unknown binary operation {op!r}")
-        if op in ("sdiv", "srem") and loc is None:
-            raise IRTypeError(f"{op} needs a source location (it can trap)")
+            self._check(code, t, I64)
+        if code in _TRAPPING and loc is None:
+            raise IRTypeError(f"{code} needs a source location (it can trap)")
         dest = self._temp(t)
-        self._emit(ir.BinOp(dest, op, lhs, rhs, loc))
+        self._emit(ir.BinOp(dest, code, lhs, rhs, loc))
         return dest
 
     def add(self, a: Operand, b: Operand) -> ir.Temp:
@@ -167,31 +203,33 @@ class FunctionBuilder:
     def fdiv(self, a: Operand, b: Operand) -> ir.Temp:
         return self.binop("fdiv", a, b)
 
-    def icmp(self, op: str, a: Operand, b: Operand) -> ir.Temp:
+    def icmp(self, op: CmpOp | str, a: Operand, b: Operand) -> ir.Temp:
+        """Compare i64 (or bool, for eq and ne); a bool temp."""
         t = self._same(f"icmp {op}", a, b)
-        if op not in _CMP_OPS:
-            raise IRTypeError(f"unknown comparison {op!r}")
-        self._check(f"icmp {op}", t, I64, *((BOOL,) if op in ("eq", "ne") else ()))
+        code = _enum(CmpOp, op, "comparison")
+        self._check(f"icmp {code}", t, I64, *((BOOL,) if code in (CmpOp.EQ, CmpOp.NE) else ()))
         dest = self._temp(BOOL, "c")
-        self._emit(ir.Cmp(dest, "icmp", op, a, b))
+        self._emit(ir.Cmp(dest, ir.CmpKind.ICMP, code, a, b))
         return dest
 
-    def fcmp(self, op: str, a: Operand, b: Operand) -> ir.Temp:
+    def fcmp(self, op: CmpOp | str, a: Operand, b: Operand) -> ir.Temp:
+        """Compare f64 (ordered, except ne); a bool temp."""
         t = self._same(f"fcmp {op}", a, b)
-        if op not in _CMP_OPS:
-            raise IRTypeError(f"unknown comparison {op!r}")
-        self._check(f"fcmp {op}", t, F64)
+        code = _enum(CmpOp, op, "comparison")
+        self._check(f"fcmp {code}", t, F64)
         dest = self._temp(BOOL, "c")
-        self._emit(ir.Cmp(dest, "fcmp", op, a, b))
+        self._emit(ir.Cmp(dest, ir.CmpKind.FCMP, code, a, b))
         return dest
 
-    def unop(self, op: str, value: Operand) -> ir.Temp:
-        want = {"neg": I64, "bnot": I64, "abs": I64, "not": BOOL, "fneg": F64, "fabs": F64, "sqrt": F64}
-        if op not in want:
-            raise IRTypeError(f"unknown unary operation {op!r}")
-        self._check(op, value.type, want[op])
+    _UNOP_TYPES = {UnaryOp.NEG: I64, UnaryOp.BNOT: I64, UnaryOp.ABS: I64, UnaryOp.NOT: BOOL,
+                   UnaryOp.FNEG: F64, UnaryOp.FABS: F64, UnaryOp.SQRT: F64}
+
+    def unop(self, op: UnaryOp | str, value: Operand) -> ir.Temp:
+        """Any `UnaryOp`."""
+        code = _enum(UnaryOp, op, "unary operation")
+        self._check(code, value.type, self._UNOP_TYPES[code])
         dest = self._temp(value.type)
-        self._emit(ir.UnOp(dest, op, value))
+        self._emit(ir.UnOp(dest, code, value))
         return dest
 
     def neg(self, v: Operand) -> ir.Temp:
@@ -206,30 +244,50 @@ class FunctionBuilder:
     def bnot(self, v: Operand) -> ir.Temp:
         return self.unop("bnot", v)
 
-    def minmax(self, op: str, a: Operand, b: Operand) -> ir.Temp:
-        t = self._same(op, a, b)
-        if op not in ("min", "max"):
-            raise IRTypeError(f"unknown operation {op!r}")
-        self._check(op, t, I64, F64)
+    def minmax(self, op: MinMaxOp | str, a: Operand, b: Operand) -> ir.Temp:
+        """`min` or `max` of two i64 or two f64."""
+        code = _enum(MinMaxOp, op, "operation")
+        t = self._same(code, a, b)
+        self._check(code, t, I64, F64)
         dest = self._temp(t)
-        self._emit(ir.MinMax(dest, op, a, b))
+        self._emit(ir.MinMax(dest, code, a, b))
         return dest
+
+    def min(self, a: Operand, b: Operand) -> ir.Temp:
+        return self.minmax(MinMaxOp.MIN, a, b)
+
+    def max(self, a: Operand, b: Operand) -> ir.Temp:
+        return self.minmax(MinMaxOp.MAX, a, b)
+
+    def select(self, cond: Operand, if_true: Operand, if_false: Operand) -> ir.Temp:
+        """`cond ? if_true : if_false` (cond bool, both values of one type)."""
+        self._check("select", cond.type, BOOL)
+        t = self._same("select", if_true, if_false)
+        dest = self._temp(t)
+        self._emit(ir.Select(dest, cond, if_true, if_false))
+        return dest
+
+    def trap_if(self, cond: Operand, code: TrapCode, loc: SourceLoc) -> None:
+        """Trap `code` at `loc` when `cond` is true (what the lowering pass makes of checked operations)."""
+        self._check("trap_if", cond.type, BOOL)
+        self._emit(ir.TrapIf(cond, TrapCode(code), loc))
 
     def sitofp(self, v: Operand) -> ir.Temp:
         self._check("sitofp", v.type, I64)
         dest = self._temp(F64)
-        self._emit(ir.Convert(dest, "sitofp", v))
+        self._emit(ir.Convert(dest, ConvertOp.SITOFP, v))
         return dest
 
     def fptosi(self, v: Operand, loc: SourceLoc) -> ir.Temp:
+        """`int(f)`: traps at `loc` on NaN, infinities and values out of range."""
         self._check("fptosi", v.type, F64)
         dest = self._temp(I64)
-        self._emit(ir.Convert(dest, "fptosi", v, loc))
+        self._emit(ir.Convert(dest, ConvertOp.FPTOSI, v, loc))
         return dest
 
     # -- calls and control flow
 
-    def call(self, callee: ir.FunctionRef, args: Sequence[Operand], loc: SourceLoc | None = None) -> ir.Temp | None:
+    def _call(self, callee: ir.FunctionRef, args: Sequence[Operand], loc: SourceLoc | None) -> ir.Temp | None:
         if len(args) != len(callee.params):
             raise IRTypeError(f"call {callee.name}: {len(args)} arguments, expected {len(callee.params)}")
         for i, (a, t) in enumerate(zip(args, callee.params, strict=True)):
@@ -252,6 +310,17 @@ class FunctionBuilder:
         dest = None if ret is VOID else self._temp(ret, "r")
         self._emit(ir.CallMethod(dest, fn, tuple(args), tuple(params), ret, loc))
         return dest
+
+    def call(self, callee: ir.FunctionRef, args: Sequence[Operand], loc: SourceLoc | None = None) -> ir.Temp:
+        """Call a function that returns a value; its result temp. (For a `void` callee use `call_void`;
+        `call` still accepts one, returning None, for callers written before `call_void` existed.)"""
+        return self._call(callee, args, loc)  # type: ignore[return-value]
+
+    def call_void(self, callee: ir.FunctionRef, args: Sequence[Operand], loc: SourceLoc | None = None) -> None:
+        """Call a function that returns nothing."""
+        if callee.ret is not VOID:
+            raise IRTypeError(f"call_void {callee.name}: it returns {callee.ret} (use call)")
+        self._call(callee, args, loc)
 
     def poll(self, loc: SourceLoc) -> None:
         self._emit(ir.Poll(loc))
@@ -311,7 +380,10 @@ class FunctionBuilder:
                     continue
                 raise IRTypeError(f"block {b.label} of {self.ref.name} has no terminator")
             blocks.append(b)
-        return ir.Function(self.ref, self.param_names, list(self.locals), blocks, self.loc)
+        fn = ir.Function(self.ref, self.param_names, list(self.locals), blocks, self.loc)
+        if self._on_finish is not None:
+            self._on_finish(fn)
+        return fn
 
     def _is_target(self, label: str) -> bool:
         for b in self.blocks:
@@ -321,3 +393,103 @@ class FunctionBuilder:
             if isinstance(t, ir.CondBr) and label in (t.then_target, t.else_target):
                 return True
         return False
+
+
+class ModuleBuilder:
+    """Builds one `ir.Module`: mints valid RefPerSys OIDs for the module and its functions, their native
+    symbols (`rpsfn` + OID), and collects the functions built with `function(...)`.
+
+    `seed` (any str or int) makes the OIDs reproducible: the same seed, module name and function name and
+    signature always give the same OID (for golden files); without it they are random, as in a store.
+    Either way `function_ref` returns the same `FunctionRef` for the same name and signature;
+    `new_function_ref` mints another one.
+    """
+
+    def __init__(self, name: str, version: str = "1.0.0", *, seed: str | int | None = None,
+                 file: str = "t.rps", requires: Sequence[tuple[str, str | None]] = ()) -> None:
+        self.name = name
+        self.version = version
+        self.seed = seed
+        self.file = file
+        self.requires: list[tuple[str, str | None]] = list(requires)
+        self.functions: list[ir.Function] = []
+        self.extension_points: list[ir.ExtensionPoint] = []
+        self.extensions: list[ir.Extension] = []
+        self._refs: dict[tuple[str, tuple[Type, ...], Type], ir.FunctionRef] = {}
+        self._homonyms: dict[tuple[str, tuple[Type, ...], Type], int] = {}
+        self._minted = 0
+        self.oid = self.mint_oid(("module",))
+
+    def mint_oid(self, key: tuple[object, ...] | None = None) -> str:
+        """A fresh OID text (from `key` when the builder has a seed; a running count when `key` is None)."""
+        if self.seed is None:
+            return str(Oid.random())
+        if key is None:
+            self._minted += 1
+            key = ("minted", self._minted)
+        rng = random.Random(repr((self.seed, self.name, *key)))
+        return str(Oid.random(rng))  # type: ignore[arg-type]
+
+    def loc(self, line: int, col: int = 1) -> SourceLoc:
+        """A source location in this module's file."""
+        return SourceLoc(self.file, line, col)
+
+    def function_ref(self, name: str, params: Sequence[Type], ret: Type) -> ir.FunctionRef:
+        """The reference of this module's function `name` (OID and symbol minted on first use)."""
+        key = (name, tuple(params), ret)
+        ref = self._refs.get(key)
+        if ref is None:
+            oid = self.mint_oid(("function", name, tuple(t.value for t in params), ret.value))
+            ref = ir.FunctionRef(oid, ir.symbol_of(oid), name, tuple(params), ret, self.oid)
+            self._refs[key] = ref
+        return ref
+
+    def new_function_ref(self, name: str, params: Sequence[Type], ret: Type) -> ir.FunctionRef:
+        """A reference with a fresh OID even when the name and signature were used before (a second
+        function of the same name, as a store may hold)."""
+        key = (name, tuple(params), ret)
+        self._homonyms[key] = n = self._homonyms.get(key, 0) + 1
+        oid = self.mint_oid(("function", name, tuple(t.value for t in params), ret.value, n))
+        return ir.FunctionRef(oid, ir.symbol_of(oid), name, tuple(params), ret, self.oid)
+
+    def function(self, name: str, params: Sequence[tuple[str, Type]], ret: Type,
+                 loc: SourceLoc | int = 1) -> FunctionBuilder:
+        """A FunctionBuilder for a new function of this module, positioned at its `entry` block; its
+        `finish()` adds the function to the module. `loc` is a SourceLoc or a line of this file."""
+        ref = self.function_ref(name, [t for _, t in params], ret)
+        where = loc if isinstance(loc, SourceLoc) else self.loc(loc)
+        b = FunctionBuilder(ref, [n for n, _ in params], where, on_finish=self.add)
+        b.position_at_end(b.append_block("entry"))
+        return b
+
+    def add(self, fn: ir.Function) -> ir.Function:
+        """Add a finished function (built elsewhere) to the module."""
+        if fn.ref.module_oid != self.oid:
+            raise IRTypeError(f"function {fn.name} belongs to module {fn.ref.module_oid}, not {self.oid}")
+        self.functions.append(fn)
+        return fn
+
+    def extension_point(self, name: str, params: Sequence[Type], ret: Type, mode: str = "first") -> ir.ExtensionPoint:
+        """Declare an extension point of this module (`mode` "first" or "all")."""
+        if mode not in ("first", "all"):
+            raise IRTypeError(f"extension point mode must be 'first' or 'all', not {mode!r}")
+        point = ir.ExtensionPoint(self.mint_oid(("point", name)), name, tuple(params), ret, mode)
+        self.extension_points.append(point)
+        return point
+
+    def extend(self, point: ir.ExtensionPoint, priority: int, function: ir.FunctionRef) -> ir.Extension:
+        """`extend point priority N with function`."""
+        if (function.params, function.ret) != (point.params, point.ret):
+            raise IRTypeError(f"extension {function.name}{function.signature} of {point.name}{point.signature}")
+        ext = ir.Extension(point, priority, function)
+        self.extensions.append(ext)
+        return ext
+
+    def require(self, name: str, constraint: str | None = None) -> None:
+        """Record that this module requires module `name` (optionally a version constraint such as ">=1.0")."""
+        self.requires.append((name, constraint))
+
+    def finish(self) -> ir.Module:
+        """The module, with the functions added so far."""
+        return ir.Module(self.oid, self.name, self.version, list(self.requires), list(self.functions),
+                         list(self.extension_points), list(self.extensions))

@@ -613,8 +613,8 @@ def build_ir(heap: Heap, names: Sequence[str] | None = None) -> list[ir.Module]:
     for m in mods:
         try:
             out.append(build_module(m, cc))
-        except (IndexError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        except (IndexError, TypeError, ValueError, KeyError, AttributeError, AssertionError):
             # a store written by something else than rpsc's lowering, or damaged by hand
-            raise IRBuildError(f"malformed stored code in module {m.attrs.get(cc.name)!r}: {exc!r}",
-                               oid=str(m.oid)) from None
+            raise IRBuildError(f"malformed stored code in module {m.attrs.get(cc.name)!r}: a part is missing or "
+                               "of the wrong kind", oid=str(m.oid)) from None
     return out

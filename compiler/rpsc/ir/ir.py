@@ -5,21 +5,30 @@ Functions keep their variables in typed *locals* (parameters are the first local
 terminator (`Br`, `CondBr`, `Ret`). Instructions that can trap carry the `SourceLoc` reported by the trap.
 
 Semantics (LANGUAGE.md, identical in every backend):
-- i64 `add sub mul neg` wrap modulo 2**64; `sdiv`/`srem` truncate toward zero, trap DIVZERO on a zero
-  divisor, and give INT_MIN / -1 == INT_MIN, INT_MIN % -1 == 0; `shl`/`ashr` take the count modulo 64.
+- i64 `add sub mul neg` wrap modulo 2**64; `sdiv`/`srem` truncate toward zero and can trap (their trap
+  conditions and their INT_MIN / -1 results are written once, as explicit IR, by `rpsc.ir.passes`);
+  `shl`/`ashr` take the count modulo 64.
 - `and or xor` work on i64 and on bool; `not` is boolean negation; `bnot` is bitwise complement of an i64.
 - f64 `fadd fsub fmul fdiv fneg` are IEEE-754 binary64, no fast-math.
 - `icmp` compares i64 (or bool for eq/ne); `fcmp` is ordered for eq lt le gt ge and unordered for ne
   (C semantics: any comparison with NaN is false, except `!=`).
-- `sitofp` converts i64 -> f64 (round to nearest); `fptosi` truncates toward zero and traps CONVERSION on
-  NaN, infinities and values outside [-2**63, 2**63).
+- `sitofp` converts i64 -> f64 (round to nearest); `fptosi` truncates toward zero and can trap (see
+  `rpsc.ir.passes`).
 - `abs` on i64 wraps (abs(INT_MIN) == INT_MIN); `fabs` clears the sign bit. `min(a, b)` is
   `b < a ? b : a` and `max(a, b)` is `a < b ? b : a`, for i64 and f64 alike. `sqrt` is IEEE sqrt
-  (NaN for negatives).
+  (NaN for negatives). `select c, a, b` is `c ? a : b`.
 - `call` runs another function; its trap propagates unchanged. Every function checks the call depth on
   entry (trap RECURSION at the function's own `loc` when depth would exceed the limit) and restores it on
   every exit. `poll` (placed on every loop back-edge) traps INTERRUPT at its `loc` when the host has set
-  the interrupt flag.
+  the interrupt flag. `trap_if c, CODE` traps CODE at its `loc` when `c` is true.
+
+Two levels, one set of classes. The IR that `FunctionBuilder` and `from_heap` build may contain the
+*checked* operations `sdiv`, `srem` and `fptosi`, whose traps are implicit. `rpsc.ir.passes.lower` turns
+each into explicit IR: `trap_if` instructions, `select`s, and the *unchecked* operations `sdiv.unchecked`,
+`srem.unchecked`, `fptosi.unchecked`, which never trap because their operands are known to be in range
+(a divisor other than 0, never INT_MIN over -1; a value in [-2**63, 2**63)): a backend emits the machine
+instruction. The
+interpreter and both backends take lowered IR only and translate each instruction on its own.
 """
 
 from __future__ import annotations
@@ -27,6 +36,87 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+
+from rpsrt.errors import TRAP_CONVERSION, TRAP_DIVZERO, TRAP_INTERRUPT, TRAP_RECURSION
+
+
+class TrapCode(enum.IntEnum):
+    """The trap codes of the IR (`trap_if`, the entry check, `poll`); the values are rpsrt.errors' TRAP_*."""
+
+    DIVZERO = TRAP_DIVZERO
+    CONVERSION = TRAP_CONVERSION
+    RECURSION = TRAP_RECURSION
+    INTERRUPT = TRAP_INTERRUPT
+
+
+class BinaryOp(enum.StrEnum):
+    """Operations of `BinOp` (a `str` enum: `BinaryOp.ADD == "add"`)."""
+
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    SDIV = "sdiv"                          # checked: lowered by rpsc.ir.passes
+    SREM = "srem"                          # checked: lowered by rpsc.ir.passes
+    SHL = "shl"
+    ASHR = "ashr"
+    AND = "and"
+    OR = "or"
+    XOR = "xor"
+    FADD = "fadd"
+    FSUB = "fsub"
+    FMUL = "fmul"
+    FDIV = "fdiv"
+    SDIV_UNCHECKED = "sdiv.unchecked"      # lowered IR only: divisor not 0, never INT_MIN / -1
+    SREM_UNCHECKED = "srem.unchecked"      # lowered IR only: divisor not 0, never INT_MIN % -1
+
+
+class UnaryOp(enum.StrEnum):
+    """Operations of `UnOp`."""
+
+    NEG = "neg"
+    FNEG = "fneg"
+    NOT = "not"
+    BNOT = "bnot"
+    ABS = "abs"
+    FABS = "fabs"
+    SQRT = "sqrt"
+
+
+class CmpKind(enum.StrEnum):
+    """`Cmp.kind`: integer/bool or float comparison."""
+
+    ICMP = "icmp"
+    FCMP = "fcmp"
+
+
+class CmpOp(enum.StrEnum):
+    """`Cmp.op`."""
+
+    EQ = "eq"
+    NE = "ne"
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+
+
+class MinMaxOp(enum.StrEnum):
+    """`MinMax.op`."""
+
+    MIN = "min"
+    MAX = "max"
+
+
+class ConvertOp(enum.StrEnum):
+    """Operations of `Convert`."""
+
+    SITOFP = "sitofp"
+    FPTOSI = "fptosi"                      # checked: lowered by rpsc.ir.passes
+    FPTOSI_UNCHECKED = "fptosi.unchecked"  # lowered IR only: the value is in [-2**63, 2**63)
+
+
+#: The checked operations, which only `rpsc.ir.passes.lower` knows how to make explicit.
+CHECKED_OPS = frozenset({BinaryOp.SDIV, BinaryOp.SREM, ConvertOp.FPTOSI})
 
 
 class Type(enum.Enum):
@@ -144,15 +234,26 @@ class Store:
     value: Operand
 
 
+def _coerce(ins: object, name: str, enum_type: type[enum.StrEnum]) -> None:
+    """Accept an opcode given as its string (`"sdiv"`) and store the enum member."""
+    value = getattr(ins, name)
+    if type(value) is not enum_type:
+        object.__setattr__(ins, name, enum_type(value))
+
+
 @dataclass(frozen=True, slots=True)
 class BinOp:
-    """op: add sub mul sdiv srem shl ashr and or xor (i64; and/or/xor also bool), fadd fsub fmul fdiv (f64)."""
+    """op: add sub mul sdiv srem shl ashr and or xor (i64; and/or/xor also bool), fadd fsub fmul fdiv (f64);
+    sdiv.unchecked srem.unchecked (lowered IR)."""
 
     dest: Temp
-    op: str
+    op: BinaryOp
     lhs: Operand
     rhs: Operand
     loc: SourceLoc | None = None  # set for sdiv and srem (they trap)
+
+    def __post_init__(self) -> None:
+        _coerce(self, "op", BinaryOp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +261,14 @@ class Cmp:
     """`icmp` or `fcmp` (kind) with op eq ne lt le gt ge; dest is bool."""
 
     dest: Temp
-    kind: str
-    op: str
+    kind: CmpKind
+    op: CmpOp
     lhs: Operand
     rhs: Operand
+
+    def __post_init__(self) -> None:
+        _coerce(self, "kind", CmpKind)
+        _coerce(self, "op", CmpOp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +276,11 @@ class UnOp:
     """op: neg (i64, wrapping), fneg (f64), not (bool), bnot (i64), abs (i64), fabs, sqrt (f64)."""
 
     dest: Temp
-    op: str
+    op: UnaryOp
     value: Operand
+
+    def __post_init__(self) -> None:
+        _coerce(self, "op", UnaryOp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,27 +288,56 @@ class MinMax:
     """op: min or max, on i64 or f64 (see the module docstring for the exact NaN behaviour)."""
 
     dest: Temp
-    op: str
+    op: MinMaxOp
     lhs: Operand
     rhs: Operand
+
+    def __post_init__(self) -> None:
+        _coerce(self, "op", MinMaxOp)
 
 
 @dataclass(frozen=True, slots=True)
 class Convert:
-    """op: sitofp (i64 -> f64) or fptosi (f64 -> i64, traps CONVERSION at loc)."""
+    """op: sitofp (i64 -> f64), fptosi (f64 -> i64, traps CONVERSION at loc), fptosi.unchecked (lowered)."""
 
     dest: Temp
-    op: str
+    op: ConvertOp
     value: Operand
     loc: SourceLoc | None = None
+
+    def __post_init__(self) -> None:
+        _coerce(self, "op", ConvertOp)
+
+
+@dataclass(frozen=True, slots=True)
+class Select:
+    """dest = cond ? if_true : if_false (cond is bool; both values of dest's type)."""
+
+    dest: Temp
+    cond: Operand
+    if_true: Operand
+    if_false: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class TrapIf:
+    """Trap `code` at `loc` when `cond` (bool) is true; made by `rpsc.ir.passes.lower`."""
+
+    cond: Operand
+    code: TrapCode
+    loc: SourceLoc
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
+    """A call; `copy` picks a body copy of a same-module callee (set by `rpsc.ir.passes.unroll_recursion`
+    on self-calls; 0, the function's own body, everywhere else)."""
+
     dest: Temp | None
     callee: FunctionRef
     args: tuple[Operand, ...]
     loc: SourceLoc | None = None
+    copy: int = 0
 
 
 #: Version 2's operations on the heap and on strings (`HeapOp.op`) -> the traps each can raise (the kinds of
@@ -280,7 +417,8 @@ class Ret:
     value: Operand | None
 
 
-Instr = Load | Store | BinOp | Cmp | UnOp | MinMax | Convert | Call | Poll | HeapOp | CallMethod
+Instr = Load | Store | BinOp | Cmp | UnOp | MinMax | Convert | Select | TrapIf | Call | Poll | HeapOp | CallMethod
+Terminator = Br | CondBr | Ret
 
 
 def uses_heap(fn: Function) -> bool:
@@ -288,7 +426,6 @@ def uses_heap(fn: Function) -> bool:
     if any(t in HEAP_TYPES for t in (*fn.ref.params, fn.ref.ret)) or any(l.type in HEAP_TYPES for l in fn.locals):
         return True
     return any(isinstance(i, (HeapOp, CallMethod)) for b in fn.blocks for i in b.instrs)
-Terminator = Br | CondBr | Ret
 
 
 @dataclass(slots=True)

@@ -19,6 +19,11 @@ class Heap:
     an unchanged heap gives back the same bytes: `manifest_extra` (manifest members such as `dumpgmdate`),
     `prologues` (space OID -> the members of that space file's prologue other than format, nbobjects and
     spaceid) and `headers` (file path relative to the store -> the comment text before its first JSON value).
+
+    Threads: a heap takes no lock. The rule is one writer: any number of threads may read a heap that no
+    thread changes, but a change (objects, attributes, sets), and a `dump_store` of it, must not overlap
+    any other use. Share a changing heap between threads under one lock of your own around every use
+    (dumps queued on `rpsrt.agenda` included), or give each thread a heap of its own (docs/concurrency.md).
     """
 
     __slots__ = ("objects", "spaces", "roots", "constants", "plugins", "manifest_extra", "prologues",
@@ -32,7 +37,8 @@ class Heap:
         self.roots: set[RpsObject] = set()
         #: Constants (`constset`).
         self.constants: set[RpsObject] = set()
-        #: Plugin objects (`plugins`): modules built into `plugins/rps<oid>-mod.so`.
+        #: The manifest's `plugins` (upstream loads each as `plugins/rps<oid>-mod.so`; `rpsc build` lists
+        #: nothing here and keeps its plugin records on the module objects, docs/store.md).
         self.plugins: set[RpsObject] = set()
         #: Other manifest members (provenance and unknown ones), kept for the next dump.
         self.manifest_extra: dict[str, Any] = {}

@@ -35,11 +35,13 @@ from rpsrt.plugins.manifest import (
     write_sidecar,
 )
 from rpsrt.plugins.points import ExtensionPoint, Implementation, Signature, native_caller
+from rpsrt.plugins.trust import REASONS, PluginRefused, open_plugin
 
 __all__ = [
     "ABI_VERSION", "ENTRY_POINT_GROUP", "PATH_ENV", "Candidate", "ElfFile", "Export", "ExtensionPoint",
-    "Implementation", "Manifest", "Plugin", "PluginApi", "PluginManager", "PythonPluginApi", "Requirement",
+    "Implementation", "Manifest", "Plugin", "PluginApi", "PluginManager", "PluginRefused", "PythonPluginApi",
+    "REASONS", "Requirement",
     "RpsRt", "ScanEntry", "Signature", "VersionConstraint", "cflags", "check_permissions", "compile_c_plugin",
-    "include_dir", "inspect_native", "ldflags", "native_caller", "new_rt", "parse_manifest", "parse_version",
+    "include_dir", "inspect_native", "ldflags", "native_caller", "new_rt", "open_plugin", "parse_manifest", "parse_version",
     "read_elf", "read_sidecar", "sha256_file", "sidecar_path", "write_sidecar",
 ]

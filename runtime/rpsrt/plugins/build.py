@@ -42,6 +42,7 @@ def compile_c_plugin(sources: Sequence[str | os.PathLike[str]], output: str | os
     manifest; False/None writes no sidecar. Raises PluginError with the compiler's output on failure.
     """
     out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)  # like `cc -o`, but a missing folder is no error
     compiler = shlex.split(cc or os.environ.get("CC") or "cc")
     cmd = [*compiler, *cflags(), *extra_cflags, *(os.fspath(s) for s in sources), *ldflags(), *extra_ldflags,
            "-o", os.fspath(out)]

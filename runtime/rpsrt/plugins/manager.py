@@ -1,7 +1,8 @@
 """The plugin manager: discovery in search paths, validation, dependency order, dlopen/init, unload.
 
 Nothing of a native plugin runs before its manifest (sidecar or ELF symbol), checksum, permissions, ABI,
-name, `rps_plugin_init` symbol and whole dependency chain have been validated. Registrations made during
+name, `rps_plugin_init` symbol and whole dependency chain have been validated; the file is opened once,
+verified on its descriptor and `dlopen`ed through that descriptor (`rpsrt.plugins.trust`). Registrations made during
 init are staged and committed only when init succeeds, so a failed plugin leaves nothing registered.
 """
 
@@ -12,13 +13,22 @@ import ctypes
 import itertools
 import logging
 import os
-import stat
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rpsrt.abi import HEAP_API_VERSION, call_with_rt
+from rpsrt.abi import (
+    ARGUMENT_FN as _ARGUMENT_FN,
+    HEAP_API_VERSION,
+    LOG_FN as _LOG_FN,
+    REGISTER_FN as _REGISTER_FN,
+    PluginApi,
+    ThreadStates,
+    call_with_rt,
+    rt_key_cell,
+)
 from rpsrt.heaphost import heap_op_address
 from rpsrt.errors import PluginError
 from rpsrt.rt import RpsRt, new_rt
@@ -29,11 +39,28 @@ from rpsrt.plugins.manifest import (
     Requirement,
     check_plugin_name,
     parse_manifest,
-    read_sidecar,
-    sha256_file,
+    parse_sidecar,
     sidecar_path,
 )
-from rpsrt.plugins.points import ExtensionPoint, Implementation, Signature, native_caller, revoke
+from rpsrt.plugins.points import (
+    _WRITE_LOCK,
+    GRACE,
+    ExtensionPoint,
+    Implementation,
+    Signature,
+    native_caller,
+    python_impl_problem,
+    revoke,
+)
+from rpsrt.plugins.trust import (
+    OpenedPlugin,
+    PluginRefused,
+    check_path,
+    open_plugin,
+    read_trusted_sidecar,
+    reason_of,
+    refused,
+)
 
 #: The entry-point group that Python plugins are published under.
 ENTRY_POINT_GROUP = "rpsc.plugins"
@@ -42,52 +69,32 @@ PATH_ENV = "RPSC_PLUGIN_PATH"
 
 RTLD_NOW = os.RTLD_NOW
 RTLD_GLOBAL = os.RTLD_GLOBAL
+RTLD_NOLOAD = getattr(os, "RTLD_NOLOAD", 4)
 
 REG_OK, REG_UNKNOWN_POINT, REG_BAD_SIGNATURE, REG_BAD_ARGUMENT, REG_NOT_IN_INIT = 0, 1, 2, 3, 4
 _LOG_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a PluginManager method under the manager's lock."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self: PluginManager, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 _log = logging.getLogger("rpsrt.plugins")
-
-_REGISTER_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
-                                ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
-_LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
-_ARGUMENT_FN = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p)
-
-
-class PluginApi(ctypes.Structure):
-    """`rps_plugin_api` of rps/plugin.h, field for field (PLUGIN_ABI.md's table plus the appended `rt`)."""
-
-    _fields_ = [
-        ("abi_version", ctypes.c_uint32),
-        ("struct_size", ctypes.c_uint32),
-        ("host", ctypes.c_void_p),
-        ("register_extension", _REGISTER_FN),
-        ("log", _LOG_FN),
-        ("argument", _ARGUMENT_FN),
-        ("rt", ctypes.POINTER(RpsRt)),
-        # appended (version 2): the host heap API (rpsrt.heaphost)
-        ("heap_version", ctypes.c_uint32),
-        ("heap_reserved", ctypes.c_uint32),
-        ("heap_op", ctypes.c_void_p),
-    ]
-
 
 _INIT_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.POINTER(PluginApi))
 _FINI_FN = ctypes.CFUNCTYPE(None)
 
 
 def check_permissions(path: str | os.PathLike[str]) -> None:
-    """Refuse a plugin file, or the folder holding it, that someone other than its owner may write."""
-    p = os.fspath(path)
-    for target, what in ((p, "plugin file"), (os.path.dirname(os.path.abspath(p)) or ".", "plugin folder")):
-        try:
-            st = os.stat(target)
-        except OSError as exc:
-            raise PluginError(f"cannot stat {what}: {exc.strerror}", path=target) from None
-        if what == "plugin file" and not stat.S_ISREG(st.st_mode):
-            raise PluginError("plugin is not a regular file", path=target)
-        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise PluginError(f"refusing {what} writable by group or others (mode {stat.S_IMODE(st.st_mode):04o})",
-                              path=target)
+    """Refuse a plugin file, its sidecar, or any folder from its own up to `/`, that is owned by someone
+    other than the current user or root, or that group or others may write (see `rpsrt.plugins.trust`);
+    a symbolic link is judged by its target. Raises PluginRefused (a PluginError) with the reason."""
+    check_path(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,41 +126,68 @@ class ScanEntry:
     path: Path
     candidate: Candidate | None
     error: str | None
+    #: why the file was refused (one of rpsrt.plugins.trust.REASONS), None when it is a candidate.
+    reason: str | None = None
+    #: the plugin name the refused file claims, when it could be read.
+    name: str | None = None
 
 
-def inspect_native(path: str | os.PathLike[str]) -> tuple[Candidate, ElfFile]:
+def inspect_native(path: str | os.PathLike[str], *, opened: OpenedPlugin | None = None) -> tuple[Candidate, ElfFile]:
     """Read and validate a native plugin's manifest without loading it (sidecar first, else ELF symbol).
 
     With a sidecar, its recorded sha256 must match the file, and an embedded manifest, when present, must
-    agree with it on name, version and ABI. Raises PluginError otherwise.
+    agree with it on name, version and ABI. Raises PluginRefused (a PluginError, with its reason) otherwise.
+    `opened`: the file as the manager opened and verified it (owner, mode, folders; the sidecar is then
+    checked too); without it the file is read as it is, for inspection only (`check_permissions` judges it).
     """
-    p = Path(path)
+    if opened is None:
+        with open_plugin(path, strict=False) as op:
+            return _inspect(Path(path), op, strict=False)
+    return _inspect(Path(path), opened, strict=True)
+
+
+def _inspect(p: Path, opened: OpenedPlugin, *, strict: bool) -> tuple[Candidate, ElfFile]:
     where = str(p)
-    elf = read_elf(p)
-    side = read_sidecar(p)
-    embedded_bytes = elf.read_symbol_bytes("rps_plugin_manifest")
-    if side is not None:
+    side_path = sidecar_path(opened.real)
+    raw_side = read_trusted_sidecar(str(side_path), strict=strict)
+    side = None
+    if raw_side is not None:
+        try:
+            side = parse_sidecar(raw_side, path=str(side_path))
+        except PluginError as exc:
+            raise refused(exc, "manifest") from None
         manifest, sha = side
         if sha is not None:
-            actual = sha256_file(p)
+            actual = opened.sha256
             if actual != sha:
-                raise PluginError(f"checksum mismatch: sidecar {sidecar_path(p).name} records sha256 {sha[:16]}..., "
-                                  f"the file has {actual[:16]}... (rebuild it or rewrite its sidecar)", path=where)
-        if embedded_bytes is not None:
-            embedded = parse_manifest(embedded_bytes, path=f"{where}(rps_plugin_manifest)")
-            if (embedded.name, embedded.version, embedded.abi) != (manifest.name, manifest.version, manifest.abi):
-                raise PluginError(f"sidecar manifest ({manifest.name} {manifest.version_text}) disagrees with the "
-                                  f"embedded one ({embedded.name} {embedded.version_text})", path=where)
-        source = "sidecar"
-    else:
-        if embedded_bytes is None:
-            raise PluginError("missing manifest: no sidecar " f"{sidecar_path(p).name} and no rps_plugin_manifest "
-                              "symbol", path=where)
-        manifest = parse_manifest(embedded_bytes, path=f"{where}(rps_plugin_manifest)")
-        sha = None
-        source = "elf"
-    if "rps_plugin_init" not in elf.symbols:
-        raise PluginError(f"plugin {manifest.name!r} does not export rps_plugin_init", path=where)
+                raise PluginRefused(f"checksum mismatch: sidecar {side_path.name} records sha256 {sha[:16]}..., "
+                                    f"the file has {actual[:16]}... (rebuild it or rewrite its sidecar)",
+                                    reason="checksum", path=where, name=manifest.name)
+    elf = read_elf(where, opened.data)
+    embedded_bytes = elf.read_symbol_bytes("rps_plugin_manifest")
+    try:
+        if side is not None:
+            manifest, sha = side
+            if embedded_bytes is not None:
+                embedded = parse_manifest(embedded_bytes, path=f"{where}(rps_plugin_manifest)")
+                if (embedded.name, embedded.version, embedded.abi) != (manifest.name, manifest.version, manifest.abi):
+                    raise PluginError(f"sidecar manifest ({manifest.name} {manifest.version_text}) disagrees with "
+                                      f"the embedded one ({embedded.name} {embedded.version_text})", path=where)
+            source = "sidecar"
+        else:
+            if embedded_bytes is None:
+                raise PluginError("missing manifest: no sidecar " f"{side_path.name} and no rps_plugin_manifest "
+                                  "symbol", path=where)
+            manifest = parse_manifest(embedded_bytes, path=f"{where}(rps_plugin_manifest)")
+            sha = None
+            source = "elf"
+        if "rps_plugin_init" not in elf.symbols:
+            raise PluginError(f"plugin {manifest.name!r} does not export rps_plugin_init", path=where)
+    except PluginError as exc:
+        out = refused(exc, "manifest")
+        if side is not None:
+            out.name = side[0].name
+        raise out from None
     return Candidate(manifest.name, manifest, "native", source, p, sha), elf
 
 
@@ -186,6 +220,7 @@ class Plugin:
     _errors: list[str] = field(default_factory=list)
     _callers: list[list[Any]] = field(default_factory=list)
     _in_init: bool = False
+    _opened: OpenedPlugin | None = None
 
     @property
     def version(self) -> str:
@@ -251,6 +286,16 @@ class PluginManager:
     Search paths, in order: `search_paths` (e.g. `--plugin-path`), then `RPSC_PLUGIN_PATH` (when `use_env`),
     then `<store>/plugins`. One `rps_rt` run-time state (`rt`) is shared by every plugin it loads; pass
     `rt=` to share one with another host component (the JIT).
+
+    Thread safety: every method can be called from any thread. Loading, unloading, declaring and scanning
+    are serialised by one re-entrant lock (`_lock`); dispatch through the extension points and calls
+    through `function()` callables take no lock. A load publishes a plugin's implementations only after
+    its init succeeded, all points at once under the points' write lock; an unload first withdraws them
+    (copy-on-write tables, see `rpsrt.plugins.points`), revokes the plugin's callables, waits for the
+    dispatches and calls that may still run its code (`points.GRACE`), and only then runs its fini and
+    unmaps it. So a dispatch sees a plugin wholly registered or not at all, and never runs unmapped code;
+    an unload waits for running calls into the plugin to return. An implementation must not load or unload
+    plugins itself (the unload would wait for the very dispatch that asked for it).
     """
 
     def __init__(self, search_paths: Iterable[str | os.PathLike[str]] = (), *,
@@ -265,6 +310,8 @@ class PluginManager:
         self.search_paths: tuple[Path, ...] = tuple(
             p for p in (q.absolute() for q in paths) if not (p in seen or seen.add(p)))  # type: ignore[func-returns-value]
         self.rt = rt if rt is not None else new_rt()
+        #: The per-thread states compiled code of these plugins runs on (`rpsrt.abi.ThreadStates`).
+        self.thread_states = ThreadStates(self.rt)
         self.points: dict[str, ExtensionPoint] = {}
         self._loaded: dict[str, Plugin] = {}           # in load order
         self._python: dict[str, Candidate] = {}
@@ -272,14 +319,19 @@ class PluginManager:
         self._hosts: dict[int, Plugin] = {}
         self._host_ids = itertools.count(1)
         # scan() results by file, valid while the file, its sidecar and their folder keep their stat.
-        self._scan_cache: dict[Path, tuple[tuple[int, ...], ScanEntry]] = {}
+        self._scan_cache: dict[Path, tuple[tuple[object, ...], ScanEntry]] = {}
         # One set of C callbacks per manager, alive as long as it is.
         self._c_register = _REGISTER_FN(self._cb_register)
         self._c_log = _LOG_FN(self._cb_log)
         self._c_argument = _ARGUMENT_FN(self._cb_argument)
+        #: Test hook: called with the plugin path after its open file is verified, right before dlopen.
+        self._after_verify: Callable[[Path], None] | None = None
+        #: Serialises loading, unloading, declaring and scanning (dispatch takes no lock).
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------ extension points
 
+    @_locked
     def declare(self, point: ExtensionPoint | str, signature: str | Signature | None = None,
                 mode: str = "first") -> ExtensionPoint:
         """Declare an extension point (an ExtensionPoint, or name + signature + mode); returns it.
@@ -308,6 +360,7 @@ class PluginManager:
 
     # ------------------------------------------------------------ discovery
 
+    @_locked
     def scan(self) -> list[ScanEntry]:
         """Every `.so` in the search paths (in order, then by file name), each validated without loading."""
         entries: list[ScanEntry] = []
@@ -329,26 +382,43 @@ class PluginManager:
                     entries.append(hit[1])
                     continue
                 try:
-                    check_permissions(path)
-                    cand, _ = inspect_native(path)
+                    with open_plugin(path, self._search_strs()) as opened:
+                        cand, _ = _inspect(path, opened, strict=True)
                     entry = ScanEntry(sp, path, cand, None)
                 except PluginError as exc:
-                    entry = ScanEntry(sp, path, None, str(exc))
+                    entry = ScanEntry(sp, path, None, str(exc), reason_of(exc), _claimed_name(path, exc))
                 entries.append(entry)
                 if key is not None:
                     self._scan_cache[path] = (key, entry)
         return entries
 
+    def _search_strs(self) -> list[str]:
+        return [str(p) for p in self.search_paths]
+
+    def refusals(self, name: str) -> list[ScanEntry]:
+        """The files of the search path refused although they claim to be (or are named after) plugin `name`."""
+        return [e for e in self.scan()
+                if e.candidate is None and (e.name == name or (e.name is None and e.path.stem == name))]
+
+    def _refusal_text(self, name: str) -> str:
+        refusals = self.refusals(name)
+        if not refusals:
+            return ""
+        return (f"; {len(refusals)} file(s) of that name were refused: "
+                + "; ".join(f"refused ({e.reason}): {e.error}" for e in refusals))
+
     def python_plugins(self) -> dict[str, Candidate]:
         """The Python plugins added or discovered so far, by name."""
         return dict(self._python)
 
+    @_locked
     def add_python_plugin(self, obj: Any, source: str = "python") -> Candidate:
         """Make a Python plugin (an object with name, version, requires and init(api)) loadable."""
         cand = python_candidate(obj, source)
         self._python[cand.name] = cand
         return cand
 
+    @_locked
     def discover_python(self, group: str = ENTRY_POINT_GROUP) -> list[Candidate]:
         """Add every Python plugin published under the entry-point group `group` (importing it).
 
@@ -395,14 +465,16 @@ class PluginManager:
         cand = self.candidates().get(name)
         if cand is None:
             raise PluginError(f"plugin {name!r} not found in the search path "
-                              f"[{', '.join(map(str, self.search_paths)) or 'empty'}]")
+                              f"[{', '.join(map(str, self.search_paths)) or 'empty'}]{self._refusal_text(name)}")
         return cand
 
     # ------------------------------------------------------------ dependency resolution
 
-    def resolve(self, root: Candidate) -> list[Candidate]:
-        """`root` and its unloaded dependencies, dependencies first; PluginError names the failing chain."""
-        known = self.candidates()
+    def resolve(self, root: Candidate, *, known: Mapping[str, Candidate] | None = None) -> list[Candidate]:
+        """`root` and its unloaded dependencies, dependencies first; PluginError names the failing chain.
+
+        `known`: the result of `candidates()` when the caller has it (resolving many roots at once)."""
+        known = dict(self.candidates() if known is None else known)
         known[root.name] = root
         order: list[Candidate] = []
         done: set[str] = set(self._loaded)
@@ -419,9 +491,11 @@ class PluginManager:
                 dep = known.get(req.name)
                 chain = " -> ".join(stack + [req.name])
                 if dep is None:
-                    refused = sum(1 for e in self.scan() if e.candidate is None)
-                    hint = (f" ({refused} plugin file(s) in the search path were refused: see `rpsc plugin list`)"
-                            if refused else "")
+                    hint = self._refusal_text(req.name)
+                    if not hint:
+                        others = sum(1 for e in self.scan() if e.candidate is None)
+                        hint = (f" ({others} plugin file(s) in the search path were refused: see `rpsc plugin "
+                                "list`)" if others else "")
                     raise PluginError(f"missing dependency: {chain}: plugin {cand.name!r} requires {req.name!r} "
                                       f"({req.constraint}), which is not in the search path{hint}",
                                       path=_where(root))
@@ -441,10 +515,12 @@ class PluginManager:
     # ------------------------------------------------------------ loading
 
     @property
+    @_locked
     def loaded(self) -> dict[str, Plugin]:
         """Loaded plugins by name, in load order."""
         return dict(self._loaded)
 
+    @_locked
     def load(self, name: str, arguments: Mapping[str, str] | None = None) -> Plugin:
         """Load plugin `name` and its dependencies (dependencies first); a no-op when already loaded.
 
@@ -456,14 +532,15 @@ class PluginManager:
             return self._loaded[name]
         return self._load_candidate(self.find(name), arguments)
 
+    @_locked
     def load_file(self, path: str | os.PathLike[str], arguments: Mapping[str, str] | None = None) -> Plugin:
         """Load the plugin file `path`, which must be inside one of the search paths."""
         p = Path(path).absolute()
         if p.parent not in self.search_paths:
             raise PluginError("refusing a plugin outside the search path "
                               f"[{', '.join(map(str, self.search_paths)) or 'empty'}]", path=str(p))
-        check_permissions(p)
-        cand, _ = inspect_native(p)
+        with open_plugin(p, self._search_strs()) as opened:
+            cand, _ = _inspect(p, opened, strict=True)
         if cand.name in self._loaded:
             loaded = self._loaded[cand.name]
             if loaded.path != p:
@@ -511,25 +588,36 @@ class PluginManager:
         path = plugin.candidate.path
         assert path is not None
         where = str(path)
-        # Validate again right before dlopen: permissions, checksum, manifest, rps_plugin_init.
-        check_permissions(path)
-        cand, elf = inspect_native(path)
-        if cand.manifest != plugin.candidate.manifest:
-            raise PluginError("plugin changed since it was inspected", path=where)
-        plugin.symbols = frozenset(elf.symbols)
+        # Validate again right before dlopen (link, owners, modes, checksum, manifest, rps_plugin_init), all
+        # on one open descriptor, and dlopen that same file: no path is resolved between the two.
+        # The descriptor stays open while the plugin is loaded, so that no other plugin is dlopened under
+        # the same /proc/self/fd/N name meanwhile.
+        opened = open_plugin(path, self._search_strs())
         try:
-            cdll = ctypes.CDLL(where, mode=RTLD_NOW | RTLD_GLOBAL)
-        except OSError as exc:
-            raise PluginError(f"dlopen failed: {exc}", path=where) from None
-        plugin._cdll, plugin.handle = cdll, cdll._handle
+            cand, elf = _inspect(path, opened, strict=True)
+            if cand.manifest != plugin.candidate.manifest:
+                raise PluginRefused("plugin changed since it was inspected", reason="manifest", path=where)
+            plugin.symbols = frozenset(elf.symbols)
+            if self._after_verify is not None:
+                self._after_verify(path)
+            cdll = _dlopen_opened(opened, where)
+        except BaseException:
+            opened.close()
+            raise
+        opened.unmap()
+        plugin._cdll, plugin.handle, plugin._opened = cdll, cdll._handle, opened
         host_id = next(self._host_ids)
         try:
             api = PluginApi(ABI_VERSION, ctypes.sizeof(PluginApi), ctypes.c_void_p(host_id), self._c_register,
-                            self._c_log, self._c_argument, ctypes.pointer(self.rt), HEAP_API_VERSION, 0,
-                            heap_op_address())
+                            self._c_log, self._c_argument, ctypes.pointer(self.rt),
+                            ctypes.pointer(rt_key_cell()), HEAP_API_VERSION, 0, heap_op_address())
             plugin._api = api
             self._hosts[host_id] = plugin
-            init = _INIT_FN(("rps_plugin_init", cdll))
+            try:
+                init = _INIT_FN(("rps_plugin_init", cdll))
+            except AttributeError:  # the section headers list it, the dynamic table does not: a corrupt file
+                raise PluginRefused("rps_plugin_init is in the symbol table but the dynamic linker cannot find "
+                                    "it (corrupt ELF file?)", reason="elf", path=where) from None
             plugin._in_init = True
             try:
                 status = init(ctypes.byref(api))
@@ -550,8 +638,9 @@ class PluginManager:
         by_point: dict[str, list[Implementation]] = {}
         for impl in plugin._staged:
             by_point.setdefault(impl.point, []).append(impl)
-        for pname, impls in by_point.items():
-            self.points[pname]._add(impls)
+        with _WRITE_LOCK:
+            for pname, impls in by_point.items():
+                self.points[pname]._add(impls)
         plugin.extensions = tuple(plugin._staged)
         plugin._staged = []
         plugin.loaded = True
@@ -590,8 +679,12 @@ class PluginManager:
         if any(i.point == point and i.name == impl_name for i in plugin._staged):
             return fail(REG_BAD_ARGUMENT, f"register_extension({point}): duplicate implementation {impl_name!r}")
         if address is not None:
-            call = native_caller(address, ep.signature, self.rt, name=f"{plugin.name}.{impl_name}")
+            call = native_caller(address, ep.signature, self.thread_states, name=f"{plugin.name}.{impl_name}",
+                                 revocable=plugin._callers)
         else:
+            problem = python_impl_problem(function, ep.signature)
+            if problem:
+                return fail(REG_BAD_SIGNATURE, f"register_extension({point}, {impl_name}): {problem}")
             call = function
         plugin._staged.append(Implementation(point, impl_name, plugin.name, int(priority), ep.next_seq(), call,
                                              address))
@@ -642,6 +735,7 @@ class PluginManager:
         """Loaded plugins that require `name`."""
         return [p.name for p in self._loaded.values() if any(r.name == name for r in p.requires)]
 
+    @_locked
     def unload(self, name: str) -> None:
         """Run the plugin's fini, remove its extensions, dlclose it; refused while a dependent is loaded."""
         check_plugin_name(name)
@@ -653,6 +747,7 @@ class PluginManager:
             raise PluginError(f"cannot unload {name}: required by loaded plugin(s) {', '.join(users)}")
         self._unload_one(plugin)
 
+    @_locked
     def reload(self, name: str) -> Plugin:
         """Unload then load `name` again (with the same arguments), re-validating the file."""
         plugin = self._loaded.get(name)
@@ -661,6 +756,7 @@ class PluginManager:
             self.unload(name)
         return self.load(name, args)
 
+    @_locked
     def close(self) -> None:
         """Unload every plugin, dependents first."""
         for name in reversed(list(self._loaded)):
@@ -673,6 +769,15 @@ class PluginManager:
         self.close()
 
     def _unload_one(self, plugin: Plugin) -> None:
+        # Withdraw the implementations and revoke the callables first, then wait until no dispatch or
+        # call that may have picked them up is still running: only then fini and unmap (class docstring).
+        with _WRITE_LOCK:
+            for pname in {i.point for i in plugin.extensions}:
+                if pname in self.points:
+                    self.points[pname]._remove_plugin(plugin.name)
+        for box in plugin._callers:
+            revoke(box, f"plugin {plugin.name} has been unloaded: its functions can no longer be called")
+        GRACE.synchronize()
         try:
             if plugin.loaded:
                 if plugin.kind == "python":
@@ -683,11 +788,13 @@ class PluginManager:
                         except Exception as exc:
                             _log.error("%s: fini raised %s: %s", plugin.name, type(exc).__name__, exc)
                 elif "rps_plugin_fini" in plugin.symbols and plugin._cdll is not None:
-                    _FINI_FN(("rps_plugin_fini", plugin._cdll))()
+                    try:
+                        fini = _FINI_FN(("rps_plugin_fini", plugin._cdll))
+                    except AttributeError:  # listed in the section headers only: a corrupt file
+                        _log.error("%s: rps_plugin_fini cannot be resolved; not called", plugin.name)
+                    else:
+                        fini()
         finally:
-            for pname in {i.point for i in plugin.extensions}:
-                if pname in self.points:
-                    self.points[pname]._remove_plugin(plugin.name)
             plugin.extensions = ()
             plugin.loaded = False
             self._loaded.pop(plugin.name, None)
@@ -703,25 +810,48 @@ class PluginManager:
         plugin._callers = []
         plugin._staged = []
         handle, plugin.handle, plugin._cdll, plugin._api = plugin.handle, None, None, None
+        opened, plugin._opened = plugin._opened, None
         if handle:
             _ctypes.dlclose(handle)
+        if opened is not None:
+            opened.close()
 
     # ------------------------------------------------------------ calling compiled functions
 
+    @_locked
     def function(self, symbol: str, signature: str | Signature) -> Callable[..., Any]:
         """A callable for the compiled function `symbol` (ABI `int32_t fn(T *result, args...)`) exported by
-        a loaded plugin; it raises Trap on a non-zero status, PluginError once the plugin is unloaded."""
+        a loaded plugin; it raises Trap on a non-zero status, PluginError once the plugin is unloaded.
+
+        Only a function the plugin's manifest lists in `exports` is handed out, and only with the signature
+        listed there (PluginError otherwise: never `rps_plugin_init`, never a guess at a signature)."""
         sig = signature if isinstance(signature, Signature) else Signature.parse(signature)
         for plugin in self._loaded.values():
-            if plugin.kind == "native" and symbol in plugin.symbols:
-                address = plugin.address(symbol)
-                return native_caller(address, sig, self.rt, name=symbol, revocable=plugin._callers)
+            if plugin.kind != "native":
+                continue
+            export = next((e for e in plugin.candidate.manifest.exports if e.symbol == symbol), None)
+            if export is None:
+                if symbol in plugin.symbols:
+                    raise PluginError(f"plugin {plugin.name} defines {symbol!r} but its manifest does not export "
+                                      "it: only functions listed in the manifest's exports can be called",
+                                      path=_where(plugin.candidate))
+                continue
+            declared = Signature.parse(export.signature)
+            if declared != sig:
+                raise PluginError(f"{symbol} is exported by plugin {plugin.name} as {declared}, not {sig}",
+                                  path=_where(plugin.candidate))
+            if symbol not in plugin.symbols:
+                raise PluginError(f"plugin {plugin.name}'s manifest exports {symbol!r}, which the file does not "
+                                  "define", path=_where(plugin.candidate))
+            address = plugin.address(symbol)
+            return _guarded(native_caller(address, sig, self.thread_states, name=symbol,
+                                          revocable=plugin._callers))
         raise PluginError(f"no loaded plugin exports {symbol!r}")
 
     def call_interruptibly(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`fn(*args)` (e.g. a callable from `function`) such that Ctrl-C in the main thread sets this
         manager's interrupt flag and raises KeyboardInterrupt once the code stops (`rpsrt.abi.call_with_rt`)."""
-        return call_with_rt(self.rt, fn, args)
+        return call_with_rt(self.thread_states, fn, args)
 
     # ------------------------------------------------------------ graph
 
@@ -746,17 +876,72 @@ class PluginManager:
         return "\n".join(lines) + "\n"
 
 
-def _file_key(path: Path) -> tuple[int, ...] | None:
-    """What must stay equal for a cached scan of `path` to stay valid (None: do not cache)."""
+def _guarded(call: Callable[..., Any]) -> Callable[..., Any]:
+    """`call` as a reader of `points.GRACE`: an unload waits for it to return before unmapping its code."""
+    enter = GRACE.enter
+
+    def guarded(*args: Any) -> Any:
+        readers = enter()
+        try:
+            return call(*args)
+        finally:
+            readers.pop()
+    guarded.__name__ = call.__name__
+    return guarded
+
+
+def _dlopen_opened(opened: OpenedPlugin, where: str) -> Any:
+    """dlopen the verified open file through /proc/self/fd/N (a name no loaded object has)."""
+    name = opened.proc_path()
+    for extra in range(1, 65):
+        # dlopen returns an already loaded object of the same name: a plugin opened earlier through a
+        # descriptor with the same number, and not unloaded. Spell the name differently then.
+        try:
+            handle = _ctypes.dlopen(name, RTLD_NOW | RTLD_NOLOAD)
+        except OSError:
+            break
+        _ctypes.dlclose(handle)
+        name = f"/proc/self/fd/{'/' * extra}{opened.fd}"
     try:
-        key: list[int] = []
-        for target in (path, sidecar_path(path), path.parent):
+        return ctypes.CDLL(name, mode=RTLD_NOW | RTLD_GLOBAL)
+    except OSError as exc:
+        raise PluginError(f"dlopen failed: {str(exc).replace(name, where)}", path=where) from None
+
+
+def _claimed_name(path: Path, exc: PluginError) -> str | None:
+    """The plugin name a refused file claims (best effort, reading only its manifest), for messages."""
+    name = getattr(exc, "name", None)
+    if name:
+        return name
+    try:
+        cand, _ = inspect_native(path)
+        return cand.name
+    except (PluginError, OSError, ValueError):
+        return None
+
+
+def _file_key(path: Path) -> tuple[object, ...] | None:
+    """What must stay equal for a cached scan of `path` to stay valid (None: do not cache): the file, its
+    link, its sidecar and every folder above the file and the link."""
+    try:
+        real = os.path.realpath(path)
+        targets = [str(path), real, str(sidecar_path(real))]
+        for start in dict.fromkeys((os.path.dirname(real), os.path.realpath(path.parent))):
+            d = start
+            while True:
+                targets.append(d)
+                parent = os.path.dirname(d)
+                if parent == d:
+                    break
+                d = parent
+        key: list[object] = [real]
+        for target in targets:
             try:
-                st = os.stat(target)
+                st = os.lstat(target)
             except FileNotFoundError:
                 key += [-1]
                 continue
-            key += [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode]
+            key += [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode, st.st_uid]
         return tuple(key)
     except OSError:
         return None

@@ -16,17 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from rpsrt import versions
+from rpsrt.abi import PLUGIN_ABI_VERSION
 from rpsrt.errors import PluginError
 
-#: The ABI version this host implements (`RPS_PLUGIN_ABI_VERSION` in rps/plugin.h).
-ABI_VERSION = 1
+#: The ABI version this host implements (`RPS_PLUGIN_ABI_VERSION` in rps/plugin.h; `rpsrt.abi` holds it).
+ABI_VERSION = PLUGIN_ABI_VERSION
 
 #: A plugin name: an identifier (letters, digits, `_`, `-`; never a path, never starting with `-` or a digit).
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 #: An exported symbol or implementation name: a C identifier.
 SYMBOL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 #: A plugin version: MAJOR.MINOR.PATCH.
-VERSION_RE = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 Version = tuple[int, int, int]
 
@@ -107,8 +107,16 @@ def parse_manifest(data: object, *, path: str | None = None) -> Manifest:
     """Validate a manifest (bytes/str of JSON, or an already decoded mapping) and return it.
 
     Raises PluginError naming `path` for malformed JSON, a missing or wrong member, a name that is not an
-    identifier, a bad version, or an ABI other than ABI_VERSION.
+    identifier, a bad version, or an ABI other than ABI_VERSION; never another exception (a manifest may
+    come from a hostile file: JSON nested too deep or numbers too long are malformed manifests too).
     """
+    try:
+        return _parse_manifest(data, path=path)
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+        raise PluginError(f"malformed manifest: {type(exc).__name__}: {str(exc)[:200]}", path=path) from None
+
+
+def _parse_manifest(data: object, *, path: str | None = None) -> Manifest:
     if isinstance(data, (bytes, bytearray)):
         try:
             data = data.decode("utf-8")
@@ -199,7 +207,11 @@ def write_sidecar(so_path: str | os.PathLike[str], manifest: Mapping[str, Any] |
 
 
 def read_sidecar(so_path: str | os.PathLike[str]) -> tuple[Manifest, str | None] | None:
-    """The sidecar's manifest and recorded sha256 (None when it records none), or None without sidecar."""
+    """The sidecar's manifest and recorded sha256 (None when it records none), or None without sidecar.
+
+    Reads the file as it is, without the owner and mode checks the plugin manager makes (see
+    `rpsrt.plugins.trust.read_trusted_sidecar`).
+    """
     side = sidecar_path(so_path)
     try:
         text = side.read_bytes()
@@ -207,8 +219,13 @@ def read_sidecar(so_path: str | os.PathLike[str]) -> tuple[Manifest, str | None]
         return None
     except OSError as exc:
         raise PluginError(f"cannot read sidecar manifest: {exc.strerror}", path=str(side)) from None
-    manifest = parse_manifest(text, path=str(side))
+    return parse_sidecar(text, path=str(side))
+
+
+def parse_sidecar(text: bytes, *, path: str) -> tuple[Manifest, str | None]:
+    """A sidecar's bytes -> its manifest and recorded sha256 (None when it records none)."""
+    manifest = parse_manifest(text, path=path)
     sha = manifest.raw.get("sha256")
     if sha is not None and (not isinstance(sha, str) or re.fullmatch(r"[0-9a-f]{64}", sha) is None):
-        raise PluginError(f"malformed manifest: bad 'sha256' {sha!r}", path=str(side))
+        raise PluginError(f"malformed manifest: bad 'sha256' {sha!r}", path=path)
     return manifest, sha

@@ -225,6 +225,30 @@ def strip_comments(text: str, hash_lines: bool = False) -> str:
 _DECODER = json.JSONDecoder()
 
 
+#: Deepest nesting handed to Python's json decoder, whose C recursion could overflow the C stack (a crash, not
+#: an exception) long before Python's raised recursion limit; deeper text is refused before decoding.
+MAX_NESTING = 5000
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _too_deep(clean: str, start: int, limit: int) -> int | None:
+    """Offset where `clean` (comments blanked) first nests deeper than `limit`, or None (strings skipped)."""
+    if clean.count("[", start) + clean.count("{", start) <= limit:
+        return None
+    depth = 0
+    for m in _BRACKET.finditer(_STRING.sub(lambda s: " " * len(s.group()), clean), start):
+        if m.group() in "[{":
+            depth += 1
+            if depth > limit:
+                return m.start()
+        else:
+            depth -= 1
+            if depth <= 0:
+                return None  # the first value ended: trailing text is not read
+    return None
+
+
 def first_value(text: str, hash_lines: bool = False) -> tuple[Any, int]:
     """The first JSON value of commented `text` and the offset just after it (trailing text is ignored)."""
     clean = strip_comments(text, hash_lines)
@@ -234,13 +258,31 @@ def first_value(text: str, hash_lines: bool = False) -> tuple[Any, int]:
         i += 1
     if i == n:
         raise JsonTextError("no JSON value", text.count("\n") + 1, 1)
+    deep = _too_deep(clean, i, MAX_NESTING)
+    if deep is not None:
+        raise JsonTextError(f"bad JSON: nested too deeply (more than {MAX_NESTING} levels)",
+                            clean.count("\n", 0, deep) + 1, deep - clean.rfind("\n", 0, deep))
     try:
         value, end = _DECODER.raw_decode(clean, i)
     except json.JSONDecodeError as exc:
         raise JsonTextError(f"bad JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except RecursionError:
-        raise JsonTextError("bad JSON: nested too deeply", clean.count("\n", 0, i) + 1, 1) from None
+        m = _DEEP.search(clean, i)
+        pos = m.start() if m is not None else i
+        raise JsonTextError("bad JSON: nested too deeply", clean.count("\n", 0, pos) + 1,
+                            pos - clean.rfind("\n", 0, pos)) from None
+    except ValueError:  # Python's int-from-text limit (4,300 digits): far beyond what a store may hold
+        m = _LONG_NUMBER.search(clean, i)
+        pos = m.start() if m is not None else i
+        line = clean.count("\n", 0, pos) + 1
+        raise JsonTextError("bad JSON: a number of thousands of digits", line,
+                            pos - clean.rfind("\n", 0, pos)) from None
     return value, end
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{4000,}")
+#: Where a deep nest starts: 500 brackets in a row (blanks between them allowed).
+_DEEP = re.compile(r"(?:[\[{]\s*){500}")
 
 
 _VALUE_LINE = re.compile(r"^[ \t]*[^ \t\r\n/#]", re.M)

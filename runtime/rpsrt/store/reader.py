@@ -6,7 +6,15 @@ object's JSON with orjson and fills class, attributes, components and payload. V
 manifest's sets. Every error is a `StoreError` naming the file, the line and the object.
 
 A store left by an interrupted `dump_store` is read through its journal (see `rpsrt.store.journal`), so the
-loader always sees one consistent generation; loading never writes to the store.
+loader always sees one consistent generation; loading never writes to the store. The bytes of the manifest and
+of every space file are read under the store's shared generation lock (`journal.generation`), which a dump
+holds exclusive while it commits: a load running beside a dump reads the old or the new state, never a mix.
+Decoding runs after the lock is released.
+
+Every member is checked for the JSON kind the format expects (an OID, a number, an array, an object, a string);
+ints beyond 64 bits (outside int64, RefPerSys's and jsoncpp's range), non-finite mtimes and values nested more
+than `MAX_DEPTH` levels (checked on the text, before Python's json decoder recurses) are refused. Bad input is a
+`StoreError` at its file and line, never another exception.
 """
 
 from __future__ import annotations
@@ -42,8 +50,8 @@ from rpsrt.model.objects import (
 )
 from rpsrt.model.oid import Oid, OidError, looks_like_oid
 from rpsrt.model.values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
-from rpsrt.store.journal import resolve_paths
-from rpsrt.store.jsonfmt import JsonTextError, fast_first_value, first_value
+from rpsrt.store.journal import generation, resolve_paths
+from rpsrt.store.jsonfmt import MAX_NESTING, JsonTextError, fast_first_value, first_value
 
 #: Formats this loader reads.
 FORMATS = ("RefPerSysFormat2019A", "RefPerSysFormat2023A", "RefPerSysFormat2024A")
@@ -65,6 +73,12 @@ _LONG_ID = re.compile(rb"\n//\+ob_[0-9A-Za-z]{19}")
 _U64_END = 18446744073709551616.0
 _I64_MIN = -9223372036854775808.0
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: The int range a store may hold: int64, as jsoncpp reads it and RefPerSys's values hold it.
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+#: Deepest JSON nesting accepted in one object: orjson takes 1024 levels; deeper goes through Python's json,
+#: to `jsonfmt.MAX_NESTING`. rpsc's own deepest code is about 800 levels.
+MAX_DEPTH = MAX_NESTING
 
 
 class _Inexact(Exception):
@@ -76,8 +90,11 @@ def space_path(oid: Oid | str) -> str:
     return f"persistore/sp{oid}-rps.json"
 
 
-def load_store(directory: str | os.PathLike[str]) -> Heap:
-    """Load the store in `directory` into a new Heap; raise StoreError (with file, line, OID) on bad input."""
+def load_store(directory: str | os.PathLike[str], *, lock_timeout: float | None = None) -> Heap:
+    """Load the store in `directory` into a new Heap; raise StoreError (with file, line, OID) on bad input.
+
+    The files are read under the store's shared lock: while a dump commits, the load waits for it (saying so
+    on stderr after a second), and gives up with `LockTimeout` after `lock_timeout` seconds (None: waits)."""
     # The load allocates only long-lived objects: the cyclic GC would rescan them again and again for nothing.
     top = os.fspath(directory)
     if not os.path.isdir(top):
@@ -85,9 +102,12 @@ def load_store(directory: str | os.PathLike[str]) -> Heap:
         raise StoreError(f"not a store directory ({why})", path=top)
     enabled = gc.isenabled()
     gc.disable()
+    loader = _Loader(top, lock_timeout)
     try:
         with deep_recursion():
-            return _Loader(top).load()
+            return loader.load()
+    except RecursionError:  # a value nested too deeply for the checks that walk it: refused where it stands
+        raise loader.error(f"a value is nested too deeply (more than {MAX_DEPTH} levels)") from None
     finally:
         if enabled:
             gc.enable()
@@ -125,11 +145,12 @@ class _Space:
 class _Loader:
     """State of one load: the heap being built and the OID-text -> object table used to resolve references."""
 
-    def __init__(self, top: str) -> None:
+    def __init__(self, top: str, lock_timeout: float | None = None) -> None:
         self.top = top
+        self.lock_timeout = lock_timeout
         self.heap = Heap()
         self.by_text: dict[str, RpsObject] = {}
-        self.paths = resolve_paths(top)
+        self.paths: dict[str, str] = {}
         # Where the current object is, for error messages.
         self.space: _Space | None = None
         self.index = 0
@@ -184,8 +205,20 @@ class _Loader:
     def load(self) -> Heap:
         if not os.path.isdir(self.top):
             raise StoreError("not a store directory (it does not exist)", path=self.top)
-        mpath, mdata = self._read(MANIFEST, "manifest")
-        mtext = _decode(mdata, mpath)
+        # Read one generation's bytes under the shared lock; decode them after.
+        with generation(self.top, shared=True, timeout=self.lock_timeout):
+            self.paths = resolve_paths(self.top)
+            mpath, mdata = self._read(MANIFEST, "manifest")
+            mtext = _decode(mdata, mpath)
+            manifest = self._manifest(mtext, mpath)
+            space_oids = [self._manifest_oid(text, "spaceset", mpath, mtext) for text in manifest["spaceset"]]
+            files = [(soid, space_path(soid), self._read(space_path(soid), "space file",
+                                                         (mpath, _text_line(mtext, str(soid)))))
+                     for soid in space_oids]
+        return self._load(manifest, mpath, mtext, files)
+
+    def _manifest(self, mtext: str, mpath: str) -> dict[str, Any]:
+        """The manifest's JSON object, its format and its arrays checked."""
         try:
             manifest = fast_first_value(mtext)
         except JsonTextError as exc:
@@ -195,20 +228,27 @@ class _Loader:
         self.heap.headers[MANIFEST] = mtext[: _json_start(mtext)]
         fmt = manifest.get("format")
         if fmt not in FORMATS:
-            raise StoreError(f"unknown store format {fmt!r} (rpsc reads {', '.join(FORMATS)})", path=mpath,
+            raise StoreError(f"unknown store format {_short(fmt)} (rpsc reads {', '.join(FORMATS)})", path=mpath,
                              line=_key_line(mtext, "format"))
         for key in ("spaceset", "globalroots"):
-            if type(manifest.get(key)) is not list:
+            if key not in manifest:
                 raise StoreError(f"the manifest lacks its {key!r} array", path=mpath, line=_json_line(mtext))
-        space_oids = []
-        for text in manifest["spaceset"]:
-            space_oids.append(self._manifest_oid(text, "spaceset", mpath, mtext))
+        for key in ("spaceset", "globalroots", "constset", "plugins", "globalnames"):
+            if key in manifest and type(manifest[key]) is not list:
+                raise StoreError(f"manifest member {key!r} is not an array (it is {_kind(manifest[key])})",
+                                 path=mpath, line=_key_line(mtext, key))
+        # The sets are checked as object ids later; what else the manifest holds is kept verbatim.
+        bad = _plain_problem([v for k, v in manifest.items() if k not in MANIFEST_SETS])
+        if bad is not None:
+            raise StoreError(f"manifest: {bad[0]}", path=mpath, line=_raw_line(mtext, bad[1]))
+        return manifest
 
+    def _load(self, manifest: dict[str, Any], mpath: str, mtext: str,
+              files: list[tuple[Oid, str, tuple[str, bytes]]]) -> Heap:
         # Pass 1: every space's framing; one empty object per OID.
         spaces = []
-        for soid in space_oids:
-            rel = space_path(soid)
-            sp = _Space(soid, rel, *self._read(rel, "space file", (mpath, _text_line(mtext, str(soid)))))
+        for soid, rel, (path, data) in files:
+            sp = _Space(soid, rel, path, data)
             self._frame(sp)
             spaces.append(sp)
         heap = self.heap
@@ -231,8 +271,6 @@ class _Loader:
         # Manifest sets, then validation.
         for key, target in (("globalroots", heap.roots), ("constset", heap.constants), ("plugins", heap.plugins)):
             items = manifest.get(key, [])
-            if type(items) is not list:
-                raise StoreError(f"manifest member {key!r} is not an array", path=mpath, line=_key_line(mtext, key))
             get = self.by_text.get
             for text in items:
                 found = get(text) if type(text) is str else None
@@ -247,7 +285,7 @@ class _Loader:
 
     def _manifest_oid(self, text: Any, key: str, mpath: str, mtext: str) -> Oid:
         if type(text) is not str:
-            raise StoreError(f"{key} holds {text!r}, not an object id", path=mpath, line=_key_line(mtext, key))
+            raise StoreError(f"{key} holds {_short(text)}, not an object id", path=mpath, line=_key_line(mtext, key))
         try:
             return Oid.parse(text)
         except OidError as exc:
@@ -276,18 +314,25 @@ class _Loader:
         sp.header = prologue_text[: _json_start(prologue_text)]
         fmt = prologue.get("format")
         if fmt not in FORMATS:
-            raise StoreError(f"unknown space format {fmt!r} (rpsc reads {', '.join(FORMATS)})", path=sp.path,
+            raise StoreError(f"unknown space format {_short(fmt)} (rpsc reads {', '.join(FORMATS)})", path=sp.path,
                              line=_key_line(prologue_text, "format"))
         if prologue.get("spaceid") != str(sp.oid):
-            raise StoreError(f"prologue spaceid {prologue.get('spaceid')!r} is not the file's space {sp.oid}",
+            raise StoreError(f"prologue spaceid {_short(prologue.get('spaceid'))} is not the file's space {sp.oid}",
                              path=sp.path, line=_key_line(prologue_text, "spaceid"))
         nb = len(chunks) - 1
-        if prologue.get("nbobjects") != nb:
+        count = prologue.get("nbobjects")
+        if type(count) is not int:
+            raise StoreError(f"prologue member nbobjects is {_kind(count)}, not an integer", path=sp.path,
+                             line=_key_line(prologue_text, "nbobjects"))
+        if count != nb:
             if not sp.has_end_line():
-                raise StoreError(f"truncated file: it stops after {nb} of its {prologue.get('nbobjects')!r} objects, "
+                raise StoreError(f"truncated file: it stops after {nb} of its {_short(count)} objects, "
                                  "without its `//// end of` line", path=sp.path, line=sp.last_line())
-            raise StoreError(f"prologue says nbobjects {prologue.get('nbobjects')!r} but the file holds {nb} objects",
+            raise StoreError(f"prologue says nbobjects {_short(count)} but the file holds {nb} objects",
                              path=sp.path, line=_key_line(prologue_text, "nbobjects"))
+        bad = _plain_problem(prologue)
+        if bad is not None:
+            raise StoreError(f"space prologue: {bad[0]}", path=sp.path, line=_raw_line(prologue_text, bad[1]))
         sp.prologue = {k: v for k, v in prologue.items() if k not in PROLOGUE_KEYS}
         sp.format = fmt
         try:
@@ -337,9 +382,11 @@ class _Loader:
         val = self.value
         rest = self._rest
         old = sp.format == "RefPerSysFormat2019A"
+        imax, imin = INT_MAX, INT_MIN
         i = 0
         for obj in sp.objects:
             i += 1
+            self.index = i  # where errors point, also those raised deep inside `value`
             c = chunks[i]
             try:
                 start = c.find(b"\n{")
@@ -356,15 +403,19 @@ class _Loader:
                     self.index = i
                     raise self.error(f"object member oid differs from its start line {obj.oid}", '"oid"')
                 mtime = pop("mtime", 0.0)
-                if type(mtime) is not float or old:
+                if type(mtime) is not float or old:  # (orjson gives no inf: _slow_json checks its own)
                     self.index = i
                     obj.mtime = self._mtime(mtime)
                 else:
                     obj.mtime = mtime
-                cls = get(pop("class", None))  # type: ignore[arg-type]
+                ctext = pop("class", None)
+                try:
+                    cls = get(ctext)
+                except TypeError:  # an array or an object: refused just below
+                    cls = None
                 if cls is None:
                     self.index = i
-                    cls = self.ref(d.get("class"), "class") if "class" in d else self._no_class(obj)
+                    cls = self._no_class(obj) if ctext is None else self.ref(ctext, "class")
                 obj.cls = cls
                 attrs = pop("attrs", None)
                 if attrs:
@@ -376,12 +427,18 @@ class _Loader:
                             if t is str:
                                 if len(v) == 19 and v[0] == "_":
                                     v = get(v) or val(v)
-                            elif t is not int and v is not None:
+                            elif t is int:
+                                if v > imax or v < imin:
+                                    v = val(v)
+                            elif v is not None:
                                 v = val(v)
                             ad[by_text[e["at"]]] = v
                     except (KeyError, TypeError, StoreError):
                         self.index = i
                         self._attrs(obj, attrs)
+                elif attrs is not None and type(attrs) is not list:
+                    self.index = i
+                    self._attrs(obj, attrs)
                 if d:
                     self.index = i
                     rest(obj, d)
@@ -396,11 +453,11 @@ class _Loader:
             d = self._slow_json(chunk)
             d.pop("oid", None)
             mtime = d.pop("mtime", 0.0)
-            obj.mtime = self._mtime(mtime) if type(mtime) is not float or old else mtime
+            obj.mtime = self._mtime(mtime)
             obj.cls = self.ref(d.pop("class"), "class") if "class" in d else self._no_class(obj)
             obj.attrs.clear()
             attrs = d.pop("attrs", None)
-            if attrs:
+            if attrs is not None:
                 self._attrs(obj, attrs)
             if d:
                 self._rest(obj, d)
@@ -410,8 +467,12 @@ class _Loader:
     def _mtime(self, mtime: Any) -> float:
         if type(mtime) is not float:
             if type(mtime) is not int:
-                raise self.error(f"bad mtime {mtime!r}", '"mtime"')
+                raise self.error(f"mtime is {_kind(mtime)}, not a number", '"mtime"')
+            if not INT_MIN <= mtime <= INT_MAX:
+                raise self.error(f"mtime {_short(mtime)} is beyond 64 bits", '"mtime"')
             mtime = float(mtime)
+        if not -1e300 < mtime < 1e300:
+            raise self.error(f"mtime {mtime!r} is not a time (seconds since 1970)", '"mtime"')
         return round(mtime, 2)
 
     def _no_class(self, obj: RpsObject) -> RpsObject:
@@ -423,7 +484,8 @@ class _Loader:
         ad = obj.attrs
         for e in attrs:
             if type(e) is not dict or "at" not in e or "va" not in e:
-                raise self.error(f"bad attribute entry {e!r}", '"attrs"') from None
+                raise self.error(f"bad attribute entry {_short(e)} (expected {{\"at\": oid, \"va\": value}})",
+                                 '"attrs"') from None
             ad[self.ref(e["at"], "attribute")] = self.value(e["va"])
 
     def _slow_json(self, chunk: bytes) -> dict[str, Any]:
@@ -445,6 +507,9 @@ class _Loader:
             raise err from None
         if type(value) is not dict:
             raise self.error("object text is not a JSON object")
+        mtime = value.get("mtime")
+        if type(mtime) is float and not -1e300 < mtime < 1e300:  # Python's json reads 1e999 as inf
+            raise self.error(f"mtime {mtime!r} is not a time (seconds since 1970)", '"mtime"')
         bad = _lone_surrogate(value)
         if bad is not None:
             raise self.error(f"string {bad[:40]!r} holds a lone surrogate (a \\udXXX escape without its pair), "
@@ -454,33 +519,56 @@ class _Loader:
     def _rest(self, obj: RpsObject, d: dict[str, Any]) -> None:
         """Fill what follows class and attributes: components, flags, payload; keep unknown members."""
         comps = d.pop("comps", None)
-        if comps:
+        if comps is not None:
             if type(comps) is not list:
-                raise self.error("comps is not an array", '"comps"')
+                raise self.error(f"comps is {_kind(comps)}, not an array", '"comps"')
             val = self.value
             obj.comps = [val(v) for v in comps]
-        if d.pop("magicattr", False):
-            obj.magicattr = True
-        if d.pop("applying", False):
-            obj.applying = True
+        if "magicattr" in d or "applying" in d:
+            self._flags(obj, d)
         kind = d.pop("payload", None)
         if kind is not None:
-            loader = _PAYLOADS.get(kind) if type(kind) is str else None
+            try:
+                loader = _PAYLOADS.get(kind)
+            except TypeError:  # an array or an object
+                loader = None
             if loader is None:
+                if type(kind) is not str:
+                    raise self.error(f"payload is {_kind(kind)}, not the name of a payload kind", '"payload"')
                 obj.payload = self.unknown_payload(kind, d)
             else:
                 try:
                     obj.payload = loader(self, d)
                 except StoreError:
                     raise
-                except (KeyError, TypeError, AttributeError, ValueError) as exc:
-                    raise self.error(f"bad {kind} payload: {type(exc).__name__} {exc}", '"payload"') from None
+                except (KeyError, TypeError, AttributeError, ValueError):
+                    raise self.error(f"bad {kind} payload: a member is missing or of the wrong JSON kind",
+                                     '"payload"') from None
         if d:
-            obj.extra = d
+            obj.extra = self.plain(d)
 
-    def unknown_payload(self, kind: Any, d: dict[str, Any]) -> PayloadUnknown:
+    def _flags(self, obj: RpsObject, d: dict[str, Any]) -> None:
+        for flag in ("magicattr", "applying"):
+            if flag in d:
+                on = d.pop(flag)
+                if type(on) is not bool:
+                    raise self.error(f"{flag} is {_kind(on)}, not true or false", f'"{flag}"')
+                if on:
+                    setattr(obj, flag, True)
+
+    def unknown_payload(self, kind: str, d: dict[str, Any]) -> PayloadUnknown:
         members = {k: d.pop(k) for k in list(d) if k not in _OBJECT_LEVEL}
-        return PayloadUnknown(kind if type(kind) is str else str(kind), members)
+        return PayloadUnknown(kind, self.plain(members))
+
+    def plain(self, v: Any) -> Any:
+        """`v`, JSON kept verbatim, once checked: no int beyond 64 bits, no nesting beyond MAX_DEPTH."""
+        t = type(v)
+        if t is str or t is bool or v is None or t is float:
+            return v
+        bad = _plain_problem(v)
+        if bad is not None:
+            raise self.error(bad[0], bad[1])
+        return v
 
     # -- values -----------------------------------------------------------------------------------------------
 
@@ -490,7 +578,7 @@ class _Loader:
         if obj is not None:
             return obj
         if type(text) is not str:
-            raise self.error(f"{what} {text!r} is not an object id")
+            raise self.error(f"{what} {_short(text)} is not an object id", f'"{what}"')
         try:
             Oid.parse(text)
         except OidError as exc:
@@ -511,7 +599,12 @@ class _Loader:
                 if looks_like_oid(v):
                     return self.ref(v, "value")
             return v
-        if t is int or v is None:
+        if t is int:
+            if v > INT_MAX or v < INT_MIN:
+                raise self.error(f"integer {_short(v)} is beyond 64 bits (a store holds int64 values)",
+                                 str(v)[:12])
+            return v
+        if v is None:
             return v
         if t is float:
             if (v >= _U64_END or v <= _I64_MIN) and not self.exact and v.is_integer():
@@ -519,7 +612,18 @@ class _Loader:
             return v
         if t is dict:
             return self.composite(v)
-        return VRaw(v)
+        return VRaw(self.plain(v))
+
+    def int_or_none(self, v: Any, what: str) -> int | None:
+        """An int member (metarank, ...): None or an int64."""
+        if v is None or (type(v) is int and INT_MIN <= v <= INT_MAX):
+            return v
+        raise self.error(f"{what} is {_kind(v)}, not a 64-bit integer", f'"{what}"')
+
+    def array(self, v: Any, what: str) -> list[Any]:
+        if type(v) is not list:
+            raise self.error(f"{what} is {_kind(v)}, not an array", f'"{what}"')
+        return v
 
     def composite(self, d: dict[str, Any]) -> Any:
         vtype = d.get("vtype")
@@ -529,56 +633,79 @@ class _Loader:
                 s = d.get("string", d.get("str"))
                 if type(s) is str:
                     return s
-            return VRaw(d)
+            return VRaw(self.plain(d))
         val = self.value
         if vtype == "closure":
-            fn = self.ref(d.get("fn"), "closure function")
-            env = d.get("env", [])
-            if type(env) is not list:
-                raise self.error("closure env is not an array", '"env"')
-            rank = d.get("metarank")
+            if "fn" not in d:
+                raise self.error("closure value lacks fn", '"closure"')
+            fn = self.ref(d["fn"], "closure function")
+            env = self.array(d.get("env", []), "env")
+            rank = self.int_or_none(d.get("metarank"), "metarank")
             return VClosure(fn, [val(x) for x in env], self.opt_ref(d.get("metaobj"), "closure meta object"),
                             rank)
         if vtype == "set":
-            elems = d.get("elem", [])
-            if type(elems) is not list:
-                raise self.error("set elem is not an array", '"elem"')
+            elems = self.array(d.get("elem", []), "elem")
             return VSet([self.ref(x, "set element") for x in elems])
         if vtype == "tuple":
-            comps = d.get("comp", d.get("elem", []))
-            if type(comps) is not list:
-                raise self.error("tuple comp is not an array", '"comp"')
+            comps = self.array(d.get("comp", d.get("elem", [])), "comp")
             return VTuple([self.opt_ref(x, "tuple component") for x in comps])
         if vtype == "instance":
+            if "iclass" not in d and "class" not in d:
+                raise self.error("instance value lacks iclass", '"instance"')
             cls = self.ref(d.get("iclass", d.get("class")), "instance class")
-            iattrs = d.get("iattrs", [])
+            iattrs = self.array(d.get("iattrs", []), "iattrs")
             attrs = []
             for e in iattrs:
-                if type(e) is dict:
-                    attrs.append((self.ref(e.get("iat"), "instance attribute"), val(e.get("iva"))))
-            comps = d.get("icomps", [])
+                if type(e) is not dict:
+                    raise self.error(f"bad instance attribute {_short(e)} (expected {{\"iat\": oid, \"iva\": "
+                                     "value})", '"iattrs"')
+                attrs.append((self.ref(e.get("iat"), "instance attribute"), val(e.get("iva"))))
+            comps = self.array(d.get("icomps", []), "icomps")
             return VInstance(cls, attrs, [val(x) for x in comps],
-                             self.opt_ref(d.get("metaobj"), "instance meta object"), d.get("metarank"))
+                             self.opt_ref(d.get("metaobj"), "instance meta object"),
+                             self.int_or_none(d.get("metarank"), "metarank"))
         if vtype == "json":
-            return VJson(d.get("json"))
-        return VRaw(d)
+            return VJson(self.plain(d.get("json")))
+        return VRaw(self.plain(d))
 
 
 # -- payload loaders (§5) ----------------------------------------------------------------------------------------
 
 
+def _need(ld: _Loader, d: dict[str, Any], key: str, kind: str) -> Any:
+    """Pop a required payload member, or say what is missing."""
+    if key not in d:
+        raise ld.error(f"{kind} payload lacks {key}", '"payload"')
+    return d.pop(key)
+
+
+_MISSING: Any = object()
+
+
 def _ld_symbol(ld: _Loader, d: dict[str, Any]) -> Payload:
-    name = d.pop("symb_name")
+    pop = d.pop
+    name = pop("symb_name", _MISSING)
+    if name is _MISSING:
+        if "name" not in d:
+            raise ld.error("symbol payload lacks symb_name", '"payload"')
+        # The spelling upstream's dumper wrote on 2019-12-30 (name, symval, weak); written back in today's.
+        keys = ("name", "symval", "weak")
+        name = pop("name")
+    else:
+        keys = ("symb_name", "symb_val", "symb_weak")
     if type(name) is not str:
-        raise ld.error(f"symbol name {name!r} is not a string", '"symb_name"')
-    if "symb_val" in d:
-        v = d.pop("symb_val")
+        raise ld.error(f"symbol name is {_kind(name)}, not a string", f'"{keys[0]}"')
+    v = pop(keys[1], None)
+    if v is not None:
         val = ld.by_text.get(v) if type(v) is str else None
         if val is None:
             val = ld.value(v)
     else:
         val = None
-    return PayloadSymbol(name, val, bool(d.pop("symb_weak", False)))
+    weak = pop(keys[2], False)
+    if weak is not False and weak is not True:
+        raise ld.error(f"{keys[2]} is {_kind(weak)}, not true or false", f'"{keys[2]}"')
+    return PayloadSymbol(name, val, weak)
 
 
 def _ld_classinfo(ld: _Loader, d: dict[str, Any]) -> Payload:
@@ -586,30 +713,34 @@ def _ld_classinfo(ld: _Loader, d: dict[str, Any]) -> Payload:
     get = ld.by_text.get
     sup = pop("class_super", None) if "class_super" in d else pop("superclass", None)
     if sup is None:
-        raise ld.error("classinfo payload without class_super", '"payload"')
+        raise ld.error("classinfo payload lacks class_super", '"payload"')
     methodict = pop("class_methodict", None) if "class_methodict" in d else pop("methodict", None)
     if methodict is None:
-        raise ld.error("classinfo payload without class_methodict", '"payload"')
-    pl = PayloadClassInfo(get(sup) or ld.ref(sup, "superclass"))
+        raise ld.error("classinfo payload lacks class_methodict", '"payload"')
+    if type(methodict) is not list:
+        ld.array(methodict, "class_methodict")
+    pl = PayloadClassInfo((get(sup) if type(sup) is str else None) or ld.ref(sup, "superclass"))
     if methodict:
         md = pl.methodict
         for e in methodict:
             if type(e) is not dict:
-                raise ld.error(f"bad method entry {e!r}", '"class_methodict"')
+                raise ld.error(f"bad method entry {_short(e)}", '"class_methodict"')
             md[ld.ref(e.get("methosel"), "method selector")] = ld.value(e.get("methclos"))
     if "class_symb" in d:
         symb = pop("class_symb")
         pl.symb = (get(symb) if type(symb) is str else None) or ld.opt_ref(symb, "class symbol")
     if "class_name" in d:
-        pl.name = pop("class_name")
+        name = pop("class_name")
+        if type(name) is not str:
+            raise ld.error(f"class_name is {_kind(name)}, not a string", '"class_name"')
+        pl.name = name
     if "class_attrset" in d:
         pl.attrset = ld.value(pop("class_attrset"))
     return pl
 
 
 def _refs(ld: _Loader, items: Any, what: str, nulls: bool = False) -> list[Any]:
-    if type(items) is not list:
-        raise ld.error(f"{what} is not an array", f'"{what}"')
+    ld.array(items, what)
     if nulls:
         return [ld.opt_ref(x, what) for x in items]
     return [ld.ref(x, what) for x in items]
@@ -624,7 +755,7 @@ def _ld_vectob(ld: _Loader, d: dict[str, Any]) -> Payload:
 
 
 def _ld_vectval(ld: _Loader, d: dict[str, Any]) -> Payload:
-    return PayloadVectVal([ld.value(x) for x in d.pop("vectval", [])])
+    return PayloadVectVal([ld.value(x) for x in ld.array(d.pop("vectval", []), "vectval")])
 
 
 def _ld_space(ld: _Loader, d: dict[str, Any]) -> Payload:
@@ -638,32 +769,49 @@ def _ld_agenda(ld: _Loader, d: dict[str, Any]) -> Payload:
 
 def _ld_tasklet(ld: _Loader, d: dict[str, Any]) -> Payload:
     todo = ld.value(d.pop("tasklet_todo")) if "tasklet_todo" in d else None
-    return PayloadTasklet(todo, d.pop("tasklet_obsolete_delay", None))
+    delay = d.pop("tasklet_obsolete_delay", None)
+    if delay is not None and type(delay) is not float:
+        ld.int_or_none(delay, "tasklet_obsolete_delay")
+    return PayloadTasklet(todo, delay)
 
 
 def _ld_strdict(ld: _Loader, d: dict[str, Any]) -> Payload:
-    entries = d.pop("dictionary") if "dictionary" in d else d.pop("dictionnary", [])
+    key = "dictionary" if "dictionary" in d else "dictionnary"
+    entries = ld.array(d.pop(key, []), key)
     out = {}
     for e in entries:
         if type(e) is not dict or type(e.get("str")) is not str:
-            raise ld.error(f"bad dictionary entry {e!r}", '"dictionary"')
+            raise ld.error(f"bad dictionary entry {_short(e)} (expected {{\"str\": string, \"val\": value}})",
+                           f'"{key}"')
         out[e["str"]] = ld.value(e.get("val"))
     return PayloadStringDict(out)
 
 
 def _ld_strbuf(ld: _Loader, d: dict[str, Any]) -> Payload:
-    return PayloadStringBuffer(d.pop("strbuf_lines", None), d.pop("strbuf_string", None),
-                               d.pop("strbuf_indent", None))
+    lines = d.pop("strbuf_lines", None)
+    if lines is not None and (type(lines) is not list or any(type(x) is not str for x in lines)):
+        raise ld.error(f"strbuf_lines is {_kind(lines)}, not an array of strings", '"strbuf_lines"')
+    string = d.pop("strbuf_string", None)
+    if string is not None and type(string) is not str:
+        raise ld.error(f"strbuf_string is {_kind(string)}, not a string", '"strbuf_string"')
+    return PayloadStringBuffer(lines, string, ld.int_or_none(d.pop("strbuf_indent", None), "strbuf_indent"))
+
+
+def _objmap(ld: _Loader, d: dict[str, Any]) -> Any:
+    objmap = d.pop("objmap", {})
+    if type(objmap) is not dict and type(objmap) is not list:
+        raise ld.error(f"objmap is {_kind(objmap)}, not an object", '"objmap"')
+    return ld.plain(objmap)
 
 
 def _ld_objmap(ld: _Loader, d: dict[str, Any]) -> Payload:
     descr = ld.value(d.pop("descr")) if "descr" in d else None
-    return PayloadObjMap(d.pop("objmap", {}), descr)
+    return PayloadObjMap(_objmap(ld, d), descr)
 
 
 def _ld_environment(ld: _Loader, d: dict[str, Any]) -> Payload:
     descr = ld.value(d.pop("descr")) if "descr" in d else None
-    return PayloadEnvironment(d.pop("objmap", {}), descr, ld.opt_ref(d.pop("parent_env", None), "parent_env"))
+    return PayloadEnvironment(_objmap(ld, d), descr, ld.opt_ref(d.pop("parent_env", None), "parent_env"))
 
 
 def _ld_gccjit(ld: _Loader, d: dict[str, Any]) -> Payload:
@@ -690,6 +838,50 @@ _PAYLOADS: dict[str, Callable[[_Loader, dict[str, Any]], Payload]] = {
 
 
 # -- text helpers ----------------------------------------------------------------------------------------------
+
+
+def _kind(v: Any) -> str:
+    """The JSON kind of a decoded value, as an error message names it."""
+    t = type(v)
+    if v is None:
+        return "null"
+    if t is bool:
+        return "a boolean"
+    if t is int or t is float:
+        return f"the number {_short(v)}"
+    if t is str:
+        return f"the string {_short(v)}"
+    if t is list:
+        return "an array"
+    if t is dict:
+        return "an object"
+    return t.__name__
+
+
+def _short(v: Any) -> str:
+    """`repr(v)` cut to 60 characters (ints of thousands of digits included)."""
+    if type(v) is int and not -10**40 < v < 10**40:
+        digits = len(str(abs(v)))
+        return f"{'-' if v < 0 else ''}{str(abs(v))[:12]}... ({digits} digits)"
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _plain_problem(v: Any) -> tuple[str, str | None] | None:
+    """What is wrong in decoded JSON kept verbatim (an int beyond int64), as a message and a text to look for
+    (its line); None when it is fine. Walks without recursion. (Nesting is bounded before decoding.)"""
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is int:
+            if x > INT_MAX or x < INT_MIN:
+                return f"integer {_short(x)} is beyond 64 bits (a store holds int64 values)", str(x)[:12]
+        elif t is list:
+            stack.extend(y for y in x if type(y) is not str)
+        elif t is dict:
+            stack.extend(y for y in x.values() if type(y) is not str)
+    return None
 
 
 def _lone_surrogate(v: Any) -> str | None:
@@ -742,6 +934,13 @@ def _json_line(text: str) -> int:
 
 def _text_line(text: str, needle: str) -> int:
     pos = text.find(f'"{needle}"')
+    return text.count("\n", 0, pos) + 1 if pos >= 0 else _json_line(text)
+
+
+def _raw_line(text: str, needle: str | None) -> int:
+    """The line of `needle`'s first occurrence after the header (of the JSON start when absent)."""
+    start = _json_start(text)
+    pos = text.find(needle, start) if needle else -1
     return text.count("\n", 0, pos) + 1 if pos >= 0 else _json_line(text)
 
 

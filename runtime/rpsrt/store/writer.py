@@ -69,6 +69,9 @@ def _pre(d: int) -> str:
 _oid_of = attrgetter("oid")
 
 
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
 class _ObjectWriter:
     """Writes object blocks; `dumped` is the set of objects that get written (all others are transient)."""
 
@@ -88,6 +91,10 @@ class _ObjectWriter:
         if v is None:
             return "null"
         if t is int:
+            if not _I64_MIN <= v <= _I64_MAX:
+                what = f"the int {v}" if v.bit_length() <= 128 else f"an int of {v.bit_length()} bits"
+                raise StoreError(f"cannot dump a value: {what} is beyond int64 (a store holds int64 only, and the "
+                                 "loader refuses more)")
             return str(v)
         if t is float:
             return fmt_float(v)
@@ -252,13 +259,16 @@ def _w_classinfo(w: _ObjectWriter, pl: PayloadClassInfo, m: list[tuple[str, str]
         entries.append('\n  \t{\n  \t\t"methclos" : ' + w.member(pl.methodict[sel], 2) + ',\n  \t\t"methosel" : "'
                        + sel.oid[2] + '"\n  \t}')
     m.append(("class_methodict", "[" + ",".join(entries) + "\n  ]" if entries else "[]"))
-    if pl.name is not None:
-        m.append(("class_name", quote(pl.name)))
+    # As upstream's dumper: `class_name` is the name of the `class_symb` symbol, written only (with
+    # `class_symb`) when that object holds a symbol payload; a stored `class_name` is not kept apart.
+    symb = pl.symb
+    if symb is not None and type(symb.payload) is PayloadSymbol:
+        m.append(("class_name", quote(symb.payload.name)))
     if pl.superclass is None or pl.superclass not in dumped:
         raise StoreError("classinfo payload without a superclass that can be dumped")
     m.append(("class_super", '"' + pl.superclass.oid[2] + '"'))
-    if pl.symb is not None and pl.symb in dumped:
-        m.append(("class_symb", '"' + pl.symb.oid[2] + '"'))
+    if symb is not None and symb in dumped:
+        m.append(("class_symb", '"' + symb.oid[2] + '"'))
     if pl.attrset is not None:
         m.append(("class_attrset", w.root(pl.attrset)))
 
@@ -471,6 +481,7 @@ def _render(heap: Heap) -> dict[str, bytes]:
         parts.append(f"//// end of RefPerSys generated space file {rel}\n".encode())
         files[rel] = b"".join(parts)
     files[MANIFEST] = render_manifest(heap, dumped).encode("utf-8")
+    files.update(render_generated(heap, dumped))
     return files
 
 
@@ -487,7 +498,7 @@ def render_manifest(heap: Heap, dumped: set[RpsObject]) -> str:
 
     data: dict[str, Any] = dict(heap.manifest_extra)
     data.update(
-        constset=oids(heap.constants),
+        constset=oids(constant_objects(heap)),
         format=FORMAT,
         globalnames=[{"nam": n, "obj": o.oid[2]} for n, o in heap.global_names() if o in dumped],
         globalroots=oids(heap.roots),
@@ -497,30 +508,248 @@ def render_manifest(heap: Heap, dumped: set[RpsObject]) -> str:
     return header + write_root(data, STYLE_MANIFEST) + "\n\n//// end of RefPerSys manifest file\n"
 
 
+def constant_objects(heap: Heap) -> set[RpsObject]:
+    """The constants a dump lists (manifest `constset`, `generated/rps-constants.hh`): the heap's constants
+    and, as upstream's dumper adds them, the elements of RefPerSys_system's `constant` attribute set."""
+    out = set(heap.constants)
+    system, attr = heap.objects.get(wk.SYSTEM), heap.objects.get(wk.CONSTANT)
+    if system is not None and attr is not None:
+        v = system.attrs.get(attr)
+        if type(v) is VSet:
+            out.update(v.elems)
+    return out
+
+
+# -- generated headers ---------------------------------------------------------------------------------------
+#
+# Upstream's dumper also writes C++ headers listing the roots, the named roots and the constants, which it
+# compiles into its next build (`generated/rps-roots.hh`, `rps-names.hh`, `rps-constants.hh`). rpsc writes them
+# with the same bytes for the same heap, except the provenance lines (which program and source line wrote the
+# file). Their shared comment header follows the manifest's: upstream's notice, with its prefix `//:` and
+# the file's own path, when the manifest came from upstream; rpsc's two lines otherwise (docs/store.md).
+
+ROOTS_HH = "generated/rps-roots.hh"
+NAMES_HH = "generated/rps-names.hh"
+CONSTANTS_HH = "generated/rps-constants.hh"
+GENERATED_HEADERS = (ROOTS_HH, NAMES_HH, CONSTANTS_HH)
+_WRITER = "rpsrt/store/writer.py"
+_MANIFEST_LEAD = "//!!"
+
+
+def _generated_header(heap: Heap, rel: str, function: str) -> str:
+    """The comment header of one generated file, `//:`-prefixed."""
+    lines = heap.headers.get(MANIFEST, "").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    upstream = (len(lines) > 3 and all(ln.startswith(_MANIFEST_LEAD) for ln in lines)
+                and lines[0].startswith(_MANIFEST_LEAD + "SPDX-License-Identifier"))
+    if not upstream:
+        return f"//:GENERATED file {rel} / DO NOT EDIT!\n//:written by rpsc {__version__} in RefPerSys format 2024A\n"
+    out = []
+    for ln in lines:
+        text = ln[len(_MANIFEST_LEAD):].replace(MANIFEST, rel)
+        if text.startswith(" emitted from "):
+            text = f" emitted from {_WRITER} (rpsc {__version__})"
+        elif text.startswith(" by write_manifest_file"):
+            text = " by " + function
+        out.append("//:" + text + "\n")
+    return "".join(out)
+
+
+def _cjson(s: str) -> str:
+    """A string as upstream's `Rps_Cjson_String` prints it (C escapes; printable non-ASCII kept raw)."""
+    import unicodedata
+
+    out = []
+    for c in s:
+        if c == "\0":
+            break  # upstream walks a C string
+        esc = _CJSON_ESCAPES.get(c)
+        if esc is not None:
+            out.append(esc)
+        elif " " <= c < "\x7f":
+            out.append(c)
+        elif unicodedata.category(c) not in _NOT_PRINTABLE:
+            out.append(c)
+        else:
+            u = ord(c)
+            out.append(f"\\x{u:02x}" if u < 255 else f"\\u{u:04x}" if u < 65535 else f"\\U{u:08x}")
+    return "".join(out)
+
+
+_CJSON_ESCAPES = {"'": "\\'", "\\": "\\\\", '"': '\\"', "\r": "\\r", "\n": "\\n", "\t": "\\t", "\v": "\\v",
+                  "\f": "\\f"}
+#: Unicode categories libunistring's `uc_is_print` rejects (controls, surrogates, unassigned, line and
+#: paragraph separators).
+_NOT_PRINTABLE = frozenset(("Cc", "Cs", "Cn", "Zl", "Zp"))
+
+
+def _class_name_str(obj: RpsObject | None) -> str:
+    """Upstream's `class_name_str` of a class: its `class_symb` symbol's name, else its OID."""
+    if obj is None:
+        return ""
+    pl = obj.payload
+    if type(pl) is PayloadClassInfo and pl.symb is not None and type(pl.symb.payload) is PayloadSymbol:
+        return pl.symb.payload.name  # type: ignore[union-attr]
+    return obj.oid[2]
+
+
+def _cstr(s: str) -> str:
+    """A string printed as a C string (up to its first NUL)."""
+    i = s.find("\0")
+    return s if i < 0 else s[:i]
+
+
+def _root_comment(obj: RpsObject, name_attr: RpsObject | None) -> str:
+    cls = obj.cls
+    pl = obj.payload
+    if type(pl) is PayloadClassInfo:
+        if cls is not None and cls.oid == wk.CLASS:
+            return _class_name_str(obj) + "\u2208class"
+        return _class_name_str(obj) + "\u2208" + _class_name_str(cls)
+    if type(pl) is PayloadSymbol:
+        if cls is not None and cls.oid == wk.SYMBOL:
+            return pl.name + "\u2208symbol"
+        return pl.name + "\u2208" + _class_name_str(cls)
+    name = obj.attrs.get(name_attr) if name_attr is not None else None  # type: ignore[call-overload]
+    text = '"' + _cjson(name) + '"' if type(name) is str else ""
+    return text + "\u2208" + _class_name_str(cls)
+
+
+def _display(obj: RpsObject, name_attr: RpsObject | None) -> str:
+    """An object as upstream's `operator<<` on an object reference prints it (depth 0)."""
+    out = "\u25cc" + obj.oid[2]
+    name = obj.attrs.get(name_attr) if name_attr is not None else None  # type: ignore[call-overload]
+    pl = obj.payload
+    if type(name) is str:
+        out += "/" + _cstr(name)
+    elif type(pl) is PayloadSymbol:
+        out += "!sy\u00b0" + pl.name
+    elif type(pl) is PayloadClassInfo:
+        out += "!cla\u00b0" + _class_name_str(obj)
+    cls = obj.cls
+    if cls is not None and type(cls.payload) is PayloadClassInfo:
+        out += "\u220a" + _class_name_str(cls)
+    return out
+
+
+def render_generated(heap: Heap, dumped: set[RpsObject]) -> dict[str, bytes]:
+    """`generated/rps-roots.hh`, `rps-names.hh` and `rps-constants.hh` for `heap`, as upstream writes them."""
+    name_attr = heap.objects.get(wk.NAME)
+    roots = sorted((o for o in heap.roots if o in dumped), key=_oid_of)
+
+    def head(rel: str, function: str) -> list[str]:
+        return [_generated_header(heap, rel, function),
+                f"/// generated by {function} from {_WRITER}\n"]
+
+    # roots
+    parts = head(ROOTS_HH, "write_generated_roots_file")
+    parts.append("///! To add a new generated root, use rps_add_root_object\n"
+                 "///! or several plugins under plugins_dir/\n\n"
+                 "#ifndef RPS_INSTALL_ROOT_OB\n#error RPS_INSTALL_ROOT_OB(Oid) macro undefined\n"
+                 "#endif /*undefined RPS_INSTALL_ROOT_OB*/\n\n")
+    for n, obj in enumerate(roots, 1):
+        if n % 10 == 0:
+            parts.append(f"\n///~#\u00b0{n:04d}\n")
+        parts.append(f"RPS_INSTALL_ROOT_OB({obj.oid[2]}) //{_root_comment(obj, name_attr)} h:{obj.oid.hash}\n")
+    parts.append("/" + "*" * 72 + "/\n")
+    parts.append(f"\n#undef RPS_NB_ROOT_OB\n#define RPS_NB_ROOT_OB {len(roots)}\n"
+                 f"\n#undef RPS_INSTALL_ROOT_OB\n/// end of RefPerSys roots file {ROOTS_HH}\n")
+    files = {ROOTS_HH: "".join(parts)}
+
+    # names: the roots holding a strong symbol
+    parts = head(NAMES_HH, "write_generated_names_file")
+    parts.append("///! To add a new generated name, use rps_add_root_object\n"
+                 "///! or several plugins under plugins_dir/\n"
+                 "///! or Rps_PayloadSymbol:: register_name\n"
+                 "///! or Rps_PayloadSymbol:: register_strong_name\n"
+                 "///! or Rps_PayloadSymbol:: register_weak_name\n\n"
+                 "#ifndef RPS_INSTALL_NAMED_ROOT_OB\n"
+                 "#error RPS_INSTALL_NAMED_ROOT_OB(Oid,Name) macro undefined\n"
+                 "#endif /*undefined RPS_INSTALL_NAMED_ROOT_OB*/\n\n")
+    count = 0
+    for obj in roots:
+        pl = obj.payload
+        if type(pl) is not PayloadSymbol or pl.weak:
+            continue
+        cls = _display(obj.cls, name_attr) if obj.cls is not None else "__"
+        parts.append(f"RPS_INSTALL_NAMED_ROOT_OB({obj.oid[2]},{pl.name}) //\u2208{cls} h:{obj.oid.hash}\n")
+        count += 1
+    parts.append(f"\n#undef RPS_NB_NAMED_ROOT_OB\n#define RPS_NB_NAMED_ROOT_OB {count}\n"
+                 f"\n#undef RPS_INSTALL_NAMED_ROOT_OB\n/// end of RefPerSys roots file {NAMES_HH}\n")
+    files[NAMES_HH] = "".join(parts)
+
+    # constants
+    parts = [_generated_header(heap, CONSTANTS_HH, "write_generated_constants_file"),
+             "\n/// collection of constant objects, mentioned in C++ files, \n"
+             "/// .... prefixed with 'rpskob' followed by an oid.\n"
+             f"/// also the constant {wk.CONSTANT} attribute\n"
+             f"/// .... in {wk.SYSTEM} == RefPerSys_system\n"
+             f"/// generated by write_generated_constants_file from {_WRITER}\n"
+             "///! To add a new generated constant, use rps_add_constant_object\n"
+             "///! or several plugins under plugins_dir/\n"
+             "#ifndef RPS_INSTALL_CONSTANT_OB\n#error RPS_INSTALL_CONSTANT_OB(Oid) macro undefined\n"
+             "#endif /*undefined RPS_INSTALL_CONSTANT_OB*/\n\n"]
+    consts = sorted((o for o in constant_objects(heap) if o in dumped), key=_oid_of)
+    for n, obj in enumerate(consts):
+        if n % 10 == 0:
+            parts.append("\n")
+        name = obj.attrs.get(name_attr) if name_attr is not None else None  # type: ignore[call-overload]
+        issymb = False
+        if type(name) is not str:
+            name = ""
+            if type(obj.payload) is PayloadSymbol:
+                issymb, name = True, obj.payload.name
+        cls = obj.cls
+        kname = cls.attrs.get(name_attr) if cls is not None and name_attr is not None else None  # type: ignore[call-overload]
+        kname = kname if type(kname) is str else ""
+        if name and kname:
+            comment = " //" + ("\u20ac" if issymb else "!") + name + "\u2208" + kname
+        elif name:
+            comment = (" //$" if issymb else " //:") + name
+        elif kname:
+            comment = " //-\u2208" + kname
+        else:
+            comment = ""
+        parts.append(f"RPS_INSTALL_CONSTANT_OB({obj.oid[2]}){comment} h:{obj.oid.hash}\n")
+    parts.append(f"\n#undef RPS_INSTALL_CONSTANT_OB\n\n\n#undef  RPS_NB_CONSTANT_OB\n"
+                 f"#define RPS_NB_CONSTANT_OB {len(consts)}\n\n"
+                 f"/// end of RefPerSys constants file {CONSTANTS_HH}\n")
+    files[CONSTANTS_HH] = "".join(parts)
+    return {rel: text.encode("utf-8", "surrogatepass") for rel, text in files.items()}
+
+
 @contextlib.contextmanager
-def update_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
+def update_lock(directory: str | os.PathLike[str], *, timeout: float | None = None) -> Iterator[None]:
     """Hold the store's lock across a whole load-change-dump, so that two processes updating one store
     (two `rpsc compile`s, `rpsc compile` and `rpsc build`) take turns instead of losing one's changes.
 
     The directory must exist. Inside, dump with `dump_store(heap, directory, locked=True)`: the lock is an
     `flock` on the directory, which a second `dump_store` of the same process would wait on forever.
+    While another process holds it, `waiting for the lock on DIR (held by pid N)` goes to stderr; after
+    `timeout` seconds (None: no limit) the wait ends with `journal.LockTimeout`, a StoreError.
     """
-    with journal.locked(os.fspath(directory)):
+    with journal.locked(os.fspath(directory), timeout=timeout):
         yield
 
 
-def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = False) -> list[str]:
+def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = False,
+               lock_timeout: float | None = None) -> list[str]:
     """Dump `heap` into `directory` (created if needed) atomically; return the store-relative paths written.
 
     Files whose bytes would not change are not rewritten. All changed files switch to the new generation
-    together: a crash at any instant leaves a store that loads as either the old or the new heap.
-    `locked=True` when the caller holds `update_lock(directory)` already.
+    together: a crash at any instant leaves a store that loads as either the old or the new heap, and a load
+    running meanwhile reads one or the other (the switch happens under the exclusive generation lock).
+    `locked=True` when the caller holds `update_lock(directory)` already; `lock_timeout` bounds the waits for
+    the locks (None: no limit).
     """
     top = os.fspath(directory)
     files = render_store(heap)
     os.makedirs(os.path.join(top, "persistore"), exist_ok=True)
-    with contextlib.nullcontext() if locked else journal.locked(top):
-        journal.recover(top)
+    os.makedirs(os.path.join(top, "generated"), exist_ok=True)
+    with contextlib.nullcontext() if locked else journal.locked(top, timeout=lock_timeout):
+        with journal.generation(top, shared=False, timeout=lock_timeout):
+            journal.recover(top)
         changed = []
         for rel, data in sorted(files.items()):
             try:
@@ -545,7 +774,15 @@ def dump_store(heap: Heap, directory: str | os.PathLike[str], *, locked: bool = 
                     os.unlink(os.path.join(top, tmp))
             raise StoreError(f"cannot write the store: {exc.strerror or exc} (is it read-only, or the disk "
                              "full?); it is unchanged", path=top) from None
-        journal.fsync_dir(os.path.join(top, "persistore"))
-        journal.commit(top, renames)
-        journal.apply(top, renames)
+        for sub in sorted({os.path.dirname(rel) for rel in changed} - {""}):
+            journal.fsync_dir(os.path.join(top, sub))
+        try:
+            with journal.generation(top, shared=False, timeout=lock_timeout):
+                journal.commit(top, renames)
+                journal.apply(top, renames)
+        except journal.LockTimeout:  # not committed: drop the temporaries, the store is unchanged
+            for _rel, tmp in renames:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(top, tmp))
+            raise
     return changed

@@ -182,6 +182,17 @@ def test_compile_warns_about_values_upstream_cannot_keep(tmp_path: Path, capsys:
     assert f"{src}:5:7: warning: upstream RefPerSys cannot load the name `_k`" in err
 
 
+def test_compile_warns_about_a_null_attribute(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An object's attribute set to `null` (which upstream's loader refuses) gets a located warning; a null in
+    `comps` (which upstream loads) does not."""
+    src = tmp_path / "n.rps"
+    src.write_text("module n;\nobject o { comment = null; comps = [null]; }\n")
+    assert main(["compile", str(src), "--store", str(tmp_path / "st")]) == 0
+    err = capsys.readouterr().err
+    assert f"{src}:2:22: warning: upstream RefPerSys cannot load the attribute `comment` set to null" in err
+    assert err.count("warning:") == 1
+
+
 def test_examples_compile_without_warnings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """The examples of plugins_src/ hold nothing upstream cannot load or dump back: no warning."""
     from .conftest import EXAMPLES

@@ -89,3 +89,17 @@ def test_compile_migrates_with_a_notice(old_store: Path, capsys: pytest.CaptureF
     heap = rpsrt.load_store(str(old_store))
     assert not old_modules(heap) and _instances(heap) == 0
     assert main(["compile", *map(str, sorted(EXAMPLES.glob("*.rps"))), "--store", str(old_store)]) == 0
+
+
+def test_build_migrates_with_a_notice(old_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`rpsc build` on an old store (which it writes, recording its plugins) migrates it with the notice, and
+    the store keeps its three modules, now in the current encoding, and runs under the C backend."""
+    assert main(["build", "--store", str(old_store)]) == 0
+    assert NOTICE in capsys.readouterr().err
+    heap = rpsrt.load_store(str(old_store))
+    cc = find_code_classes(heap)
+    assert cc is not None and not old_modules(heap) and _instances(heap) == 0
+    assert set(module_objects(heap, cc)) == {"numeric", "events", "shapes"}
+    assert main(["run", "--store", str(old_store), "--backend", "c", "gcd", "12", "18"]) == 0
+    assert capsys.readouterr().out == "6\n"
+

@@ -4,6 +4,7 @@ Needs the kit (RPSC_UPSTREAM_REFPERSYS) and ../shared (RPSC_SHARED_DIR); skipped
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,9 +16,22 @@ from rpsrt.model import wellknown as wk
 from rpsrt.model.objects import PayloadSymbol
 
 from .heapdiff import heap_change
-from .test_upstream_roundtrip import KIT_SCRIPTS, STORE_2024A, _kit
 
 REPO = Path(__file__).resolve().parents[3]
+SHARED = Path(os.environ.get("RPSC_SHARED_DIR", REPO.parent / "shared"))
+STORE_2024A = SHARED / "refpersys-stores" / "2026-08-16-format2024A"
+KIT_SCRIPTS = SHARED / "upstream-refpersys"
+
+
+def _kit() -> Path:
+    """The kit build folder (RPSC_UPSTREAM_REFPERSYS), and ../shared's kit scripts and 2024A store; skip
+    when any is missing."""
+    out = os.environ.get("RPSC_UPSTREAM_REFPERSYS")
+    if not out or not (Path(out) / "RefPerSys" / "refpersys").is_file():
+        pytest.skip("RPSC_UPSTREAM_REFPERSYS does not name a built upstream kit")
+    if not (KIT_SCRIPTS / "run.sh").is_file() or not (STORE_2024A / "rps_manifest.json").is_file():
+        pytest.skip(f"{SHARED} lacks the upstream kit scripts or the 2024A store")
+    return Path(out)
 PLUGINS = REPO / "plugins_src" / "upstream"
 SACRED_ROOTS = {  # rpsplug_root2const.cc's list
     "_2i66FFjmS7n03HNNBx", "_10YXWeY7lYc01RpQTA", "_1Io89yIORqn02SXx4p", "_2A2mrPpR3Qf03p6o5b",

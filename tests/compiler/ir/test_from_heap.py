@@ -100,7 +100,7 @@ def test_trap_sites_carry_source_locations() -> None:
     assert sites[("Convert", "fptosi")] == _at("int(1.5)")
     assert sites[("Call", "")] == _at("g(a > 0")
     assert f.loc == _at("f(a: int")
-    assert mod.functions[1].ref.symbol == "rpsfn" + mod.functions[1].ref.oid
+    assert mod.functions[1].ref.symbol == ir.symbol_of(mod.functions[1].ref.oid)
 
 
 @settings(max_examples=60, deadline=None)

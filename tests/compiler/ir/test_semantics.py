@@ -410,7 +410,9 @@ def test_call_errors(it: Interpreter) -> None:
 def test_call_by_symbol_and_qualified_name(it: Interpreter) -> None:
     """A function is callable by `name`, `module.name`, its `rpsfn<oid>` symbol and its FunctionRef."""
     ref = next(f.ref for m in it.modules for f in m.functions if f.name == "add")
-    assert ref.symbol == "rpsfn" + ref.oid
+    from rpsc.ir.ir import symbol_of
+
+    assert ref.symbol == symbol_of(ref.oid)
     assert it.call("sem.add", [1, 2]) == it.call(ref.symbol, [1, 2]) == it.call(ref, [1, 2]) == 3
 
 

@@ -58,7 +58,9 @@ GEOMETRY = c_source(
     f"return {reg('combine', 'max', 'impl_max', 1)};")
 
 TYPES = c_source(
-    manifest("types_c", "0.3.0"),
+    manifest("types_c", "0.3.0", exports=[{"symbol": sym, "name": sym, "signature": sig} for sym, sig in (
+        ("t_halve", "f64(f64)"), ("t_is_even", "bool(i64)"), ("t_touch", "void(i64)"), ("t_touched", "i64()"),
+        ("t_div", "i64(i64,i64)"), ("t_conv", "i64(f64)"), ("t_spin", "i64()"), ("t_limit", "i64()"))]),
     """
 static rps_rt *rt;
 static int64_t touched;

@@ -165,6 +165,13 @@ def heaps(draw: st.DrawFn, max_objects: int = 8) -> Heap:
             obj.payload.members.pop("loadrout", None)
             if obj.extra:
                 obj.extra = {k: v for k, v in obj.extra.items() if k == "loadrout"} or None
+    for obj in new:
+        pl = obj.payload
+        if isinstance(pl, PayloadClassInfo):
+            # The writer derives `class_name` from the `class_symb` symbol's name, as upstream's dumper does.
+            symb = pl.symb
+            named = symb is not None and isinstance(symb.payload, PayloadSymbol)
+            pl.name = symb.payload.name if named else None  # type: ignore[union-attr]
     heap.roots.update(draw(st.sets(st.sampled_from(new), max_size=3)))
     heap.constants.update(draw(st.sets(st.sampled_from(new), max_size=2)))
     heap.plugins.update(draw(st.sets(st.sampled_from(new), max_size=2)))

@@ -14,7 +14,7 @@ from rpsrt.model.heap import Heap
 from rpsrt.model.objects import PayloadSymbol, PayloadUnknown
 from rpsrt.store.core import CORE_CLASSES, new_heap
 from rpsrt.store.reader import load_store
-from rpsrt.store.writer import dump_store, render_store
+from rpsrt.store.writer import GENERATED_HEADERS, dump_store, render_store
 from rpsrt.model.values import VClosure, VRaw
 from store_heaps import heaps
 
@@ -85,7 +85,8 @@ def test_incremental_dump_rewrites_only_changed_files(tmp_path: Path) -> None:
     sp = heap.create_space()
     o = heap.create(heap[wk.OBJECT], space=sp, mtime=1.0)
     assert set(dump_store(heap, tmp_path)) == {"rps_manifest.json", f"persistore/sp{sp.oid}-rps.json",
-                                                f"persistore/sp{wk.INITIAL_SPACE}-rps.json"}
+                                                f"persistore/sp{wk.INITIAL_SPACE}-rps.json",
+                                                *GENERATED_HEADERS}
     initial = tmp_path / f"persistore/sp{wk.INITIAL_SPACE}-rps.json"
     stat = initial.stat()
     o.comps.append("changed")

@@ -1,9 +1,12 @@
 """C emission: renders an `ir.Module` as one C plugin source through the Jinja2 templates of `rpsc.templates`.
 
 Entry points: `emit_c(module) -> CSources` (the module's `rps<oid>-mod.c`) and `emit_headers(heap)` (the
-dump-time headers `rps_names.h`, `rps_roots.h`, `rps_constants.h`). The generated C follows LANGUAGE.md's
-semantics through the `static inline` helpers of `rps/runtime.h` and has no undefined behaviour; identifiers
-come from OIDs, heap names appear only as escaped string literals or sanitised comments.
+dump-time headers `rps_names.h`, `rps_roots.h`, `rps_constants.h`). The module is first lowered by
+`rpsc.ir.passes.prepare` (explicit `trap_if`s, unchecked division and conversion, rings of recursive
+bodies); each IR instruction then becomes one C statement, through the `static inline` helpers of
+`rps/runtime.h` for wrapping arithmetic, and this file knows no trap rule. The generated C has no undefined
+behaviour (the lowered IR never divides by 0 or INT_MIN by -1 and converts only in-range floats);
+identifiers come from OIDs, heap names appear only as escaped string literals or sanitised comments.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rpsc.ir import ir
-from rpsc.ir.ir import BOOL, F64, I64, VOID, Type
+from rpsc.ir import ir, passes
+from rpsc.ir.ir import BOOL, F64, I64, VOID, ConvertOp, TrapCode, Type
+from rpsrt.versions import release_text
 
 #: Marker comments that open and close every generated function (the line table is built from them too).
 FUNCTION_MARKER = "/* rpsc:function "
@@ -151,22 +155,27 @@ def c_params(params: tuple[Type, ...], ret: Type, names: list[str] | None = None
 
 _BINOPS = {"add": "rps_i64_add", "sub": "rps_i64_sub", "mul": "rps_i64_mul", "shl": "rps_i64_shl",
            "ashr": "rps_i64_ashr"}
-_INFIX = {"and": "&", "or": "|", "xor": "^", "fadd": "+", "fsub": "-", "fmul": "*", "fdiv": "/"}
+_INFIX = {"and": "&", "or": "|", "xor": "^", "fadd": "+", "fsub": "-", "fmul": "*", "fdiv": "/",
+          "sdiv.unchecked": "/", "srem.unchecked": "%"}
+
 _CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
-class _FunctionEmitter:
-    """Turns one `ir.Function` into the template's view: declarations, labelled blocks of C lines."""
+def body_name(index: int, copy: int = 0) -> str:
+    """The C name of body `copy` of the module's function number `index` (`rpsb_3`, `rpsb_3_1`, ...)."""
+    return f"rpsb_{index}" + (f"_{copy}" if copy else "")
 
-    def __init__(self, fn: ir.Function, index: int, bodies: dict[str, str], body_name: str | None = None,
-                 self_body: str | None = None) -> None:
+
+class _FunctionEmitter:
+    """Turns one lowered `ir.Function` (one body of its ring) into the template's view: declarations,
+    labelled blocks of C lines."""
+
+    def __init__(self, fn: ir.Function, index: int, bodies: dict[str, int], copy: int = 0) -> None:
         self.fn = fn
         self.index = index
         self.name_var = f"rps_fname_{index}"
-        self.bodies = dict(bodies)  # symbol -> internal body name, for the functions of this module
-        self.body_name = body_name or bodies[fn.ref.symbol]
-        if self_body is not None:  # a copy of a self-recursive body calls the next copy of the ring
-            self.bodies[fn.ref.symbol] = self_body
+        self.bodies = bodies  # symbol -> function index, for the functions of this module
+        self.body_name = body_name(index, copy)
         self.cross_calls = False
         self.uses_heap = False
         self.temps: dict[str, str] = {}
@@ -195,7 +204,7 @@ class _FunctionEmitter:
         if isinstance(o, ir.Const) and o.type in ir.HEAP_TYPES:
             if o.type is ir.STR:  # a string constant: its handle, from the host
                 self.uses_heap = True
-                return f"rps_module_str({c_string('h|' + str(o.value))}, {self.name_var})"
+                return f"rps_module_str(rt, {c_string('h|' + str(o.value))}, {self.name_var})"
             return "INT64_C(0)"  # null
         return c_const(o) if isinstance(o, ir.Const) else self.temp(o)
 
@@ -210,7 +219,7 @@ class _FunctionEmitter:
         lines = [f"{{ const int64_t rps_a[{max(len(args), 1)}] = {{{words}}}; int64_t rps_r = 0;",
                  f"  int32_t rps_s = rps_module_heap({code}, {c_string(kinds + '|' + (aux or ''))}, &rps_r, "
                  f"{len(args)}, rps_a, {self.name_var}, {where});",
-                 f"  if (rps_s != RPS_OK) rps_module_trap(rps_s, {self.name_var}, {where});"]
+                 f"  if (rps_s != RPS_OK) rps_module_trap(rt, rps_s, {self.name_var}, {where});"]
         if dest is not None:
             conv = "rps_bits_f64(rps_r)" if dest_type is F64 else "(_Bool)(rps_r != 0)" if dest_type is BOOL \
                 else "rps_r"
@@ -220,9 +229,9 @@ class _FunctionEmitter:
         del abi
         return lines
 
-    def trap(self, code: str, loc: ir.SourceLoc | None) -> str:
+    def trap(self, code: TrapCode, loc: ir.SourceLoc | None) -> str:
         where = c_string(str(loc if loc is not None else self.fn.loc))
-        return f"rps_module_trap({code}, {self.name_var}, {where});"
+        return f"rps_module_trap(rt, RPS_TRAP_{code.name}, {self.name_var}, {where});"
 
     def instr(self, ins: ir.Instr) -> list[str]:
         if isinstance(ins, ir.Load):
@@ -231,10 +240,8 @@ class _FunctionEmitter:
             return [f"{self.local(ins.local)} = {self.op(ins.value)};"]
         if isinstance(ins, ir.BinOp):
             d, a, b = self.temp(ins.dest), self.op(ins.lhs), self.op(ins.rhs)
-            if ins.op in ("sdiv", "srem"):
-                self.out_params.add(d)
-                return [f"if (rps_i64_{ins.op}(&{d}, {a}, {b}) != RPS_OK)",
-                        "    " + self.trap("RPS_TRAP_DIVZERO", ins.loc)]
+            if ins.op in ir.CHECKED_OPS:
+                raise TypeError(f"{ins.op} in {self.fn.name}: checked operations are lowered by rpsc.ir.passes")
             if ins.op in _BINOPS:
                 return [f"{d} = {_BINOPS[ins.op]}({a}, {b});"]
             if ins.op in ("and", "or", "xor") and ins.dest.type is I64:
@@ -254,16 +261,21 @@ class _FunctionEmitter:
             return [f"{self.temp(ins.dest)} = rps_{kind}_{ins.op}({self.op(ins.lhs)}, {self.op(ins.rhs)});"]
         if isinstance(ins, ir.Convert):
             d, v = self.temp(ins.dest), self.op(ins.value)
-            if ins.op == "sitofp":
+            if ins.op is ConvertOp.SITOFP:
                 return [f"{d} = rps_i64_to_f64({v});"]
-            self.out_params.add(d)
-            return [f"if (rps_f64_to_i64(&{d}, {v}) != RPS_OK)",
-                    "    " + self.trap("RPS_TRAP_CONVERSION", ins.loc)]
+            if ins.op is ConvertOp.FPTOSI_UNCHECKED:
+                return [f"{d} = (int64_t){v};"]
+            raise TypeError(f"{ins.op} in {self.fn.name}: checked operations are lowered by rpsc.ir.passes")
+        if isinstance(ins, ir.Select):
+            d = self.temp(ins.dest)
+            return [f"{d} = {self.op(ins.cond)} ? {self.op(ins.if_true)} : {self.op(ins.if_false)};"]
+        if isinstance(ins, ir.TrapIf):
+            return [f"if (__builtin_expect({self.op(ins.cond)}, 0))", "    " + self.trap(ins.code, ins.loc)]
         if isinstance(ins, ir.Call):
-            body = self.bodies.get(ins.callee.symbol)
-            if body is not None:  # same module: the internal body, with one room less
+            index = self.bodies.get(ins.callee.symbol)
+            if index is not None:  # same module: the internal body (or ring copy), with one room less
                 args = "".join(f", {self.op(a)}" for a in ins.args)
-                call = f"{body}(room - 1{args})"
+                call = f"{body_name(index, ins.copy)}(rt, room - 1{args})"
                 return [f"{call};" if ins.dest is None else f"{self.temp(ins.dest)} = {call};"]
             # another module: through its exported wrapper, which reads the depth from the shared state
             self.cross_calls = True
@@ -271,12 +283,12 @@ class _FunctionEmitter:
             if ins.dest is not None:
                 self.out_params.add(self.temp(ins.dest))
             args = "".join(f", {self.op(a)}" for a in ins.args)
-            return ["rps_module_rt->depth = rps_module_rt->depth_limit - room + 1;",
+            return ["rt->depth = rps_module_rt->depth_limit - room + 1;",
                     f"st = {ins.callee.symbol}({res}{args});",
                     "if (st != RPS_OK)",
-                    "    rps_module_rethrow(st);"]
+                    "    rps_module_rethrow(rt, st);"]
         if isinstance(ins, ir.Poll):
-            return ["if (rps_module_rt->interrupt)", "    " + self.trap("RPS_TRAP_INTERRUPT", ins.loc)]
+            return ["if (rt->interrupt)", "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
         if isinstance(ins, ir.HeapOp):
             from rpsrt.abi import HEAP_OP_CODES
 
@@ -343,7 +355,8 @@ class _FunctionEmitter:
             else:
                 use_lines.append(stmt)
         ret = fn.ref.ret
-        body_params = ", ".join(["int32_t room"] + [f"{_C_TYPES[t]} l{i}" for i, t in enumerate(fn.ref.params)])
+        body_params = ", ".join(["rps_rt *rt", "int32_t room"] +
+                                [f"{_C_TYPES[t]} l{i}" for i, t in enumerate(fn.ref.params)])
         return {
             "oid": fn.ref.oid,
             "symbol": fn.ref.symbol,
@@ -405,42 +418,30 @@ def plugin_manifest(module: ir.Module) -> dict[str, Any]:
 
 
 def plugin_version(version: str) -> str:
-    """A module version as the plugin ABI's MAJOR.MINOR.PATCH (`1.2` -> `1.2.0`; none -> `0.0.0`)."""
-    parts = re.findall(r"\d+", version or "")[:3]
-    if not re.fullmatch(r"\d+(\.\d+){0,2}(-.*)?", version or "") or not parts:
-        return "0.0.0"
-    return ".".join(str(int(p)) for p in parts + ["0"] * (3 - len(parts)))
+    """A module version as the plugin ABI's MAJOR.MINOR.PATCH (`1.2.0-rc.1+b5` -> `1.2.0`; none -> `0.0.0`),
+    by the one version rule (`rpsrt.versions.release_text`)."""
+    return release_text(version)
 
 
 def c_file_name(module_oid: str) -> str:
     return f"rps{module_oid}-mod.c"
 
 
-def _self_recursive(fn: ir.Function) -> bool:
-    return any(isinstance(ins, ir.Call) and ins.callee.symbol == fn.ref.symbol
-               for b in fn.blocks for ins in b.instrs)
-
-
-#: Copies of a self-recursive body, calling each other in a ring (and marked `inline`), so that the C
-#: compiler, which does not inline a function into itself, unrolls the recursion; the recursion count
-#: stays exact (`room` is an ordinary argument).
-RECURSION_COPIES = 3
-
-
 def emit_c(module: ir.Module, *, default_depth_limit: int = 10_000,
-           recursion_copies: int = RECURSION_COPIES) -> CSources:
-    """Render `module` as the C source of its plugin (one file, `rps<oid>-mod.c`)."""
+           recursion_copies: int = passes.RECURSION_COPIES, entry_poll: bool = True) -> CSources:
+    """Render `module` as the C source of its plugin (one file, `rps<oid>-mod.c`), after
+    `rpsc.ir.passes.prepare(module, recursion_copies)`: a small self-recursive function becomes its ring
+    of body copies, all marked `inline`, so that the C compiler (which does not inline a function into
+    itself) unrolls the recursion; the recursion count stays exact (`room` is an ordinary argument).
+    Every body polls the interrupt flag on entry unless `entry_poll=False` (only to measure its cost)."""
     from rpsc import __version__
 
-    bodies = {fn.ref.symbol: f"rpsb_{i}" for i, fn in enumerate(module.functions)}
+    prepared = passes.prepare(module, recursion_copies, entry_poll=entry_poll)
+    bodies = {fn.ref.symbol: i for i, fn in enumerate(module.functions)}
     emitters = []
     views = []
     for i, fn in enumerate(module.functions):
-        names = [bodies[fn.ref.symbol]]
-        if recursion_copies > 1 and _self_recursive(fn):
-            names += [f"rpsb_{i}_{k}" for k in range(1, recursion_copies)]
-        copies = [_FunctionEmitter(fn, i, bodies, names[k], names[(k + 1) % len(names)] if len(names) > 1 else None)
-                  for k in range(len(names))]
+        copies = [_FunctionEmitter(body, i, bodies, k) for k, body in enumerate(prepared.ring(fn))]
         emitters += copies
         copy_views = [c.view() for c in copies]
         view = dict(copy_views[0])

@@ -1,10 +1,16 @@
 """The native engine: runs a store's functions from its built C plugins, loaded through the PluginManager.
 
 `NativeEngine(store_dir, recursion_limit=...)` implements `rpsc.backends.engine.Engine` (`call`, `interrupt`,
-`close`) for `rpsc run --backend c`. It reads the plugins the store lists (manifest `"plugins"`, else every
-`plugins/rps*-mod.so`), declares the extension points their manifests carry, loads them (dependencies
+`close`) for `rpsc run --backend c`. It reads the plugins the store lists (manifest `"plugins"`; else the
+modules of the last `rpsc build`, from its state file, since rpsc keeps its plugin records in the heap and
+writes `"plugins"` empty as upstream does; else every `plugins/rps*-mod.so`), declares the extension points their manifests carry, loads them (dependencies
 first, checksums checked by the manager), and calls `rpsfn_<oid>` symbols through `PluginManager.function`.
 Function names resolve from the plugins' manifests, so the store itself is never loaded.
+
+Threads: `call` can be made from any thread, and calls from several threads run at once: each runs on
+its thread's own run-time state (the manager's `thread_states`: trap site, call depth, trap target,
+interrupt flag), so a trap is reported to the thread whose call trapped. `interrupt()` takes no lock and
+stops every running call (at its next loop back-edge or function entry).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir
 from rpsrt.abi import Signature
-from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, PluginError, Trap
+from rpsrt.errors import DEFAULT_RECURSION_LIMIT, PluginError
 
 def read_store_plugins(store: Path) -> list[str] | None:
     """The OIDs in the store manifest's `"plugins"` (None when the manifest cannot be read)."""
@@ -34,6 +40,17 @@ def read_store_plugins(store: Path) -> list[str] | None:
         return None
     plugins = data.get("plugins") if isinstance(data, dict) else None
     return [p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else None
+
+
+def read_built_plugins(build_dir: Path) -> list[str] | None:
+    """The module OIDs the last `rpsc build` (its state in `build_dir`) built (None without a state)."""
+    from rpsc.driver.build import read_state
+
+    state = read_state(build_dir)
+    mods = state.get("modules") if isinstance(state, dict) else None
+    if not isinstance(mods, list):
+        return None
+    return [m["oid"] for m in mods if isinstance(m, dict) and isinstance(m.get("oid"), str)]
 
 
 def check_fresh(store: Path, build_dir: Path) -> None:
@@ -66,12 +83,13 @@ class NativeEngine:
         self._raw: dict[Any, Any] = {}
 
         self.store = Path(store_dir)
-        check_fresh(self.store, Path(build_dir) if build_dir is not None else self.store / "build")
+        bdir = Path(build_dir) if build_dir is not None else self.store / "build"
+        check_fresh(self.store, bdir)
         self.manager = manager if manager is not None else PluginManager(plugin_paths, store=self.store)
         self.manager.rt.depth_limit = int(recursion_limit)
         self.interruptible = interruptible
         pdir = self.store / "plugins"
-        oids = read_store_plugins(self.store)
+        oids = read_store_plugins(self.store) or read_built_plugins(bdir)
         if oids:
             files = [pdir / f"rps{oid}-mod.so" for oid in oids]
         else:
@@ -157,18 +175,13 @@ class NativeEngine:
         return self._heap_call(ref, self._callable(ref))(*args)
 
     def _run(self, target: Any, vals: list[Scalar]) -> Scalar | None:
-        rt = self.manager.rt
-        try:
-            return target(*vals)
-        except Trap as trap:
-            if trap.code == TRAP_INTERRUPT:
-                rt.interrupt = 0
-            rt.depth = 0
-            raise
+        # (the callable runs on this thread's state, and resets it after a trap: rpsrt.abi.ThreadStates)
+        return target(*vals)
 
     def interrupt(self) -> None:
-        """Set the shared interrupt flag: the next loop back-edge of compiled code traps INTERRUPT."""
-        self.manager.rt.interrupt = 1
+        """Thread-safe: the running call (or else the next one) traps INTERRUPT at its next loop back-edge or
+        function entry."""
+        self.manager.thread_states.interrupt()
 
     def close(self) -> None:
         """Unload every plugin this engine loaded."""

@@ -2,8 +2,9 @@
 
 Entry: `Interpreter(modules, *, recursion_limit=DEFAULT_RECURSION_LIMIT)`, an `rpsc.backends.engine.Engine`.
 
-Each IR function is translated once into a Python function (source text generated here and compiled with
-`compile`): locals and temps become Python locals, blocks become branches of a dispatch loop, i64 results
+Each IR function is lowered (`rpsc.ir.passes.lower`: every trap explicit, no checked operation left) and
+translated once into a Python function (source text generated here and compiled with `compile`), one
+instruction at a time, with no trap rule of its own: locals and temps become Python locals, blocks become branches of a dispatch loop, i64 results
 are wrapped to 64 bits where they can overflow, and every trap raises `rpsrt.Trap` with the function's source
 name and the instruction's `file:line:col`. Calls between IR functions are direct Python calls, so an rps
 call costs one Python frame; calls run on a worker thread with a large stack and a Python recursion limit
@@ -20,18 +21,12 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
+from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, Trap
 from rpsrt.model.heapapi import kind_of, values_equal
-from rpsrt.errors import (
-    DEFAULT_RECURSION_LIMIT,
-    TRAP_CONVERSION,
-    TRAP_DIVZERO,
-    TRAP_INTERRUPT,
-    TRAP_RECURSION,
-    Trap,
-)
 
-from rpsc.ir import ir
+from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
+from rpsc.ir import ir, passes
+from rpsc.ir.ir import BinaryOp, ConvertOp, TrapCode
 
 _M = 2**63
 _MASK = 2**64 - 1
@@ -81,11 +76,28 @@ class _FnCodegen:
         self.lines: list[str] = []
         self.labels = {b.label: i for i, b in enumerate(fn.blocks)}
         self.name = repr(fn.ref.name)
+        self.inline: dict[str, str] = {}     # temp -> the Python expression used in its place
+        self.single_use = _single_use_in_block(fn)
 
     def op(self, o: ir.Operand) -> str:
         if isinstance(o, ir.Const):
             return _const(o)
-        return self.temp(o)
+        return self.inline.get(o.name) or self.temp(o)
+
+    def pure_bool(self, ins: ir.Instr) -> str | None:
+        """The expression of a comparison or boolean operation whose result is used once, later in its own
+        block: it is written at that use instead of into a Python local (`if a < b:`). Such an expression
+        can neither raise nor change meaning when evaluated a little later (temps are assigned once)."""
+        if isinstance(ins, ir.Cmp) and ins.dest.name in self.single_use:
+            sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[ins.op]
+            return f"({self.op(ins.lhs)} {sym} {self.op(ins.rhs)})"
+        if (isinstance(ins, ir.BinOp) and ins.dest.type is ir.BOOL and ins.op in ("and", "or", "xor")
+                and ins.dest.name in self.single_use):
+            sym = {"and": "and", "or": "or", "xor": "!="}[ins.op]  # on bools: the same, and short-circuits
+            return f"({self.op(ins.lhs)} {sym} {self.op(ins.rhs)})"
+        if isinstance(ins, ir.UnOp) and ins.op == "not" and ins.dest.name in self.single_use:
+            return f"(not {self.op(ins.value)})"
+        return None
 
     def temp(self, t: ir.Temp) -> str:
         n = self.temps.get(t.name)
@@ -93,14 +105,18 @@ class _FnCodegen:
             n = self.temps[t.name] = f"t{len(self.temps)}"
         return n
 
-    def trap(self, code: int, loc: ir.SourceLoc | None) -> str:
+    def trap(self, code: TrapCode, loc: ir.SourceLoc | None) -> str:
         where = repr(str(loc)) if loc is not None else repr(str(self.fn.loc))
-        return f"raise _Trap({code}, {self.name}, {where})"
+        return f"raise _Trap({int(code)}, {self.name}, {where})"
 
     def wrap(self, d: str, ind: str) -> list[str]:
         return [f"{ind}if {d} > {_M - 1} or {d} < {-_M}: {d} = (({d} + {_M}) & {_MASK}) - {_M}"]
 
     def instr(self, ins: ir.Instr, ind: str) -> list[str]:
+        expr = self.pure_bool(ins)
+        if expr is not None:
+            self.inline[ins.dest.name] = expr  # type: ignore[union-attr]
+            return []
         if isinstance(ins, ir.Load):
             return [f"{ind}{self.temp(ins.dest)} = l{ins.local.index}"]
         if isinstance(ins, ir.Store):
@@ -117,13 +133,10 @@ class _FnCodegen:
                 if small and op == "sub":
                     return [f"{ind}{d} = {a} - {b}", f"{ind}if {d} < {-_M}: {d} += {2 * _M}"]
                 return [f"{ind}{d} = {a} {sym} {b}", *self.wrap(d, ind)]
-            if op == "sdiv":
-                return [f"{ind}if {b} == 0: {self.trap(TRAP_DIVZERO, ins.loc)}",
-                        f"{ind}{d} = {a} // {b} if ({a} >= 0) == ({b} > 0) else -(-{a} // {b})",
-                        f"{ind}if {d} == {_M}: {d} = {-_M}"]
-            if op == "srem":
-                return [f"{ind}if {b} == 0: {self.trap(TRAP_DIVZERO, ins.loc)}",
-                        f"{ind}{d} = {a} % {b}",
+            if op is BinaryOp.SDIV_UNCHECKED:  # truncating; never by 0, never INT_MIN by -1
+                return [f"{ind}{d} = {a} // {b} if ({a} >= 0) == ({b} > 0) else -(-{a} // {b})"]
+            if op is BinaryOp.SREM_UNCHECKED:
+                return [f"{ind}{d} = {a} % {b}",
                         f"{ind}if {d} and ({a} < 0) != ({b} < 0): {d} -= {b}"]
             if op == "shl":
                 return [f"{ind}{d} = ((({a} << ({b} & 63)) + {_M}) & {_MASK}) - {_M}"]
@@ -137,7 +150,8 @@ class _FnCodegen:
                 return [f"{ind}{d} = {a} {sym} {b}"]
             if op == "fdiv":
                 return [f"{ind}{d} = {a} / {b} if {b} else _fdiv0({a}, {b})"]
-            raise ValueError(f"unknown binary operation {op}")
+            raise ValueError(f"binary operation {op} in {self.fn.name} (checked operations are lowered "
+                             "by rpsc.ir.passes first)")
         if isinstance(ins, ir.Cmp):
             sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[ins.op]
             return [f"{ind}{self.temp(ins.dest)} = {self.op(ins.lhs)} {sym} {self.op(ins.rhs)}"]
@@ -165,10 +179,17 @@ class _FnCodegen:
             return [f"{ind}{d} = {b} if {a} < {b} else {a}"]
         if isinstance(ins, ir.Convert):
             d, a = self.temp(ins.dest), self.op(ins.value)
-            if ins.op == "sitofp":
+            if ins.op is ConvertOp.SITOFP:
                 return [f"{ind}{d} = float({a})"]
-            return [f"{ind}if not ({float(-_M)!r} <= {a} < {float(_M)!r}): {self.trap(TRAP_CONVERSION, ins.loc)}",
-                    f"{ind}{d} = int({a})"]
+            if ins.op is ConvertOp.FPTOSI_UNCHECKED:
+                return [f"{ind}{d} = int({a})"]
+            raise ValueError(f"conversion {ins.op} in {self.fn.name} (checked operations are lowered by "
+                             "rpsc.ir.passes first)")
+        if isinstance(ins, ir.Select):
+            d = self.temp(ins.dest)
+            return [f"{ind}{d} = {self.op(ins.if_true)} if {self.op(ins.cond)} else {self.op(ins.if_false)}"]
+        if isinstance(ins, ir.TrapIf):
+            return [f"{ind}if {self.op(ins.cond)}: {self.trap(ins.code, ins.loc)}"]
         if isinstance(ins, ir.Call):
             f = self.callees.get(ins.callee.symbol)
             if f is None:
@@ -276,7 +297,7 @@ class _FnCodegen:
                "    global _depth",
                "    d = _depth",
                f"    if d >= {min(self.limit, _DEEP)}:",
-               f"        if d >= {self.limit}: {self.trap(TRAP_RECURSION, fn.loc)}",
+               f"        if d >= {self.limit}: {self.trap(TrapCode.RECURSION, fn.loc)}",
                f"        if d == {_DEEP}: _deep()",
                "    _depth = d + 1"]
         for loc in fn.locals[nparams:]:
@@ -308,6 +329,33 @@ class _FnCodegen:
         return "\n".join(out) + "\n"
 
 
+def _operands(x: object) -> list[ir.Operand]:
+    out: list[ir.Operand] = []
+    for name in ("lhs", "rhs", "value", "cond", "if_true", "if_false"):
+        v = getattr(x, name, None)
+        if isinstance(v, (ir.Const, ir.Temp)):
+            out.append(v)
+    out += getattr(x, "args", ())
+    return out
+
+
+def _single_use_in_block(fn: ir.Function) -> set[str]:
+    """Temps used exactly once in the function, by a later instruction or the terminator of their block."""
+    uses: dict[str, int] = {}
+    used_in: dict[str, str] = {}
+    defined_in: dict[str, str] = {}
+    for b in fn.blocks:
+        for x in [*b.instrs, b.terminator]:
+            for o in _operands(x):
+                if isinstance(o, ir.Temp):
+                    uses[o.name] = uses.get(o.name, 0) + 1
+                    used_in[o.name] = b.label
+            dest = getattr(x, "dest", None)
+            if dest is not None:
+                defined_in[dest.name] = b.label
+    return {n for n, c in uses.items() if c == 1 and used_in[n] == defined_in.get(n)}
+
+
 def generate_python(modules: Sequence[ir.Module], limit: int) -> tuple[str, dict[str, str]]:
     """Python source for every function of `modules`, and the map symbol -> Python function name."""
     names: dict[str, str] = {}
@@ -316,7 +364,7 @@ def generate_python(modules: Sequence[ir.Module], limit: int) -> tuple[str, dict
         for f in m.functions:
             if f.ref.symbol not in names:
                 names[f.ref.symbol] = f"f{len(names)}_{_ident(f.ref.name)}"
-                fns.append(f)
+                fns.append(passes.poll_entry(passes.lower(f)))  # loop-free code answers interrupts too
     parts = [_FnCodegen(f, names[f.ref.symbol], names, limit).source() for f in fns]
     return "\n".join(parts), names
 

@@ -22,17 +22,19 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Bump when the generated code or its ABI changes in a way the IR text does not show.
-CODEGEN_VERSION = "rpsc-llvm-1"
+#: Bump when the generated code or its ABI changes in a way the IR text does not show, and when the IR passes
+#: (`rpsc.ir.passes`, run inside `emit_llvm`) change what they make of the same typed IR.
+CODEGEN_VERSION = "rpsc-llvm-2"
 
 _MAGIC = b"RPSCOBJ1"
 _HEADER = struct.Struct("<8sQ32s")  # magic, payload length, sha256(payload)
 
 
 def default_cache_dir() -> Path:
-    """`$XDG_CACHE_HOME/rpsc`, or `~/.cache/rpsc`."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rpsc"
+    """`$RPSC_CACHE_DIR`, else `$XDG_CACHE_HOME/rpsc`, else `~/.cache/rpsc` (`rpsc.cachedir.cache_root`)."""
+    from rpsc.cachedir import cache_root
+
+    return cache_root()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,8 @@ class ObjectCache:
             self.stats.misses += 1
             return None
         self.stats.hits += 1
+        with contextlib.suppress(OSError):
+            os.utime(self.path(key))  # the last use: `rpsc cache prune --max-size` drops the oldest first
         return payload
 
     def alias_path(self, digest: str) -> Path:

@@ -7,14 +7,20 @@ The ABI (documented in docs/llvm-backend.md) is shared with the C backend:
     int32_t rpsfn_<oid>(T *result, args...)
 
 `bool` is `i1` in registers and `i8` (0/1, `zeroext`) in memory and at the ABI; a `void` function still
-takes the result pointer (ignored; callers pass null). The run-time state is the external global
-`@rps_rt` (struct `rps_rt` of rps/runtime.h), never defined here, so the text is independent of process
-addresses. No instruction can produce poison or undefined behaviour: divisors and float->int conversions
-are checked before the instruction, arithmetic carries no `nsw`/`nuw`, floats no fast-math flags.
+takes the result pointer (ignored; callers pass null). The shared run-time state is the external global
+`@rps_rt` (struct `rps_rt` of rps/runtime.h: the recursion limit), never defined here, so the text is
+independent of process addresses; each call runs on the calling thread's state, which the exported
+wrapper reads once from the pthread key `@rps_rt_key` (extern_weak: without it, or with nothing bound, the
+shared state) and hands to the bodies in a register (`rpsrt.abi`, "Threads"). The module is first lowered by `rpsc.ir.passes.prepare` (explicit `trap_if`s, unchecked
+division and conversion, rings of recursive bodies); each IR instruction then becomes its LLVM
+instruction(s), and this file knows no trap rule. No instruction can produce poison or undefined
+behaviour: the lowered IR never divides by 0 or INT_MIN by -1 and converts only in-range floats,
+arithmetic carries no `nsw`/`nuw`, floats no fast-math flags.
 
-Each function is an internal `fastcc` *body* taking the remaining call depth (`room`) in a register and
-returning its plain value, plus the exported *wrapper* above, which `_setjmp`s: a trap records its site
-in `rps_rt` and `longjmp`s back to the innermost wrapper (see docs/llvm-backend.md).
+Each function is an internal `fastcc` *body* taking the thread's state (`%rt`) and the remaining call
+depth (`room`) in registers and returning its plain value, plus the exported *wrapper* above, which
+`_setjmp`s: a trap records its site in the thread's state and `longjmp`s back to the thread's innermost
+wrapper (`rt->trap_env`; see docs/llvm-backend.md).
 """
 
 from __future__ import annotations
@@ -22,23 +28,29 @@ from __future__ import annotations
 import struct
 import time
 
-from rpsc.ir import ir
+from rpsc.ir import ir, passes
+from rpsc.ir.ir import ConvertOp, TrapCode
 from rpsrt import abi
-from rpsrt.errors import TRAP_CONVERSION, TRAP_DIVZERO, TRAP_INTERRUPT, TRAP_RECURSION
 
 #: `struct rps_rt` of rps/runtime.h, from its one description in `rpsrt.abi`.
 RT_TYPE = abi.RT_LLVM_TYPE
-RT_INTERRUPT, RT_DEPTH, RT_LIMIT, RT_TRAP_FUNCTION, RT_TRAP_LOCATION = (
-    abi.RT_INDEX[f] for f in ("interrupt", "depth", "depth_limit", "trap_function", "trap_location"))
+RT_INTERRUPT, RT_DEPTH, RT_LIMIT, RT_TRAP_FUNCTION, RT_TRAP_LOCATION, RT_TRAP_ENV = (
+    abi.RT_INDEX[f] for f in ("interrupt", "depth", "depth_limit", "trap_function", "trap_location", "trap_env"))
 RT_SYMBOL = abi.RT_SYMBOL
+RT_KEY_SYMBOL = abi.RT_KEY_SYMBOL
 
 
 def _rt_field(index: int) -> str:
-    """A constant pointer to field `index` of `@rps_rt`."""
+    """A constant pointer to field `index` of the shared `@rps_rt`."""
     return f'getelementptr inbounds ({RT_TYPE}, ptr @"{RT_SYMBOL}", i32 0, i32 {index})'
 
 
-_F_INTERRUPT, _F_DEPTH, _F_LIMIT = _rt_field(RT_INTERRUPT), _rt_field(RT_DEPTH), _rt_field(RT_LIMIT)
+def _thread_field(index: int, rt: str = "%rt") -> str:
+    """`getelementptr` to field `index` of the thread's state `rt` (the right-hand side of an instruction)."""
+    return f"getelementptr inbounds {RT_TYPE}, ptr {rt}, i32 0, i32 {index}"
+
+
+_F_LIMIT = _rt_field(RT_LIMIT)
 
 _REG = {ir.I64: "i64", ir.F64: "double", ir.BOOL: "i1", ir.STR: "i64", ir.OBJ: "i64", ir.VALUE: "i64"}
 _ABI = {t: abi.TYPES[t.abi].llvm for t in _REG}  # bool: i8 (C's _Bool, zeroext); str/obj/value: handles
@@ -47,7 +59,8 @@ _ZERO = {ir.I64: "0", ir.F64: "0.0", ir.BOOL: "false", ir.STR: "0", ir.OBJ: "0",
 _KIND = {ir.I64: "i", ir.F64: "f", ir.BOOL: "b", ir.STR: "h", ir.OBJ: "h", ir.VALUE: "h", ir.VOID: "v"}
 _ICMP = {"eq": "eq", "ne": "ne", "lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge"}
 _FCMP = {"eq": "oeq", "ne": "une", "lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge"}
-_INT_BINOPS = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor"}
+_INT_BINOPS = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor",
+               "sdiv.unchecked": "sdiv", "srem.unchecked": "srem"}
 _FLOAT_BINOPS = {"fadd": "fadd", "fsub": "fsub", "fmul": "fmul", "fdiv": "fdiv"}
 _INTRINSICS = {"fabs": "llvm.fabs.f64", "sqrt": "llvm.sqrt.f64"}
 
@@ -63,11 +76,6 @@ def _double(x: float) -> str:
     """An f64 constant as LLVM's exact hexadecimal form (any value, NaN payloads included)."""
     bits = struct.unpack("<Q", struct.pack("<d", x))[0]
     return f"0x{bits:016X}"
-
-
-# Bounds of an f64 that truncates into an i64: [-2**63, 2**63), both exact doubles.
-_FP_LO = _double(-(2.0**63))
-_FP_HI = _double(2.0**63)
 
 
 def _quote(text: str) -> str:
@@ -124,23 +132,22 @@ class _Module:
 
 
 class _FunctionEmitter:
-    """Emits the internal body `<symbol>.body(i32 room, args...)` of one IR function.
+    """Emits the internal body `<symbol>.body(ptr rt, i32 room, args...)` of one lowered IR function (or
+    body copy `<symbol>.body.<i>` of its recursion ring); `rt` is the calling thread's state.
 
     `room` is how many nested calls are still allowed, this one included (limit - caller's depth): the
     body traps RECURSION when it is not positive and passes `room - 1` to the bodies it calls, so the
-    depth lives in a register; `rps_rt.depth` is written only before a call into another module. A trap
-    records its site in `rps_rt` and `longjmp`s to the innermost exported wrapper, which returns the code:
+    depth lives in a register; `rt->depth` is written only before a call into another module. A trap
+    records its site in `rt` and `longjmp`s to the innermost exported wrapper, which returns the code:
     bodies return plain values and check nothing after a call inside the module.
     """
 
-    def __init__(self, fn: ir.Function, name: str, mod: _Module, bodies: dict[str, str],
-                 self_call: str | None = None, attrs: str = "") -> None:
+    def __init__(self, fn: ir.Function, name: str, mod: _Module, bodies: set[str], attrs: str = "") -> None:
         self.fn = fn
         self.name = name                 # this body's LLVM name
         self.attrs = attrs
         self.mod = mod
-        # a copy of a self-recursive body calls the next copy
-        self.bodies = bodies if self_call is None else {**bodies, fn.symbol: self_call}
+        self.bodies = bodies             # symbols of this module's functions
         self.temps: dict[str, str] = {}
         self.entry: list[str] = []       # allocas
         self.lines: list[str] = []
@@ -167,11 +174,11 @@ class _FunctionEmitter:
     def emit_line(self, text: str) -> None:
         self.lines.append("  " + text)
 
-    def trap_block(self, code: int, loc: ir.SourceLoc) -> str:
+    def trap_block(self, code: TrapCode, loc: ir.SourceLoc) -> str:
         """A cold block that calls the module's trap helper with the code and the site."""
-        label = self.label(f"trap.{code}.")
+        label = self.label(f"trap.{int(code)}.")
         self.traps += [f"{label}:",
-                       f'  call void @"rpsc.trap"(i32 {code}, ptr {self.mod.string(self.fn.name)}, '
+                       f'  call void @"rpsc.trap"(ptr %rt, i32 {int(code)}, ptr {self.mod.string(self.fn.name)}, '
                        f'ptr {self.mod.string(str(loc))})',
                        "  unreachable"]
         return label
@@ -219,7 +226,7 @@ class _FunctionEmitter:
         for local in slots:
             self.entry.append(f"  %l{local.index} = alloca {_REG[local.type]}")
         self.emit_line("%too_deep = icmp slt i32 %room, 1")
-        self.emit_line(f"br i1 %too_deep, label %{self.trap_block(TRAP_RECURSION, fn.loc)}, "
+        self.emit_line(f"br i1 %too_deep, label %{self.trap_block(TrapCode.RECURSION, fn.loc)}, "
                        f"label %start{_COLD}")
         self.start_block("start")
         for local in slots:
@@ -235,9 +242,9 @@ class _FunctionEmitter:
         if self.propagate:
             incoming = ", ".join(f"[ {status}, %{pred} ]" for status, pred in self.propagate)
             self.traps += ["propagate:", f"  %status.out = phi i32 {incoming}",
-                           '  call void @"rpsc.trap"(i32 %status.out, ptr null, ptr null)',
+                           '  call void @"rpsc.trap"(ptr %rt, i32 %status.out, ptr null, ptr null)',
                            "  unreachable"]
-        params = ", ".join(["i32 %room", *(f"{_REG[t]} %p{i}" for i, t in enumerate(fn.ref.params))])
+        params = ", ".join(["ptr %rt", "i32 %room", *(f"{_REG[t]} %p{i}" for i, t in enumerate(fn.ref.params))])
         head = (f'define internal fastcc {impl_return_type(fn.ref.ret)} @"{self.name}"({params})'
                 f'{self.attrs} {{')
         return "\n".join([head, "entry:", *self.entry, *self.lines, *self.traps, "}"])
@@ -283,6 +290,12 @@ class _FunctionEmitter:
             self.define(ins.dest, f"select i1 {less}, {t} {c}, {t} {a}")
         elif isinstance(ins, ir.Convert):
             self.convert(ins)
+        elif isinstance(ins, ir.Select):
+            t = _REG[ins.dest.type]
+            self.define(ins.dest, f"select i1 {self.value(ins.cond)}, {t} {self.value(ins.if_true)}, "
+                                  f"{t} {self.value(ins.if_false)}")
+        elif isinstance(ins, ir.TrapIf):
+            self.unlikely(self.value(ins.cond), self.trap_block(ins.code, ins.loc))
         elif isinstance(ins, ir.Call):
             self.call(ins)
         elif isinstance(ins, ir.HeapOp):
@@ -294,9 +307,9 @@ class _FunctionEmitter:
             if ins.dest is not None:
                 self.temps[ins.dest.name] = r
         elif isinstance(ins, ir.Poll):
-            flag = self.tmp(f"load volatile i32, ptr {_F_INTERRUPT}, align 4")
+            flag = self.tmp(f"load volatile i32, ptr {self.tmp(_thread_field(RT_INTERRUPT))}, align 4")
             hit = self.tmp(f"icmp ne i32 {flag}, 0")
-            self.unlikely(hit, self.trap_block(TRAP_INTERRUPT, ins.loc))
+            self.unlikely(hit, self.trap_block(TrapCode.INTERRUPT, ins.loc))
         else:
             raise TypeError(f"unknown IR instruction {ins!r}")
 
@@ -344,7 +357,7 @@ class _FunctionEmitter:
                           f"ptr {words}, ptr {fname}, ptr {where})")
         failed = self.tmp(f"icmp ne i32 {status}, 0")
         label = self.label("heaptrap.")
-        self.traps += [f"{label}:", f'  call void @"rpsc.trap"(i32 {status}, ptr {fname}, ptr {where})',
+        self.traps += [f"{label}:", f'  call void @"rpsc.trap"(ptr %rt, i32 {status}, ptr {fname}, ptr {where})',
                        "  unreachable"]
         self.unlikely(failed, label)
         if ret is ir.VOID:
@@ -366,21 +379,9 @@ class _FunctionEmitter:
             self.define(ins.dest, f"{op} i64 {lhs}, {count}")
         elif op in _FLOAT_BINOPS:
             self.define(ins.dest, f"{op} double {lhs}, {rhs}")
-        elif op in ("sdiv", "srem"):
-            assert ins.loc is not None
-            zero = self.tmp(f"icmp eq i64 {rhs}, 0")
-            self.unlikely(zero, self.trap_block(TRAP_DIVZERO, ins.loc))
-            minus1 = self.tmp(f"icmp eq i64 {rhs}, -1")
-            safe = self.tmp(f"select i1 {minus1}, i64 1, i64 {rhs}")
-            if op == "sdiv":
-                q = self.tmp(f"sdiv i64 {lhs}, {safe}")
-                neg = self.tmp(f"sub i64 0, {lhs}")
-                self.define(ins.dest, f"select i1 {minus1}, i64 {neg}, i64 {q}")
-            else:
-                r = self.tmp(f"srem i64 {lhs}, {safe}")
-                self.define(ins.dest, f"select i1 {minus1}, i64 0, i64 {r}")
         else:
-            raise TypeError(f"unknown binary operation {op!r}")
+            raise TypeError(f"binary operation {op!r} in {self.fn.name} (checked operations are lowered by "
+                            "rpsc.ir.passes first)")
 
     def unop(self, ins: ir.UnOp) -> None:
         op, v = ins.op, self.value(ins.value)
@@ -404,28 +405,24 @@ class _FunctionEmitter:
 
     def convert(self, ins: ir.Convert) -> None:
         v = self.value(ins.value)
-        if ins.op == "sitofp":
+        if ins.op is ConvertOp.SITOFP:
             self.define(ins.dest, f"sitofp i64 {v} to double")
-            return
-        assert ins.loc is not None
-        lo = self.tmp(f"fcmp oge double {v}, {_FP_LO}")
-        hi = self.tmp(f"fcmp olt double {v}, {_FP_HI}")
-        ok = self.tmp(f"and i1 {lo}, {hi}")
-        bad = self.tmp(f"xor i1 {ok}, true")
-        self.unlikely(bad, self.trap_block(TRAP_CONVERSION, ins.loc))
-        self.define(ins.dest, f"fptosi double {v} to i64")
+        elif ins.op is ConvertOp.FPTOSI_UNCHECKED:
+            self.define(ins.dest, f"fptosi double {v} to i64")
+        else:
+            raise TypeError(f"conversion {ins.op!r} in {self.fn.name} (checked operations are lowered by "
+                            "rpsc.ir.passes first)")
 
     def call(self, ins: ir.Call) -> None:
-        body = self.bodies.get(ins.callee.symbol)
-        if body is not None:
-            self._call_body(ins, body)
+        if ins.callee.symbol in self.bodies:
+            self._call_body(ins, body_name(ins.callee.symbol, ins.copy))
         else:
             self._call_exported(ins)
 
     def _call_body(self, ins: ir.Call, body: str) -> None:
         """A call inside the module: straight to the callee's body, `room - 1` in a register."""
         room = self.tmp("sub i32 %room, 1")
-        args = ", ".join([f"i32 {room}", *(f"{_REG[a.type]} {self.value(a)}" for a in ins.args)])
+        args = ", ".join(["ptr %rt", f"i32 {room}", *(f"{_REG[a.type]} {self.value(a)}" for a in ins.args)])
         call = f'call fastcc {impl_return_type(ins.callee.ret)} @"{body}"({args})'
         if ins.dest is not None:
             self.define(ins.dest, call)
@@ -446,7 +443,7 @@ class _FunctionEmitter:
         limit = self.tmp(f"load i32, ptr {_F_LIMIT}")
         free = self.tmp(f"sub i32 {limit}, %room")
         depth = self.tmp(f"add i32 {free}, 1")                   # this function's own depth
-        self.emit_line(f"store i32 {depth}, ptr {_F_DEPTH}")
+        self.emit_line(f"store i32 {depth}, ptr {self.tmp(_thread_field(RT_DEPTH))}")
         args = [f"ptr {slot}"]
         for a in ins.args:
             v = self.value(a)
@@ -463,36 +460,41 @@ class _FunctionEmitter:
             self.temps[ins.dest.name] = self.tmp(f"icmp ne i8 {v}, 0") if ret is ir.BOOL else v
 
 
-#: `rpsc.trap(code, function, location)`: record the site (unless function is null: a propagated trap
-#: keeps its callee's) and `longjmp(rpsc.trap_env, code)` back to the innermost wrapper. Out of line,
-#: cold and noreturn, so trap sites cost one call instruction on a cold path.
+#: `rpsc.trap(rt, code, function, location)`: record the site in the thread's state `rt` (unless function
+#: is null: a propagated trap keeps its callee's) and `longjmp(rt->trap_env, code)` back to the thread's
+#: innermost wrapper. Out of line, cold and noreturn, so trap sites cost one call on a cold path.
 _TRAP_HELPER = f"""\
-define internal void @"rpsc.trap"(i32 %code, ptr %function, ptr %location) cold noinline noreturn nounwind optnone {{
+define internal void @"rpsc.trap"(ptr %rt, i32 %code, ptr %function, ptr %location) cold noinline noreturn nounwind optnone {{
 entry:
   %known = icmp ne ptr %function, null
   br i1 %known, label %record, label %throw
 record:
-  store ptr %function, ptr {_rt_field(RT_TRAP_FUNCTION)}
-  store ptr %location, ptr {_rt_field(RT_TRAP_LOCATION)}
+  %fp = {_thread_field(RT_TRAP_FUNCTION)}
+  store ptr %function, ptr %fp
+  %lp = {_thread_field(RT_TRAP_LOCATION)}
+  store ptr %location, ptr %lp
   br label %throw
 throw:
-  %env = load ptr, ptr @"rpsc.trap_env"
+  %envp = {_thread_field(RT_TRAP_ENV)}
+  %env = load ptr, ptr %envp
   call void @"longjmp"(ptr %env, i32 %code)
   unreachable
 }}"""
 
 _PRELUDE = f"""\
 @"{RT_SYMBOL}" = external global {RT_TYPE}
-@"rpsc.trap_env" = internal global ptr null
+@"{RT_KEY_SYMBOL}" = extern_weak global i32
+declare ptr @"pthread_getspecific"(i32)
 declare i32 @"_setjmp"(ptr) returns_twice
 declare void @"longjmp"(ptr, i32) noreturn
 """
 
 
 def _emit_wrapper(fn: ir.Function, body: str) -> str:
-    """The exported `i32 rpsfn_<oid>(ptr result, args...)`: set a jmp_buf as the module's trap target,
-    call the body with room = limit - depth, store the result; on a trap (a longjmp back here) return its
-    code. Either way restore the previous trap target and `rps_rt.depth`.
+    """The exported `i32 rpsfn_<oid>(ptr result, args...)`: find the calling thread's state (bound to
+    `@rps_rt_key`, else the shared `@rps_rt`), set a jmp_buf as its trap target, call the body with the
+    state and room = limit - depth, store the result; on a trap (a longjmp back here) return its code.
+    Either way restore the thread's previous trap target and depth.
 
     The wrapper is a few instructions around setjmp: `optnone`, since it is not worth the optimiser's
     time (a cold compile is ~20% faster) and code around setjmp stays simple."""
@@ -500,20 +502,32 @@ def _emit_wrapper(fn: ir.Function, body: str) -> str:
     lines = [f'define i32 @"{ref.symbol}"({_sig(ref)}) noinline optnone {{',
              "entry:",
              f"  %jmpbuf = alloca [{JMP_BUF_SIZE} x i8], align 16",
-             '  %outer = load ptr, ptr @"rpsc.trap_env"',
-             f"  %depth = load i32, ptr {_F_DEPTH}",
+             f'  %haskey = icmp ne ptr @"{RT_KEY_SYMBOL}", null',
+             "  br i1 %haskey, label %bound, label %state",
+             "bound:",
+             f'  %key = load i32, ptr @"{RT_KEY_SYMBOL}"',
+             '  %cur = call ptr @"pthread_getspecific"(i32 %key)',
+             "  br label %state",
+             "state:",
+             "  %mine = phi ptr [ null, %entry ], [ %cur, %bound ]",
+             "  %none = icmp eq ptr %mine, null",
+             f'  %rt = select i1 %none, ptr @"{RT_SYMBOL}", ptr %mine',
+             f"  %envp = {_thread_field(RT_TRAP_ENV)}",
+             f"  %depthp = {_thread_field(RT_DEPTH)}",
+             "  %outer = load ptr, ptr %envp",
+             "  %depth = load i32, ptr %depthp",
              f"  %limit = load i32, ptr {_F_LIMIT}",
              '  %code = call i32 @"_setjmp"(ptr %jmpbuf)',
              "  %ok = icmp eq i32 %code, 0",
              "  br i1 %ok, label %run, label %trapped",
              "trapped:",
-             '  store ptr %outer, ptr @"rpsc.trap_env"',
-             f"  store i32 %depth, ptr {_F_DEPTH}",
+             "  store ptr %outer, ptr %envp",
+             "  store i32 %depth, ptr %depthp",
              "  ret i32 %code",
              "run:",
-             '  store ptr %jmpbuf, ptr @"rpsc.trap_env"',
+             "  store ptr %jmpbuf, ptr %envp",
              "  %room = sub i32 %limit, %depth"]
-    args = ["i32 %room"]
+    args = ["ptr %rt", "i32 %room"]
     for i, t in enumerate(ref.params):
         if t is ir.BOOL:
             lines.append(f"  %b{i} = icmp ne i8 %p{i}, 0")
@@ -523,8 +537,8 @@ def _emit_wrapper(fn: ir.Function, body: str) -> str:
     # Never inline the body here: a function that calls setjmp is optimised conservatively.
     call = f'call fastcc {impl_return_type(ref.ret)} @"{body}"({", ".join(args)}) noinline'
     lines.append(f"  %value = {call}" if ref.ret is not ir.VOID else f"  {call}")
-    lines += ['  store ptr %outer, ptr @"rpsc.trap_env"',
-              f"  store i32 %depth, ptr {_F_DEPTH}"]
+    lines += ["  store ptr %outer, ptr %envp",
+              "  store i32 %depth, ptr %depthp"]
     if ref.ret is ir.BOOL:
         lines += ["  %byte = zext i1 %value to i8", "  store i8 %byte, ptr %result"]
     elif ref.ret is not ir.VOID:
@@ -533,63 +547,31 @@ def _emit_wrapper(fn: ir.Function, body: str) -> str:
     return "\n".join(lines)
 
 
-#: Copies of the body of a small self-recursive function at -O2 (1 = no copy). Copy i calls copy i+1
-#: (mod n) and copies 1..n-1 are `alwaysinline`, so the recursion is unrolled n levels deep (LLVM's
-#: inliner never inlines a function into itself; left to its cost model, rings of 4 or more copies
-#: are unrolled only part-way and run slower).
-RECURSION_COPIES = 3
-
-#: Copies at -O3: faster recursive code (fib at gcc's speed), about twice the compile time of -O2.
-RECURSION_COPIES_O3 = 5
-
-#: Only functions of at most this many IR instructions get copies.
-RECURSION_COPY_MAX_INSTRS = 64
-
-#: A body of s instructions making c self-calls grows to about s * c**(n-1) instructions once n copies
-#: are inlined; n is the largest count (<= the requested one) keeping that within this budget.
-RECURSION_INLINE_BUDGET = 256
-
-
-def _copies_of(fn: ir.Function, recursion_copies: int) -> int:
-    """How many body copies `fn` gets: up to `recursion_copies` for a small self-recursive function
-    (fewer when the inlined copies would exceed RECURSION_INLINE_BUDGET), else 1."""
-    size = sum(len(blk.instrs) + 1 for blk in fn.blocks)
-    if recursion_copies <= 1 or size > RECURSION_COPY_MAX_INSTRS:
-        return 1
-    calls = sum(1 for blk in fn.blocks for ins in blk.instrs
-                if isinstance(ins, ir.Call) and ins.callee.symbol == fn.symbol)
-    if calls == 0:
-        return 1
-    n = 1
-    while n < recursion_copies and size * calls ** n <= RECURSION_INLINE_BUDGET:
-        n += 1
-    return n
+def body_name(symbol: str, copy: int = 0) -> str:
+    """The LLVM name of body `copy` of the function `symbol` (`<symbol>.body`, `<symbol>.body.1`, ...)."""
+    return f"{symbol}.body" + (f".{copy}" if copy else "")
 
 
 def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
-              recursion_copies: int = RECURSION_COPIES) -> str:
-    """The LLVM IR text of one `.rps` module: each function as an internal `fastcc` body (a small
-    self-recursive one as up to `recursion_copies` copies calling each other in a ring, copies 1..n-1
-    `alwaysinline`) plus its exported ABI wrapper; callees in other modules, `@rps_rt`, `_setjmp` and
-    `longjmp` declared. When `timings` is given, it receives each function's emission time in
-    milliseconds, by source name."""
+              recursion_copies: int = passes.RECURSION_COPIES, *, entry_poll: bool = True) -> str:
+    """The LLVM IR text of one `.rps` module, after `rpsc.ir.passes.prepare(module, recursion_copies)`:
+    each function as an internal `fastcc` body (a small self-recursive one as its ring of body copies,
+    copies 1..n-1 `alwaysinline`) plus its exported ABI wrapper; callees in other modules, `@rps_rt`,
+    `_setjmp` and `longjmp` declared. When `timings` is given, it receives each function's emission time
+    (lowering included) in milliseconds, by source name. Every body starts with the entry poll of
+    `rpsc.ir.passes.poll_entry` unless `entry_poll=False` (only to measure its cost)."""
     mod = _Module()
-    copies: dict[str, list[str]] = {}
-    for fn in module.functions:
-        n = _copies_of(fn, recursion_copies)
-        copies[fn.symbol] = [f"{fn.symbol}.body" + (f".{i}" if i else "") for i in range(n)]
-    bodies = {sym: names[0] for sym, names in copies.items()}
+    symbols = {fn.ref.symbol for fn in module.functions}
     parts = [f'; ModuleID = "{_quote(module.name)}"', _PRELUDE]
     parts += [_declaration(ref) for ref in module.externs()]
     parts.append(_TRAP_HELPER)
     for fn in module.functions:
         t0 = time.perf_counter()
-        ring = copies[fn.symbol]
-        for i, name in enumerate(ring):
-            nxt = ring[(i + 1) % len(ring)] if len(ring) > 1 else None
+        ring = passes.prepare_function(fn, recursion_copies, entry_poll=entry_poll)
+        for i, body in enumerate(ring):
             attrs = " alwaysinline" if i else ""
-            parts.append(_FunctionEmitter(fn, name, mod, bodies, self_call=nxt, attrs=attrs).emit())
-        parts.append(_emit_wrapper(fn, ring[0]))
+            parts.append(_FunctionEmitter(body, body_name(fn.symbol, i), mod, symbols, attrs=attrs).emit())
+        parts.append(_emit_wrapper(fn, body_name(fn.symbol)))
         if timings is not None:
             timings[fn.name] = (time.perf_counter() - t0) * 1e3
     if mod.uses_heap:  # version 2: the host heap API (a process-wide cell the JIT defines)

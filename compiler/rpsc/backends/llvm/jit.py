@@ -9,8 +9,18 @@ front). Each engine owns its `rps_rt` state (a ctypes Structure mapped onto the 
 of its modules), its target machine and its MCJIT instance. With `cache_dir`, object code is looked up in
 an on-disk cache before optimisation (see `rpsc.backends.llvm.cache`), through MCJIT's object-cache hooks.
 Tiering: a module with a small self-recursive function, called `tier_up_calls` times through the engine's
-Python callables, is recompiled at tier 2 (-O3, more recursion copies) into an MCJIT engine of its own,
-and its callables are repointed there (see docs/llvm-backend.md, "Tiered compilation").
+Python callables, is recompiled at tier 2 (-O3, more recursion copies) into an MCJIT engine of its own, in
+the background on an agenda (`rpsrt.agenda`; `agenda=`, else the process-wide one): the callables keep
+running tier-1 code and are repointed once the tier-2 code is ready (see docs/llvm-backend.md, "Tiered
+compilation"; `wait_tier_ups()` waits for the pending ones).
+
+Threads: a JitEngine can be called from any thread, and calls from several threads run at once. Each
+calling thread has its own run-time state (`thread_states`, an `rpsrt.abi.ThreadStates`: interrupt flag,
+call depth, trap site and trap target), bound to the pthread key `rps_rt_key` before the call; the
+engine's `rt` is the shared state (its recursion limit is every thread's). So a trap is reported to the
+thread whose call trapped, with that call's function and site. `interrupt()` stops every running call of
+the engine (`interrupt(thread)`: that thread's). Compiling (lazily or eagerly, tier-ups included) is
+serialised by the engine's lock; a callable keeps running its current code meanwhile.
 """
 
 from __future__ import annotations
@@ -31,14 +41,16 @@ from rpsc import CompileError
 from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir
 from rpsrt import abi
+from rpsrt.agenda import LOW, Agenda, AgendaClosed, Task, default_agenda
 from rpsrt.errors import DEFAULT_RECURSION_LIMIT
-from rpsrt.rt import new_rt, take_trap
+from rpsrt.rt import new_rt
 
 from rpsc.backends.llvm.cache import ObjectCache, TargetKey, cache_key, ir_digest
 from rpsrt.abi import HEAP_OP_SYMBOL
-from rpsc.backends.llvm.codegen import RECURSION_COPIES, RECURSION_COPIES_O3, RT_SYMBOL, RT_TYPE, _copies_of, emit_llvm
+from rpsc.backends.llvm.codegen import RT_SYMBOL, RT_TYPE, emit_llvm
+from rpsc.ir.passes import copies_for_level, gains_copies
 
-_RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n'
+_RT_DECL = f'@{RT_SYMBOL} = external global {RT_TYPE}\n@{abi.RT_KEY_SYMBOL} = extern_weak global i32\n'
 #: The ctypes type of each value type (`rpsrt.abi`: bool is C's _Bool, ctypes.c_bool).
 _CTYPE: dict[ir.Type, Any] = {t: abi.CTYPES[t.abi] for t in (ir.I64, ir.F64, ir.BOOL, ir.STR, ir.OBJ, ir.VALUE)}
 _NATIVE_LOCK = threading.Lock()
@@ -86,11 +98,9 @@ def create_target_machine(key: TargetKey, *, jit: bool) -> llvm.TargetMachine:
 
 
 def recursion_copies(opt_level: int) -> int:
-    """How many copies of a small self-recursive body to emit (inlined into each other, see codegen):
-    RECURSION_COPIES at -O2, RECURSION_COPIES_O3 at -O3, a single body below -O2."""
-    if opt_level >= 3:
-        return RECURSION_COPIES_O3
-    return RECURSION_COPIES if opt_level >= 2 else 1
+    """How many copies of a small self-recursive body to request at -O`opt_level` (the rule is
+    `rpsc.ir.passes.copies_for_level`)."""
+    return copies_for_level(opt_level)
 
 
 def optimize(module: llvm.ModuleRef, tm: llvm.TargetMachine, opt_level: int) -> None:
@@ -201,8 +211,11 @@ class _Tier:
     slots: list[_Slot] = field(default_factory=list)
 
     def tick(self) -> None:
-        self.left -= 1
-        if self.left == 0:
+        # Not atomic across threads: a lost decrement only delays the tier-up; `left` never goes below 0,
+        # and a tier-up requested twice is done once (`JitEngine._tier_up`).
+        left = self.left - 1
+        self.left = left if left > 0 else 0
+        if left == 0:
             self.up(self.module)
 
 
@@ -212,6 +225,7 @@ class JitEngine:
     def __init__(self, modules: Sequence[ir.Module], *, opt_level: int = 2, cache_dir: str | Path | None = None,
                  eager: bool = False, recursion_limit: int = DEFAULT_RECURSION_LIMIT,
                  tier_up_calls: int = DEFAULT_TIER_UP_CALLS, interruptible: bool = False,
+                 agenda: Agenda | None = None, entry_poll: bool = True,
                  runtime: object = None) -> None:
         if not 0 <= opt_level <= 3:
             raise ValueError(f"optimisation level must be 0..3, got {opt_level}")
@@ -224,10 +238,16 @@ class JitEngine:
         self.opt_level = opt_level
         self.tier_up_calls = int(tier_up_calls)
         self.interruptible = interruptible
+        #: Whether every function polls the interrupt flag on entry (False only to measure what it costs).
+        self.entry_poll = bool(entry_poll)
+        self.agenda = agenda
         self.stats = JitStats()
         self.cache = ObjectCache(Path(cache_dir)) if cache_dir is not None else None
         self.rt = new_rt(int(recursion_limit))
         self._rt_addr = ctypes.addressof(self.rt)
+        #: The calling threads' own states (see the module docstring).
+        self.thread_states = abi.ThreadStates(self.rt)
+        self._key_addr = ctypes.addressof(abi.rt_key_cell())
         # Version 2: the host heap API, reached by compiled code through the `rps_heap_op` global (a cell
         # holding the address of rpsrt.heaphost's entry); the host of this engine's heap, if it has one.
         from rpsrt.heaphost import HeapHost, heap_op_cell_address
@@ -244,6 +264,9 @@ class JitEngine:
         self._tiers: dict[str, _Tier | None] = {}                # module oid -> tier-up state
         self._tier2: dict[str, llvm.ExecutionEngine] = {}      # module oid -> its tier-2 engine
         self._closed = False
+        self._tier_tasks: list[Task] = []
+        #: Test hook: called with the module in the agenda's worker before its tier-2 compile starts.
+        self._before_tier2: Callable[[ir.Module], None] | None = None
         self.target = host_target_key(opt_level)
         # One target machine per engine: MCJIT owns it (it lives as long as `self._ee`) and the pass
         # builder borrows it for the cost model, so its subtarget is built once (~0.5 ms per machine).
@@ -300,14 +323,14 @@ class JitEngine:
         digest = key = cached = None
         if self.cache is not None:
             # Warm path: typed IR digest -> object key -> object code; no LLVM IR is generated.
-            digest = ir_digest(repr(m), target)
+            digest = ir_digest(repr(m) + ("" if self.entry_poll else "|no-entry-poll"), target)
             key = self.cache.get_alias(digest) if digest is not None else None
             cached = self.cache.get(key) if key is not None else None
         if cached is not None:
             mod = parse_ir(_RT_DECL, name, tm)  # MCJIT wants a module; the cache supplies its code
             st.parse_ms = (time.perf_counter() - t0) * 1e3
         else:
-            text = emit_llvm(m, st.function_emit_ms, copies)
+            text = emit_llvm(m, st.function_emit_ms, copies, entry_poll=self.entry_poll)
             t1 = time.perf_counter()
             if self.cache is not None:
                 known_bad, key = key, cache_key(text, target)
@@ -356,14 +379,42 @@ class JitEngine:
         tier = None
         if self.tier_up_calls > 0 and 1 <= self.opt_level < TIER2_OPT_LEVEL:
             now, then = recursion_copies(self.opt_level), recursion_copies(TIER2_OPT_LEVEL)
-            if any(_copies_of(f, then) > _copies_of(f, now) for f in m.functions):
-                tier = _Tier(m, self.tier_up_calls, self._tier_up)
+            if gains_copies(m, now, then):
+                tier = _Tier(m, self.tier_up_calls, self._schedule_tier_up)
         self._tiers[m.oid] = tier
         return tier
 
+    def _schedule_tier_up(self, m: ir.Module) -> None:
+        """Queue the tier-2 recompilation of `m` on the agenda (low priority); the caller goes on with the
+        tier-1 code, which the callables keep until `_tier_up` repoints them."""
+        agenda = self.agenda if self.agenda is not None else default_agenda()
+        try:
+            task = agenda.submit(self._tier_up, m, priority=LOW, name=f"jit tier-up {m.name}")
+        except AgendaClosed:   # interpreter exit: stay at tier 1
+            return
+        with self._lock:
+            self._tier_tasks = [t for t in self._tier_tasks if not t.done()] + [task]
+
+    def wait_tier_ups(self, timeout: float | None = None) -> bool:
+        """Wait for the queued and running tier-up compiles of this engine; False on timeout. An error of a
+        background compile is raised here (the callables then simply stay at tier 1)."""
+        with self._lock:
+            tasks = list(self._tier_tasks)
+        for task in tasks:
+            if not task.wait(timeout):
+                return False
+            exc = task.exception(0)
+            if exc is not None:
+                raise exc
+        return True
+
     def _tier_up(self, m: ir.Module) -> None:
-        """Recompile `m` at tier 2 into an MCJIT engine of its own and point `m`'s Python callables at it.
-        Calls into other modules go to their (tier-1) exported wrappers in the main engine."""
+        """Recompile `m` at tier 2 into an MCJIT engine of its own and point `m`'s Python callables at it
+        (an agenda task: see `_schedule_tier_up`). Calls into other modules go to their (tier-1) exported
+        wrappers in the main engine."""
+        hook = self._before_tier2
+        if hook is not None:
+            hook(m)
         with self._lock:
             tier = self._tiers.get(m.oid)
             if self._closed or tier is None or m.oid in self._tier2 or self._ee is None:
@@ -396,6 +447,7 @@ class JitEngine:
         t0 = time.perf_counter()
         ee = llvm.create_mcjit_compiler(link, tm)
         ee.add_global_mapping(link.get_global_variable(RT_SYMBOL), self._rt_addr)
+        ee.add_global_mapping(link.get_global_variable(abi.RT_KEY_SYMBOL), self._key_addr)
         assert self._ee is not None
         for sym in externs:
             addr = self._ee.get_function_address(sym)
@@ -422,6 +474,7 @@ class JitEngine:
             t0 = time.perf_counter()
             ee = llvm.create_mcjit_compiler(mod, self._tm)
             ee.add_global_mapping(mod.get_global_variable(RT_SYMBOL), self._rt_addr)
+            ee.add_global_mapping(mod.get_global_variable(abi.RT_KEY_SYMBOL), self._key_addr)
             ee.set_object_cache(self._notify, self._getbuffer)
             self._ee = ee
             self.stats.engine_ms += (time.perf_counter() - t0) * 1e3   # engine creation, deferred
@@ -476,7 +529,7 @@ class JitEngine:
         addr = (tier2 or self._ee).get_function_address(ref.symbol)
         if not addr:
             raise EngineError(f"{ref.name} ({ref.symbol}) was not compiled")
-        proto = abi.cfunctype([t.abi for t in ref.params])  # the result pointer passed as an address
+        proto = abi.cfunctype([t.abi for t in ref.params], ref.ret.abi)   # result: a POINTER(T)
         tier = self._tier_of(module) if tier2 is None else None
         if tier is None:
             return self._plain_callable(ref, proto(addr))
@@ -485,28 +538,24 @@ class JitEngine:
         return self._tiering_callable(ref, slot, tier)
 
     def _plain_callable(self, ref: ir.FunctionRef, cfunc: Callable[..., int]) -> Callable[..., Scalar | None]:
+        # Each call runs on the calling thread's state (bound by `enter`) and a result buffer of its own.
         ret = ref.ret
-        raise_trap = self._raise_trap
+        enter, take = self.thread_states.enter, self.thread_states.take_trap
         if ret is ir.VOID:
             def call_void(*args: Scalar) -> None:
+                rt = enter()
                 status = cfunc(None, *args)
                 if status:
-                    raise_trap(status)
+                    raise take(rt, status)
             return call_void
-        result = _CTYPE[ret]()
-        result_addr = ctypes.addressof(result)
-        if ret is ir.BOOL:
-            def call_bool(*args: Scalar) -> bool:
-                status = cfunc(result_addr, *args)
-                if status:
-                    raise_trap(status)
-                return result.value != 0
-            return call_bool
+        restype = _CTYPE[ret]
 
         def call(*args: Scalar) -> Scalar:
-            status = cfunc(result_addr, *args)
+            rt = enter()
+            result = restype()
+            status = cfunc(result, *args)
             if status:
-                raise_trap(status)
+                raise take(rt, status)
             return result.value
         call.__name__ = ref.name
         return call
@@ -515,40 +564,29 @@ class JitEngine:
         """Like `_plain_callable`, but counting calls towards the module's tier-up (`tier.left`) and
         calling through `slot`, which the tier-up repoints at the tier-2 code."""
         ret = ref.ret
-        raise_trap = self._raise_trap
+        enter, take = self.thread_states.enter, self.thread_states.take_trap
         if ret is ir.VOID:
             def call_void(*args: Scalar) -> None:
                 if tier.left:
                     tier.tick()
+                rt = enter()
                 status = slot.cfunc(None, *args)
                 if status:
-                    raise_trap(status)
+                    raise take(rt, status)
             return call_void
-        result = _CTYPE[ret]()
-        result_addr = ctypes.addressof(result)
-        if ret is ir.BOOL:
-            def call_bool(*args: Scalar) -> bool:
-                if tier.left:
-                    tier.tick()
-                status = slot.cfunc(result_addr, *args)
-                if status:
-                    raise_trap(status)
-                return result.value != 0
-            return call_bool
+        restype = _CTYPE[ret]
 
         def call(*args: Scalar) -> Scalar:
             if tier.left:
                 tier.tick()
-            status = slot.cfunc(result_addr, *args)
+            rt = enter()
+            result = restype()
+            status = slot.cfunc(result, *args)
             if status:
-                raise_trap(status)
+                raise take(rt, status)
             return result.value
         call.__name__ = ref.name
         return call
-
-    def _raise_trap(self, status: int) -> None:
-        self.rt.depth = 0
-        raise take_trap(self.rt, status)
 
     def call(self, fn: str | ir.FunctionRef, args: Sequence[Scalar] = ()) -> Scalar | None:
         """Run `fn` with `args`; its result (None for void); rpsrt.Trap on a trap."""
@@ -557,7 +595,7 @@ class JitEngine:
         if self.host is not None:
             target = self._heap_wrap(ref, target)
         if self.interruptible:  # Ctrl-C in the main thread: KeyboardInterrupt, the engine stays usable
-            return abi.call_with_rt(self.rt, target, coerce_args(ref, args))
+            return abi.call_with_rt(self.thread_states, target, coerce_args(ref, args))
         return target(*coerce_args(ref, args))
 
     def _heap_wrap(self, ref: ir.FunctionRef, target: Callable[..., Scalar | None]) -> Callable[..., Scalar | None]:
@@ -578,9 +616,10 @@ class JitEngine:
         ref = self._resolve(ir.symbol_of(str(fnobj.oid)))  # type: ignore[attr-defined]
         return self._heap_wrap(ref, self.function(ref))(*args)
 
-    def interrupt(self) -> None:
-        """Thread-safe: the next loop back-edge poll of running code traps INTERRUPT."""
-        self.rt.interrupt = 1
+    def interrupt(self, thread: threading.Thread | int | None = None) -> None:
+        """Thread-safe: the running calls (or else the next ones) trap INTERRUPT at their next poll (loop
+        back-edge or function entry); with `thread`, only that thread's."""
+        self.thread_states.interrupt(thread)
 
     @property
     def recursion_limit(self) -> int:
@@ -588,6 +627,8 @@ class JitEngine:
 
     def close(self) -> None:
         """Drop the native code; calling a callable obtained earlier after close is undefined."""
+        for task in self._tier_tasks:   # queued tier-ups: not needed any more (a running one holds _lock)
+            task.cancel()
         with self._lock:
             self._closed = True
             self._callables.clear()

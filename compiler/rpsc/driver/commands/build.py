@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rpsc.driver.commands.store import add_lock_timeout
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("build", help="build a store's modules into native plugins with Ninja",
@@ -33,7 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--stamp", metavar="FILE",
                    help="touch FILE after a successful build and write FILE.d, a depfile of everything the "
                         "build read or produced (for a build system driving rpsc)")
+    p.add_argument("--trace", metavar="FILE",
+                   help="write a Chrome trace (chrome://tracing, Perfetto) of the build's phases and ninja's "
+                        "steps to FILE; FILE.png/.svg/.pdf: a timeline picture of them (Graphviz `dot`)")
     p.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
+    add_lock_timeout(p)
     p.set_defaults(handler=cmd_build)
 
     p = sub.add_parser("init", help="create a plugin project (a .rps module, a test, a build.ninja)",
@@ -92,12 +98,24 @@ def _cmd_build(args: argparse.Namespace) -> int:
         return _build_error(f"--stamp {args.stamp}: it is a folder; give the path of the stamp file to touch", args.json)
     options = BuildOptions(store=Path(args.store), build_dir=Path(args.build_dir) if args.build_dir else None,
                            jobs=args.jobs, launcher=args.launcher, opt=args.opt,
-                           generate_only=args.generate_only, verbose=args.verbose)
+                           generate_only=args.generate_only, verbose=args.verbose,
+                           lock_timeout=args.lock_timeout)
     echo = sys.stderr if args.json else sys.stdout
-    try:
-        result = build_store(options, echo=echo)
-    except BuildError as exc:
-        return _build_error(exc, args.json)
+    trace_file = getattr(args, "trace", None)
+    if trace_file and Path(trace_file).is_dir():
+        return _build_error(f"--trace {trace_file}: it is a folder; give the path of the trace file", args.json)
+    from rpsc.driver.trace import phase, tracing
+
+    with tracing() as trace:
+        try:
+            with phase("rpsc build", store=str(options.store_dir)):
+                result = build_store(options, echo=echo)
+        except BuildError as exc:
+            if trace_file:
+                trace.write(trace_file)
+            return _build_error(exc, args.json)
+    if trace_file:
+        trace.write(trace_file)
     if args.stamp:
         from rpsc.driver.build import write_stamp
 

@@ -32,22 +32,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--eager", action="store_true", help="compile every module up front (default: what the call reaches)")
     p.add_argument("--stats", action="store_true", help="print per-module and per-function compile times and cache hits")
     p.add_argument("--json", action="store_true", help="print statistics (and the result) as JSON on stdout")
-    p.add_argument("--cache-dir", metavar="D", help="object cache folder (default $XDG_CACHE_HOME/rpsc)")
+    p.add_argument("--cache-dir", metavar="D", help="object cache folder (default $RPSC_CACHE_DIR, else $XDG_CACHE_HOME/rpsc)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the object cache")
     p.add_argument("--recursion-limit", type=int, default=None, metavar="N",
                    help="nested calls allowed before a recursion trap (default 10000)")
     p.set_defaults(handler=cmd_jit)
     numbers_as_arguments(p)
 
-    p = sub.add_parser("emit", help="write LLVM IR (.ll) and/or a position-independent object (.o) for a store",
+    p = sub.add_parser("emit", help="write LLVM IR (.ll), a position-independent object (.o) and its C header",
                        description="Generate the LLVM IR of a store's modules (all, or --module NAME), "
                                    "optimised at -O N, and compile the same IR into a PIC object file.",
-                       epilog="example:\n  rpsc emit --store st --module numeric --llvm-ir numeric.ll --object numeric.o",
+                       epilog="examples:\n  rpsc emit --store st --module numeric --llvm-ir numeric.ll --object numeric.o\n"
+                              "  rpsc emit --store st --object st.o --header st.h   (then: cc host.c st.o)",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
     p.add_argument("--module", action="append", metavar="NAME", help="only this module (repeatable)")
     p.add_argument("--llvm-ir", metavar="OUT.ll", help="write the LLVM IR here")
     p.add_argument("--object", metavar="OUT.o", help="write a position-independent object file here")
+    p.add_argument("--header", metavar="OUT.h",
+                   help="write a C header declaring the object's functions, an alias per source name "
+                        "(#define module_name rpsfn_<oid>) and the status codes")
     p.add_argument("-O", dest="opt", type=int, default=2, choices=[0, 1, 2, 3], help="optimisation level (default 2)")
     p.add_argument("--native", action="store_true",
                    help="tune for this host's CPU (default: the generic CPU of the host triple)")
@@ -145,14 +149,22 @@ def cmd_emit(args: argparse.Namespace) -> int:
     from rpsc import CompileError
     from rpsc.backends.llvm.aot import emit_object_and_ir
 
-    if not args.llvm_ir and not args.object:
-        raise CompileError("rpsc emit: error: nothing to write: give --llvm-ir OUT.ll and/or --object OUT.o")
-    for out in (args.llvm_ir, args.object):
+    if not args.llvm_ir and not args.object and not args.header:
+        raise CompileError("rpsc emit: error: nothing to write: give --llvm-ir OUT.ll, --object OUT.o "
+                           "and/or --header OUT.h")
+    for out in (args.llvm_ir, args.object, args.header):
         if out is not None and os.path.isdir(out):
             raise CompileError(f"{out}: error: is a directory; give the path of the file to write")
     modules = _modules(args.store, args.module)
     if not modules:
         raise CompileError(f"{args.store}: error: the store holds no code module")
-    emit_object_and_ir(modules, llvm_ir=Path(args.llvm_ir) if args.llvm_ir else None,
-                       obj=Path(args.object) if args.object else None, opt_level=args.opt, native=args.native)
+    if args.llvm_ir or args.object:
+        emit_object_and_ir(modules, llvm_ir=Path(args.llvm_ir) if args.llvm_ir else None,
+                           obj=Path(args.object) if args.object else None, opt_level=args.opt, native=args.native)
+    if args.header:
+        from rpsc.backends.llvm.cache import write_atomic
+        from rpsc.backends.llvm.header import c_header
+
+        text = c_header(modules, file_name=Path(args.header).name, origin=f"store {Path(args.store).name}")
+        write_atomic(Path(args.header), text.encode())
     return 0

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from rpsc.driver.commands import numbers_as_arguments
+from rpsc.driver.commands.store import add_lock_timeout
 
 BACKENDS = ("interp", "jit", "c")
 
@@ -24,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE.rps", help="the modules to compile")
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    add_lock_timeout(p)
+    p.add_argument("--json", action="store_true",
+                   help="print the outcome and every diagnostic as JSON (docs/json-output.md)")
     p.set_defaults(handler=run_compile)
 
     p = subparsers.add_parser(
@@ -42,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--recursion-limit", type=int, default=None, metavar="N",
                    help="calls nested deeper than N trap (default 10000)")
     p.add_argument("--cache-dir", metavar="DIR", default=None,
-                   help="JIT object cache (default: $XDG_CACHE_HOME/rpsc)")
+                   help="JIT object cache (default: $RPSC_CACHE_DIR, else $XDG_CACHE_HOME/rpsc)")
     p.add_argument("--no-cache", action="store_true", help="JIT: neither read nor write the object cache")
     p.add_argument("--commit", action="store_true",
                    help="dump the heap's changes into the store after the function returns (atomically); "
@@ -50,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--seed", type=int, default=None, metavar="N", help="make new OIDs deterministic")
     p.add_argument("--clock", type=float, default=None, metavar="T",
                    help="the mtime that changes write (default: the wall clock)")
+    p.add_argument("--json", action="store_true", help="print the result or the trap as JSON (docs/json-output.md)")
     p.add_argument("function", metavar="FUNC", help="`name`, `module.name` or `rpsfn_<oid>`")
     p.add_argument("args", nargs="*", metavar="ARG", help="the arguments")
     p.set_defaults(handler=run_run)
@@ -78,6 +83,25 @@ def _load(store: str) -> Any:
 
 
 def run_compile(args: argparse.Namespace) -> int:
+    if getattr(args, "json", False):
+        from rpsc.driver.commands.jsonout import emit, failed
+        from rpsrt.errors import Error
+
+        from rpsc.driver.commands.jsonout import diagnostic_json
+
+        warnings: list[Any] = []
+        try:
+            _compile(args, warnings)
+        except Error as exc:
+            return failed(exc, store=args.store, files=args.files)
+        emit({"store": args.store, "files": args.files, "ok": True,
+              "diagnostics": [diagnostic_json(w) for w in warnings]})
+        return 0
+    return _compile(args)
+
+
+def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int:
+    """Compile into the store; print warnings on stderr (and collect them into `warnings` when given)."""
     import rpsrt
     from rpsc.frontend.parser import read_source
     from rpsc.driver.pipeline import compile_sources, migrate_code, new_heap
@@ -96,17 +120,19 @@ def run_compile(args: argparse.Namespace) -> int:
     try:
         # One lock across load, compile and dump: concurrent compiles into one store take turns, and none
         # loses the modules another one added.
-        with update_lock(store):
+        with update_lock(store, timeout=args.lock_timeout):
             exists = os.path.isfile(os.path.join(store, "rps_manifest.json"))
             heap = rpsrt.load_store(store) if exists else new_heap()
             notice = migrate_code(heap)
             if notice:
                 print(notice, file=sys.stderr)
-            warnings: list[Any] = []
-            compile_sources(sources, heap, warnings)
-            for w in warnings:
+            found: list[Any] = []
+            compile_sources(sources, heap, found)
+            for w in found:
                 print(w.render(), file=sys.stderr)
-            dump_store(heap, store, locked=True)
+            if warnings is not None:
+                warnings.extend(found)
+            dump_store(heap, store, locked=True, lock_timeout=args.lock_timeout)
     except BaseException:
         if created:
             with contextlib.suppress(OSError):
@@ -164,11 +190,23 @@ def run_run(args: argparse.Namespace) -> int:
     # next loop back-edge of the running code traps INTERRUPT, which is reported like any other trap.
     try:
         ok, value = call_interruptibly(engine, lambda: engine.call(ref, values), ())
+        doc = {"function": ref.name, "module_oid": ref.module_oid, "symbol": ref.symbol,
+               "backend": {"Interpreter": "interp", "JitEngine": "jit", "NativeEngine": "c"}.get(type(engine).__name__, type(engine).__name__), "args": values}
         if not ok:
             if isinstance(value, Trap):
                 print(f"{value.location}: trap: {value.kind} in {value.function}", file=sys.stderr)
+                if getattr(args, "json", False):
+                    from rpsc.driver.commands.jsonout import emit
+
+                    emit({**doc, "ok": False, "trap": {"kind": value.kind, "code": value.code,
+                                                       "function": value.function, "location": value.location}})
                 return 3
             raise value
+        if getattr(args, "json", False):
+            from rpsc.driver.commands.jsonout import emit
+
+            emit({**doc, "ok": True, "result": value, "text": format_result(value)})
+            return 0
         text = format_result(value)
         if text:
             print(text)
@@ -237,6 +275,17 @@ def _run_locked(args: argparse.Namespace, heap: Any, modules: list[Any], ref: An
 
 
 def run_show(args: argparse.Namespace) -> int:
+    """`rpsc show`: damaged stored code the decoder lets through and the printer cannot print is a StoreError."""
+    from rpsrt.errors import StoreError
+
+    try:
+        return _show(args)
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError, AssertionError):
+        raise StoreError("malformed stored code: it cannot be printed back (a part is missing or of the wrong "
+                         "kind)", path=args.store) from None
+
+
+def _show(args: argparse.Namespace) -> int:
     from rpsc.backends.engine import EngineError
     from rpsc.heapcode.classes import find_code_classes
     from rpsc.heapcode.decode import decode_function, decode_module

@@ -5,6 +5,10 @@
 
 #include <stdint.h>
 
+/* The status type and rps_rt are also written out by headers that `rpsc emit --header` generates: the
+ * guard lets both kinds of header be included, in either order. */
+#ifndef RPS_RT_STRUCT_DEFINED
+#define RPS_RT_STRUCT_DEFINED
 typedef int32_t rps_status;
 
 #define RPS_OK 0
@@ -33,22 +37,29 @@ typedef int32_t (*rps_heap_op_fn)(int32_t op, const char *aux, int64_t *result, 
 static inline int64_t rps_f64_bits(double f) { int64_t i; __builtin_memcpy(&i, &f, sizeof i); return i; }
 static inline double rps_bits_f64(int64_t i) { double f; __builtin_memcpy(&f, &i, sizeof f); return f; }
 
-/* Run-time state shared by every compiled module of one host (the JIT and the plugins alike).
- * The host owns it; compiled code reaches it through a pointer set at load time.
+/* Run-time state of compiled code: one shared by every module of one host (api->rt: the recursion
+ * limit, and the state of callers that bound none), and one per calling thread, which the host binds to
+ * the pthread key *api->rt_key before it calls; an exported function of generated code runs on the
+ * thread's state (pthread_getspecific), or on the shared one when none is bound.
  * This definition is `rpsrt.abi.rt_c_struct()` (RT_FIELDS), checked by tests/runtime/test_abi.py. */
 typedef struct rps_rt {
-    volatile int32_t interrupt;   /* set non-zero by the host: the next loop back-edge traps */
+    volatile int32_t interrupt;   /* set non-zero by the host: the next poll (loop back-edge, function entry) traps */
     int32_t depth;                /* current call depth of compiled code */
     int32_t depth_limit;          /* calls nested deeper than this trap RPS_TRAP_RECURSION */
     int32_t reserved;
     const char *trap_function;    /* after a trap: the source name of the function that trapped */
     const char *trap_location;    /* after a trap: "file:line:col" of the operation that trapped */
+    void *trap_env;               /* compiled code: the jmp_buf of this thread's innermost exported call */
+    int32_t trap_code;            /* compiled code: the code of the trap in flight */
+    int32_t reserved2;
 } rps_rt;
+#endif
 
 /* ---- Arithmetic helpers used by generated C (LANGUAGE.md semantics, no undefined behaviour) ----
  * Wrapping arithmetic goes through uint64_t; the unsigned-to-signed conversion back is the two's
- * complement one on every compiler rpsc supports (GCC and Clang document it). Division and conversion
- * report their trap through a status; shifts take the count modulo 64. */
+ * complement one on every compiler rpsc supports (GCC and Clang document it); shifts take the count
+ * modulo 64. Division, remainder and float->int conversion have no helper: rpsc's IR passes make their
+ * traps explicit and leave operands that C's `/`, `%` and `(int64_t)` handle without undefined behaviour. */
 
 #define RPS_I64_MIN (-INT64_C(9223372036854775807) - 1)
 
@@ -74,25 +85,6 @@ static inline double rps_f64_max(double a, double b) { return a < b ? b : a; }
 static inline double rps_f64_abs(double a) { return __builtin_fabs(a); }
 static inline double rps_f64_sqrt(double a) { return __builtin_sqrt(a); }
 
-/* Truncating division and remainder: RPS_TRAP_DIVZERO on a zero divisor (the result is then left 0);
- * INT64_MIN / -1 == INT64_MIN and INT64_MIN % -1 == 0. */
-static inline rps_status rps_i64_sdiv(int64_t *r, int64_t a, int64_t b) {
-    if (b == 0) { *r = 0; return RPS_TRAP_DIVZERO; }
-    *r = (b == -1) ? rps_i64_neg(a) : a / b;
-    return RPS_OK;
-}
-static inline rps_status rps_i64_srem(int64_t *r, int64_t a, int64_t b) {
-    if (b == 0) { *r = 0; return RPS_TRAP_DIVZERO; }
-    *r = (b == -1) ? 0 : a % b;
-    return RPS_OK;
-}
-
-/* f64 -> i64 truncating toward zero; NaN, infinities and values outside [-2^63, 2^63) trap. */
-static inline rps_status rps_f64_to_i64(int64_t *r, double f) {
-    if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0)) { *r = 0; return RPS_TRAP_CONVERSION; }
-    *r = (int64_t)f;
-    return RPS_OK;
-}
 static inline double rps_i64_to_f64(int64_t a) { return (double)a; }
 
 /* Call-depth bookkeeping: enter fails (RPS_TRAP_RECURSION) when the new depth would exceed the limit. */

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from rpsc.ir import ir
-from rpsc.ir.builder import FunctionBuilder, const
+from rpsc.ir.builder import FunctionBuilder, ModuleBuilder, const
 from rpsc.ir.ir import BOOL, F64, I64, VOID, SourceLoc
-from rpsrt.model.oid import Oid
+
+#: The ModuleBuilder behind each module OID handed out by `new_module_oid` (it mints the functions' OIDs).
+_BUILDERS: dict[str, ModuleBuilder] = {}
 
 
-def new_oid() -> str:
-    return str(Oid.random())
+def new_module_oid(name: str = "hand") -> str:
+    """The OID of a new module (random, as in a store), minted by its own ModuleBuilder."""
+    mb = ModuleBuilder(name, file="hand.rps")
+    _BUILDERS[mb.oid] = mb
+    return mb.oid
 
 
-def ref(name: str, params: tuple[ir.Type, ...], ret: ir.Type, module_oid: str, oid: str | None = None) -> ir.FunctionRef:
-    oid = oid or new_oid()
-    return ir.FunctionRef(oid, f"rpsfn{oid}", name, params, ret, module_oid)
+def ref(name: str, params: tuple[ir.Type, ...], ret: ir.Type, module_oid: str) -> ir.FunctionRef:
+    """A new function `name` of the module `module_oid` (a fresh OID and symbol minted by its builder)."""
+    return _BUILDERS[module_oid].new_function_ref(name, params, ret)
 
 
 def loc(line: int, col: int = 1, file: str = "hand.rps") -> SourceLoc:
@@ -100,7 +105,7 @@ def void_fn(mod: str, callee: ir.FunctionRef, line: int = 1) -> ir.Function:
     r = ref("noop", (), VOID, mod)
     b = FunctionBuilder(r, (), loc(line))
     b.position_at_end(b.append_block("entry"))
-    b.call(callee, [const(1, callee.params[0])] if callee.params else [], loc(line, 5))
+    b.call(callee, [const(1, callee.params[0])] if callee.params else [], loc(line, 5))  # result dropped
     b.ret()
     return b.finish()
 
@@ -114,7 +119,7 @@ def module(name: str, functions: list[ir.Function], oid: str, *, version: str = 
 
 def sample_module(name: str = "sample") -> ir.Module:
     """A module exercising every instruction kind."""
-    mod = new_oid()
+    mod = new_module_oid(name)
     fns = [fib_fn(mod), sum_loop_fn(mod, 10)]
     line = 20
     for op in ("add", "sub", "mul", "sdiv", "srem", "shl", "ashr", "and", "or", "xor", "min", "max",

@@ -13,7 +13,7 @@ import pytest
 import rpsrt
 from rpsc.driver.build import store_stamps
 from rpsc.backends.c.native import NativeEngine
-from rpsc.driver.record import PLUGIN_ATTRIBUTES
+from rpsc.driver.record import PLUGIN_ATTRIBUTES, built_modules
 from rpsc.driver.cli import main
 from rpsrt.plugins import read_sidecar, sha256_file
 
@@ -27,9 +27,10 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:  # type: i
 
 def test_build_produces_plugins_sidecars_and_store_records(built_store: Path):
     """Each module becomes plugins/rps<oid>-mod.so with a sidecar holding its sha256; the store records
-    the plugin file, checksum and symbols in the module objects and lists the modules in `plugins`."""
+    the plugin file, checksum and symbols in the module objects, and leaves the manifest's `plugins` empty
+    as upstream's dumper writes it."""
     heap = rpsrt.load_store(str(built_store))
-    mods = {m.oid: m for m in heap.plugins}
+    mods = {m.oid: m for m in built_modules(heap)}
     assert len(mods) == 2
     for mod in mods.values():
         so = built_store / "plugins" / f"rps{mod.oid}-mod.so"
@@ -44,7 +45,7 @@ def test_build_produces_plugins_sidecars_and_store_records(built_store: Path):
     for header in ("rps_names.h", "rps_roots.h", "rps_constants.h"):
         assert (built_store / "generated" / header).is_file()
     text = (built_store / "rps_manifest.json").read_text()
-    assert all(oid in text.split('"plugins"')[1].split("]")[0] for oid in map(str, mods))
+    assert '"plugins" : [],' in text and not heap.plugins
 
 
 def test_second_build_runs_no_compiler_and_does_not_load_the_store(built_store: Path, capsys):  # type: ignore[no-untyped-def]
@@ -184,3 +185,38 @@ def test_build_records_the_code_hash_of_every_compiled_function(built_store: Pat
         assert obj.attrs[hash_attr] == code_hash(f)
         assert obj.attrs[sym_attr] == f.symbol
     assert len({code_hash(f) for f in functions}) == len(functions)
+
+
+def test_build_drops_modules_an_earlier_rpsc_listed_in_the_manifest(built_store: Path, capsys):  # type: ignore[no-untyped-def]
+    """A store whose manifest lists rpsc's modules in `plugins` (as rpsc 0.1 wrote it) gets an empty list
+    at its next build, the plugin records kept on the module objects."""
+    heap = rpsrt.load_store(str(built_store))
+    mods = built_modules(heap)
+    heap.plugins.update(mods)
+    rpsrt.dump_store(heap, str(built_store))
+    assert f'"{mods[0].oid}"' in (built_store / "rps_manifest.json").read_text().split('"plugins"')[1]
+    summary = run_json(capsys, "--store", str(built_store))
+    assert summary["store_updated"]
+    again = rpsrt.load_store(str(built_store))
+    assert not again.plugins and [m.oid for m in built_modules(again)] == [m.oid for m in mods]
+    assert '"plugins" : [],' in (built_store / "rps_manifest.json").read_text()
+
+
+def test_native_engine_loads_the_built_modules_not_a_stale_plugin(built_store: Path):
+    """With the manifest's `plugins` empty, the C engine loads the modules of the last build: a leftover
+    plugins/rps<oid>-mod.so of another module is not loaded, and every built function runs."""
+    import shutil
+
+    from rpsc.backends.c.native import NativeEngine
+
+    so = next((built_store / "plugins").glob("rps*-mod.so"))
+    stale = built_store / "plugins" / "rps_0000000000100000001-mod.so"
+    shutil.copy(so, stale)
+    engine = NativeEngine(built_store)
+    try:
+        loaded = sorted(m.oid for m in engine.modules)
+        assert loaded == sorted(str(m.oid) for m in built_modules(rpsrt.load_store(str(built_store))))
+        assert "_0000000000100000001" not in loaded and len(loaded) == 2
+        assert engine.call("gcd", [1071, 462]) == 21
+    finally:
+        engine.close()

@@ -1,4 +1,5 @@
-"""Three-way differential testing: random well-typed programs through the interpreter, the JIT and C."""
+"""Differential testing: random well-typed programs through the interpreter, the JIT and C (which run the
+lowered IR), checked against the naive evaluator of the un-lowered IR (tests/naive_ir.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rpsc.backends.c.native import NativeEngine
-from rpsc.backends.interp.interp import Interpreter
-from rpsc.backends.llvm.jit import JitEngine
+from backend_matrix import engines, outcome, same_outcome
+from naive_ir import NaiveEvaluator
 
-from .util import compile_modules, outcome, randprog, same
+from .util import randprog
 
 FUNCTIONS_PER_MODULE = 50
 LIMIT = 200
@@ -20,8 +20,17 @@ LIMIT = 200
 SCALE = max(1, int(os.environ.get("RPSC_DIFF_SCALE", "1")))
 
 
-def _agree(a: tuple[str, object], b: tuple[str, object]) -> bool:
-    return a[0] == b[0] and (same(a[1], b[1]) if a[0] == "ok" else a[1] == b[1])
+def _check_calls(modules, folder, calls) -> None:  # type: ignore[no-untyped-def]
+    """Each call gives the naive evaluator's outcome in the interpreter, and the interpreter's in the JIT and C."""
+    naive = NaiveEvaluator(modules, recursion_limit=LIMIT)
+    with engines(modules, folder, recursion_limit=LIMIT) as eng:
+        for symbol, args in calls:
+            truth = outcome(naive, symbol, args)
+            want = outcome(eng["interp"], symbol, args)
+            assert same_outcome(truth, want), f"{symbol}{args}: naive {truth}, interpreter {want}"
+            for name in ("c", "jit"):
+                got = outcome(eng[name], symbol, args)
+                assert same_outcome(got, want), f"{symbol}{args}: interpreter {want}, {name} {got}"
 
 
 @pytest.mark.slow
@@ -29,26 +38,12 @@ def _agree(a: tuple[str, object], b: tuple[str, object]) -> bool:
 @given(seed=st.integers(min_value=0, max_value=2**31 - 1))
 def test_interpreter_jit_and_c_agree(tmp_path_factory, seed):  # type: ignore[no-untyped-def]
     """Every function of a random 50-function module gives the same result or the same trap (kind,
-    function, location) in the interpreter, the LLVM JIT and the C plugin built with -Werror and UBSan."""
+    function, location) in the naive evaluator, the interpreter, the LLVM JIT and the C plugin built with
+    -Werror and UBSan."""
     rp = randprog()
     prog = rp.random_program(seed, functions=FUNCTIONS_PER_MODULE)
-    folder = tmp_path_factory.mktemp("diff")
-    compile_modules([prog.module], folder)
-    interp = Interpreter([prog.module], recursion_limit=LIMIT)
-    jit = JitEngine([prog.module], recursion_limit=LIMIT)
-    native = NativeEngine(folder, recursion_limit=LIMIT, interruptible=False)
-    try:
-        assert len(prog.calls) == FUNCTIONS_PER_MODULE
-        for symbol, args in prog.calls:
-            want = outcome(interp, symbol, args)
-            got_jit = outcome(jit, symbol, args)
-            got_c = outcome(native, symbol, args)
-            assert _agree(want, got_c), f"{symbol}{args}: interpreter {want}, C {got_c}"
-            assert _agree(want, got_jit), f"{symbol}{args}: interpreter {want}, JIT {got_jit}"
-    finally:
-        native.close()
-        jit.close()
-        interp.close()
+    assert len(prog.calls) == FUNCTIONS_PER_MODULE
+    _check_calls([prog.module], tmp_path_factory.mktemp("diff"), prog.calls)
 
 
 # ---------------------------------------------------------------------------------- from .rps source
@@ -99,7 +94,7 @@ PROGRAMS_PER_MODULE = 10
 @given(data=st.data())
 def test_random_rps_programs_agree_in_all_three_backends(tmp_path_factory, data):  # type: ignore[no-untyped-def]
     """Random well-typed `.rps` programs (tests/strategies_rps.py), ten per module, compiled through the
-    frontend, give the same result or trap in the interpreter, the JIT and the C plugin."""
+    frontend, give the same result or trap in the naive evaluator, the interpreter, the JIT and the C plugin."""
     import sys
 
     from .conftest import REPO
@@ -109,26 +104,11 @@ def test_random_rps_programs_agree_in_all_three_backends(tmp_path_factory, data)
         import strategies_rps as srps
     finally:
         sys.path.pop(0)
-    from rpsc.frontend.printer import print_module
     from rpsc.driver.pipeline import compile_sources, ir_modules
+    from rpsc.frontend.printer import print_module
 
     progs = data.draw(st.lists(srps.programs(max_functions=3), min_size=PROGRAMS_PER_MODULE,
                                max_size=PROGRAMS_PER_MODULE), label="programs")
     module, calls = merge_programs(progs)
     modules = ir_modules(compile_sources([("diffsrc.rps", print_module(module))]))
-    folder = tmp_path_factory.mktemp("diffsrc")
-    compile_modules(modules, folder)
-    interp = Interpreter(modules, recursion_limit=LIMIT)
-    jit = JitEngine(modules, recursion_limit=LIMIT)
-    native = NativeEngine(folder, recursion_limit=LIMIT, interruptible=False)
-    try:
-        for entry, args in calls:
-            want = outcome(interp, entry, args)
-            got_jit = outcome(jit, entry, args)
-            got_c = outcome(native, entry, args)
-            assert _agree(want, got_c), f"{entry}{args}: interpreter {want}, C {got_c}"
-            assert _agree(want, got_jit), f"{entry}{args}: interpreter {want}, JIT {got_jit}"
-    finally:
-        native.close()
-        jit.close()
-        interp.close()
+    _check_calls(modules, tmp_path_factory.mktemp("diffsrc"), calls)

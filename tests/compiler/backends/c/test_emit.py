@@ -216,7 +216,7 @@ def test_recursion_limit_is_exact_like_the_interpreter(tmp_path, limit):  # type
     interpreter."""
     from rpsc.backends.interp.interp import Interpreter
 
-    mod_oid = handir.new_oid()
+    mod_oid = handir.new_module_oid()
     mod = handir.module("deep", [handir.down_fn(mod_oid)], mod_oid)
     compile_modules([mod], tmp_path)
     with NativeEngine(tmp_path, recursion_limit=limit, interruptible=False) as eng, \
@@ -235,7 +235,7 @@ def test_recursion_limit_is_exact_across_modules(tmp_path):
     from rpsc.ir.builder import FunctionBuilder, const
     from rpsc.backends.interp.interp import Interpreter
 
-    b_oid, a_oid = handir.new_oid(), handir.new_oid()
+    b_oid, a_oid = handir.new_module_oid(), handir.new_module_oid()
     down = handir.down_fn(b_oid)
     lib = handir.module("lowmod", [down], b_oid)
     r = handir.ref("top", (I64,), I64, a_oid)

@@ -8,17 +8,15 @@ import shlex
 from pathlib import Path
 
 import pytest
+from backend_matrix import outcome
 from rpsc.driver.build import GCC_WORKAROUND_FLAGS, BuildOptions, build_store, compiler_workaround_flags
-from rpsc.backends.c.native import NativeEngine
 from rpsc.ir import ir
 from rpsc.ir.builder import FunctionBuilder, const
-from rpsc.backends.interp.interp import Interpreter
 from rpsc.ir.ir import F64, I64
-from rpsc.backends.llvm.jit import JitEngine
 
 from .conftest import compile_store
-from .handir import loc, module, new_oid, ref
-from .util import STRICT_CFLAGS, compile_modules, outcome
+from .handir import loc, module, new_module_oid, ref
+from .util import STRICT_CFLAGS
 
 
 def nan_exit_loop(mod: str) -> ir.Function:
@@ -52,32 +50,21 @@ def nan_exit_loop(mod: str) -> ir.Function:
     return b.finish()
 
 
-def _three_way(folder: Path, m: ir.Module, cflags: list[str]) -> None:
+def _three_way(matrix, m: ir.Module, cflags: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Compile `m` with `cflags` and check nan_exit() gives 1.0 in the interpreter, the JIT and C."""
-    compile_modules([m], folder, cflags=cflags)
-    interp = Interpreter([m])
-    jit = JitEngine([m])
-    native = NativeEngine(folder, interruptible=False)
-    try:
-        want = outcome(interp, "nan_exit", [])
-        assert want == ("ok", 1.0)
-        assert outcome(jit, "nan_exit", []) == want
-        assert outcome(native, "nan_exit", []) == want
-    finally:
-        native.close()
-        jit.close()
-        interp.close()
+    for name, engine in matrix([m], cflags=cflags).items():
+        assert outcome(engine, "nan_exit", []) == ("ok", 1.0), name
 
 
 @pytest.mark.parametrize("opt", ["-O2", "-O3"])
-def test_nan_loop_exit_is_not_taken(tmp_path: Path, opt: str):
+def test_nan_loop_exit_is_not_taken(backend_matrix, opt: str):  # type: ignore[no-untyped-def]
     """A loop whose float exit test sees a constant NaN runs its one iteration in the C plugin built with
     the tests' strict flags at -O2/-O3, as in the interpreter and the JIT (GCC 12 returned 0.0)."""
-    mod = new_oid()
-    _three_way(tmp_path, module("nanexit", [nan_exit_loop(mod)], mod), [*STRICT_CFLAGS, opt])
+    mod = new_module_oid()
+    _three_way(backend_matrix, module("nanexit", [nan_exit_loop(mod)], mod), [*STRICT_CFLAGS, opt])
 
 
-def test_rpsc_build_flags_compile_the_nan_loop_right(tmp_path: Path):
+def test_rpsc_build_flags_compile_the_nan_loop_right(tmp_path: Path, backend_matrix):  # type: ignore[no-untyped-def]
     """The C flags that `rpsc build` writes into build.ninja (default -O2) carry the workaround for the
     compiler in use and compile the NaN-exit loop right."""
     store = tmp_path / "store"
@@ -88,8 +75,8 @@ def test_rpsc_build_flags_compile_the_nan_loop_right(tmp_path: Path):
     flags = shlex.split(line[len("cflags = "):].replace("$$", "$"))
     assert "-O2" in flags
     assert set(compiler_workaround_flags(BuildOptions(store=store).toolchain()["cc"])) <= set(flags)
-    mod = new_oid()
-    _three_way(tmp_path / "c", module("nanexit", [nan_exit_loop(mod)], mod), flags)
+    mod = new_module_oid()
+    _three_way(backend_matrix, module("nanexit", [nan_exit_loop(mod)], mod), flags)
 
 
 def _fake_cc(path: Path, macros: str) -> str:

@@ -41,7 +41,7 @@ def test_names_survive_the_c_compiler(tmp_path_factory, module_name, version, fn
     """Names with quotes, backslashes, comment closers, newlines, #include and non-ASCII come back
     unchanged from the compiled plugin's manifest, trap reports and generated headers."""
     tmp = tmp_path_factory.mktemp("names")
-    mod_oid = handir.new_oid()
+    mod_oid = handir.new_module_oid()
     fns = [_divider(n, file, mod_oid, i + 1) for i, n in enumerate(fn_names)]
     mod = handir.module(module_name, fns, mod_oid, version=version, requires=[(module_name, version)])
     src = emit_c(mod)

@@ -141,3 +141,32 @@ def test_the_issue_cases(built_users: tuple[Path, dict[int, str]]) -> None:
         except PluginError:
             manager = False
         assert compiler == manager == want
+
+
+@pytest.mark.parametrize("version", ["1.2.0+build.5", "1.2.0-rc.1", "1.2.0-rc.1+b5", "1.2.0"])
+def test_a_built_dependency_with_prerelease_or_build_loads_as_the_checker_said(tmp_path: Path, version: str) -> None:
+    """A required module whose version carries a pre-release or build suffix, compiled and built with the real
+    C backend (both modules real C plugins): the checker accepts `requires dep >= "1.0"`, the manifest says
+    `1.2.0`, and the plugin manager loads the user with its dependency, as the checker said."""
+    from rpsc.driver.build import BuildOptions, build_store
+
+    store = tmp_path / "store"
+    compile_store(store, {str(tmp_path / "dep.rps"): _dep_source("dep", version),
+                          str(tmp_path / "user.rps"): 'module user; requires dep >= "1.0"; '
+                                                      "fn two() -> int { return one() + 1; }"})
+    build_store(BuildOptions(store=store))
+    manifests = {json.loads(p.read_text())["name"]: json.loads(p.read_text())
+                 for p in (store / "plugins").glob("*.json")}
+    assert manifests["dep"]["version"] == "1.2.0"
+    mgr = PluginManager([store / "plugins"], use_env=False)
+    mgr.load("user")
+    assert set(mgr.loaded) >= {"user", "dep"}
+
+
+@pytest.mark.parametrize("bad", ["1.0.0-01", "1.0.0-rc..1", "01.0.0", "1.0"])
+def test_the_checker_refuses_what_the_version_rule_refuses(bad: str) -> None:
+    """A module version that `rpsrt.versions.Version` refuses (a numeric pre-release with a leading zero, an
+    empty identifier, a leading zero, a partial version) is a checker error, so no manifest is written for it."""
+    src = f'module m version "{bad}"; fn one() -> int {{ return 1; }}'
+    with pytest.raises(CompileError, match="is not a semantic version"):
+        check([parse(src, "m.rps")])

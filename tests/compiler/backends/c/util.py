@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -60,20 +59,4 @@ def compile_modules(modules: Sequence[ir.Module], folder: Path, cflags: Sequence
     return out
 
 
-def same(a: object, b: object) -> bool:
-    """Equal results, NaN equal to NaN (of either sign), -0.0 distinct from 0.0, bool distinct from int."""
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) and math.isnan(b):
-            return True
-        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-    return type(a) is type(b) and a == b
-
-
-def outcome(engine, fn: str, args: Sequence[object]) -> tuple[str, object]:  # type: ignore[no-untyped-def]
-    """('ok', value) or ('trap', (code, function, location)) of one call."""
-    from rpsrt.errors import Trap
-
-    try:
-        return "ok", engine.call(fn, list(args))
-    except Trap as t:
-        return "trap", (t.code, t.function, t.location)
+from backend_matrix import outcome, same  # noqa: E402,F401 - the one definition, re-exported

@@ -1,20 +1,38 @@
-"""Small IR functions built with the FunctionBuilder, shared by the LLVM backend tests."""
+"""Small IR functions built with the FunctionBuilder, shared by the LLVM backend tests.
+
+OIDs and symbols come from seeded `ModuleBuilder`s, one per module name: reproducible (the golden files
+depend on them) and valid RefPerSys OIDs.
+"""
 
 from __future__ import annotations
 
 from rpsc.ir import ir
-from rpsc.ir.builder import FunctionBuilder, const
+from rpsc.ir.builder import FunctionBuilder, ModuleBuilder, const
 from rpsc.ir.ir import BOOL, F64, I64, VOID, SourceLoc
 
-MODULE_OID = "_0000000000mod001"
+_BUILDERS: dict[str, ModuleBuilder] = {}
 
 
-def ref(name: str, params: tuple[ir.Type, ...], ret: ir.Type, module_oid: str = MODULE_OID,
-        oid: str | None = None) -> ir.FunctionRef:
-    """A function reference with a made-up OID derived from the name."""
-    oid = oid or "_" + (name.encode().hex() + "0" * 16)[:16]
-    return ir.FunctionRef(oid=oid, symbol=f"rpsfn{oid}", name=name, params=params, ret=ret,
-                          module_oid=module_oid)
+def builder(module: str = "m") -> ModuleBuilder:
+    """The seeded ModuleBuilder of module `module` (the same one on every call)."""
+    mb = _BUILDERS.get(module)
+    if mb is None:
+        mb = _BUILDERS[module] = ModuleBuilder(module, seed="irfactory")
+    return mb
+
+
+def module_oid(module: str) -> str:
+    """The OID of module `module` (minted by its builder)."""
+    return builder(module).oid
+
+
+MODULE_OID = module_oid("m")
+
+
+def ref(name: str, params: tuple[ir.Type, ...], ret: ir.Type, module_oid: str = MODULE_OID) -> ir.FunctionRef:
+    """The reference of function `name` of the module whose OID is `module_oid` (minted by its builder)."""
+    mb = next(b for b in _BUILDERS.values() if b.oid == module_oid)
+    return mb.function_ref(name, params, ret)
 
 
 def loc(line: int, col: int = 1, file: str = "t.rps") -> SourceLoc:
@@ -59,9 +77,11 @@ def spin() -> ir.Function:
     return b.finish()
 
 
-def module(functions: list[ir.Function], name: str = "m", oid: str = MODULE_OID) -> ir.Module:
+def module(functions: list[ir.Function], name: str = "m", oid: str | None = None) -> ir.Module:
+    """A module of `functions` (its OID: theirs, unless given)."""
+    oid = oid or (functions[0].ref.module_oid if functions else MODULE_OID)
     return ir.Module(oid=oid, name=name, version="1.0.0", requires=[], functions=functions,
                      extension_points=[], extensions=[])
 
 
-__all__ = ["BOOL", "F64", "I64", "VOID", "binop_fn", "fib", "loc", "module", "ref", "spin"]
+__all__ = ["BOOL", "F64", "I64", "VOID", "binop_fn", "builder", "fib", "loc", "module", "module_oid", "ref", "spin"]

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 
 from rpsc.ir import ir
-from rpsc.ir.builder import FunctionBuilder, const
+from rpsc.ir.builder import FunctionBuilder, ModuleBuilder, const
 from rpsc.ir.ir import BOOL, F64, I64, VOID, SourceLoc
 
 INT_EDGES = [0, 1, -1, 2, -2, 63, 64, 65, 2**31, -(2**31), 2**62, 2**63 - 1, -(2**63), -(2**63) + 1, 7, -7, 100]
@@ -197,12 +197,11 @@ class _Gen:
 
     # -- functions
 
-    def function(self, index: int, module_oid: str) -> ir.Function:
+    def function(self, index: int, mb: ModuleBuilder) -> ir.Function:
         r = self.rng
         params = tuple(r.choice([I64, I64, F64, BOOL]) for _ in range(r.randint(0, 3)))
         ret = r.choice([I64, I64, F64, BOOL, VOID])
-        oid = f"_{module_oid[1:9]}fn{index:06d}"
-        ref = ir.FunctionRef(oid, f"rpsfn{oid}", f"f{index}", params, ret, module_oid)
+        ref = mb.function_ref(f"f{index}", params, ret)
         b = FunctionBuilder(ref, [f"p{i}" for i in range(len(params))], self.loc())
         b.position_at_end(b.append_block("entry"))
         env = list(b.params)
@@ -221,10 +220,9 @@ class _Gen:
         self.refs.append(ref)
         return b.finish()
 
-    def recursive(self, index: int, module_oid: str) -> ir.Function:
+    def recursive(self, index: int, mb: ModuleBuilder) -> ir.Function:
         """rec(n, x) = n <= 0 ? x : g(rec(n - 1, h(x))): linear recursion, depth n."""
-        oid = f"_{module_oid[1:9]}fn{index:06d}"
-        ref = ir.FunctionRef(oid, f"rpsfn{oid}", f"rec{index}", (I64, I64), I64, module_oid)
+        ref = mb.function_ref(f"rec{index}", (I64, I64), I64)
         b = FunctionBuilder(ref, ["n", "x"], self.loc())
         b.position_at_end(b.append_block("entry"))
         n, x = b.params
@@ -244,14 +242,14 @@ def random_program(seed: int, functions: int = 8, file: str = "rand.rps", module
     cross modules both ways), and calls covering each of them."""
     rng = random.Random(seed)
     gen = _Gen(rng, file)
-    oids = [f"_{seed % 10**9:09d}md{i:05d}" for i in range(modules)]
+    builders = [ModuleBuilder(f"rand{seed}_{i}", seed=seed, file=file) for i in range(modules)]
     fns: list[ir.Function] = []
     rec_at = rng.randrange(functions)
     for k in range(functions):
-        oid = oids[k % modules]
-        fns.append(gen.recursive(k, oid) if k == rec_at else gen.function(k, oid))
-    mods = [ir.Module(oid, f"rand{seed}_{i}", "1.0.0", [], [f for f in fns if f.ref.module_oid == oid], [], [])
-            for i, oid in enumerate(oids)]
+        mb = builders[k % modules]
+        fn = gen.recursive(k, mb) if k == rec_at else gen.function(k, mb)
+        fns.append(mb.add(fn))
+    mods = [mb.finish() for mb in builders]
     calls = []
     for fn in fns:
         if fn.name.startswith("rec"):

@@ -55,7 +55,7 @@ def test_every_function_exported_with_status_abi() -> None:
 def test_rps_rt_declared_not_defined() -> None:
     """Every module declares @rps_rt external, so the text holds no process address."""
     text = emit_llvm(f.module([f.fib(), f.spin()]))
-    assert '@"rps_rt" = external global {i32, i32, i32, i32, ptr, ptr}' in text
+    assert '@"rps_rt" = external global {i32, i32, i32, i32, ptr, ptr, ptr, i32, i32}' in text
     assert "inttoptr" not in text
     assert "load volatile i32" in text                # the interrupt poll is never hoisted
 
@@ -89,7 +89,7 @@ def _fanout(calls: int):  # type: ignore[no-untyped-def]
 
 def test_recursion_copies_inlined_within_budget() -> None:
     """fib gets 3 copies (-O2) or 5 (-O3), copies 1.. `alwaysinline`; a body fanning out 4 ways gets fewer."""
-    from rpsc.backends.llvm.codegen import RECURSION_INLINE_BUDGET
+    from rpsc.ir.passes import RECURSION_INLINE_BUDGET
 
     fib = f.fib()
     o2 = emit_llvm(f.module([fib]), recursion_copies=3)

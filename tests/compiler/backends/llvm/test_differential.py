@@ -1,4 +1,5 @@
-"""Differential tests: the JIT (at -O0 and -O2) against the reference interpreter on random programs."""
+"""Differential tests: the JIT (at -O0 and -O2) and the interpreter, which run lowered IR, against the naive
+evaluator of the un-lowered IR (tests/naive_ir.py) and each other, on random programs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from naive_ir import NaiveEvaluator
 from rpsc.backends.interp.interp import Interpreter
 from rpsc.backends.llvm.jit import JitEngine
 from rpsrt.errors import Trap
@@ -31,8 +33,12 @@ def outcome(engine: object, fn: str, args: tuple) -> object:  # type: ignore[typ
 
 def check_program(seed: int, modules: int = 1, levels: tuple[int, ...] = (0, 2)) -> int:
     prog = random_program(seed, functions=FUNCTIONS_PER_MODULE, modules=modules)
+    naive = NaiveEvaluator(prog.modules, recursion_limit=LIMIT)
+    truth = [outcome(naive, sym, args) for sym, args in prog.calls]
     with Interpreter(prog.modules, recursion_limit=LIMIT) as oracle:
         want = [outcome(oracle, sym, args) for sym, args in prog.calls]
+    for (sym, args), t, w in zip(prog.calls, truth, want, strict=True):
+        assert w == t, f"seed {seed}, {sym}{args}: interp {w} != naive {t}"
     for opt in levels:
         with JitEngine(prog.modules, opt_level=opt, recursion_limit=LIMIT) as jit:
             got = [outcome(jit, sym, args) for sym, args in prog.calls]

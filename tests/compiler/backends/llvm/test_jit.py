@@ -186,16 +186,16 @@ def test_bool_abi_round_trip() -> None:
 
 
 def _two_modules() -> tuple[ir.Module, ir.Module, ir.Module]:
-    fib_ref = f.ref("fib", (f.I64,), f.I64, module_oid="_00000000000libB1")
-    lib = f.module([f.fib(fib_ref)], name="lib", oid="_00000000000libB1")
-    r = f.ref("twice", (f.I64,), f.I64, module_oid="_00000000000appA1")
+    fib_ref = f.ref("fib", (f.I64,), f.I64, module_oid=f.module_oid("lib"))
+    lib = f.module([f.fib(fib_ref)], name="lib")
+    r = f.ref("twice", (f.I64,), f.I64, module_oid=f.module_oid("app"))
     b = FunctionBuilder(r, ["n"], f.loc(80))
     b.position_at_end(b.append_block("entry"))
     x = b.call(fib_ref, [b.load(b.params[0])], f.loc(81))
     assert x is not None
     b.ret(b.mul(x, const(2)))
-    app = f.module([b.finish()], name="app", oid="_00000000000appA1")
-    other = f.module([f.binop_fn("plus", "add")], name="other", oid="_0000000000other1")
+    app = f.module([b.finish()], name="app")
+    other = f.module([f.binop_fn("plus", "add")], name="other", oid=f.module_oid("other"))
     return app, lib, other
 
 

@@ -1,5 +1,6 @@
 """Differential tests on random *source* programs (tests/strategies_rps.py): parse, check, lower, build IR,
-then the JIT at -O0 and -O2 against the interpreter, every function of each module."""
+then the JIT at -O0 and -O2 and the interpreter against each other and against the naive evaluator of the
+un-lowered IR (tests/naive_ir.py), every function of each module."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import strategies_rps as srps  # tests/ is on sys.path (tests/compiler/backends/llvm is a package)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from naive_ir import NaiveEvaluator
 from rpsc.frontend import ast
 from rpsc.frontend.printer import print_module
 from rpsc.backends.interp.interp import Interpreter
@@ -51,6 +53,8 @@ def test_random_source_modules_agree(case) -> None:  # type: ignore[no-untyped-d
     modules = program(print_module(module), "gen.rps")
     with Interpreter(modules) as interp:
         want = [_outcome(interp, name, args) for name, args in calls]
+    naive = NaiveEvaluator(modules)
+    assert [_outcome(naive, name, args) for name, args in calls] == want, f"naive\n{print_module(module)}\n{calls}"
     for opt in (0, 2):
         with JitEngine(modules, opt_level=opt) as jit:
             got = [_outcome(jit, name, args) for name, args in calls]

@@ -18,7 +18,7 @@ from rpsrt.errors import TRAP_DIVZERO, TRAP_INTERRUPT, TRAP_RECURSION, Trap
 from . import irfactory as f
 
 HERE = Path(__file__).parent
-HOT, LIB = "_0000000000hot001", "_0000000000lib001"
+HOT, LIB = f.module_oid("hot"), f.module_oid("lib")
 THRESHOLD = 20
 
 
@@ -82,6 +82,7 @@ def _tier_up(e: JitEngine, name: str = "g") -> None:
     fn = e.function(name)
     for _ in range(THRESHOLD):
         fn(3, 1)
+    assert e.wait_tier_ups(60)   # the recompilation runs in the background, on the agenda
 
 
 def test_module_tiers_up_after_the_threshold() -> None:
@@ -93,6 +94,7 @@ def test_module_tiers_up_after_the_threshold() -> None:
             assert div(7, 2) == 3
         assert e.stats.tier_ups == {} and e.stats.tier2_modules == []
         assert g(5, 1) == f_leaves(5)
+        assert e.wait_tier_ups(60)
         assert e.stats.tier_ups == {"hot": 1}
         assert [m.name for m in e.stats.tier2_modules] == ["hot"]
         for _ in range(3 * THRESHOLD):
@@ -182,6 +184,7 @@ def test_cross_module_calls_after_tier_up() -> None:
         h, div = e.function("h"), e.function("div")
         for _ in range(THRESHOLD):
             h(3, 1)
+        assert e.wait_tier_ups(60)
         assert e.stats.tier_ups == {"hot": 1}
         assert h(8, 1) == f_leaves(8) and div(9, 3) == 3
         with pytest.raises(Trap) as ei:
@@ -201,7 +204,9 @@ import irfactory as f
 from rpsc.backends.llvm.jit import JitEngine
 e = JitEngine([f.module([f.fib()])], cache_dir={cache!r}, tier_up_calls=5)
 fib = e.function("fib")
-out = {{"fib": [fib(20) for _ in range(6)], "writes": e.cache.stats.writes}}
+results = [fib(20) for _ in range(6)]
+assert e.wait_tier_ups(60)
+out = {{"fib": results, "writes": e.cache.stats.writes}}
 out.update(e.stats.as_dict())
 print(json.dumps(out))
 """
@@ -241,3 +246,179 @@ def test_stats_display_shows_tier_ups() -> None:
         lines = buf.getvalue().splitlines()
         assert "tier-ups: hot 1" in lines
         assert any(line.split()[:3] == ["hot", "tier", "2"] for line in lines)
+
+
+def test_tier_up_runs_in_the_background_without_blocking_the_caller() -> None:
+    """The call that triggers the tier-up returns while the tier-2 compile is held back (it runs on the
+    agenda, not in the caller's thread); callers keep tier-1 code meanwhile, and results before, during and
+    after the tier-up are identical."""
+    import threading
+
+    from rpsrt.agenda import Agenda
+
+    started, release = threading.Event(), threading.Event()
+
+    def hold(module: ir.Module) -> None:
+        started.set()
+        assert release.wait(60), "the test never released the tier-2 compile"
+
+    with Agenda(1, name="test-agenda") as agenda, \
+            JitEngine(_modules(), tier_up_calls=THRESHOLD, agenda=agenda) as e:
+        e._before_tier2 = hold
+        g = e.function("g")
+        before = [g(n, 1) for n in range(12)]            # 12 calls
+        for _ in range(THRESHOLD - 13):
+            g(3, 1)
+        assert e.stats.tier_ups == {}
+        returned = threading.Event()
+        box: list[object] = []
+
+        def trigger() -> None:
+            box.append(g(10, 1))                          # the THRESHOLD-th call: queues the tier-up
+            returned.set()
+
+        t = threading.Thread(target=trigger)
+        t.start()
+        assert started.wait(60), "the tier-up was never queued"
+        assert returned.wait(10), "the triggering call waited for the tier-2 compile"
+        assert box == [f_leaves(10)] and e.stats.tier_ups == {}     # still tier 1, compile held back
+        during = [g(n, 1) for n in range(12)]
+        assert e.stats.tier_ups == {}
+        release.set()
+        assert e.wait_tier_ups(60)
+        t.join(10)
+        assert e.stats.tier_ups == {"hot": 1}
+        after = [g(n, 1) for n in range(12)]
+        assert before == during == after == [f_leaves(n) for n in range(12)]
+        with pytest.raises(Trap) as ei:
+            g(1, 0)
+        assert ei.value == Trap(TRAP_DIVZERO, function="g", location="t.rps:71:9")
+
+
+def _late(hot: ir.Module) -> ir.Module:
+    """late(m, k, d) = g(m, 1) + h(k, d) in a module of its own: a long computation, then (maybe) a trap in
+    h's callee div or in h's recursion, so that calls from several threads overlap in native code."""
+    g, h = (fn.ref for fn in hot.functions[:2])
+    r = f.ref("late", (f.I64, f.I64, f.I64), f.I64, module_oid=f.module_oid("late"))
+    b = FunctionBuilder(r, ["m", "k", "d"], f.loc(80))
+    b.position_at_end(b.append_block("entry"))
+    x = b.call(g, [b.load(b.params[0]), const(1)], f.loc(81, 5))
+    y = b.call(h, [b.load(b.params[1]), b.load(b.params[2])], f.loc(81, 15))
+    assert x is not None and y is not None
+    b.ret(b.add(x, y))
+    return f.module([b.finish()], name="late", oid=f.module_oid("late"))
+
+
+def test_four_threads_one_engine_traps_attributed() -> None:
+    """4 threads call one JIT engine at once, each with its own outcome (a result, a division trap in g,
+    one in another module's div, a recursion trap), long calls overlapping in native code: every thread
+    always gets its own outcome, with its function and site, across the background tier-up."""
+    import threading
+
+    mods = _modules()
+    mods.append(_late(mods[0]))
+    limit = 30
+    cases = [("late", [20, 3, 1]), ("g", [6, 0]), ("late", [20, 3, 0]), ("late", [20, 40, 1])]
+    with Interpreter(mods, recursion_limit=limit) as interp:
+        want = [_outcome(interp, name, args) for name, args in cases]
+    assert not isinstance(want[0], Trap)
+    assert [w.function for w in want[1:]] == ["g", "div", "h"]   # type: ignore[union-attr]
+    assert [w.code for w in want[1:]] == [TRAP_DIVZERO, TRAP_DIVZERO, TRAP_RECURSION]  # type: ignore[union-attr]
+    errors: list[str] = []
+    go = threading.Barrier(4)
+    with JitEngine(mods, tier_up_calls=THRESHOLD, recursion_limit=limit) as e:
+        def worker(i: int) -> None:
+            name, args = cases[i]
+            go.wait()
+            for _ in range(300):
+                got = _outcome(e, name, args)
+                if got != want[i]:
+                    errors.append(f"thread {i} ({name}{tuple(args)}): got {got!r}, want {want[i]!r}")
+                    return
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert e.wait_tier_ups(60)
+        assert e.stats.tier_ups == {"hot": 1}
+        assert e.rt.depth == 0
+    assert not errors, errors[0]
+
+
+def test_interrupt_one_thread_then_all() -> None:
+    """`interrupt(thread)` stops only that thread's running call (the other keeps running), and
+    `interrupt()` then stops the other: each trap reported in its own thread."""
+    import threading
+    import time
+
+    with JitEngine(_modules(), tier_up_calls=0) as e:
+        spin = e.function("spin")
+        outcomes: dict[str, object] = {}
+        running = threading.Barrier(3)
+
+        def run(name: str) -> None:
+            running.wait()
+            try:
+                spin()
+                outcomes[name] = "returned"
+            except Trap as t:
+                outcomes[name] = (t.code, t.function, time.perf_counter())
+
+        a = threading.Thread(target=run, args=("a",))
+        b = threading.Thread(target=run, args=("b",))
+        a.start()
+        b.start()
+        running.wait()
+        time.sleep(0.3)
+        e.interrupt(a)
+        a.join(10)
+        assert not a.is_alive() and outcomes["a"][:2] == (TRAP_INTERRUPT, "spin")  # type: ignore[index]
+        time.sleep(0.3)
+        assert b.is_alive() and "b" not in outcomes          # b's call was not interrupted
+        e.interrupt()
+        b.join(10)
+        assert not b.is_alive() and outcomes["b"][:2] == (TRAP_INTERRUPT, "spin")  # type: ignore[index]
+        assert e.call("g", [5, 1]) == f_leaves(5)
+
+
+def test_four_threads_one_native_engine_traps_attributed(tmp_path: Path) -> None:
+    """The same 4-thread check on the C backend: generated plugins (real cc), one NativeEngine, calls from
+    4 threads at once, each always getting its own result or trap."""
+    import threading
+
+    from rpsc.backends.c.native import NativeEngine
+
+    from ..c.util import compile_modules
+
+    mods = _modules()
+    mods.append(_late(mods[0]))
+    limit = 30
+    cases = [("late", [20, 3, 1]), ("g", [6, 0]), ("late", [20, 3, 0]), ("late", [20, 40, 1])]
+    with Interpreter(mods, recursion_limit=limit) as interp:
+        want = [_outcome(interp, name, args) for name, args in cases]
+    compile_modules(mods, tmp_path)
+    # The load order (dependencies first), as a store's manifest lists its plugins.
+    (tmp_path / "rps_manifest.json").write_text(json.dumps({"plugins": [mods[1].oid, mods[0].oid, mods[2].oid]}))
+    errors: list[str] = []
+    go = threading.Barrier(4)
+    with NativeEngine(tmp_path, recursion_limit=limit) as e:
+        def worker(i: int) -> None:
+            name, args = cases[i]
+            go.wait()
+            for _ in range(300):
+                try:
+                    got: object = e.call(name, args)
+                except Trap as t:
+                    got = t
+                if got != want[i]:
+                    errors.append(f"thread {i} ({name}{tuple(args)}): got {got!r}, want {want[i]!r}")
+                    return
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert not errors, errors[0]

@@ -198,7 +198,7 @@ def test_upstream_createsymbol_in_rps(tmp_path: Path) -> None:
     from rpsrt.model import wellknown as wk
     from rpsrt.model.objects import PayloadSymbol
 
-    src = Path(__file__).resolve().parents[2] / "plugins_src" / "upstream" / "createsymbol.rps"
+    src = Path(__file__).resolve().parents[3] / "plugins_src" / "upstream" / "createsymbol.rps"
     st = tmp_path / "st"
     assert _rpsc("store", "new", str(st)).returncode == 0
     assert _rpsc("compile", str(src), "--store", str(st)).returncode == 0
