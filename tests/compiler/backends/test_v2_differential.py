@@ -85,7 +85,7 @@ def statement(draw: st.DrawFn) -> str:
         f"if is_int({i}.tag) {{ k = k + int({i}.tag); }}",
         f"if is_obj({i}.tag) {{ s = s + oid(class_of(obj({i}.tag))); }}",
         f"if {i} == {j} {{ k = k * 2; }}",
-        f"if len(s) > 12 {{ s = \"\"; }}",
+        "if len(s) > 12 { s = \"\"; }",
         f"put({i}, tag, get({j}, tag));",
         f"if superclass(class_of({i})) == shape {{ k = k + 10; }}",
     ]
