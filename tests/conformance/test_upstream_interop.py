@@ -372,8 +372,8 @@ def _strategies() -> Any:
 def _upstream_storable(module: Any, prefix: str) -> Any:
     """`module` renamed so that many fit in one store (module `prefix`, every declared name `prefix_name`),
     keeping only the data values upstream can store: no tuple (its loader cannot read one), no float (its
-    dumper cannot write one), no null attribute value (its loader refuses one) and no string starting with
-    `_` (it reads `{"str": s}` back as nothing)."""
+    dumper cannot write one), no null attribute value (its loader refuses one), no string starting with
+    `_` (it reads `{"str": s}` back as nothing) and no string holding a NUL (it keeps what precedes it)."""
     from rpsc.frontend import ast
 
     names = {d.name for d in module.decls if hasattr(d, "name") and isinstance(d.name, str)}
@@ -381,7 +381,7 @@ def _upstream_storable(module: Any, prefix: str) -> Any:
     def storable(v: Any, field: bool) -> bool:
         if isinstance(v, (ast.TupleValue, ast.FloatValue)):
             return False
-        if isinstance(v, ast.StringValue) and v.value.startswith("_"):
+        if isinstance(v, ast.StringValue) and (v.value.startswith("_") or "\0" in v.value):
             return False
         return not (field and isinstance(v, ast.NullValue))
 

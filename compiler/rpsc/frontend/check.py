@@ -622,6 +622,9 @@ class _ModuleChecker:
         elif isinstance(v, ast.StringValue) and v.value.startswith("_"):
             self.diags.warning("upstream RefPerSys cannot read back a string starting with `_`: its dumper writes "
                                "it as {\"str\": ...}, which its loader reads as nothing", v.span)
+        elif isinstance(v, ast.StringValue) and "\0" in v.value:
+            self.diags.warning("upstream RefPerSys cannot keep a string holding a NUL (`\\0`): it keeps only what "
+                               "precedes the first one", v.span)
         if isinstance(v, ast.NameValue):
             self.lookup(v.name, v.span, None, "name")
         elif isinstance(v, ast.SetValue):

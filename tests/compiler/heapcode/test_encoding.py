@@ -193,6 +193,21 @@ def test_compile_warns_about_a_null_attribute(tmp_path: Path, capsys: pytest.Cap
     assert err.count("warning:") == 1
 
 
+def test_compile_warns_about_a_string_holding_a_nul(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A data string holding a NUL (which upstream truncates there) gets a located warning; the module still
+    compiles and the store keeps the whole string."""
+    import rpsrt
+
+    src = tmp_path / "z.rps"
+    src.write_text('module z;\nobject o { comment = "a\\0b"; comps = ["plain"]; }\n')
+    assert main(["compile", str(src), "--store", str(tmp_path / "st")]) == 0
+    err = capsys.readouterr().err
+    assert f"{src}:2:22: warning: upstream RefPerSys cannot keep a string holding a NUL" in err
+    assert err.count("warning:") == 1
+    heap = rpsrt.load_store(str(tmp_path / "st"))
+    assert any(v == "a\0b" for o in heap.objects.values() for v in o.attrs.values())
+
+
 def test_examples_compile_without_warnings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """The examples of plugins_src/ hold nothing upstream cannot load or dump back: no warning."""
     from .conftest import EXAMPLES
