@@ -160,6 +160,53 @@ def new_rt(depth_limit: int = DEFAULT_RECURSION_LIMIT) -> RpsRt:
     return rt
 
 
+# ---------------------------------------------------------------- rps_plugin_api
+
+#: `rps_plugin_api`'s function pointers (rps/plugin.h).
+REGISTER_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                               ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
+ARGUMENT_FN = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiField:
+    """One field of `rps_plugin_api`: its name, ctypes type, and what appended it (`""`: the original
+    table of PLUGIN_ABI.md)."""
+
+    name: str
+    ctype: Any
+    appended: str = ""
+
+
+#: `struct rps_plugin_api` (rps/plugin.h), in order. The table only ever grows at its end (`struct_size`
+#: tells a plugin which fields it got; `abi_version` stays `PLUGIN_ABI_VERSION`, so older plugins still
+#: load): `rt` (the shared run-time state), then `rt_key` (per-thread states, docs/concurrency.md), then
+#: the host heap API (`heap_version` = `HEAP_API_VERSION`, `heap_op`; version 2 of the language).
+PLUGIN_API_FIELDS: tuple[ApiField, ...] = (
+    ApiField("abi_version", ctypes.c_uint32),
+    ApiField("struct_size", ctypes.c_uint32),
+    ApiField("host", ctypes.c_void_p),
+    ApiField("register_extension", REGISTER_FN),
+    ApiField("log", LOG_FN),
+    ApiField("argument", ARGUMENT_FN),
+    ApiField("rt", ctypes.POINTER(RpsRt), "run-time state"),
+    ApiField("rt_key", ctypes.POINTER(ctypes.c_uint), "per-thread states"),
+    ApiField("heap_version", ctypes.c_uint32, "heap API"),
+    ApiField("heap_reserved", ctypes.c_uint32, "heap API"),
+    ApiField("heap_op", ctypes.c_void_p, "heap API"),
+)
+#: `RPS_PLUGIN_ABI_VERSION`: what `abi_version` holds and a manifest's `"abi"` must be.
+PLUGIN_ABI_VERSION = 1
+
+
+class PluginApi(ctypes.Structure):
+    """`rps_plugin_api` of rps/plugin.h, built from `PLUGIN_API_FIELDS` (tests/runtime/test_abi.py compiles
+    the header and compares every offset and the size)."""
+
+    _fields_ = [(f.name, f.ctype) for f in PLUGIN_API_FIELDS]
+
+
 # ---------------------------------------------------------------- per-thread states
 
 _key_lock = threading.Lock()

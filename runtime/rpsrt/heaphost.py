@@ -15,6 +15,12 @@ returned; the native caller raises the remembered trap when the call unwinds. An
 `heap_op_trampoline()` is the one ctypes callback of the process: it forwards to the host installed with
 `install(host)` (one heap run at a time), so its address can be handed out once (rps_plugin_api's
 `heap_op`, the JIT's `rps_heap_op` global).
+
+Threads: the heap has one writer (docs/concurrency.md), and the installed host, its handle table and the C
+fast path's view of it are process-wide. So `wrap_call` runs heap calls one at a time in the process: the
+outermost heap call of a thread holds `RUN_LOCK` (reentrant: the sends and nested calls of that thread run
+inside it) from `install` to the emptied table; a heap call from another thread, on any engine, waits for
+it. Calls of code without heap types never take the lock and run in parallel as before.
 """
 
 from __future__ import annotations
@@ -173,6 +179,8 @@ class HeapHost:
 
 _current: list[HeapHost | None] = [None]
 _lock = threading.Lock()
+#: Held by the thread whose heap call is running (see the module docstring): one heap run at a time.
+RUN_LOCK = threading.RLock()
 _trampoline: list[Any] = []
 
 
@@ -295,6 +303,10 @@ def wrap_call(host: HeapHost, heap_params: list[bool], heap_ret: bool, target: C
     the outermost call and its table emptied after it; a trap or error remembered by the host is raised."""
 
     def call(*vals: Any) -> Any:
+        with RUN_LOCK:  # the one heap run of the process (reentrant for this thread's nested calls)
+            return run(vals)
+
+    def run(vals: tuple[Any, ...]) -> Any:
         outer = host.depth == 0
         if outer:
             install(host)

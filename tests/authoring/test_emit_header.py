@@ -4,7 +4,6 @@ functions by their readable aliases."""
 from __future__ import annotations
 
 import re
-
 import shutil
 import subprocess
 from pathlib import Path

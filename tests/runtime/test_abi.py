@@ -86,6 +86,35 @@ int main(void) {{
     assert ll_types == c_types
 
 
+def test_plugin_api_layout_agrees_in_c_and_ctypes(tmp_path: Path) -> None:
+    """rps/plugin.h's rps_plugin_api has PLUGIN_API_FIELDS' fields in that order, at the offsets and sizes of
+    the ctypes PluginApi the manager hands out, with the same total size: rt, then rt_key, then the heap API."""
+    fields = [f.name for f in abi.PLUGIN_API_FIELDS]
+    assert fields[6:] == ["rt", "rt_key", "heap_version", "heap_reserved", "heap_op"]
+    lines = "\n".join(f'    printf("{n} %zu %zu\\n", offsetof(rps_plugin_api, {n}), '
+                      f'sizeof(((rps_plugin_api *)0)->{n}));' for n in fields)
+    prog = _cc(tmp_path, f"""#include <stddef.h>
+#include <stdio.h>
+#include <rps/plugin.h>
+int main(void) {{
+{lines}
+    printf("struct %zu %d\\n", sizeof(rps_plugin_api), RPS_PLUGIN_ABI_VERSION);
+    return 0;
+}}
+""")
+    out = subprocess.run([str(prog)], check=True, capture_output=True, text=True).stdout.split("\n")
+    c_fields = {w[0]: (int(w[1]), int(w[2])) for w in (line.split() for line in out[:len(fields)])}
+    offsets = [c_fields[n][0] for n in fields]
+    assert offsets == sorted(offsets)
+    py_fields = {n: (getattr(abi.PluginApi, n).offset, getattr(abi.PluginApi, n).size) for n in fields}
+    assert py_fields == c_fields
+    c_size, c_version = map(int, out[len(fields)].split()[1:])
+    assert (ctypes.sizeof(abi.PluginApi), abi.PLUGIN_ABI_VERSION) == (c_size, c_version)
+    from rpsrt.plugins import manager, manifest
+
+    assert manager.PluginApi is abi.PluginApi and manifest.ABI_VERSION == abi.PLUGIN_ABI_VERSION
+
+
 def test_llvm_backend_uses_the_description() -> None:
     """The LLVM backend's rps_rt type and field indices are those of the description."""
     codegen = pytest.importorskip("rpsc.backends.llvm.codegen")

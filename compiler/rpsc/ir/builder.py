@@ -297,17 +297,6 @@ class FunctionBuilder:
         self._emit(ir.Call(dest, callee, tuple(args), loc))
         return dest
 
-    def call(self, callee: ir.FunctionRef, args: Sequence[Operand], loc: SourceLoc | None = None) -> ir.Temp:
-        """Call a function that returns a value; its result temp. (For a `void` callee use `call_void`;
-        `call` still accepts one, returning None, for callers written before `call_void` existed.)"""
-        return self._call(callee, args, loc)  # type: ignore[return-value]
-
-    def call_void(self, callee: ir.FunctionRef, args: Sequence[Operand], loc: SourceLoc | None = None) -> None:
-        """Call a function that returns nothing."""
-        if callee.ret is not VOID:
-            raise IRTypeError(f"call_void {callee.name}: it returns {callee.ret} (use call)")
-        self._call(callee, args, loc)
-
     def heap(self, op: str, args: Sequence[Operand], ret: Type, loc: SourceLoc, aux: str | None = None) -> ir.Temp | None:
         """A version-2 heap or string operation (`ir.HEAP_OPS`); its result temp (None for `ret` VOID)."""
         if op not in ir.HEAP_OPS:
@@ -321,6 +310,17 @@ class FunctionBuilder:
         dest = None if ret is VOID else self._temp(ret, "r")
         self._emit(ir.CallMethod(dest, fn, tuple(args), tuple(params), ret, loc))
         return dest
+
+    def call(self, callee: ir.FunctionRef, args: Sequence[Operand], loc: SourceLoc | None = None) -> ir.Temp:
+        """Call a function that returns a value; its result temp. (For a `void` callee use `call_void`;
+        `call` still accepts one, returning None, for callers written before `call_void` existed.)"""
+        return self._call(callee, args, loc)  # type: ignore[return-value]
+
+    def call_void(self, callee: ir.FunctionRef, args: Sequence[Operand], loc: SourceLoc | None = None) -> None:
+        """Call a function that returns nothing."""
+        if callee.ret is not VOID:
+            raise IRTypeError(f"call_void {callee.name}: it returns {callee.ret} (use call)")
+        self._call(callee, args, loc)
 
     def poll(self, loc: SourceLoc) -> None:
         self._emit(ir.Poll(loc))

@@ -418,6 +418,7 @@ class Ret:
 
 
 Instr = Load | Store | BinOp | Cmp | UnOp | MinMax | Convert | Select | TrapIf | Call | Poll | HeapOp | CallMethod
+Terminator = Br | CondBr | Ret
 
 
 def uses_heap(fn: Function) -> bool:
@@ -425,7 +426,6 @@ def uses_heap(fn: Function) -> bool:
     if any(t in HEAP_TYPES for t in (*fn.ref.params, fn.ref.ret)) or any(l.type in HEAP_TYPES for l in fn.locals):
         return True
     return any(isinstance(i, (HeapOp, CallMethod)) for b in fn.blocks for i in b.instrs)
-Terminator = Br | CondBr | Ret
 
 
 @dataclass(slots=True)

@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rpsrt.abi import HEAP_API_VERSION, ThreadStates, call_with_rt, rt_key_cell
+from rpsrt.abi import (
+    ARGUMENT_FN as _ARGUMENT_FN,
+    HEAP_API_VERSION,
+    LOG_FN as _LOG_FN,
+    REGISTER_FN as _REGISTER_FN,
+    PluginApi,
+    ThreadStates,
+    call_with_rt,
+    rt_key_cell,
+)
 from rpsrt.heaphost import heap_op_address
 from rpsrt.errors import PluginError
 from rpsrt.rt import RpsRt, new_rt
@@ -76,32 +85,6 @@ def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _log = logging.getLogger("rpsrt.plugins")
-
-_REGISTER_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
-                                ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
-_LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
-_ARGUMENT_FN = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p)
-
-
-class PluginApi(ctypes.Structure):
-    """`rps_plugin_api` of rps/plugin.h, field for field (PLUGIN_ABI.md's table plus the appended `rt` and
-    `rt_key`)."""
-
-    _fields_ = [
-        ("abi_version", ctypes.c_uint32),
-        ("struct_size", ctypes.c_uint32),
-        ("host", ctypes.c_void_p),
-        ("register_extension", _REGISTER_FN),
-        ("log", _LOG_FN),
-        ("argument", _ARGUMENT_FN),
-        ("rt", ctypes.POINTER(RpsRt)),
-        ("rt_key", ctypes.POINTER(ctypes.c_uint)),
-        # appended (version 2): the host heap API (rpsrt.heaphost)
-        ("heap_version", ctypes.c_uint32),
-        ("heap_reserved", ctypes.c_uint32),
-        ("heap_op", ctypes.c_void_p),
-    ]
-
 
 _INIT_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.POINTER(PluginApi))
 _FINI_FN = ctypes.CFUNCTYPE(None)

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from rpsrt import versions
+from rpsrt.abi import PLUGIN_ABI_VERSION
 from rpsrt.errors import PluginError
 
-#: The ABI version this host implements (`RPS_PLUGIN_ABI_VERSION` in rps/plugin.h).
-ABI_VERSION = 1
+#: The ABI version this host implements (`RPS_PLUGIN_ABI_VERSION` in rps/plugin.h; `rpsrt.abi` holds it).
+ABI_VERSION = PLUGIN_ABI_VERSION
 
 #: A plugin name: an identifier (letters, digits, `_`, `-`; never a path, never starting with `-` or a digit).
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")

@@ -21,8 +21,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from rpsrt.model.heapapi import kind_of, values_equal
 from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, Trap
+from rpsrt.model.heapapi import kind_of, values_equal
 
 from rpsc.backends.engine import EngineError, Scalar, coerce_args, resolve_function
 from rpsc.ir import ir, passes

@@ -56,13 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--cache-dir", metavar="DIR", default=None,
                    help="JIT object cache (default: $RPSC_CACHE_DIR, else $XDG_CACHE_HOME/rpsc)")
     p.add_argument("--no-cache", action="store_true", help="JIT: neither read nor write the object cache")
-    p.add_argument("--json", action="store_true", help="print the result or the trap as JSON (docs/json-output.md)")
     p.add_argument("--commit", action="store_true",
                    help="dump the heap's changes into the store after the function returns (atomically); "
                         "without it the changes are only reported")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="make new OIDs deterministic")
     p.add_argument("--clock", type=float, default=None, metavar="T",
                    help="the mtime that changes write (default: the wall clock)")
+    p.add_argument("--json", action="store_true", help="print the result or the trap as JSON (docs/json-output.md)")
     p.add_argument("function", metavar="FUNC", help="`name`, `module.name` or `rpsfn_<oid>`")
     p.add_argument("args", nargs="*", metavar="ARG", help="the arguments")
     p.set_defaults(handler=run_run)
@@ -262,8 +262,18 @@ def _run_on_heap(args: argparse.Namespace, heap: Any, modules: list[Any], ref: A
         return _run_locked(args, heap, modules, ref)
 
 
+def _heap_run_doc(ref: Any, backend: str, values: list[Any]) -> dict[str, Any]:
+    """The common members of `rpsc run --json` (docs/json-output.md) for a call of heap code: an object
+    argument as its OID text."""
+    from rpsrt.model.objects import RpsObject
+
+    return {"function": ref.name, "module_oid": ref.module_oid, "symbol": ref.symbol, "backend": backend,
+            "args": [str(v.oid) if isinstance(v, RpsObject) else "null" if v is None else v for v in values]}
+
+
 def _run_locked(args: argparse.Namespace, heap: Any, modules: list[Any], ref: Any) -> int:
     from rpsc.backends.engine import call_interruptibly, format_result, parse_args
+    from rpsc.ir import ir as _ir
     from rpsrt.errors import DEFAULT_RECURSION_LIMIT, Trap
     from rpsrt.model.heapapi import HeapRuntime, changes, transaction
     from rpsrt.store.writer import dump_store
@@ -294,9 +304,21 @@ def _run_locked(args: argparse.Namespace, heap: Any, modules: list[Any], ref: An
                     raise value  # type: ignore[misc]  # undone by the transaction
         except Trap as trap:
             print(f"{trap.location}: trap: {trap.kind} in {trap.function}", file=sys.stderr)
+            if getattr(args, "json", False):
+                from rpsc.driver.commands.jsonout import emit
+
+                emit({**_heap_run_doc(ref, backend, values), "ok": False,
+                      "trap": {"kind": trap.kind, "code": trap.code, "function": trap.function,
+                               "location": trap.location}})
             return 3
         text = format_result(value, ref.ret)  # type: ignore[arg-type]
-        if text:
+        if getattr(args, "json", False):
+            from rpsc.driver.commands.jsonout import emit
+
+            # a str, obj or value result as the plain command prints it (an object as its OID; null as null)
+            result = value if ref.ret not in _ir.HEAP_TYPES else (None if value is None else text)
+            emit({**_heap_run_doc(ref, backend, values), "ok": True, "result": result, "text": text})
+        elif text:
             print(text)
         diff = changes(before, heap)
         if args.commit:

@@ -56,7 +56,7 @@ typedef struct rps_plugin_api {
      * thread's own rps_rt before each call into compiled code; its value is NULL when nothing is bound
      * (then use `rt`). Generated code reads it in every exported function (rps/runtime.h). */
     const unsigned int *rt_key;
-    /* Appended (version 2): the host heap API, used by generated code and by C plugins alike
+    /* Appended after rt_key (version 2): the host heap API, used by generated code and by C plugins alike
      * (docs/plugin-abi.md). `heap_version` is RPS_HEAP_API_VERSION; `heap_op` NULL when the host runs
      * no heap. */
     uint32_t heap_version;

@@ -198,7 +198,7 @@ def test_upstream_createsymbol_in_rps(tmp_path: Path) -> None:
     from rpsrt.model import wellknown as wk
     from rpsrt.model.objects import PayloadSymbol
 
-    src = Path(__file__).resolve().parents[2] / "plugins_src" / "upstream" / "createsymbol.rps"
+    src = Path(__file__).resolve().parents[3] / "plugins_src" / "upstream" / "createsymbol.rps"
     st = tmp_path / "st"
     assert _rpsc("store", "new", str(st)).returncode == 0
     assert _rpsc("compile", str(src), "--store", str(st)).returncode == 0
@@ -319,3 +319,84 @@ def test_run_on_heap_api(backend: str) -> None:
     with pytest.raises(Trap):
         run_on_heap(heap, "failing", [], backend=backend)
     assert heap.canonical() == before
+
+
+@pytest.mark.parametrize("backend", ["jit", "c"])
+def test_heap_calls_from_several_threads(geo_store: Path, backend: str) -> None:
+    """Four threads calling heap code on one JIT or native engine at once each get the right result, and
+    the heap holds every object they created: heap calls run one at a time (heaphost.RUN_LOCK), each with
+    its own handle table, while the engines themselves take calls from several threads."""
+    import threading
+
+    import rpsrt
+
+    heap = rpsrt.load_store(str(geo_store))
+    runtime = HeapRuntime(heap, seed=9, clock=1.7e9, log=lambda s: None)
+    engine = make_engine(backend, geo_store, heap, runtime)
+    n = len(heap)
+    results: list[object] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+    N = 150  # long enough calls that the threads' heap operations would interleave
+
+    def work() -> None:
+        try:
+            start.wait()
+            for _ in range(5):
+                results.append(engine.call("total", [N]))
+                o = engine.call("make", [1.5])
+                results.append(engine.call("describe", [o]))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        engine.close()
+    assert errors == []
+    total = str(3.0 * sum(i * i for i in range(N)))
+    assert sorted(map(str, results)) == sorted([total] * 20 + ["2:round:6five:1.5"] * 20)
+    assert len(heap) == n + 4 * 5 * (N + 1)
+
+
+def test_cli_run_json_on_heap_code(tmp_path: Path) -> None:
+    """`rpsc run --json` of heap code prints docs/json-output.md's run document: an object result as its
+    OID text, an object argument as its OID, a trap with its kind and site (exit 3)."""
+    import json
+    import re
+
+    jsonschema = pytest.importorskip("jsonschema")
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "json-output.md").read_text()
+    section = re.search(r"^## rpsc run\n(.*?)(?=^## )", doc, re.MULTILINE | re.DOTALL)
+    assert section is not None
+    block = re.search(r"```json\n(.*?)```", section.group(1), re.DOTALL)
+    assert block is not None
+    schema = json.loads(block.group(1))
+    src = tmp_path / "geo.rps"
+    src.write_text(GEO)
+    st = tmp_path / "st"
+    assert _rpsc("compile", str(src), "--store", str(st)).returncode == 0
+    for backend in ("interp", "jit"):
+        p = _rpsc("run", "--store", str(st), "--backend", backend, "--json", "--seed", "3", "make", "2.5")
+        assert p.returncode == 0, p.stderr
+        made = json.loads(p.stdout)
+        jsonschema.validate(made, schema)
+        assert made["ok"] is True and made["backend"] == backend and made["result"] == made["text"]
+        assert re.fullmatch(r"_[0-9A-Za-z]{18}", made["result"])
+        p = _rpsc("run", "--store", str(st), "--backend", backend, "--json", "nullobj")
+        assert p.returncode == 3
+        trapped = json.loads(p.stdout)
+        jsonschema.validate(trapped, schema)
+        assert trapped["ok"] is False and trapped["trap"]["kind"] == "null object"
+        assert trapped["trap"]["function"] == "nullobj"
+        assert re.fullmatch(r".*geo\.rps:39:\d+", trapped["trap"]["location"])
+    p = _rpsc("run", "--store", str(st), "--json", "--seed", "4", "--commit", "make", "1.0")
+    oid_text = json.loads(p.stdout)["result"]
+    p = _rpsc("run", "--store", str(st), "--json", "describe", oid_text)
+    described = json.loads(p.stdout)
+    jsonschema.validate(described, schema)
+    assert described["args"] == [oid_text] and described["result"] == "2:round:6five:1.0"
