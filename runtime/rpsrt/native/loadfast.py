@@ -83,6 +83,7 @@ def _load() -> ModuleType:
     # test_store_fastload); any other RpsObject is made by calling it.
     plain = (RpsObject.__slots__ == _SLOTS and RpsObject.__setattr__ is object.__setattr__
              and RpsObject.__new__ is object.__new__)
-    mod.setup(Oid, RpsObject, PayloadSymbol, PayloadClassInfo, VClosure, VSet, payloads.LOADERS,
-              payloads._ld_symbol, payloads._ld_classinfo, PayloadSpace, payloads._ld_space, plain)
+    #: Whether the C code writes RpsObject's slots itself (else it calls the class and setattr).
+    mod.PLAIN = mod.setup(Oid, RpsObject, PayloadSymbol, PayloadClassInfo, VClosure, VSet, payloads.LOADERS,
+                          payloads._ld_symbol, payloads._ld_classinfo, PayloadSpace, payloads._ld_space, plain)
     return mod
