@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <structmember.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
 static PyObject *Oid_type, *Obj_type, *Symbol_type, *ClassInfo_type, *Closure_type, *Set_type;
 static PyObject *loaders, *ld_symbol, *ld_classinfo, *ld_space, *Space_type, *empty_tuple;
@@ -125,13 +127,32 @@ static PyObject *table_find(IdTable *t, uint64_t hi, uint64_t lo)
     }
 }
 
+/* Zeroed room for n slots; a big table is aligned on 2 MB and asks for huge pages (it is probed at random:
+ * with 4 kB pages nearly every probe of a table of a million ids also misses the TLB). */
+static slot_t *slots_alloc(size_t n)
+{
+    size_t bytes = n * sizeof(slot_t), huge = (size_t)2 << 20;
+    void *p = NULL;
+    if (bytes >= huge) {
+        bytes = (bytes + huge - 1) & ~(huge - 1);
+        if (posix_memalign(&p, huge, bytes) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+        (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    } else if (!(p = malloc(bytes))) {
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
 static int table_reserve(IdTable *t, Py_ssize_t more)
 {
     size_t need = (size_t)(t->used + more) * 2, cap = t->slots ? t->mask + 1 : 0;
     if (need <= cap) return 0;
     size_t ncap = 1024;
     while (ncap < need) ncap *= 2;
-    slot_t *ns = PyMem_Calloc(ncap, sizeof(slot_t));
+    slot_t *ns = slots_alloc(ncap);
     if (!ns) { PyErr_NoMemory(); return -1; }
     for (size_t k = 0; k < cap; k++) {
         slot_t *s = &t->slots[k];
@@ -140,7 +161,7 @@ static int table_reserve(IdTable *t, Py_ssize_t more)
         while (ns[j].obj) j = (j + 1) & (ncap - 1);
         ns[j] = *s;
     }
-    PyMem_Free(t->slots);
+    free(t->slots);
     t->slots = ns;
     t->mask = ncap - 1;
     return 0;
@@ -178,7 +199,7 @@ static PyObject *IdTable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 
 static void IdTable_dealloc(IdTable *t)
 {
-    PyMem_Free(t->slots);
+    free(t->slots);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
@@ -789,8 +810,8 @@ static const char *find_nl(const char *p, const char *end, char c)
 }
 
 /* fill(data, starts, ends, objects, first, by_text, loads, slow, old) -> the number of objects left to slow.
- * Fills objects[k] from chunk first + k; an object it is not sure of is handed to slow(first + k, obj), which
- * fills it (or raises) through the Python path. */
+ * Fills objects[k] from chunk first + k, in order; an object it is not sure of is handed to slow(first + k,
+ * obj) when the fill reaches it, which fills it (or raises) through the Python path. */
 static PyObject *lf_fill(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -812,9 +833,9 @@ static PyObject *lf_fill(PyObject *self, PyObject *args)
         Py_ssize_t i = first + k;
         PyObject *obj = PyList_GET_ITEM(objs, k), *d = NULL;
         int r = UNSURE;
-        if (i < 1 || i >= nchunks || st[i] + ID_LEN > en[i]) { PyErr_SetString(PyExc_IndexError, "loadfast.fill: no such chunk"); goto done; }
+        if (i < 1 || i >= nchunks) { PyErr_SetString(PyExc_IndexError, "loadfast.fill: no such chunk"); goto done; }
         int64_t base = st[i], limit = en[i];
-        const char *s = find_nl(data + base, data + limit, '{');
+        const char *s = limit - base > ID_LEN ? find_nl(data + base, data + limit, '{') : NULL;
         const char *e = s ? find_nl(s, data + limit, '}') : NULL;
         if (e) {
             PyObject *view = PyMemoryView_FromMemory((char *)s + 1, e + 2 - (s + 1), PyBUF_READ);
