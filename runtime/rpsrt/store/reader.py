@@ -11,6 +11,10 @@ of every space file are read under the store's shared generation lock (`journal.
 holds exclusive while it commits: a load running beside a dump reads the old or the new state, never a mix.
 Decoding runs after the lock is released.
 
+The hot loops of both passes run in C when `rpsrt.native.loadfast` could be built (docs/store.md, "The C
+accelerator"); whatever it is not sure of comes back to this module's Python path, which has the one semantics
+and every error message.
+
 Every member is checked for the JSON kind the format expects (an OID, a number, an array, an object, a string);
 ints beyond 64 bits (outside int64, RefPerSys's and jsoncpp's range), non-finite mtimes and values nested more
 than `MAX_DEPTH` levels (checked on the text, before Python's json decoder recurses) are refused. Bad input is a
