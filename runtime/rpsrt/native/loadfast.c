@@ -484,7 +484,9 @@ static PyObject *lf_presized(PyObject *self, PyObject *arg)
  * Python error (propagated). */
 #define UNSURE 0
 
-static IdTable *by_text;   /* of the current fill() */
+/* The table of the current fill() of this thread (thread-local: a fill calls back into Python for what it
+ * is not sure of, and another thread may run a fill of another load meanwhile). */
+static _Thread_local IdTable *by_text;
 
 static const double U64_END = 18446744073709551616.0, I64_MIN = -9223372036854775808.0;
 
