@@ -288,6 +288,13 @@ class _FunctionEmitter:
                     "if (st != RPS_OK)",
                     "    rps_module_rethrow(rt, st);"]
         if isinstance(ins, ir.Poll):
+            if self.fn.blocks and self.fn.blocks[0].instrs and ins is self.fn.blocks[0].instrs[0]:
+                # The entry poll reads the flag through a plain (non-volatile) lvalue: a body of pure
+                # arithmetic then stays "looping pure" to GCC, which may merge its calls with equal
+                # arguments (not delete them), as it does without the poll. Every real call still reads
+                # the flag on entry; loop polls below stay volatile, so no loop can hoist its read.
+                return ["if (__builtin_expect(*(const int32_t *)&rt->interrupt, 0))",
+                        "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
             return ["if (rt->interrupt)", "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
         if isinstance(ins, ir.HeapOp):
             from rpsrt.abi import HEAP_OP_CODES
