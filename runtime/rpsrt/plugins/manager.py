@@ -681,6 +681,9 @@ class PluginManager:
         if address is not None:
             call = native_caller(address, ep.signature, self.thread_states, name=f"{plugin.name}.{impl_name}",
                                  revocable=plugin._callers)
+            if any(t in ("str", "obj", "val") for t in (*ep.signature.params, ep.signature.ret)):
+                call = _handles_only(call, ep.name, f"{plugin.name}.{impl_name}",
+                                     [t in ("str", "obj", "val") for t in ep.signature.params])
         else:
             problem = python_impl_problem(function, ep.signature)
             if problem:
@@ -957,4 +960,20 @@ def _text(raw: bytes | None) -> str | None:
 
 def _where(cand: Candidate) -> str:
     return str(cand.path) if cand.path is not None else cand.source
+
+
+def _handles_only(call: Callable[..., Any], point: str, who: str, heap_params: list[bool]) -> Callable[..., Any]:
+    """A native implementation of a point with str/obj/val types takes and gives the heap host's handles
+    (ints): called with anything else (a Python str or object, outside a host), a clear PluginError
+    instead of ctypes' `ArgumentError`. `rpsc dispatch` and `rpsrt.heaphost.wrap_call` pass handles."""
+
+    def guarded(*args: Any) -> Any:
+        if any(h and type(a) is not int for a, h in zip(args, heap_params)):
+            raise PluginError(f"extension point {point}: {who} is native code whose str/obj/val values are heap "
+                              "handles: dispatch it through a heap host (rpsrt.heaphost.wrap_call, as `rpsc "
+                              "dispatch` does), not with Python values")
+        return call(*args)
+
+    guarded.__wrapped__ = call  # type: ignore[attr-defined]
+    return guarded
 

@@ -155,6 +155,14 @@ class NativeEngine:
         # compiled loop then traps INTERRUPT at its next back-edge and KeyboardInterrupt is raised.
         return self.manager.call_interruptibly(self._run, target, vals)
 
+    def attach_heap(self, heap: Any) -> None:
+        """Give this engine's code `heap` to work on (version 2), as `runtime=HeapRuntime(heap)` at
+        construction does: for a dispatch of heap-typed extension points after the plugins are loaded."""
+        from rpsrt.heaphost import HeapHost
+        from rpsrt.model.heapapi import HeapRuntime
+
+        self.host = HeapHost(HeapRuntime(heap), self._call_object, self._call_raw)
+
     def _heap_call(self, ref: ir.FunctionRef, target: Any) -> Any:
         """`target` (a native caller) taking and giving Python values: str/obj/value as the host's handles,
         with the host installed for the outermost call and its handle table emptied after it."""
