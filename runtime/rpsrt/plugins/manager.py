@@ -829,6 +829,18 @@ class PluginManager:
         Only a function the plugin's manifest lists in `exports` is handed out, and only with the signature
         listed there (PluginError otherwise: never `rps_plugin_init`, never a guess at a signature)."""
         sig = signature if isinstance(signature, Signature) else Signature.parse(signature)
+        plugin, address = self._export(symbol, sig)
+        return _guarded(native_caller(address, sig, self.thread_states, name=symbol, revocable=plugin._callers))
+
+    @_locked
+    def export_address(self, symbol: str, signature: str | Signature) -> int:
+        """The address of `symbol`'s exported wrapper, under the checks of `function` (PluginError): for
+        compiled code that calls it directly (a method send between native functions). Valid while its
+        plugin stays loaded."""
+        sig = signature if isinstance(signature, Signature) else Signature.parse(signature)
+        return self._export(symbol, sig)[1]
+
+    def _export(self, symbol: str, sig: Signature) -> tuple[Any, int]:
         for plugin in self._loaded.values():
             if plugin.kind != "native":
                 continue
@@ -846,9 +858,7 @@ class PluginManager:
             if symbol not in plugin.symbols:
                 raise PluginError(f"plugin {plugin.name}'s manifest exports {symbol!r}, which the file does not "
                                   "define", path=_where(plugin.candidate))
-            address = plugin.address(symbol)
-            return _guarded(native_caller(address, sig, self.thread_states, name=symbol,
-                                          revocable=plugin._callers))
+            return plugin, plugin.address(symbol)
         raise PluginError(f"no loaded plugin exports {symbol!r}")
 
     def call_interruptibly(self, fn: Callable[..., Any], *args: Any) -> Any:

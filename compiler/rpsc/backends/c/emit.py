@@ -229,6 +229,37 @@ class _FunctionEmitter:
         del abi
         return lines
 
+    def call_method(self, ins: ir.CallMethod) -> list[str]:
+        """A method call (after `send`): the method's native entry, asked of the host once per function
+        object (`method_entry`), called directly as a call into another module (depth published, its trap
+        passed on); without one (0), through the host (`call_method`), which has the full semantics."""
+        from rpsrt.abi import HEAP_OP_CODES
+
+        self.cross_calls = True
+        d = self.temp(ins.dest) if ins.dest is not None else None
+        args = [ins.fn, *ins.args]
+        kinds = _KIND[ins.ret] + "".join(_KIND[a.type] for a in args)
+        sig = f"{ins.ret.abi}({','.join(t.abi for t in ins.params)})"
+        entry = self.heap_call(HEAP_OP_CODES["method_entry"], "ih", sig, [(self.op(ins.fn), ins.fn.type)],
+                               "rps_fp", I64, ins.loc)
+        # (heap_call declares nothing: the entry's address lands in a block-local `rps_fp`)
+        res = "NULL" if d is None else f"&{d}"
+        if d is not None:
+            self.out_params.add(d)
+        direct = "".join(f", {self.op(a)}" for a in ins.args)
+        return ["{ int64_t rps_fp = 0;", *("  " + line for line in entry),
+                "  if (rps_fp != 0) {",
+                "    rt->depth = rps_module_rt->depth_limit - room + 1;",
+                f"    st = ((int32_t (*)({c_params(ins.params, ins.ret)}))(intptr_t)rps_fp)({res}{direct});",
+                "    if (st != RPS_OK)",
+                "        rps_module_rethrow(rt, st);",
+                "  } else {",
+                *("    " + line for line in self.heap_call(HEAP_OP_CODES["call_method"], kinds, None,
+                                                         [(self.op(a), a.type) for a in args], d, ins.ret,
+                                                         ins.loc)),
+                "  }",
+                "}"]
+
     def trap(self, code: TrapCode, loc: ir.SourceLoc | None) -> str:
         where = c_string(str(loc if loc is not None else self.fn.loc))
         return f"rps_module_trap(rt, RPS_TRAP_{code.name}, {self.name_var}, {where});"
@@ -312,13 +343,7 @@ class _FunctionEmitter:
             return self.heap_call(HEAP_OP_CODES[op], kinds, ins.aux, [(self.op(a), a.type) for a in ins.args],
                                   d, dt, ins.loc)
         if isinstance(ins, ir.CallMethod):
-            from rpsrt.abi import HEAP_OP_CODES
-
-            d = self.temp(ins.dest) if ins.dest is not None else None
-            args = [ins.fn, *ins.args]
-            kinds = _KIND[ins.ret] + "".join(_KIND[a.type] for a in args)
-            return self.heap_call(HEAP_OP_CODES["call_method"], kinds, None, [(self.op(a), a.type) for a in args],
-                                  d, ins.ret, ins.loc)
+            return self.call_method(ins)
         raise TypeError(f"unknown IR instruction {ins!r}")
 
     def terminator(self, t: ir.Terminator | None) -> list[str]:
