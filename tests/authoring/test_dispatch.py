@@ -171,6 +171,14 @@ def test_a_str_point_dispatches_with_str_values(heap_points_store: Path, capsys:
                                 "  1. tags.loud  priority    3  -> hey you!"]
     code, out, _ = rpsc(capsys, "dispatch", "--store", str(heap_points_store), "--json", "shout", "x")
     assert code == 0 and json.loads(out)["result"] == "x!" and json.loads(out)["args"] == ["x"]
+    jsonschema = pytest.importorskip("jsonschema")
+    from .test_json_schemas import schemas
+
+    jsonschema.validate(json.loads(out), schemas()["rpsc dispatch"])
+    code, out, _ = rpsc(capsys, "dispatch", "--store", str(heap_points_store), "--json", "tag", "null", "x")
+    doc = json.loads(out)
+    assert code == 3 and doc["args"] == [None, "x"] and doc["calls"][0]["trap"]["kind"] == "null object"
+    jsonschema.validate(doc, schemas()["rpsc dispatch"])
 
 
 def test_an_obj_point_works_on_the_heap_reports_and_writes_nothing(heap_points_store: Path,
