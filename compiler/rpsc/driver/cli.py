@@ -6,18 +6,23 @@ imports (llvmlite, Lark, Jinja2) inside its handlers so that `rpsc --help` stays
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rpsc import __version__
 
-#: Command modules, in the order `--help` lists them.
-COMMAND_MODULES = ("store", "lang", "jit", "build", "plugin", "config", "dispatch", "fmt", "lsp", "cache")
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+
+#: Command modules, in the order `--help` lists them (but for `run`, listed right after `compile`).
+COMMAND_MODULES = ("store", "lang", "run", "jit", "build", "plugin", "config", "dispatch", "fmt", "lsp", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="rpsc",
         description="Compile .rps definitions into RefPerSys stores, JIT code and native plugins.",
@@ -32,13 +37,25 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    _list_run_after_compile(sub)
     _remember_subparsers(parser)
     return parser
+
+
+def _list_run_after_compile(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`--help` lists `run` between `compile` and `show`, as it did when one module registered all three."""
+    actions = sub._choices_actions
+    names = [a.dest for a in actions]
+    if "run" in names and "compile" in names:
+        run = actions.pop(names.index("run"))
+        actions.insert([a.dest for a in actions].index("compile") + 1, run)
 
 
 def _remember_subparsers(parser: argparse.ArgumentParser) -> None:
     """Let every (nested) subcommand's parser record itself in the namespace, so that an unknown option is
     reported with that subcommand's usage line rather than the top-level one."""
+    import argparse
+
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
@@ -47,18 +64,32 @@ def _remember_subparsers(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rpsrt.errors import Error, Trap
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["run"]:
+        # The warm start (rpsc.driver.runwarm): a function compiled before, of a store unchanged since,
+        # runs from its native code without argparse, the store or the IR; None: the slow path.
+        from rpsc.driver.runwarm import run as run_warm
 
+        status = _guarded(run_warm, words[1:])
+        if status is not None:
+            return status
     parser = build_parser()
-    args, extras = parser.parse_known_args(argv)
+    args, extras = parser.parse_known_args(words)
     if extras:
         (getattr(args, "_subparser", None) or parser).error(f"unrecognized arguments: {' '.join(extras)}")
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
+    return int(_guarded(handler, args) or 0)
+
+
+def _guarded(handler: Callable[[Any], int | None], args: Any) -> int | None:
+    """`handler(args)`, with the errors of bad input rendered (never a traceback) as their exit status."""
+    from rpsrt.errors import Error, Trap
+
     try:
-        return int(handler(args) or 0)
+        return handler(args)
     except Trap as exc:
         print(f"rpsc: trap: {exc}", file=sys.stderr)
         return 3

@@ -2,3 +2,9 @@
 
 Importing this package does not import llvmlite; its modules do.
 """
+
+#: Bump when the generated code or its ABI changes in a way the IR text does not show, and when the IR passes
+#: (`rpsc.ir.passes`, run inside `emit_llvm`) change what they make of the same typed IR. Part of every object
+#: cache key (`cache.cache_key`) and of `rpsc run`'s warm-start index (`runindex`); here, so that the warm
+#: start reads it without importing the cache module.
+CODEGEN_VERSION = "rpsc-llvm-2"
