@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (`rpsc run`'s warm start reads this module)
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -10,9 +10,10 @@ and `from rpsrt import *` work as before.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from rpsrt.errors import Error, PluginError, StoreError, Trap
+
+#: `typing.TYPE_CHECKING` without importing typing (a few ms of every start); type checkers take it as true.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,8 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # what the type checkers see: the eager imports of before
+    from typing import Any
+
     from rpsrt.model.heap import Heap
     from rpsrt.model.objects import (
         Payload,
@@ -53,12 +56,21 @@ if TYPE_CHECKING:  # what the type checkers see: the eager imports of before
 
 
 def __getattr__(name: str) -> Any:
-    """A public name imported on first use (then cached in the module's namespace)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rpsrt' has no attribute {name!r}")
+    """A public name imported on first use (then cached in the module's namespace); a subpackage too
+    (`rpsrt.model` after a bare `import rpsrt`, as when this package imported the model eagerly)."""
     import importlib
 
+    module = _LAZY.get(name)
+    if name == "model":  # what the eager imports of before brought along
+        for mod in sorted(set(_LAZY.values())):
+            importlib.import_module(mod)
+    if module is None:
+        try:
+            return importlib.import_module(f"rpsrt.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"rpsrt.{name}":
+                raise
+        raise AttributeError(f"module 'rpsrt' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

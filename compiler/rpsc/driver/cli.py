@@ -7,28 +7,66 @@ imports (llvmlite, Lark, Jinja2) inside its handlers so that `rpsc --help` stays
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
-
 from rpsc import __version__
 
+#: `typing.TYPE_CHECKING` without importing typing (`rpsc --help` stays lean); type checkers take it as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Sequence
+    from typing import Any
 
 #: Command modules, in the order `--help` lists them (but for `run`, listed right after `compile`).
 COMMAND_MODULES = ("store", "lang", "run", "jit", "build", "plugin", "config", "dispatch", "fmt", "lsp", "cache")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: `rpsc --help`'s list of commands (name, one-line help), in its order: the top-level help (and `rpsc`
+#: alone, and `--version`) is printed from it without importing the command modules (tens of ms);
+#: tests/compiler/driver/test_cli_usage.py checks it against what the command modules register.
+COMMANDS = (
+    ("store", "check, dump, summarise or create a RefPerSys store"),
+    ("compile", "compile .rps modules into a store"),
+    ("run", "call a function of a store and print its result"),
+    ("show", "print stored code back as .rps source"),
+    ("jit", "JIT-compile a store's modules (MCJIT), call a function, show statistics"),
+    ("emit", "write LLVM IR (.ll), a position-independent object (.o) and its C header"),
+    ("build", "build a store's modules into native plugins with Ninja"),
+    ("init", "create a plugin project (a .rps module, a test, a build.ninja)"),
+    ("demo", "run the whole pipeline on the example plugins, under every backend"),
+    ("plugin", "list, inspect, check and graph native and Python plugins"),
+    ("config", "print the plugin header folder and build flags"),
+    ("dispatch", "dispatch an extension point through a store's built plugins"),
+    ("fmt", "format .rps files (canonical form, comments kept)"),
+    ("lsp", "run the .rps language server (LSP over stdio; needs rpsc[lsp])"),
+    ("cache", "show or trim rpsc's cache folder (JIT objects, parser tables)"),
+)
+#: The command lines that the top-level parser alone answers (`COMMANDS` is all it needs).
+_TOP_ONLY = ([], ["--help"], ["-h"], ["--version"])
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:  # type: ignore[type-arg]
     import argparse
-    import importlib
 
     parser = argparse.ArgumentParser(
         prog="rpsc",
         description="Compile .rps definitions into RefPerSys stores, JIT code and native plugins.",
     )
     parser.add_argument("--version", action="version", version=f"rpsc {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser, parser.add_subparsers(dest="command", metavar="COMMAND")
+
+
+def top_level_parser() -> argparse.ArgumentParser:
+    """The parser `rpsc --help` is answered with: the top level, its commands listed from `COMMANDS`."""
+    parser, sub = _top_parser()
+    for name, text in COMMANDS:
+        sub.add_parser(name, help=text)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser, sub = _top_parser()
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"rpsc.driver.commands.{name}")
@@ -73,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = _guarded(run_warm, words[1:])
         if status is not None:
             return status
-    parser = build_parser()
+    parser = top_level_parser() if words in _TOP_ONLY else build_parser()
     args, extras = parser.parse_known_args(words)
     if extras:
         (getattr(args, "_subparser", None) or parser).error(f"unrecognized arguments: {' '.join(extras)}")

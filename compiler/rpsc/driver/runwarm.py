@@ -20,7 +20,10 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 #: `rpsc.driver.commands.NEGATIVE_NUMBER`, which argparse is given for `rpsc run`'s positionals (a copy:
 #: that module imports argparse; a test checks the two agree).

@@ -1,4 +1,4 @@
-"""`rpsc run`'s warm start (rpsc.driver.runwarm, rpsc.backends.llvm.runindex): a function compiled by an
+"""`rpsc run`'s warm start (rpsc.driver.runwarm, rpsc.backends.llvm.runindex and runrecord): a function compiled by an
 earlier JIT run of an unchanged store runs from a shared library linked with the real `cc`, without the
 store, the AST/IR modules or llvmlite, and prints exactly what the slow path prints; any doubt falls back.
 
@@ -430,7 +430,7 @@ def test_record_refuses_a_store_that_changed(tmp_path: Path) -> None:
     """The writer compares the store's state before the load with the state after the call: a state that
     no longer holds writes no index."""
     import rpsrt
-    from rpsc.backends.llvm import runindex
+    from rpsc.backends.llvm import runindex, runrecord
     from rpsc.backends.llvm.jit import JitEngine
     from rpsc.driver.pipeline import ir_modules
 
@@ -443,9 +443,9 @@ def test_record_refuses_a_store_that_changed(tmp_path: Path) -> None:
     with JitEngine(modules, cache_dir=cache) as engine:
         assert engine.call("one", [1]) == 10
         stale = [[*state[0][:2], state[0][2] - 1, *state[0][3:]], *state[1:]]
-        assert not runindex.record(str(cache), str(st_dir), stale, modules, engine)
+        assert not runrecord.record(str(cache), str(st_dir), stale, modules, engine)
         assert index_files(cache) == []
-        assert runindex.record(str(cache), str(st_dir), state, modules, engine)
+        assert runrecord.record(str(cache), str(st_dir), state, modules, engine)
         assert len(index_files(cache)) == 1
     assert runindex.lookup(str(cache), str(st_dir), "one")["params"] == ["i64"]  # type: ignore[index]
     assert runindex.lookup(str(cache), str(st_dir), "two") is None

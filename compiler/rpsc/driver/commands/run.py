@@ -2,7 +2,7 @@
 
 The slow path is here: load the store, rebuild the IR, make the engine (the JIT's code from its object
 cache), call. After a JIT run of version-1 code it records the function's native code in the store's
-warm-start index (`rpsc.backends.llvm.runindex.record`), which the next `rpsc run` of the same store
+warm-start index (`rpsc.backends.llvm.runrecord.record`), which the next `rpsc run` of the same store
 state uses without loading anything (`rpsc.driver.runwarm`, tried first by `rpsc.driver.cli.main`).
 """
 
@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "run", help="call a function of a store and print its result",
         description="Call a stored function with arguments parsed by its parameter types (int, float, "
                     "true/false) and print the result. A trap prints `file:line:col: trap: KIND in FUNC` "
-                    "and exits with status 3; Ctrl-C interrupts a running loop (an `interrupted` trap).",
+                    "and exits with status 3; Ctrl-C interrupts a running loop (an `interrupted` trap). "
+                    "A function that a JIT run compiled, of a store unchanged since, starts from its native "
+                    "code (an index in the cache folder; RPSC_WARM_RUN=0 turns it off).",
         epilog="examples:\n  rpsc run --store st fib 20\n  rpsc run --store st --backend c numeric.gcd -12 18\n"
                "  rpsc run --store st newton_sqrt 2.5e3    (floats: 1.5, -1e3, inf, -inf, nan)\n"
                "exit status: 0 ok, 1 error, 3 trap",
@@ -98,7 +100,7 @@ def run_run(args: argparse.Namespace) -> int:
 
     if args.recursion_limit is not None and not 1 <= args.recursion_limit < 2**31:
         raise EngineError(f"--recursion-limit must be between 1 and {2**31 - 1}, got {args.recursion_limit}")
-    from rpsc.backends.llvm import runindex
+    from rpsc.backends.llvm import runindex, runrecord
     from rpsc.ir import ir as _ir
 
     # The warm-start index (rpsc.driver.runwarm) is written only for the state the store had before it was
@@ -144,7 +146,7 @@ def run_run(args: argparse.Namespace) -> int:
         return 0
     finally:
         if state is not None and type(engine).__name__ == "JitEngine" and (ok or _ordinary_trap(value)):
-            runindex.record(str(engine.cache.directory), args.store, state, modules, engine)
+            runrecord.record(str(engine.cache.directory), args.store, state, modules, engine)
         engine.close()
 
 
