@@ -11,7 +11,8 @@ and writes an index for the store:
 
 The index holds the store's state (size, mtime_ns, ctime_ns and inode of the manifest and of every space
 file), what the code depends on besides (`environment()`: this format, rpsc's version, the backend's
-`CODEGEN_VERSION`, the host and its CPU, and the llvmlite installed, by the stat of its package file),
+`CODEGEN_VERSION`, the layout of `rps_rt`, the host and its CPU; and the llvmlite installed, by the stat of
+its package file),
 every function of the store (name, module, symbol: names resolve as `rpsc.backends.engine.resolve_function`
 resolves them, ambiguity included), and for the compiled ones their signature and their library (with its
 size, mtime_ns and inode).
@@ -92,13 +93,21 @@ def _cpu() -> str:
     return "\n".join(keep)
 
 
+#: The version of the libraries' layout (the objects, the state object, the link flags).
+LINK_VERSION = "rpsc-run-lib-1"
+
+
 def environment() -> list[Any]:
-    """What the native code depends on besides the store (see the module docstring), llvmlite aside."""
+    """What the native code depends on besides the store (see the module docstring), llvmlite aside: this
+    index's and the libraries' formats, rpsc's and the code generator's versions, the layout of `rps_rt`,
+    the host and its CPU."""
     from rpsc import __version__
     from rpsc.backends.llvm import CODEGEN_VERSION
+    from rpsrt.abi import RT_LLVM_TYPE
 
     u = os.uname()
-    return [FORMAT, __version__, CODEGEN_VERSION, u.sysname, u.nodename, u.machine, _cpu()]
+    return [FORMAT, LINK_VERSION, __version__, CODEGEN_VERSION, RT_LLVM_TYPE, u.sysname, u.nodename, u.machine,
+            _cpu()]
 
 
 def file_stamp(path: str) -> list[int] | None:

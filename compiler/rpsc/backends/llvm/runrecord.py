@@ -12,6 +12,7 @@ from typing import Any
 from rpsc.backends.llvm.runindex import (
     FORMAT,
     INDEX_DIR,
+    LINK_VERSION,
     SCALARS,
     _read,
     _valid,
@@ -107,10 +108,6 @@ def _well_formed(doc: dict[str, Any]) -> bool:
         if lib is not None and (type(lib) is not int or not 0 <= lib < len(libraries)):
             return False
     return True
-
-
-#: The version of the libraries' layout (the objects, the state object, the link flags).
-LINK_VERSION = "rpsc-run-lib-1"
 
 
 def _link(folder: str, keys: list[str], engine: Any) -> str | None:
