@@ -54,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _load(store: str) -> Any:
+    """The store's heap, its code migrated in memory (as `rpsc show` loads it: commands/lang.py)."""
     import rpsrt
     from rpsrt.errors import StoreError
 
