@@ -258,6 +258,9 @@ class JitEngine:
         self._raw: dict[Any, Callable[..., Scalar | None]] = {}
         self._module_of: dict[str, ir.Module] = {f.ref.symbol: m for m in self.modules for f in m.functions}
         self._loaded: set[str] = set()
+        #: Module OID -> the object cache key of its tier-1 code (None without a cache), once compiled:
+        #: what `rpsc run` links into its warm-start library (`rpsc.backends.llvm.runindex`).
+        self.object_keys: dict[str, str | None] = {}
         self._pending: dict[str, _Pending] = {}
         self._callables: dict[str, Callable[..., Scalar | None]] = {}
         self._resolved: dict[str, ir.FunctionRef] = {}   # name, module.name or symbol -> ref
@@ -368,6 +371,7 @@ class JitEngine:
         for m, p in zip(added, done, strict=True):
             p.stats.link_ms = link_each
             self.stats.modules.append(p.stats)
+            self.object_keys[m.oid] = p.key
             self._loaded.add(m.oid)
 
     # -- tiering
