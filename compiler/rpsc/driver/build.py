@@ -24,11 +24,22 @@ from typing import Any, TextIO
 
 from rpsc import Error
 
-STATE_FILE = "rpsc-build.json"
-STATE_VERSION = 4  # 4: paths relative to the build folder, links without the launcher, CPPFLAGS
+from rpsc.driver.quick import (  # noqa: F401  (the lean helpers, shared with the no-op path)
+    MANIFEST,
+    STATE_FILE,
+    STATE_VERSION,
+    NinjaRun,
+    file_stamp,
+    read_state,
+    store_files,
+    store_stamps,
+    write_depfile,
+    write_if_changed,
+)
+from rpsc.driver.quick import sidecar_fresh as _sidecar_fresh
+
 GENERATED = "generated"
 PLUGINS = "plugins"
-MANIFEST = "rps_manifest.json"
 
 
 #: Flags that sidestep GCC bugs which miscompile generated C (docs/c-backend.md, "C compiler bugs"):
@@ -82,6 +93,7 @@ class BuildOptions:
     opt: str = "2"
     env: dict[str, str] | None = None  # CC, CFLAGS, LDFLAGS (default: os.environ)
     generate_only: bool = False
+    quick: bool = True  # False: the caller ran the no-op check already (it found work): skip it
     verbose: bool = False
     stamp: Path | None = None  # touched after a successful build, with a depfile `<stamp>.d` beside it
     compdb: bool = False  # write compile_commands.json in the build folder
@@ -100,22 +112,9 @@ class BuildOptions:
 
     def toolchain(self) -> dict[str, str]:
         """The configuration that the generated build.ninja depends on (a change means regenerating)."""
-        env = self.environ()
-        launcher = self.launcher if self.launcher is not None else env.get("RPSC_CC_LAUNCHER", "")
-        from rpsc import __version__
+        from rpsc.driver.quick import toolchain
 
-        return {
-            "cc": env.get("CC", "") or "cc",
-            "cppflags": env.get("CPPFLAGS", ""),
-            "cflags": env.get("CFLAGS", ""),
-            "ldflags": env.get("LDFLAGS", ""),
-            "launcher": launcher,
-            "opt": self.opt,
-            "python": sys.executable,
-            "rpsc": __version__,
-            "store": str(self.store_dir),
-            "build_dir": str(self.build_path),
-        }
+        return toolchain(self.store_dir, self.build_path, self.launcher, self.opt, self.environ())
 
 
 @dataclass(slots=True)
@@ -141,6 +140,7 @@ class BuildResult:
     fast_path: bool
     regenerated: list[str]
     store_updated: bool
+    compdb_written: bool = False  # compile_commands.json is that of the current build.ninja (not in --json)
 
     def to_json(self) -> dict[str, Any]:
         built = [m for m in self.modules if m.status == "built"]
@@ -175,61 +175,6 @@ def ninja_executable() -> str:
     return exe
 
 
-def store_files(store: Path) -> list[Path]:
-    """The files that make up a store: its manifest and its space files."""
-    out = [store / MANIFEST]
-    pdir = store / "persistore"
-    try:
-        names = sorted(os.listdir(pdir))
-    except FileNotFoundError:
-        names = []
-    out += [pdir / n for n in names if n.endswith(".json") and not n.startswith(".")]
-    return out
-
-
-def store_stamps(store: Path) -> dict[str, list[int]]:
-    """(mtime_ns, size, inode) of every store file, by path relative to the store."""
-    out: dict[str, list[int]] = {}
-    for p in store_files(store):
-        try:
-            st = os.stat(p)
-        except FileNotFoundError:
-            continue
-        out[os.path.relpath(p, store)] = [st.st_mtime_ns, st.st_size, st.st_ino]
-    return out
-
-
-def file_stamp(path: str | Path) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return [st.st_mtime_ns, st.st_size, st.st_ino]
-
-
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write `data` to `path` (atomically) only when its bytes differ; True when written."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return True
-
-
-def read_state(build_dir: Path) -> dict[str, Any] | None:
-    try:
-        with open(build_dir / STATE_FILE, "rb") as f:
-            state = json.loads(f.read())
-    except (FileNotFoundError, ValueError):
-        return None
-    return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
-
-
 def write_state(build_dir: Path, state: dict[str, Any]) -> None:
     write_if_changed(build_dir / STATE_FILE, (json.dumps(state, indent=1, sort_keys=True) + "\n").encode())
 
@@ -241,35 +186,18 @@ def plugin_file_name(module_oid: str) -> str:
 # ------------------------------------------------------------------------------------------ ninja
 
 
-_STATUS = "[%f/%t] "
-_PROGRESS_RE = re.compile(r"^\[(\d+)/(\d+)\] (.*)$")
 _DIAG_RE = re.compile(r"^(?P<file>[^:\s]+\.c):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<kind>error|warning): (?P<msg>.*)$")
 
 
-@dataclass(slots=True)
-class NinjaRun:
-    returncode: int
-    output: str
-    commands: list[str]
-
-    @property
-    def no_work(self) -> bool:
-        return "ninja: no work to do." in self.output
-
-
 def run_ninja(build_dir: Path, *, jobs: int | None = None, targets: Sequence[str] = (),
-              echo: TextIO | None = None, ninja: str | None = None, verbose: bool = False) -> NinjaRun:
-    """Run ninja in `build_dir`, echoing its progress lines to `echo` while capturing them."""
-    cmd = [ninja or ninja_executable()]
-    if jobs:
-        cmd += ["-j", str(jobs)]
-    if verbose:
-        cmd.append("-v")
-    cmd += list(targets)
-    env = dict(os.environ)
-    env["NINJA_STATUS"] = _STATUS
+              echo: TextIO | None = None, ninja: str | None = None, verbose: bool = False,
+              on_step: Callable[[str], None] | None = None) -> NinjaRun:
+    """Run ninja in `build_dir`, echoing its progress lines to `echo` while capturing them; `on_step` is
+    called with each step's description as ninja reports it done."""
+    from rpsc.driver.quick import ninja_command, read_ninja, start_ninja
     from rpsc.driver.trace import current
 
+    cmd = ninja_command(ninja or ninja_executable(), jobs, verbose, targets)
     tr = current()
     if tr is not None:
         try:
@@ -277,24 +205,11 @@ def run_ninja(build_dir: Path, *, jobs: int | None = None, targets: Sequence[str
         except OSError:
             log_offset = 0
         ninja_start = tr.now_us()
-    proc = subprocess.Popen(cmd, cwd=build_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                            text=True, errors="replace")
-    assert proc.stdout is not None
-    lines: list[str] = []
-    commands: list[str] = []
-    for line in proc.stdout:
-        lines.append(line)
-        m = _PROGRESS_RE.match(line.rstrip("\n"))
-        if m:
-            commands.append(m.group(3))
-        if echo is not None:
-            echo.write(line)
-            echo.flush()
-    rc = proc.wait()
+    run = read_ninja(start_ninja(build_dir, cmd), echo, on_step)
     if tr is not None:
-        tr.complete("ninja", ninja_start, tr.now_us(), args={"steps": len(commands), "status": rc})
+        tr.complete("ninja", ninja_start, tr.now_us(), args={"steps": len(run.commands), "status": run.returncode})
         tr.ninja_steps(build_dir, log_offset, ninja_start)
-    return NinjaRun(rc, "".join(lines), commands)
+    return run
 
 
 def restat(build_dir: Path, ninja: str, *outputs: str) -> None:
@@ -345,61 +260,40 @@ def explain_failure(run: NinjaRun, c_files: dict[str, tuple[str, str]], build_di
 def quick_check(options: BuildOptions, *, echo: TextIO | None = None) -> BuildResult | None:
     """The no-op path: when the store and the configuration are those of the last build, run ninja and
     return the result without loading the store; None when a full build is needed."""
+    from rpsc.driver.quick import quick_run, quick_state
+
     bdir = options.build_path
-    state = read_state(bdir)
-    if state is None or not (bdir / "build.ninja").is_file():
+    state = quick_state(options.store_dir, bdir, options.toolchain())
+    if state is None:
         return None
-    if state.get("toolchain") != options.toolchain():
+    from rpsc.driver.trace import current
+
+    runner = None
+    if current() is not None:  # traced: ninja's steps go into the trace
+        def runner(ninja: str, build_dir: Path) -> NinjaRun:
+            return run_ninja(build_dir, jobs=options.jobs, echo=echo, ninja=ninja, verbose=options.verbose)
+    run = quick_run(state, bdir, jobs=options.jobs, verbose=options.verbose, echo=echo, runner=runner)
+    if run is None:
         return None
-    if state.get("store") != store_stamps(options.store_dir):
-        return None
-    modules = state.get("modules", [])
-    for m in modules:
-        if not os.path.isfile(m["c_path"]):
-            return None
-    ninja = state.get("ninja") or ninja_executable()
-    before = {m["plugin"]: file_stamp(m["plugin"]) for m in modules}
-    run = run_ninja(bdir, jobs=options.jobs, echo=echo, ninja=ninja, verbose=options.verbose)
+    modules = state["modules"]
     if run.returncode != 0:
         raise BuildError(explain_failure(run, {Path(m["c_path"]).name: (m["name"], m["oid"]) for m in modules},
                                          bdir),
                          run.output)
-    changed = [m for m in modules if file_stamp(m["plugin"]) != before[m["plugin"]]]
-    sidecars_ok = all(_sidecar_fresh(Path(m["plugin"])) for m in modules)
-    if changed or not sidecars_ok or "regenerat" in run.output.lower():
-        return None  # something was rebuilt: finish through the full path (sidecars, store records)
     results = [ModuleResult(m["oid"], m["name"], m["c_path"], m["plugin"], "up-to-date", m.get("sha256"),
                             m.get("symbols", [])) for m in modules]
-    return BuildResult(str(options.store_dir), str(bdir), results, run.commands, not run.commands, True, [], False)
+    from rpsc.driver.quick import compdb_fresh
+
+    return BuildResult(str(options.store_dir), str(bdir), results, run.commands, not run.commands, True, [], False,
+                       compdb_written=options.compdb and compdb_fresh(state, bdir))
 
 
 def write_stamp(stamp: Path, store: Path, result: BuildResult) -> None:
     """Touch `stamp` and write `<stamp>.d`, a Makefile-style depfile naming everything the build read or
     produced (store files, generated C, plugins), for a build system that drives `rpsc build`."""
-    deps = [str(p.absolute()) for p in store_files(store)]
-    for m in result.modules:
-        deps += [m.c_file, m.plugin]
-    write_depfile(stamp, deps)
+    from rpsc.driver.quick import stamp_deps
 
-
-def write_depfile(stamp: Path, deps: Sequence[str]) -> None:
-    """Write `<stamp>.d` (a Makefile-style depfile: `stamp: dep...`, only when its bytes change), then touch
-    `stamp`."""
-    def esc(p: str) -> str:
-        return p.replace("\\", "\\\\").replace(" ", "\\ ").replace("#", "\\#").replace("$", "$$")
-
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    text = esc(str(stamp)) + ":" + "".join(f" \\\n  {esc(d)}" for d in deps) + "\n"
-    write_if_changed(stamp.with_name(stamp.name + ".d"), text.encode("utf-8", "surrogateescape"))  # file names as their bytes
-    stamp.touch()
-
-
-def _sidecar_fresh(so: Path) -> bool:
-    side = so.with_suffix(".json")
-    try:
-        return os.stat(side).st_mtime_ns >= os.stat(so).st_mtime_ns
-    except FileNotFoundError:
-        return False
+    write_depfile(stamp, stamp_deps(store, [(m.c_file, m.plugin) for m in result.modules]))
 
 
 # ------------------------------------------------------------------------------------------ the full path
@@ -640,7 +534,7 @@ def build_store(options: BuildOptions, *, echo: TextIO | None = None,
     """`rpsc build`: the no-op fast path when nothing changed, else generate, run ninja, record, dump.
     `progress` (a `rpsc.driver.progress.Progress`) is told each phase as it starts."""
     result = _build_store(options, echo, progress)
-    if options.compdb and not options.generate_only:
+    if options.compdb and not options.generate_only and not result.compdb_written:
         write_compdb(options.build_path, result)
     return result
 
@@ -648,11 +542,12 @@ def build_store(options: BuildOptions, *, echo: TextIO | None = None,
 def write_compdb(build_dir: Path, result: BuildResult) -> bool:
     """Write `compile_commands.json` (ninja's compilation database of the C compiles) in the build folder;
     True when its bytes changed."""
-    ninja = ninja_executable()
-    proc = subprocess.run([ninja, "-t", "compdb", "cc"], cwd=build_dir, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"ninja -t compdb failed: {proc.stderr.strip()}")
-    return write_if_changed(build_dir / "compile_commands.json", proc.stdout.encode())
+    from rpsc.driver import quick
+
+    try:
+        return quick.write_compdb(ninja_executable(), build_dir)
+    except RuntimeError as exc:
+        raise BuildError(str(exc)) from None
 
 
 def _build_store(options: BuildOptions, echo: TextIO | None, progress: Any | None) -> BuildResult:
@@ -664,7 +559,7 @@ def _build_store(options: BuildOptions, echo: TextIO | None, progress: Any | Non
     from rpsc.driver.trace import phase
 
     with phase("up-to-date check"):
-        quick = quick_check(options, echo=echo)
+        quick = quick_check(options, echo=echo) if options.quick else None
     if quick is not None:
         return quick
     from rpsrt.store.writer import update_lock
@@ -753,5 +648,10 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
                      "symbols": r.symbols} for r in results],
         "cache": _cache_entries(build_fingerprints(heap), modules, sources),
     }
+    result = BuildResult(str(store), str(bdir), results, run.commands, not run.commands, False, rewritten, changed)
+    if options.compdb:  # before the state, which records the build.ninja it was written from
+        write_compdb(bdir, result)
+        state["compdb_for"] = file_stamp(bdir / "build.ninja")
+        result.compdb_written = True
     write_state(bdir, state)
-    return BuildResult(str(store), str(bdir), results, run.commands, not run.commands, False, rewritten, changed)
+    return result

@@ -221,3 +221,31 @@ def test_native_engine_loads_the_built_modules_not_a_stale_plugin(built_store: P
         assert engine.call("gcd", [1071, 462]) == 21
     finally:
         engine.close()
+
+
+def test_no_op_build_imports_neither_the_store_reader_nor_the_code_generator(built_store: Path):
+    """A no-op `rpsc build` (a fresh process) runs on rpsc.driver.quick alone: no store reader, no Jinja2, no
+    full build module, and still prints its JSON summary."""
+    code = ("import json, sys\nfrom rpsc.driver.cli import main\n"
+            f"rc = main(['build', '--store', {str(built_store)!r}, '--json', '-q'])\n"
+            "heavy = sorted(m for m in ('rpsc.driver.build', 'rpsrt.store.reader', 'jinja2', 'lark', 'llvmlite',"
+            " 'rpsc.backends.c.emit') if m in sys.modules)\n"
+            "print(json.dumps({'rc': rc, 'heavy': heavy}), file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"rc": 0, "heavy": []}, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["fast_path"] and summary["no_op"] and summary["up_to_date"] == 2
+
+
+def test_no_op_build_keeps_a_fresh_compdb_and_rewrites_a_missing_one(built_store: Path, capsys):  # type: ignore[no-untyped-def]
+    """A no-op `rpsc build --compdb` stays on the fast path and writes compile_commands.json again, the
+    same bytes, when it is gone."""
+    assert main(["build", "--store", str(built_store), "--compdb", "-q"]) == 0
+    db = built_store / "build" / "compile_commands.json"
+    first = db.read_bytes()
+    summary = run_json(capsys, "--store", str(built_store), "--compdb")
+    assert summary["fast_path"] and db.read_bytes() == first
+    db.unlink()
+    summary = run_json(capsys, "--store", str(built_store), "--compdb")
+    assert summary["fast_path"] and db.read_bytes() == first
