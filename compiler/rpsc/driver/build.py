@@ -315,6 +315,84 @@ def _rel(path: Path, start: Path) -> str:
     return os.path.relpath(path, start)
 
 
+EMIT = "emit"  # the folder of the markers, in the build folder
+#: The shell prefix of every compile: wait until the module's C is generated (its marker exists) while the
+#: `rpsc build` named by `emit/active` (its process id) runs; fail, saying so, when none does.
+EMIT_WAIT = ("until test -e emit/$oid.done; do { read p < emit/active && kill -0 $$p; } 2>/dev/null"
+             " || test -e emit/$oid.done || { echo 'rpsc build: the C of $module is not generated: run rpsc"
+             " build' >&2; exit 1; }; sleep 0.02; done && ")
+
+
+def _marker(bdir: Path, oid: str) -> Path:
+    return bdir / EMIT / f"{oid}.done"
+
+
+def _ensure_marker(bdir: Path, oid: str) -> None:
+    path = _marker(bdir, oid)
+    if not os.path.exists(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+
+PLACEHOLDER = b"/* rpsc build is generating this file */\n"
+
+
+class NinjaJob:
+    """A ninja run started in the background (its output read, and echoed, by a thread) while `rpsc build`
+    goes on generating C; `finish()` waits for it and gives the `NinjaRun`."""
+
+    def __init__(self, build_dir: Path, ninja: str, options: BuildOptions, echo: TextIO | None) -> None:
+        import threading
+
+        from rpsc.driver.quick import ninja_command, read_ninja, start_ninja
+        from rpsc.driver.trace import current
+
+        self.build_dir = build_dir
+        self.trace = current()
+        if self.trace is not None:
+            try:
+                self.log_offset = os.path.getsize(build_dir / ".ninja_log")
+            except OSError:
+                self.log_offset = 0
+            self.start_us = self.trace.now_us()
+        self.proc = start_ninja(build_dir, ninja_command(ninja, options.jobs, options.verbose))
+        self.run: NinjaRun | None = None
+        self.muted = False  # after abort(): ninja's "interrupted" lines are not echoed
+        job = self
+
+        class Echo:
+            def write(self, text: str) -> None:
+                if echo is not None and not job.muted:
+                    echo.write(text)
+
+            def flush(self) -> None:
+                if echo is not None and not job.muted:
+                    echo.flush()
+        self.before: dict[str, list[int] | None] = {}  # the plugins' stamps before ninja started
+
+        def reader() -> None:
+            self.run = read_ninja(self.proc, Echo() if echo is not None else None)
+        self.thread = threading.Thread(target=reader, name="ninja output", daemon=True)
+        self.thread.start()
+
+    def finish(self) -> NinjaRun:
+        self.thread.join()
+        run = self.run if self.run is not None else NinjaRun(self.proc.wait(), "", [])
+        if self.trace is not None:
+            self.trace.complete("ninja", self.start_us, self.trace.now_us(),
+                                args={"steps": len(run.commands), "status": run.returncode})
+            self.trace.ninja_steps(self.build_dir, self.log_offset, self.start_us)
+        return run
+
+    def abort(self) -> None:
+        """Stop ninja (after an error while generating C, or an interrupt) and wait for it."""
+        self.muted = True
+        with contextlib.suppress(OSError):
+            self.proc.terminate()
+        with contextlib.suppress(Exception):
+            self.thread.join(timeout=60)
+
+
 def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], store_inputs: Sequence[Path]
                      ) -> bytes:
     """The text of `build.ninja` for these modules (written by the caller when it changed)."""
@@ -342,8 +420,11 @@ def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], 
     w.variable("cflags", " ".join(cflags + [tc[k] for k in ("cppflags", "cflags") if tc[k]]))
     w.variable("ldflags", " ".join(["-shared"] + ([tc["ldflags"]] if tc["ldflags"] else [])))
     w.newline()
-    w.rule("cc", "$cc -MD -MF $out.d $cflags -c $in -o $out", depfile="$out.d", deps="gcc",
-           description="CC $module")
+    # A compile first waits for its module's marker `emit/<oid>.done` (there unless `rpsc build` is still
+    # generating that C file: a cold build compiles the first modules while it emits the others); restat
+    # records the object's own mtime, newer than the C written while the compile waited.
+    w.rule("cc", EMIT_WAIT + "$cc -MD -MF $out.d $cflags -c $in -o $out", depfile="$out.d", deps="gcc",
+           description="CC $module", restat=True)
     w.rule("link", "$ld $ldflags -o $out $in -lm", description="LINK $module")
     regen = [sys.executable, "-m", "rpsc", "build", "--store", str(store), "--build-dir", str(options.build_path),
              "-O", tc["opt"], "--generate-only"]
@@ -362,7 +443,7 @@ def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], 
         obj = f"obj/rps{m.oid}-mod.o"
         so = _ninja_path(Path(_rel(store / PLUGINS / plugin_file_name(m.oid), bdir)))
         label = {"module": f"{m.name} ({m.oid})"}
-        w.build([obj], "cc", [c_path], variables=label)
+        w.build([obj], "cc", [c_path], variables={**label, "oid": m.oid})
         w.build([so], "link", [obj], variables=label)
         targets.append(so)
     w.newline()
@@ -426,15 +507,21 @@ def _cache_entries(fps: dict[str, str], modules: Sequence[Any], sources: Sequenc
     return out
 
 
-def generate(options: BuildOptions, heap: Any | None = None, progress: Any | None = None
-             ) -> tuple[Any, list[Any], list[Any], list[str]]:
+def generate(options: BuildOptions, heap: Any | None = None, progress: Any | None = None,
+             echo: TextIO | None = None, ninja: str | None = None
+             ) -> tuple[Any, list[Any], list[Any], list[str], NinjaJob | None]:
     """Load the store (unless given), emit the C of every module that changed since the last build (the
     others are `CachedModule`s) and the headers, write the changed files and build.ninja. Returns (heap,
-    modules, C sources, files rewritten)."""
+    modules, C sources, files rewritten, ninja job).
+
+    With `ninja` (the executable), the modules whose C file does not exist yet (a cold build) are generated
+    while ninja already compiles the first ones: each gets a placeholder C file and no marker, ninja starts
+    (the returned job), and each compile waits for its module's marker, written right after its C (the
+    compile commands and results are those of a build that generated everything first)."""
     import rpsrt
 
     from rpsc.backends.c.emit import emit_c, emit_headers
-    from rpsc.ir.from_heap import code_modules
+    from rpsc.ir.from_heap import IRBuildError, build_module, code_modules
     from rpsc.heapcode.classes import find_code_classes
 
     store = options.store_dir
@@ -454,42 +541,98 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
         print(notice, file=sys.stderr)
     _, cached = _cached_modules(heap, options) if not notice else ({}, {})
     cc = find_code_classes(heap)
-    order = [str(m.attrs.get(cc.name)) for m in code_modules(heap)] if cc is not None else []
+    objs = code_modules(heap) if cc is not None else []
+    order = [str(m.attrs.get(cc.name)) for m in objs] if cc is not None else []
+    by_name = dict(zip(order, objs))
     todo = [n for n in order if n not in cached]
+    gen = store / GENERATED
+    bdir = options.build_path
+    oid_of = {n: str(by_name[n].oid) for n in order}
+    streamed = [n for n in todo if ninja is not None and not (gen / f"rps{oid_of[n]}-mod.c").exists()]
     say(f"building the IR of {len(todo)} module(s) ({len(order) - len(todo)} unchanged)")
-    from rpsc.ir.from_heap import build_ir
     from rpsrt.limits import deep_recursion
 
+    def ir_of(name: str) -> Any:
+        try:
+            return build_module(by_name[name], cc)
+        except (IndexError, TypeError, ValueError, KeyError, AttributeError, AssertionError):
+            # a store written by something else than rpsc's lowering, or damaged by hand
+            raise IRBuildError(f"malformed stored code in module {name!r}: a part is missing or of the wrong "
+                               "kind", oid=oid_of[name]) from None
+
+    now = [n for n in todo if n not in set(streamed)]
     with phase("typed IR from the heap"), deep_recursion():
-        fresh = {m.name: m for m in build_ir(heap, todo)} if todo else {}
-    say(f"generating C for {len(fresh)} module(s)")
-    gen = store / GENERATED
+        fresh = {n: ir_of(n) for n in now}
+    say(f"generating C for {len(todo)} module(s)")
     rewritten: list[str] = []
-    modules: list[Any] = []
-    sources: list[Any] = []
-    for name in order:
-        if name in cached:
-            modules.append(cached[name][0])
-            sources.append(cached[name][1])
-            continue
-        m = fresh[name]
+    out: dict[str, tuple[Any, Any]] = {}
+
+    def emit(name: str, m: Any) -> None:
         with phase(f"emit C: {m.name}"):
             src = emit_c(m)
-        modules.append(m)
-        sources.append(src)
+        out[name] = (m, src)
         if write_if_changed(gen / src.file_name, src.text.encode()):
             rewritten.append(str(gen / src.file_name))
+
+    for name in order:
+        if name in cached:
+            out[name] = cached[name]
+        elif name in fresh:
+            emit(name, fresh[name])
     for name, text in emit_headers(heap).items():
         if write_if_changed(gen / name, text.encode()):
             rewritten.append(str(gen / name))
-    bdir = options.build_path
     (bdir / "obj").mkdir(parents=True, exist_ok=True)
+    (bdir / EMIT).mkdir(parents=True, exist_ok=True)
     (store / PLUGINS).mkdir(parents=True, exist_ok=True)
-    data = write_ninja_file(bdir / "build.ninja", options, modules, store_files(store))
+    for name in order:
+        if name not in streamed:
+            _ensure_marker(bdir, oid_of[name])
+    ninja_modules = [out[n][0] if n in out else CachedModule(oid_of[n], n) for n in order]
+    data = write_ninja_file(bdir / "build.ninja", options, ninja_modules, store_files(store))
     if write_if_changed(bdir / "build.ninja", data):
         rewritten.append(str(bdir / "build.ninja"))
     os.utime(bdir / "build.ninja")
-    return heap, modules, sources, rewritten
+    job = None
+    if streamed:
+        assert ninja is not None
+        active = bdir / EMIT / "active"
+        for name in streamed:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(_marker(bdir, oid_of[name]))
+            write_if_changed(gen / f"rps{oid_of[name]}-mod.c", PLACEHOLDER)
+        active.write_text(f"{os.getpid()}\n")
+        restat(bdir, ninja, "build.ninja")
+        if progress is not None:
+            progress.phase(f"running ninja on {len(order)} module(s)")
+            progress.done()  # ninja's own lines follow
+        before = {str(store / PLUGINS / plugin_file_name(oid_of[n])): file_stamp(store / PLUGINS / plugin_file_name(oid_of[n]))
+                  for n in order}
+        job = NinjaJob(bdir, ninja, options, echo)
+        job.before = before
+        left = list(streamed)
+        try:
+            with deep_recursion():
+                while left:
+                    name = left[0]
+                    with phase("typed IR from the heap"):
+                        m = ir_of(name)
+                    emit(name, m)
+                    _marker(bdir, oid_of[name]).touch()
+                    left.pop(0)
+        except BaseException:
+            job.abort()
+            for name in left:  # no placeholder stays behind as if it were generated C
+                with contextlib.suppress(FileNotFoundError):
+                    if (gen / f"rps{oid_of[name]}-mod.c").read_bytes() == PLACEHOLDER:
+                        os.unlink(gen / f"rps{oid_of[name]}-mod.c")
+            raise
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(active)
+    modules = [out[n][0] for n in order]
+    sources = [out[n][1] for n in order]
+    return heap, modules, sources, rewritten, job
 
 
 BY_MODULE = "by-module"
@@ -583,22 +726,27 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
     with phase("load store"):
         heap = rpsrt.load_store(str(options.store_dir))
     loaded = None if old_modules(heap) else snapshot(heap)  # code to migrate: dump every space
-    heap, modules, sources, rewritten = generate(options, heap, progress=progress)
+    ninja = ninja_executable()
+    heap, modules, sources, rewritten, job = generate(options, heap, progress=progress, echo=echo,
+                                                      ninja=None if options.generate_only else ninja)
     bdir = options.build_path
     store = options.store_dir
-    ninja = ninja_executable()
-    if not options.generate_only:  # under ninja's own generator rule, ninja records build.ninja itself
+    if not options.generate_only and job is None:  # under ninja's own generator rule, ninja records build.ninja itself
         restat(bdir, ninja, "build.ninja")
     results = [ModuleResult(m.oid, m.name, str(store / GENERATED / s.file_name),
                             str(store / PLUGINS / plugin_file_name(m.oid)), symbols=list(s.symbols))
                for m, s in zip(modules, sources, strict=True)]
     if options.generate_only:
         return BuildResult(str(store), str(bdir), results, [], False, False, rewritten, False)
-    before = {r.plugin: file_stamp(r.plugin) for r in results}
-    if progress is not None:
-        progress.phase(f"running ninja on {len(results)} module(s)")
-        progress.done()  # ninja's own lines follow
-    run = run_ninja(bdir, jobs=options.jobs, echo=echo, ninja=ninja, verbose=options.verbose)
+    if job is not None:
+        before = job.before
+        run = job.finish()
+    else:
+        before = {r.plugin: file_stamp(r.plugin) for r in results}
+        if progress is not None:
+            progress.phase(f"running ninja on {len(results)} module(s)")
+            progress.done()  # ninja's own lines follow
+        run = run_ninja(bdir, jobs=options.jobs, echo=echo, ninja=ninja, verbose=options.verbose)
     if run.returncode != 0:
         raise BuildError(explain_failure(run, {s.file_name: (m.name, m.oid) for m, s in zip(modules, sources, strict=True)},
                                          bdir),

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 STATE_FILE = "rpsc-build.json"
-STATE_VERSION = 4  # 4: paths relative to the build folder, links without the launcher, CPPFLAGS
+STATE_VERSION = 5  # 4: paths relative to the build folder, links without the launcher, CPPFLAGS; 5: emit markers
 MANIFEST = "rps_manifest.json"
 COMPDB = "compile_commands.json"
+WAIT_END = "; sleep 0.02; done && "  # the end of the wait that precedes each compile command
 
 
 def toolchain(store_dir: Path, build_path: Path, launcher: str | None, opt: str,
@@ -200,8 +201,9 @@ def quick_state(store_dir: Path, build_path: Path, tc: dict[str, str]) -> dict[s
     modules = state.get("modules")
     if not isinstance(modules, list):
         return None
+    emit = build_path / "emit"
     for m in modules:
-        if not os.path.isfile(m["c_path"]):
+        if not os.path.isfile(m["c_path"]) or not os.path.exists(emit / f"{m['oid']}.done"):
             return None
     return state
 
@@ -241,7 +243,13 @@ def write_compdb(ninja: str, build_dir: Path) -> bool:
     proc = subprocess.run([ninja, "-t", "compdb", "cc"], cwd=build_dir, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"ninja -t compdb failed: {proc.stderr.strip()}")
-    return write_if_changed(build_dir / COMPDB, proc.stdout.encode())
+    entries = json.loads(proc.stdout)
+    for e in entries:  # the compile itself, without the wait for its C file (rpsc.driver.build.EMIT_WAIT)
+        head, sep, rest = e.get("command", "").partition(WAIT_END)
+        if sep and head.startswith("until test -e emit/"):
+            e["command"] = rest
+    text = json.dumps(entries, indent=2) + "\n" if entries else proc.stdout
+    return write_if_changed(build_dir / COMPDB, text.encode())
 
 
 def summary(store: str, build_dir: str, modules: list[dict[str, Any]], commands: list[str], no_op: bool,
