@@ -53,7 +53,45 @@ GCC_WORKAROUND_FLAGS = ("--param=max-iterations-to-track=0",)
 def compiler_workaround_flags(cc: str) -> tuple[str, ...]:
     """The workaround flags for the C compiler command `cc` (`GCC_WORKAROUND_FLAGS` when it is GCC, which
     defines `__GNUC__` but not `__clang__` nor `__INTEL_COMPILER`; none otherwise or if the probe fails)."""
+    known = _PROBED.get(cc)
+    if known is not None and known[0] == compiler_stamp(cc):
+        return known[1]
     return _workaround_flags(cc)
+
+
+#: cc -> (compiler_stamp(cc), flags): probes remembered by the build state (`probe_record`), so that a
+#: build does not run the compiler once more only to learn what the last build learnt.
+_PROBED: dict[str, tuple[Any, tuple[str, ...]]] = {}
+
+
+def compiler_stamp(cc: str) -> list[Any] | None:
+    """What identifies the compiler that `cc` runs: its resolved executable's path and (mtime, size, inode);
+    None when it cannot be found (then nothing is remembered)."""
+    import shutil
+
+    try:
+        words = shlex.split(cc)
+    except ValueError:
+        return None
+    exe = shutil.which(words[0]) if words else None
+    if exe is None:
+        return None
+    real = os.path.realpath(exe)
+    st = file_stamp(real)
+    return None if st is None else [real, *st]
+
+
+def probe_record(cc: str) -> dict[str, Any] | None:
+    """The state's record of the workaround probe of `cc` (None when the compiler cannot be identified)."""
+    stamp = compiler_stamp(cc)
+    return None if stamp is None else {"cc": cc, "stamp": stamp, "flags": list(compiler_workaround_flags(cc))}
+
+
+def remember_probe(state: dict[str, Any] | None) -> None:
+    """Take the workaround probe recorded by the last build's state (when it is one)."""
+    rec = (state or {}).get("cc_probe")
+    if isinstance(rec, dict) and isinstance(rec.get("cc"), str) and isinstance(rec.get("flags"), list):
+        _PROBED[rec["cc"]] = (rec.get("stamp"), tuple(rec["flags"]))
 
 
 @lru_cache(maxsize=8)
@@ -176,7 +214,9 @@ def ninja_executable() -> str:
 
 
 def write_state(build_dir: Path, state: dict[str, Any]) -> None:
-    write_if_changed(build_dir / STATE_FILE, (json.dumps(state, indent=1, sort_keys=True) + "\n").encode())
+    # Compact: with `indent`, json encodes in pure Python (several times slower on a big store's cache).
+    write_if_changed(build_dir / STATE_FILE,
+                     (json.dumps(state, sort_keys=True, separators=(",", ":")) + "\n").encode())
 
 
 def plugin_file_name(module_oid: str) -> str:
@@ -478,6 +518,7 @@ def _cached_modules(heap: Any, options: BuildOptions) -> tuple[dict[str, str], d
 
     fps = build_fingerprints(heap)
     state = read_state(options.build_path) or {}
+    remember_probe(state if state.get("toolchain") == options.toolchain() else None)
     cache = state.get("cache") if isinstance(state.get("cache"), dict) else {}
     out = {}
     gen = options.store_dir / GENERATED
@@ -508,7 +549,7 @@ def _cache_entries(fps: dict[str, str], modules: Sequence[Any], sources: Sequenc
 
 
 def generate(options: BuildOptions, heap: Any | None = None, progress: Any | None = None,
-             echo: TextIO | None = None, ninja: str | None = None
+             echo: TextIO | None = None, ninja: str | None = None, migrate: bool = True
              ) -> tuple[Any, list[Any], list[Any], list[str], NinjaJob | None]:
     """Load the store (unless given), emit the C of every module that changed since the last build (the
     others are `CachedModule`s) and the headers, write the changed files and build.ninja. Returns (heap,
@@ -517,7 +558,8 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
     With `ninja` (the executable), the modules whose C file does not exist yet (a cold build) are generated
     while ninja already compiles the first ones: each gets a placeholder C file and no marker, ninja starts
     (the returned job), and each compile waits for its module's marker, written right after its C (the
-    compile commands and results are those of a build that generated everything first)."""
+    compile commands and results are those of a build that generated everything first). `migrate=False`:
+    the caller knows the heap holds no code of rpsc 0.1.0 to migrate."""
     import rpsrt
 
     from rpsc.backends.c.emit import emit_c, emit_headers
@@ -536,7 +578,7 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
             heap = rpsrt.load_store(str(store))
     from rpsc.driver.pipeline import migrate_code
 
-    notice = migrate_code(heap)  # rpsc 0.1.0's code: rewritten (one way) since the build records into the store
+    notice = migrate_code(heap) if migrate else None  # rpsc 0.1.0's code: rewritten (one way) since the build records into the store
     if notice:
         print(notice, file=sys.stderr)
     _, cached = _cached_modules(heap, options) if not notice else ({}, {})
@@ -725,10 +767,12 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         progress.phase("loading the store")
     with phase("load store"):
         heap = rpsrt.load_store(str(options.store_dir))
-    loaded = None if old_modules(heap) else snapshot(heap)  # code to migrate: dump every space
+    old = old_modules(heap)
+    loaded = None if old else snapshot(heap)  # code to migrate: dump every space
     ninja = ninja_executable()
     heap, modules, sources, rewritten, job = generate(options, heap, progress=progress, echo=echo,
-                                                      ninja=None if options.generate_only else ninja)
+                                                      ninja=None if options.generate_only else ninja,
+                                                      migrate=bool(old))
     bdir = options.build_path
     store = options.store_dir
     if not options.generate_only and job is None:  # under ninja's own generator rule, ninja records build.ninja itself
@@ -768,6 +812,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
     from rpsc.driver.trace import phase
 
     touched: set[Any] = set()
+    count = len(heap.objects)
     with phase("record plugins in the store"):
         changed = record_plugins(heap, results, store, [m for m in modules if not isinstance(m, CachedModule)],
                                  touched)
@@ -781,8 +826,9 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
                        spaces=dirty_spaces(heap, loaded, touched) if loaded is not None else None)
         from rpsc.backends.c.emit import emit_headers
 
-        for name, text in emit_headers(heap).items():  # the records may add named objects (plugin_file...)
-            write_if_changed(store / GENERATED / name, text.encode())
+        if len(heap.objects) != count:  # the records added named objects (plugin_file...): the headers list them
+            for name, text in emit_headers(heap).items():
+                write_if_changed(store / GENERATED / name, text.encode())
         os.utime(bdir / "build.ninja")
         restat(bdir, ninja, "build.ninja")
     from rpsc.driver.incremental import build_fingerprints
@@ -795,6 +841,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         "modules": [{"oid": r.oid, "name": r.name, "c_path": r.c_file, "plugin": r.plugin, "sha256": r.sha256,
                      "symbols": r.symbols} for r in results],
         "cache": _cache_entries(build_fingerprints(heap), modules, sources),
+        "cc_probe": probe_record(options.toolchain()["cc"]),
     }
     result = BuildResult(str(store), str(bdir), results, run.commands, not run.commands, False, rewritten, changed)
     if options.compdb:  # before the state, which records the build.ninja it was written from

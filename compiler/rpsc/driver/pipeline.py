@@ -57,11 +57,13 @@ def check_modules(modules: Sequence, heap: Heap) -> Any:  # type: ignore[type-ar
 
 
 def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None,
-                    warnings: list[Any] | None = None, ir_check: str = "all") -> Heap:
+                    warnings: list[Any] | None = None, ir_check: str = "all", rollback: bool = True) -> Heap:
     """Parse, check and lower (path, text) pairs into `heap` (a fresh `new_heap()` when None); the checker's
     warnings (`Diagnostic`s: values upstream RefPerSys cannot read back) are appended to `warnings`.
     Afterwards every stored module must give valid IR (`ir_check="all"`), or those compiled (`"given"`:
-    for an incremental compile, which recompiles the modules requiring a changed interface itself)."""
+    for an incremental compile, which recompiles the modules requiring a changed interface itself).
+    On an error the heap is restored as it was, unless `rollback=False` (a caller that drops the heap on an
+    error, as `rpsc compile` does, spares the copy of every object this takes)."""
     from rpsc import CompileError
     from rpsc.heapcode.encode import lower
     from rpsrt.limits import deep_recursion
@@ -73,7 +75,7 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
     if warnings is not None:
         warnings.extend(program.warnings)
     # The lowering checks what needs the store before it writes; should anything still fail, restore the heap.
-    snapshot = _snapshot(heap)
+    snapshot = _snapshot(heap) if rollback else None
     try:
         with deep_recursion():
             lower(program, heap)
@@ -84,10 +86,12 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
             else:
                 ir_modules(heap)  # every stored function must give valid IR
     except CompileError:
-        _restore(heap, snapshot)
+        if snapshot is not None:
+            _restore(heap, snapshot)
         raise
     except Exception as exc:
-        _restore(heap, snapshot)
+        if snapshot is not None:
+            _restore(heap, snapshot)
         from rpsrt.errors import Error
 
         if isinstance(exc, Error):

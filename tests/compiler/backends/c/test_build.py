@@ -318,3 +318,32 @@ def test_plain_ninja_compile_without_generated_c_fails_instead_of_waiting(built_
                           timeout=120)
     assert proc.returncode != 0
     assert "is not generated: run rpsc build" in proc.stdout + proc.stderr
+
+
+def test_full_build_takes_the_compiler_probe_from_the_state_while_the_compiler_is_the_same(built_store: Path, capsys):  # type: ignore[no-untyped-def]
+    """The GCC-workaround probe is remembered in the build state with the compiler's identity: a later full
+    build uses the recorded flags (here planted ones) without probing, and probes again once the recorded
+    identity no longer matches the compiler."""
+    from rpsc.driver import build as b
+
+    bdir = built_store / "build"
+    state = json.loads((bdir / "rpsc-build.json").read_text())
+    probe = state["cc_probe"]
+    assert probe["flags"] == list(b.compiler_workaround_flags(probe["cc"])) and probe["stamp"]
+    probe["flags"] = ["-DRPSC_PROBE_FROM_STATE"]
+    (bdir / "rpsc-build.json").write_text(json.dumps(state))
+    b._PROBED.clear()
+    sources = example_sources()
+    geo = next(k for k in sources if k.endswith("geometry.rps"))
+    sources[geo] = sources[geo].replace("3.141592653589793 * r * r", "3.0 * r * r")
+    compile_store(built_store, sources)  # the store changed: a full build
+    run_json(capsys, "--store", str(built_store))
+    assert "-DRPSC_PROBE_FROM_STATE" in (bdir / "build.ninja").read_text()
+    state = json.loads((bdir / "rpsc-build.json").read_text())
+    state["cc_probe"]["stamp"] = ["/nonexistent/cc", 1, 2, 3]
+    (bdir / "rpsc-build.json").write_text(json.dumps(state))
+    b._PROBED.clear()
+    sources[geo] = sources[geo].replace("3.0 * r * r", "3.5 * r * r")
+    compile_store(built_store, sources)
+    run_json(capsys, "--store", str(built_store))
+    assert "-DRPSC_PROBE_FROM_STATE" not in (bdir / "build.ninja").read_text()
