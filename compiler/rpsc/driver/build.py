@@ -555,8 +555,9 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
     others are `CachedModule`s) and the headers, write the changed files and build.ninja. Returns (heap,
     modules, C sources, files rewritten, ninja job).
 
-    With `ninja` (the executable), the modules whose C file does not exist yet (a cold build) are generated
-    while ninja already compiles the first ones: each gets a placeholder C file and no marker, ninja starts
+    With `ninja` (the executable), ninja is started here (the returned job) and the headers, which no compile
+    includes, are written while it runs; the modules whose C file does not exist yet (a cold build) are
+    generated while ninja already compiles the first ones: each gets a placeholder C file and no marker, ninja starts
     (the returned job), and each compile waits for its module's marker, written right after its C (the
     compile commands and results are those of a build that generated everything first). `migrate=False`:
     the caller knows the heap holds no code of rpsc 0.1.0 to migrate."""
@@ -621,9 +622,11 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
             out[name] = cached[name]
         elif name in fresh:
             emit(name, fresh[name])
-    for name, text in emit_headers(heap).items():
-        if write_if_changed(gen / name, text.encode()):
-            rewritten.append(str(gen / name))
+    def headers() -> None:  # no compile includes them: written while ninja runs
+        for name, text in emit_headers(heap).items():
+            if write_if_changed(gen / name, text.encode()):
+                rewritten.append(str(gen / name))
+
     (bdir / "obj").mkdir(parents=True, exist_ok=True)
     (bdir / EMIT).mkdir(parents=True, exist_ok=True)
     (store / PLUGINS).mkdir(parents=True, exist_ok=True)
@@ -636,14 +639,16 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
         rewritten.append(str(bdir / "build.ninja"))
     os.utime(bdir / "build.ninja")
     job = None
-    if streamed:
-        assert ninja is not None
+    if ninja is None:
+        headers()
+    else:
         active = bdir / EMIT / "active"
         for name in streamed:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(_marker(bdir, oid_of[name]))
             write_if_changed(gen / f"rps{oid_of[name]}-mod.c", PLACEHOLDER)
-        active.write_text(f"{os.getpid()}\n")
+        if streamed:
+            active.write_text(f"{os.getpid()}\n")
         restat(bdir, ninja, "build.ninja")
         if progress is not None:
             progress.phase(f"running ninja on {len(order)} module(s)")
@@ -662,6 +667,10 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
                     emit(name, m)
                     _marker(bdir, oid_of[name]).touch()
                     left.pop(0)
+            if streamed:
+                os.unlink(active)
+            with phase("emit headers"):
+                headers()
         except BaseException:
             job.abort()
             for name in left:  # no placeholder stays behind as if it were generated C
@@ -775,22 +784,14 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
                                                       migrate=bool(old))
     bdir = options.build_path
     store = options.store_dir
-    if not options.generate_only and job is None:  # under ninja's own generator rule, ninja records build.ninja itself
-        restat(bdir, ninja, "build.ninja")
     results = [ModuleResult(m.oid, m.name, str(store / GENERATED / s.file_name),
                             str(store / PLUGINS / plugin_file_name(m.oid)), symbols=list(s.symbols))
                for m, s in zip(modules, sources, strict=True)]
     if options.generate_only:
         return BuildResult(str(store), str(bdir), results, [], False, False, rewritten, False)
-    if job is not None:
-        before = job.before
-        run = job.finish()
-    else:
-        before = {r.plugin: file_stamp(r.plugin) for r in results}
-        if progress is not None:
-            progress.phase(f"running ninja on {len(results)} module(s)")
-            progress.done()  # ninja's own lines follow
-        run = run_ninja(bdir, jobs=options.jobs, echo=echo, ninja=ninja, verbose=options.verbose)
+    assert job is not None  # started by generate (under ninja's own generator rule, none is: returned above)
+    before = job.before
+    run = job.finish()
     if run.returncode != 0:
         raise BuildError(explain_failure(run, {s.file_name: (m.name, m.oid) for m, s in zip(modules, sources, strict=True)},
                                          bdir),
