@@ -155,7 +155,8 @@ def compile_incremental(sources: list[tuple[str, str]], heap: Any, warnings: lis
     compiled: list[str] = []
     if changed:
         before = stored_interfaces(heap) if fresh else {}
-        compile_sources([(p, texts[p]) for p in changed], heap, warnings, ir_check="given", rollback=rollback)
+        compile_sources([(p, texts[p]) for p in changed], heap, warnings, ir_check="given", rollback=rollback,
+                        interfaces=before if fresh else None)
         compiled += changed
         if fresh:
             after = stored_interfaces(heap)
@@ -168,7 +169,8 @@ def compile_incremental(sources: list[tuple[str, str]], heap: Any, warnings: lis
             moved = {m for m in set(before) | set(after) if _iface(before.get(m)) != _iface(after.get(m))}
             dependents = [p for p, e in fresh.items() if moved & set(e.get("requires", []))]
             if dependents:
-                compile_sources([(p, texts[p]) for p in dependents], heap, warnings, ir_check="given", rollback=rollback)
+                compile_sources([(p, texts[p]) for p in dependents], heap, warnings, ir_check="given", rollback=rollback,
+                                interfaces=after)
                 compiled += dependents
     entries = {p: e for p, e in cache.items() if isinstance(e, dict)}
     if compiled:
