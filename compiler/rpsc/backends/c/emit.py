@@ -71,21 +71,26 @@ _SAFE_LITERAL = frozenset(
 
 
 _SHORT_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", ord("?"): "\\?"}
+#: byte -> its text inside a C string literal (a `str.translate` table of the text decoded as Latin-1).
+_PIECES = [chr(b) if b in _SAFE_LITERAL else (_SHORT_ESCAPES.get(b) or f"\\{b:03o}") for b in range(256)]
 
 
 def c_string_parts(text: str, chunk: int = 0) -> list[str]:
     """`text` (UTF-8) as adjacent C string literals of at most about `chunk` source characters each (one
     literal when `chunk` is 0): printable ASCII kept; `"`, `\\` and `?` backslash-escaped (so never a
     trigraph); every other byte a three-digit octal escape (never ambiguous with a following digit)."""
+    data = text.encode("utf-8", "surrogatepass")
+    escaped = data.decode("latin-1").translate(_PIECES)
+    if not chunk:
+        return ['"' + escaped + '"']
+    if len(escaped) == len(data):  # one character per byte: chunks of exactly `chunk`
+        return ['"' + escaped[i:i + chunk] + '"' for i in range(0, len(escaped), chunk)] or ['""']
     parts: list[str] = []
     cur: list[str] = []
     size = 0
-    for byte in text.encode("utf-8", "surrogatepass"):
-        if byte in _SAFE_LITERAL:
-            piece = chr(byte)
-        else:
-            piece = _SHORT_ESCAPES.get(byte) or f"\\{byte:03o}"
-        if chunk and size + len(piece) > chunk and cur:
+    for byte in data:
+        piece = _PIECES[byte]
+        if size + len(piece) > chunk and cur:
             parts.append('"' + "".join(cur) + '"')
             cur, size = [], 0
         cur.append(piece)

@@ -107,7 +107,8 @@ def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int
 
             cache = {} if args.no_incremental or notice or not exists else incremental.read_compile_cache(store)
             before = incremental.snapshot(heap) if exists and not notice else None
-            entries, compiled = incremental.compile_incremental(sources, heap, found, cache)
+            # On an error nothing is dumped and the heap is dropped: no rollback copy of it is needed.
+            entries, compiled = incremental.compile_incremental(sources, heap, found, cache, rollback=False)
             for w in found:
                 print(w.render(), file=sys.stderr)
             if warnings is not None:
