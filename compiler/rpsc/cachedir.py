@@ -7,7 +7,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (`rpsc run`'s warm start reads this module)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: The environment variable naming the cache folder.
 CACHE_ENV = "RPSC_CACHE_DIR"
@@ -15,11 +18,18 @@ CACHE_ENV = "RPSC_CACHE_DIR"
 
 def cache_root() -> Path:
     """The cache folder (see the module docstring); not created here."""
+    from pathlib import Path
+
+    return Path(cache_root_text())
+
+
+def cache_root_text() -> str:
+    """`cache_root()` as a string, without importing pathlib (`rpsc run`'s warm start)."""
     env = os.environ.get(CACHE_ENV)
     if env:
-        return Path(env)
+        return env
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rpsc"
+    return os.path.join(base, "rpsc")
 
 
 def cache_root_origin() -> str:

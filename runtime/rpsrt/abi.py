@@ -79,7 +79,7 @@ HEAP_OP_NAMES: tuple[str, ...] = (
     "is_a", "superclass", "send", "oid", "space_of", "set_space", "find", "make_class", "make_symbol",
     "symbol_value", "set_symbol_value", "add_root", "remove_root", "is_root", "add_constant",
     "remove_constant", "is_constant", "set_add", "set_remove", "set_has", "set_size", "log", "fail",
-    "call_method", "str_const",
+    "call_method", "str_const", "method_entry",
 )
 HEAP_OP_CODES: dict[str, int] = {n: i for i, n in enumerate(HEAP_OP_NAMES)}
 #: `int32_t heap_op(int32_t op, const char *aux, int64_t *result, int32_t nargs, const int64_t *args,
@@ -497,6 +497,12 @@ def revoke(box: list[Any], message: str) -> None:
 # ---------------------------------------------------------------- interruptible calls
 
 
+#: The stack of the worker thread of `call_interruptibly` (reserved address space; only what is used is
+#: touched): compiled code calls itself natively, method sends included, up to the recursion limit.
+WORKER_STACK = 256 * 1024 * 1024
+_stack_size_lock = threading.Lock()
+
+
 def call_interruptibly(fn: Callable[..., Any], args: Sequence[Any], interrupt: Callable[[], None], *,
                        thread_name: str = "rps-call") -> tuple[bool, object, bool]:
     """Call `fn(*args)` on a worker thread while this thread waits; a KeyboardInterrupt (Ctrl-C) while it
@@ -520,7 +526,13 @@ def call_interruptibly(fn: Callable[..., Any], args: Sequence[Any], interrupt: C
     interrupted = False
     thread = threading.Thread(target=work, name=thread_name, daemon=True)
     try:
-        thread.start()  # (raises only after the thread runs, while waiting for it to have started)
+        with _stack_size_lock:  # a big stack (read at start): native method sends nest on it
+            old = threading.stack_size()
+            threading.stack_size(WORKER_STACK)
+            try:
+                thread.start()  # (raises only after the thread runs, while waiting for it to have started)
+            finally:
+                threading.stack_size(old)
     except KeyboardInterrupt:
         interrupted = True
         interrupt()

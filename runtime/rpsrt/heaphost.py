@@ -64,14 +64,22 @@ class HeapHost:
     `call_function(fn_object, args)` runs a stored function natively (for `call_method`): the engine's."""
 
     def __init__(self, runtime: HeapRuntime, call_function: Callable[[RpsObject, list[Any]], Any] | None = None,
-                 call_raw: Callable[[RpsObject, list[Any]], Any] | None = None):
+                 call_raw: Callable[[RpsObject, list[Any]], Any] | None = None,
+                 native_entry: Callable[[RpsObject, str], int] | None = None):
         self.runtime = runtime
         self.call_function = call_function
         #: `call_raw(fn_object, words)`: run a stored function natively with ABI words (handles as they are)
         #: and give its ABI result: a method send from native code without converting handles
         self.call_raw = call_raw
+        #: `native_entry(fn_object, signature)`: the address of the engine's exported wrapper of that stored
+        #: function when it has one with exactly that ABI signature, else 0 (`method_entry`: native code then
+        #: calls it directly, as a call into another module, instead of through `call_method`)
+        self.native_entry = native_entry
         self.handles: list[Any] = [None]
         self._objects: dict[int, int] = {}
+        #: id(function object) -> (entry address or 0, signature bytes) for this outermost call: what
+        #: `method_entry` answered (the C fast path reads it too); emptied with the handle table
+        self.entries: dict[int, tuple[int, bytes]] = {}
         self.pending: BaseException | None = None
         self.depth = 0
         self._sites: dict[tuple[Any, ...], tuple[str, str, str, str, str]] = {}
@@ -79,7 +87,25 @@ class HeapHost:
     def reset(self) -> None:
         del self.handles[1:]
         self._objects.clear()
+        self.entries.clear()
         self.pending = None
+
+    def method_entry(self, fnobj: Any, signature: str) -> int:
+        """`method_entry`: the native entry of `fnobj` for a send of that ABI signature, or 0 (not an object,
+        no native code with exactly that signature, or the engine cannot tell: the send then goes through
+        `call_method`, which has the full semantics and its traps)."""
+        if not isinstance(fnobj, RpsObject) or self.native_entry is None:
+            return 0
+        known = self.entries.get(id(fnobj))
+        sig = signature.encode("utf-8")
+        if known is not None and known[1] == sig:
+            return known[0]
+        try:
+            address = int(self.native_entry(fnobj, signature) or 0)
+        except Exception:  # noqa: BLE001 - no direct entry; call_method reports what is wrong
+            address = 0
+        self.entries[id(fnobj)] = (address, sig)
+        return address
 
     def handle(self, v: Any) -> int:
         if v is None:
@@ -129,6 +155,11 @@ class HeapHost:
                                            _cstr(loc).decode("utf-8", "replace"))
             name, kinds, static, fname, where = site
             handles = self.handles
+            if name == "method_entry":
+                if _stack_low():
+                    raise Trap(TRAP_RECURSION, fname, where)  # the next direct call could overflow the stack
+                result[0] = self.method_entry(handles[args[0]], static)
+                return 0
             if name == "call_method" and self.call_raw is not None:
                 if self.depth >= (sys.getrecursionlimit() - 200) // 16:
                     raise Trap(TRAP_RECURSION, fname, where)
@@ -215,7 +246,7 @@ def heap_op_address() -> int:
 
 _FAST: list[Any] = []
 #: The operations that the C fast path does itself (in the order `rps_heapfast_setup` takes their codes).
-FAST_OPS = ("get_attr", "set_attr", "comp", "unbox", "box_float", "send", "length", "objref")
+FAST_OPS = ("get_attr", "set_attr", "comp", "unbox", "box_float", "send", "length", "objref", "method_entry")
 
 
 def _fast_lib() -> Any:
@@ -258,9 +289,17 @@ def _build_fast() -> Any:
             shutil.copyfile(out, tmp)
             os.replace(tmp, lib)
     dll = ctypes.PyDLL(lib)
-    dll.rps_heapfast_setup.argtypes = [ctypes.py_object] * 5 + [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)]
+    dll.rps_heapfast_setup.argtypes = [ctypes.py_object] * 6 + [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)]
     dll.rps_heapfast_setup.restype = ctypes.c_int
+    dll.rps_heapfast_stack_low.argtypes = []
+    dll.rps_heapfast_stack_low.restype = ctypes.c_int
     return dll
+
+
+def _stack_low() -> bool:
+    """Whether this thread's C stack is nearly used up (the C fast path's probe; False without it)."""
+    fast = _fast_lib()
+    return bool(fast is not None and fast.rps_heapfast_stack_low())
 
 
 def _setup_fast(host: HeapHost | None) -> None:
@@ -271,11 +310,11 @@ def _setup_fast(host: HeapHost | None) -> None:
 
     codes = (ctypes.c_int32 * len(FAST_OPS))(*(abi.HEAP_OP_CODES[n] for n in FAST_OPS))
     if host is None:
-        fast.rps_heapfast_setup(None, None, _Obj, None, None, trampoline_address(), codes)
+        fast.rps_heapfast_setup(None, None, _Obj, None, None, None, trampoline_address(), codes)
         return
     clock = host.runtime.clock
     fast.rps_heapfast_setup(host.handles, host._objects, _Obj, host.runtime.heap.objects,
-                            float(clock) if clock is not None else None, trampoline_address(), codes)
+                            float(clock) if clock is not None else None, host.entries, trampoline_address(), codes)
 
 
 _cell: list[Any] = []

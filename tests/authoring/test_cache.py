@@ -117,7 +117,7 @@ def test_prune_removes_only_what_is_stale(tmp_path: Path, monkeypatch: pytest.Mo
     code, out, _ = rpsc(capsys, "cache", "prune", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["removed"] == {"jit_objects": 0, "jit_index": 0, "parser_tables": 2,
-                                            "language_server": 2, "temporary": 1, "other": 0}
+                                            "language_server": 2, "run_index": 0, "temporary": 1, "other": 0}
     assert [t.exists() for t in tables] == [False, False, True] and other_py.exists()
     assert not stale_tmp.exists() and young_tmp.exists() and foreign.exists()
     assert (cache / "lsp" / "0123456789abcdef" / "numeric.rps").exists()

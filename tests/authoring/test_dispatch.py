@@ -138,3 +138,80 @@ def test_list_points(examples_store: Path, capsys: pytest.CaptureFixture[str]) -
     doc = json.loads(rpsc(capsys, "dispatch", "--store", str(examples_store), "--list", "--json")[1])
     assert [(p["point"], p["mode"], [i["name"] for i in p["implementations"]]) for p in doc["points"]] == [
         ("on_tick", "all", ["tick_gcd", "tick_fib", "tick_early"]), ("score", "first", ["score_primes"])]
+
+
+HEAP_POINTS = """module tags;
+extension_point tag(o: obj, s: str) -> obj mode all;
+extension_point shout(s: str) -> str mode first;
+attribute label;
+fn label_it(o: obj, s: str) -> obj { o.label = s; return o; }
+fn boom(o: obj, s: str) -> obj { fail("no " + s); return o; }
+fn loud(s: str) -> str { return s + "!"; }
+extend tag priority 5 with label_it;
+extend tag priority 1 with boom;
+extend shout priority 3 with loud;
+"""
+
+
+@pytest.fixture(scope="module")
+def heap_points_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store whose plugin implements two points with str and obj types (real rpsc, real cc)."""
+    d = tmp_path_factory.mktemp("heap-points")
+    (d / "tags.rps").write_text(HEAP_POINTS)
+    assert main(["compile", str(d / "tags.rps"), "--store", str(d / "st")]) == 0
+    assert main(["build", "--store", str(d / "st")]) == 0
+    return d / "st"
+
+
+def test_a_str_point_dispatches_with_str_values(heap_points_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A point `str(str)` takes its argument verbatim and prints its str result raw (--json: as a string)."""
+    code, out, err = rpsc(capsys, "dispatch", "--store", str(heap_points_store), "shout", "hey you")
+    assert code == 0, err
+    assert out.splitlines() == ["shout(hey you) [mode first, 1 implementation]",
+                                "  1. tags.loud  priority    3  -> hey you!"]
+    code, out, _ = rpsc(capsys, "dispatch", "--store", str(heap_points_store), "--json", "shout", "x")
+    assert code == 0 and json.loads(out)["result"] == "x!" and json.loads(out)["args"] == ["x"]
+    jsonschema = pytest.importorskip("jsonschema")
+    from .test_json_schemas import schemas
+
+    jsonschema.validate(json.loads(out), schemas()["rpsc dispatch"])
+    code, out, _ = rpsc(capsys, "dispatch", "--store", str(heap_points_store), "--json", "tag", "null", "x")
+    doc = json.loads(out)
+    assert code == 3 and doc["args"] == [None, "x"] and doc["calls"][0]["trap"]["kind"] == "null object"
+    jsonschema.validate(doc, schemas()["rpsc dispatch"])
+
+
+def test_an_obj_point_works_on_the_heap_reports_and_writes_nothing(heap_points_store: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A point with obj and str works on the store's heap: the object argument by name, the obj result as its
+    OID, a trap in the second implementation stops with status 3 at its site, the change made by the first
+    is reported on stderr, and no store file changes."""
+    before = {p: p.read_bytes() for p in heap_points_store.rglob("*.json")}
+    code, out, err = rpsc(capsys, "dispatch", "--store", str(heap_points_store), "tag", "object", "hi")
+    assert code == 3
+    oid = "_5yhJGgxLwLp00X0xEQ"  # RefPerSys's `object` class
+    site = f"{heap_points_store.parent / 'tags.rps'}:6:34"
+    assert out.splitlines() == [f"tag({oid}, hi) [mode all, 2 implementations]",
+                                f"  1. tags.label_it  priority    5  -> {oid}",
+                                f"  2. tags.boom      priority    1  -> trap: failed: no hi at {site}"]
+    assert f"rpsc: changed (1): {oid} (not written: a dispatch never dumps)" in err
+    assert f"{site}: trap: failed: no hi in boom" in err
+    assert {p: p.read_bytes() for p in heap_points_store.rglob("*.json")} == before
+    code, _, err = rpsc(capsys, "dispatch", "--store", str(heap_points_store), "tag", "no_such_thing", "hi")
+    assert code == 1 and "no object with that OID or symbol name" in err and "Traceback" not in err
+
+
+def test_python_values_to_a_native_heap_point_are_refused_clearly(heap_points_store: Path) -> None:
+    """Dispatching a native implementation of a str point from Python with a Python str (outside a heap
+    host) raises a PluginError that says how to dispatch it, not ctypes' ArgumentError."""
+    from rpsc.backends.c.native import NativeEngine
+    from rpsrt.errors import PluginError
+    from rpsrt.plugins import PluginManager
+
+    manager = PluginManager([], store=heap_points_store)
+    engine = NativeEngine(heap_points_store, manager=manager)
+    try:
+        with pytest.raises(PluginError, match="heap host"):
+            manager.points["shout"]("x")
+    finally:
+        engine.close()

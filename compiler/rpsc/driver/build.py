@@ -24,11 +24,22 @@ from typing import Any, TextIO
 
 from rpsc import Error
 
-STATE_FILE = "rpsc-build.json"
-STATE_VERSION = 4  # 4: paths relative to the build folder, links without the launcher, CPPFLAGS
+from rpsc.driver.quick import (  # noqa: F401  (the lean helpers, shared with the no-op path)
+    MANIFEST,
+    STATE_FILE,
+    STATE_VERSION,
+    NinjaRun,
+    file_stamp,
+    read_state,
+    store_files,
+    store_stamps,
+    write_depfile,
+    write_if_changed,
+)
+from rpsc.driver.quick import sidecar_fresh as _sidecar_fresh
+
 GENERATED = "generated"
 PLUGINS = "plugins"
-MANIFEST = "rps_manifest.json"
 
 
 #: Flags that sidestep GCC bugs which miscompile generated C (docs/c-backend.md, "C compiler bugs"):
@@ -42,7 +53,45 @@ GCC_WORKAROUND_FLAGS = ("--param=max-iterations-to-track=0",)
 def compiler_workaround_flags(cc: str) -> tuple[str, ...]:
     """The workaround flags for the C compiler command `cc` (`GCC_WORKAROUND_FLAGS` when it is GCC, which
     defines `__GNUC__` but not `__clang__` nor `__INTEL_COMPILER`; none otherwise or if the probe fails)."""
+    known = _PROBED.get(cc)
+    if known is not None and known[0] == compiler_stamp(cc):
+        return known[1]
     return _workaround_flags(cc)
+
+
+#: cc -> (compiler_stamp(cc), flags): probes remembered by the build state (`probe_record`), so that a
+#: build does not run the compiler once more only to learn what the last build learnt.
+_PROBED: dict[str, tuple[Any, tuple[str, ...]]] = {}
+
+
+def compiler_stamp(cc: str) -> list[Any] | None:
+    """What identifies the compiler that `cc` runs: its resolved executable's path and (mtime, size, inode);
+    None when it cannot be found (then nothing is remembered)."""
+    import shutil
+
+    try:
+        words = shlex.split(cc)
+    except ValueError:
+        return None
+    exe = shutil.which(words[0]) if words else None
+    if exe is None:
+        return None
+    real = os.path.realpath(exe)
+    st = file_stamp(real)
+    return None if st is None else [real, *st]
+
+
+def probe_record(cc: str) -> dict[str, Any] | None:
+    """The state's record of the workaround probe of `cc` (None when the compiler cannot be identified)."""
+    stamp = compiler_stamp(cc)
+    return None if stamp is None else {"cc": cc, "stamp": stamp, "flags": list(compiler_workaround_flags(cc))}
+
+
+def remember_probe(state: dict[str, Any] | None) -> None:
+    """Take the workaround probe recorded by the last build's state (when it is one)."""
+    rec = (state or {}).get("cc_probe")
+    if isinstance(rec, dict) and isinstance(rec.get("cc"), str) and isinstance(rec.get("flags"), list):
+        _PROBED[rec["cc"]] = (rec.get("stamp"), tuple(rec["flags"]))
 
 
 @lru_cache(maxsize=8)
@@ -82,6 +131,7 @@ class BuildOptions:
     opt: str = "2"
     env: dict[str, str] | None = None  # CC, CFLAGS, LDFLAGS (default: os.environ)
     generate_only: bool = False
+    quick: bool = True  # False: the caller ran the no-op check already (it found work): skip it
     verbose: bool = False
     stamp: Path | None = None  # touched after a successful build, with a depfile `<stamp>.d` beside it
     compdb: bool = False  # write compile_commands.json in the build folder
@@ -100,22 +150,9 @@ class BuildOptions:
 
     def toolchain(self) -> dict[str, str]:
         """The configuration that the generated build.ninja depends on (a change means regenerating)."""
-        env = self.environ()
-        launcher = self.launcher if self.launcher is not None else env.get("RPSC_CC_LAUNCHER", "")
-        from rpsc import __version__
+        from rpsc.driver.quick import toolchain
 
-        return {
-            "cc": env.get("CC", "") or "cc",
-            "cppflags": env.get("CPPFLAGS", ""),
-            "cflags": env.get("CFLAGS", ""),
-            "ldflags": env.get("LDFLAGS", ""),
-            "launcher": launcher,
-            "opt": self.opt,
-            "python": sys.executable,
-            "rpsc": __version__,
-            "store": str(self.store_dir),
-            "build_dir": str(self.build_path),
-        }
+        return toolchain(self.store_dir, self.build_path, self.launcher, self.opt, self.environ())
 
 
 @dataclass(slots=True)
@@ -141,6 +178,7 @@ class BuildResult:
     fast_path: bool
     regenerated: list[str]
     store_updated: bool
+    compdb_written: bool = False  # compile_commands.json is that of the current build.ninja (not in --json)
 
     def to_json(self) -> dict[str, Any]:
         built = [m for m in self.modules if m.status == "built"]
@@ -175,63 +213,10 @@ def ninja_executable() -> str:
     return exe
 
 
-def store_files(store: Path) -> list[Path]:
-    """The files that make up a store: its manifest and its space files."""
-    out = [store / MANIFEST]
-    pdir = store / "persistore"
-    try:
-        names = sorted(os.listdir(pdir))
-    except FileNotFoundError:
-        names = []
-    out += [pdir / n for n in names if n.endswith(".json") and not n.startswith(".")]
-    return out
-
-
-def store_stamps(store: Path) -> dict[str, list[int]]:
-    """(mtime_ns, size, inode) of every store file, by path relative to the store."""
-    out: dict[str, list[int]] = {}
-    for p in store_files(store):
-        try:
-            st = os.stat(p)
-        except FileNotFoundError:
-            continue
-        out[os.path.relpath(p, store)] = [st.st_mtime_ns, st.st_size, st.st_ino]
-    return out
-
-
-def file_stamp(path: str | Path) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return [st.st_mtime_ns, st.st_size, st.st_ino]
-
-
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write `data` to `path` (atomically) only when its bytes differ; True when written."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return True
-
-
-def read_state(build_dir: Path) -> dict[str, Any] | None:
-    try:
-        with open(build_dir / STATE_FILE, "rb") as f:
-            state = json.loads(f.read())
-    except (FileNotFoundError, ValueError):
-        return None
-    return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
-
-
 def write_state(build_dir: Path, state: dict[str, Any]) -> None:
-    write_if_changed(build_dir / STATE_FILE, (json.dumps(state, indent=1, sort_keys=True) + "\n").encode())
+    # Compact: with `indent`, json encodes in pure Python (several times slower on a big store's cache).
+    write_if_changed(build_dir / STATE_FILE,
+                     (json.dumps(state, sort_keys=True, separators=(",", ":")) + "\n").encode())
 
 
 def plugin_file_name(module_oid: str) -> str:
@@ -241,35 +226,18 @@ def plugin_file_name(module_oid: str) -> str:
 # ------------------------------------------------------------------------------------------ ninja
 
 
-_STATUS = "[%f/%t] "
-_PROGRESS_RE = re.compile(r"^\[(\d+)/(\d+)\] (.*)$")
 _DIAG_RE = re.compile(r"^(?P<file>[^:\s]+\.c):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<kind>error|warning): (?P<msg>.*)$")
 
 
-@dataclass(slots=True)
-class NinjaRun:
-    returncode: int
-    output: str
-    commands: list[str]
-
-    @property
-    def no_work(self) -> bool:
-        return "ninja: no work to do." in self.output
-
-
 def run_ninja(build_dir: Path, *, jobs: int | None = None, targets: Sequence[str] = (),
-              echo: TextIO | None = None, ninja: str | None = None, verbose: bool = False) -> NinjaRun:
-    """Run ninja in `build_dir`, echoing its progress lines to `echo` while capturing them."""
-    cmd = [ninja or ninja_executable()]
-    if jobs:
-        cmd += ["-j", str(jobs)]
-    if verbose:
-        cmd.append("-v")
-    cmd += list(targets)
-    env = dict(os.environ)
-    env["NINJA_STATUS"] = _STATUS
+              echo: TextIO | None = None, ninja: str | None = None, verbose: bool = False,
+              on_step: Callable[[str], None] | None = None) -> NinjaRun:
+    """Run ninja in `build_dir`, echoing its progress lines to `echo` while capturing them; `on_step` is
+    called with each step's description as ninja reports it done."""
+    from rpsc.driver.quick import ninja_command, read_ninja, start_ninja
     from rpsc.driver.trace import current
 
+    cmd = ninja_command(ninja or ninja_executable(), jobs, verbose, targets)
     tr = current()
     if tr is not None:
         try:
@@ -277,24 +245,11 @@ def run_ninja(build_dir: Path, *, jobs: int | None = None, targets: Sequence[str
         except OSError:
             log_offset = 0
         ninja_start = tr.now_us()
-    proc = subprocess.Popen(cmd, cwd=build_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                            text=True, errors="replace")
-    assert proc.stdout is not None
-    lines: list[str] = []
-    commands: list[str] = []
-    for line in proc.stdout:
-        lines.append(line)
-        m = _PROGRESS_RE.match(line.rstrip("\n"))
-        if m:
-            commands.append(m.group(3))
-        if echo is not None:
-            echo.write(line)
-            echo.flush()
-    rc = proc.wait()
+    run = read_ninja(start_ninja(build_dir, cmd), echo, on_step)
     if tr is not None:
-        tr.complete("ninja", ninja_start, tr.now_us(), args={"steps": len(commands), "status": rc})
+        tr.complete("ninja", ninja_start, tr.now_us(), args={"steps": len(run.commands), "status": run.returncode})
         tr.ninja_steps(build_dir, log_offset, ninja_start)
-    return NinjaRun(rc, "".join(lines), commands)
+    return run
 
 
 def restat(build_dir: Path, ninja: str, *outputs: str) -> None:
@@ -345,61 +300,40 @@ def explain_failure(run: NinjaRun, c_files: dict[str, tuple[str, str]], build_di
 def quick_check(options: BuildOptions, *, echo: TextIO | None = None) -> BuildResult | None:
     """The no-op path: when the store and the configuration are those of the last build, run ninja and
     return the result without loading the store; None when a full build is needed."""
+    from rpsc.driver.quick import quick_run, quick_state
+
     bdir = options.build_path
-    state = read_state(bdir)
-    if state is None or not (bdir / "build.ninja").is_file():
+    state = quick_state(options.store_dir, bdir, options.toolchain())
+    if state is None:
         return None
-    if state.get("toolchain") != options.toolchain():
+    from rpsc.driver.trace import current
+
+    runner = None
+    if current() is not None:  # traced: ninja's steps go into the trace
+        def runner(ninja: str, build_dir: Path) -> NinjaRun:
+            return run_ninja(build_dir, jobs=options.jobs, echo=echo, ninja=ninja, verbose=options.verbose)
+    run = quick_run(state, bdir, jobs=options.jobs, verbose=options.verbose, echo=echo, runner=runner)
+    if run is None:
         return None
-    if state.get("store") != store_stamps(options.store_dir):
-        return None
-    modules = state.get("modules", [])
-    for m in modules:
-        if not os.path.isfile(m["c_path"]):
-            return None
-    ninja = state.get("ninja") or ninja_executable()
-    before = {m["plugin"]: file_stamp(m["plugin"]) for m in modules}
-    run = run_ninja(bdir, jobs=options.jobs, echo=echo, ninja=ninja, verbose=options.verbose)
+    modules = state["modules"]
     if run.returncode != 0:
         raise BuildError(explain_failure(run, {Path(m["c_path"]).name: (m["name"], m["oid"]) for m in modules},
                                          bdir),
                          run.output)
-    changed = [m for m in modules if file_stamp(m["plugin"]) != before[m["plugin"]]]
-    sidecars_ok = all(_sidecar_fresh(Path(m["plugin"])) for m in modules)
-    if changed or not sidecars_ok or "regenerat" in run.output.lower():
-        return None  # something was rebuilt: finish through the full path (sidecars, store records)
     results = [ModuleResult(m["oid"], m["name"], m["c_path"], m["plugin"], "up-to-date", m.get("sha256"),
                             m.get("symbols", [])) for m in modules]
-    return BuildResult(str(options.store_dir), str(bdir), results, run.commands, not run.commands, True, [], False)
+    from rpsc.driver.quick import compdb_fresh
+
+    return BuildResult(str(options.store_dir), str(bdir), results, run.commands, not run.commands, True, [], False,
+                       compdb_written=options.compdb and compdb_fresh(state, bdir))
 
 
 def write_stamp(stamp: Path, store: Path, result: BuildResult) -> None:
     """Touch `stamp` and write `<stamp>.d`, a Makefile-style depfile naming everything the build read or
     produced (store files, generated C, plugins), for a build system that drives `rpsc build`."""
-    deps = [str(p.absolute()) for p in store_files(store)]
-    for m in result.modules:
-        deps += [m.c_file, m.plugin]
-    write_depfile(stamp, deps)
+    from rpsc.driver.quick import stamp_deps
 
-
-def write_depfile(stamp: Path, deps: Sequence[str]) -> None:
-    """Write `<stamp>.d` (a Makefile-style depfile: `stamp: dep...`, only when its bytes change), then touch
-    `stamp`."""
-    def esc(p: str) -> str:
-        return p.replace("\\", "\\\\").replace(" ", "\\ ").replace("#", "\\#").replace("$", "$$")
-
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    text = esc(str(stamp)) + ":" + "".join(f" \\\n  {esc(d)}" for d in deps) + "\n"
-    write_if_changed(stamp.with_name(stamp.name + ".d"), text.encode("utf-8", "surrogateescape"))  # file names as their bytes
-    stamp.touch()
-
-
-def _sidecar_fresh(so: Path) -> bool:
-    side = so.with_suffix(".json")
-    try:
-        return os.stat(side).st_mtime_ns >= os.stat(so).st_mtime_ns
-    except FileNotFoundError:
-        return False
+    write_depfile(stamp, stamp_deps(store, [(m.c_file, m.plugin) for m in result.modules]))
 
 
 # ------------------------------------------------------------------------------------------ the full path
@@ -419,6 +353,84 @@ def _ninja_path(path: Path) -> str:
 def _rel(path: Path, start: Path) -> str:
     """`path` relative to `start` (the build folder), as ninja and the compiler see it."""
     return os.path.relpath(path, start)
+
+
+EMIT = "emit"  # the folder of the markers, in the build folder
+#: The shell prefix of every compile: wait until the module's C is generated (its marker exists) while the
+#: `rpsc build` named by `emit/active` (its process id) runs; fail, saying so, when none does.
+EMIT_WAIT = ("until test -e emit/$oid.done; do { read p < emit/active && kill -0 $$p; } 2>/dev/null"
+             " || test -e emit/$oid.done || { echo 'rpsc build: the C of $module is not generated: run rpsc"
+             " build' >&2; exit 1; }; sleep 0.02; done && ")
+
+
+def _marker(bdir: Path, oid: str) -> Path:
+    return bdir / EMIT / f"{oid}.done"
+
+
+def _ensure_marker(bdir: Path, oid: str) -> None:
+    path = _marker(bdir, oid)
+    if not os.path.exists(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+
+PLACEHOLDER = b"/* rpsc build is generating this file */\n"
+
+
+class NinjaJob:
+    """A ninja run started in the background (its output read, and echoed, by a thread) while `rpsc build`
+    goes on generating C; `finish()` waits for it and gives the `NinjaRun`."""
+
+    def __init__(self, build_dir: Path, ninja: str, options: BuildOptions, echo: TextIO | None) -> None:
+        import threading
+
+        from rpsc.driver.quick import ninja_command, read_ninja, start_ninja
+        from rpsc.driver.trace import current
+
+        self.build_dir = build_dir
+        self.trace = current()
+        if self.trace is not None:
+            try:
+                self.log_offset = os.path.getsize(build_dir / ".ninja_log")
+            except OSError:
+                self.log_offset = 0
+            self.start_us = self.trace.now_us()
+        self.proc = start_ninja(build_dir, ninja_command(ninja, options.jobs, options.verbose))
+        self.run: NinjaRun | None = None
+        self.muted = False  # after abort(): ninja's "interrupted" lines are not echoed
+        job = self
+
+        class Echo:
+            def write(self, text: str) -> None:
+                if echo is not None and not job.muted:
+                    echo.write(text)
+
+            def flush(self) -> None:
+                if echo is not None and not job.muted:
+                    echo.flush()
+        self.before: dict[str, list[int] | None] = {}  # the plugins' stamps before ninja started
+
+        def reader() -> None:
+            self.run = read_ninja(self.proc, Echo() if echo is not None else None)
+        self.thread = threading.Thread(target=reader, name="ninja output", daemon=True)
+        self.thread.start()
+
+    def finish(self) -> NinjaRun:
+        self.thread.join()
+        run = self.run if self.run is not None else NinjaRun(self.proc.wait(), "", [])
+        if self.trace is not None:
+            self.trace.complete("ninja", self.start_us, self.trace.now_us(),
+                                args={"steps": len(run.commands), "status": run.returncode})
+            self.trace.ninja_steps(self.build_dir, self.log_offset, self.start_us)
+        return run
+
+    def abort(self) -> None:
+        """Stop ninja (after an error while generating C, or an interrupt) and wait for it."""
+        self.muted = True
+        with contextlib.suppress(OSError):
+            self.proc.terminate()
+        with contextlib.suppress(Exception):
+            self.thread.join(timeout=60)
 
 
 def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], store_inputs: Sequence[Path]
@@ -448,8 +460,11 @@ def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], 
     w.variable("cflags", " ".join(cflags + [tc[k] for k in ("cppflags", "cflags") if tc[k]]))
     w.variable("ldflags", " ".join(["-shared"] + ([tc["ldflags"]] if tc["ldflags"] else [])))
     w.newline()
-    w.rule("cc", "$cc -MD -MF $out.d $cflags -c $in -o $out", depfile="$out.d", deps="gcc",
-           description="CC $module")
+    # A compile first waits for its module's marker `emit/<oid>.done` (there unless `rpsc build` is still
+    # generating that C file: a cold build compiles the first modules while it emits the others); restat
+    # records the object's own mtime, newer than the C written while the compile waited.
+    w.rule("cc", EMIT_WAIT + "$cc -MD -MF $out.d $cflags -c $in -o $out", depfile="$out.d", deps="gcc",
+           description="CC $module", restat=True)
     w.rule("link", "$ld $ldflags -o $out $in -lm", description="LINK $module")
     regen = [sys.executable, "-m", "rpsc", "build", "--store", str(store), "--build-dir", str(options.build_path),
              "-O", tc["opt"], "--generate-only"]
@@ -468,7 +483,7 @@ def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], 
         obj = f"obj/rps{m.oid}-mod.o"
         so = _ninja_path(Path(_rel(store / PLUGINS / plugin_file_name(m.oid), bdir)))
         label = {"module": f"{m.name} ({m.oid})"}
-        w.build([obj], "cc", [c_path], variables=label)
+        w.build([obj], "cc", [c_path], variables={**label, "oid": m.oid})
         w.build([so], "link", [obj], variables=label)
         targets.append(so)
     w.newline()
@@ -503,6 +518,7 @@ def _cached_modules(heap: Any, options: BuildOptions) -> tuple[dict[str, str], d
 
     fps = build_fingerprints(heap)
     state = read_state(options.build_path) or {}
+    remember_probe(state if state.get("toolchain") == options.toolchain() else None)
     cache = state.get("cache") if isinstance(state.get("cache"), dict) else {}
     out = {}
     gen = options.store_dir / GENERATED
@@ -532,15 +548,23 @@ def _cache_entries(fps: dict[str, str], modules: Sequence[Any], sources: Sequenc
     return out
 
 
-def generate(options: BuildOptions, heap: Any | None = None, progress: Any | None = None
-             ) -> tuple[Any, list[Any], list[Any], list[str]]:
+def generate(options: BuildOptions, heap: Any | None = None, progress: Any | None = None,
+             echo: TextIO | None = None, ninja: str | None = None, migrate: bool = True
+             ) -> tuple[Any, list[Any], list[Any], list[str], NinjaJob | None]:
     """Load the store (unless given), emit the C of every module that changed since the last build (the
     others are `CachedModule`s) and the headers, write the changed files and build.ninja. Returns (heap,
-    modules, C sources, files rewritten)."""
+    modules, C sources, files rewritten, ninja job).
+
+    With `ninja` (the executable), ninja is started here (the returned job) and the headers, which no compile
+    includes, are written while it runs; the modules whose C file does not exist yet (a cold build) are
+    generated while ninja already compiles the first ones: each gets a placeholder C file and no marker, ninja starts
+    (the returned job), and each compile waits for its module's marker, written right after its C (the
+    compile commands and results are those of a build that generated everything first). `migrate=False`:
+    the caller knows the heap holds no code of rpsc 0.1.0 to migrate."""
     import rpsrt
 
     from rpsc.backends.c.emit import emit_c, emit_headers
-    from rpsc.ir.from_heap import code_modules
+    from rpsc.ir.from_heap import IRBuildError, build_module, code_modules
     from rpsc.heapcode.classes import find_code_classes
 
     store = options.store_dir
@@ -555,47 +579,111 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
             heap = rpsrt.load_store(str(store))
     from rpsc.driver.pipeline import migrate_code
 
-    notice = migrate_code(heap)  # rpsc 0.1.0's code: rewritten (one way) since the build records into the store
+    notice = migrate_code(heap) if migrate else None  # rpsc 0.1.0's code: rewritten (one way) since the build records into the store
     if notice:
         print(notice, file=sys.stderr)
     _, cached = _cached_modules(heap, options) if not notice else ({}, {})
     cc = find_code_classes(heap)
-    order = [str(m.attrs.get(cc.name)) for m in code_modules(heap)] if cc is not None else []
+    objs = code_modules(heap) if cc is not None else []
+    order = [str(m.attrs.get(cc.name)) for m in objs] if cc is not None else []
+    by_name = dict(zip(order, objs))
     todo = [n for n in order if n not in cached]
+    gen = store / GENERATED
+    bdir = options.build_path
+    oid_of = {n: str(by_name[n].oid) for n in order}
+    streamed = [n for n in todo if ninja is not None and not (gen / f"rps{oid_of[n]}-mod.c").exists()]
     say(f"building the IR of {len(todo)} module(s) ({len(order) - len(todo)} unchanged)")
-    from rpsc.ir.from_heap import build_ir
     from rpsrt.limits import deep_recursion
 
+    def ir_of(name: str) -> Any:
+        try:
+            return build_module(by_name[name], cc)
+        except (IndexError, TypeError, ValueError, KeyError, AttributeError, AssertionError):
+            # a store written by something else than rpsc's lowering, or damaged by hand
+            raise IRBuildError(f"malformed stored code in module {name!r}: a part is missing or of the wrong "
+                               "kind", oid=oid_of[name]) from None
+
+    now = [n for n in todo if n not in set(streamed)]
     with phase("typed IR from the heap"), deep_recursion():
-        fresh = {m.name: m for m in build_ir(heap, todo)} if todo else {}
-    say(f"generating C for {len(fresh)} module(s)")
-    gen = store / GENERATED
+        fresh = {n: ir_of(n) for n in now}
+    say(f"generating C for {len(todo)} module(s)")
     rewritten: list[str] = []
-    modules: list[Any] = []
-    sources: list[Any] = []
-    for name in order:
-        if name in cached:
-            modules.append(cached[name][0])
-            sources.append(cached[name][1])
-            continue
-        m = fresh[name]
+    out: dict[str, tuple[Any, Any]] = {}
+
+    def emit(name: str, m: Any) -> None:
         with phase(f"emit C: {m.name}"):
             src = emit_c(m)
-        modules.append(m)
-        sources.append(src)
+        out[name] = (m, src)
         if write_if_changed(gen / src.file_name, src.text.encode()):
             rewritten.append(str(gen / src.file_name))
-    for name, text in emit_headers(heap).items():
-        if write_if_changed(gen / name, text.encode()):
-            rewritten.append(str(gen / name))
-    bdir = options.build_path
+
+    for name in order:
+        if name in cached:
+            out[name] = cached[name]
+        elif name in fresh:
+            emit(name, fresh[name])
+    def headers() -> None:  # no compile includes them: written while ninja runs
+        for name, text in emit_headers(heap).items():
+            if write_if_changed(gen / name, text.encode()):
+                rewritten.append(str(gen / name))
+
     (bdir / "obj").mkdir(parents=True, exist_ok=True)
+    (bdir / EMIT).mkdir(parents=True, exist_ok=True)
     (store / PLUGINS).mkdir(parents=True, exist_ok=True)
-    data = write_ninja_file(bdir / "build.ninja", options, modules, store_files(store))
+    for name in order:
+        if name not in streamed:
+            _ensure_marker(bdir, oid_of[name])
+    ninja_modules = [out[n][0] if n in out else CachedModule(oid_of[n], n) for n in order]
+    data = write_ninja_file(bdir / "build.ninja", options, ninja_modules, store_files(store))
     if write_if_changed(bdir / "build.ninja", data):
         rewritten.append(str(bdir / "build.ninja"))
     os.utime(bdir / "build.ninja")
-    return heap, modules, sources, rewritten
+    job = None
+    if ninja is None:
+        headers()
+    else:
+        active = bdir / EMIT / "active"
+        for name in streamed:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(_marker(bdir, oid_of[name]))
+            write_if_changed(gen / f"rps{oid_of[name]}-mod.c", PLACEHOLDER)
+        if streamed:
+            active.write_text(f"{os.getpid()}\n")
+        restat(bdir, ninja, "build.ninja")
+        if progress is not None:
+            progress.phase(f"running ninja on {len(order)} module(s)")
+            progress.done()  # ninja's own lines follow
+        before = {str(store / PLUGINS / plugin_file_name(oid_of[n])): file_stamp(store / PLUGINS / plugin_file_name(oid_of[n]))
+                  for n in order}
+        job = NinjaJob(bdir, ninja, options, echo)
+        job.before = before
+        left = list(streamed)
+        try:
+            with deep_recursion():
+                while left:
+                    name = left[0]
+                    with phase("typed IR from the heap"):
+                        m = ir_of(name)
+                    emit(name, m)
+                    _marker(bdir, oid_of[name]).touch()
+                    left.pop(0)
+            if streamed:
+                os.unlink(active)
+            with phase("emit headers"):
+                headers()
+        except BaseException:
+            job.abort()
+            for name in left:  # no placeholder stays behind as if it were generated C
+                with contextlib.suppress(FileNotFoundError):
+                    if (gen / f"rps{oid_of[name]}-mod.c").read_bytes() == PLACEHOLDER:
+                        os.unlink(gen / f"rps{oid_of[name]}-mod.c")
+            raise
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(active)
+    modules = [out[n][0] for n in order]
+    sources = [out[n][1] for n in order]
+    return heap, modules, sources, rewritten, job
 
 
 BY_MODULE = "by-module"
@@ -640,7 +728,7 @@ def build_store(options: BuildOptions, *, echo: TextIO | None = None,
     """`rpsc build`: the no-op fast path when nothing changed, else generate, run ninja, record, dump.
     `progress` (a `rpsc.driver.progress.Progress`) is told each phase as it starts."""
     result = _build_store(options, echo, progress)
-    if options.compdb and not options.generate_only:
+    if options.compdb and not options.generate_only and not result.compdb_written:
         write_compdb(options.build_path, result)
     return result
 
@@ -648,11 +736,12 @@ def build_store(options: BuildOptions, *, echo: TextIO | None = None,
 def write_compdb(build_dir: Path, result: BuildResult) -> bool:
     """Write `compile_commands.json` (ninja's compilation database of the C compiles) in the build folder;
     True when its bytes changed."""
-    ninja = ninja_executable()
-    proc = subprocess.run([ninja, "-t", "compdb", "cc"], cwd=build_dir, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"ninja -t compdb failed: {proc.stderr.strip()}")
-    return write_if_changed(build_dir / "compile_commands.json", proc.stdout.encode())
+    from rpsc.driver import quick
+
+    try:
+        return quick.write_compdb(ninja_executable(), build_dir)
+    except RuntimeError as exc:
+        raise BuildError(str(exc)) from None
 
 
 def _build_store(options: BuildOptions, echo: TextIO | None, progress: Any | None) -> BuildResult:
@@ -664,7 +753,7 @@ def _build_store(options: BuildOptions, echo: TextIO | None, progress: Any | Non
     from rpsc.driver.trace import phase
 
     with phase("up-to-date check"):
-        quick = quick_check(options, echo=echo)
+        quick = quick_check(options, echo=echo) if options.quick else None
     if quick is not None:
         return quick
     from rpsrt.store.writer import update_lock
@@ -687,23 +776,22 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         progress.phase("loading the store")
     with phase("load store"):
         heap = rpsrt.load_store(str(options.store_dir))
-    loaded = None if old_modules(heap) else snapshot(heap)  # code to migrate: dump every space
-    heap, modules, sources, rewritten = generate(options, heap, progress=progress)
+    old = old_modules(heap)
+    loaded = None if old else snapshot(heap)  # code to migrate: dump every space
+    ninja = ninja_executable()
+    heap, modules, sources, rewritten, job = generate(options, heap, progress=progress, echo=echo,
+                                                      ninja=None if options.generate_only else ninja,
+                                                      migrate=bool(old))
     bdir = options.build_path
     store = options.store_dir
-    ninja = ninja_executable()
-    if not options.generate_only:  # under ninja's own generator rule, ninja records build.ninja itself
-        restat(bdir, ninja, "build.ninja")
     results = [ModuleResult(m.oid, m.name, str(store / GENERATED / s.file_name),
                             str(store / PLUGINS / plugin_file_name(m.oid)), symbols=list(s.symbols))
                for m, s in zip(modules, sources, strict=True)]
     if options.generate_only:
         return BuildResult(str(store), str(bdir), results, [], False, False, rewritten, False)
-    before = {r.plugin: file_stamp(r.plugin) for r in results}
-    if progress is not None:
-        progress.phase(f"running ninja on {len(results)} module(s)")
-        progress.done()  # ninja's own lines follow
-    run = run_ninja(bdir, jobs=options.jobs, echo=echo, ninja=ninja, verbose=options.verbose)
+    assert job is not None  # started by generate (under ninja's own generator rule, none is: returned above)
+    before = job.before
+    run = job.finish()
     if run.returncode != 0:
         raise BuildError(explain_failure(run, {s.file_name: (m.name, m.oid) for m, s in zip(modules, sources, strict=True)},
                                          bdir),
@@ -725,6 +813,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
     from rpsc.driver.trace import phase
 
     touched: set[Any] = set()
+    count = len(heap.objects)
     with phase("record plugins in the store"):
         changed = record_plugins(heap, results, store, [m for m in modules if not isinstance(m, CachedModule)],
                                  touched)
@@ -738,8 +827,9 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
                        spaces=dirty_spaces(heap, loaded, touched) if loaded is not None else None)
         from rpsc.backends.c.emit import emit_headers
 
-        for name, text in emit_headers(heap).items():  # the records may add named objects (plugin_file...)
-            write_if_changed(store / GENERATED / name, text.encode())
+        if len(heap.objects) != count:  # the records added named objects (plugin_file...): the headers list them
+            for name, text in emit_headers(heap).items():
+                write_if_changed(store / GENERATED / name, text.encode())
         os.utime(bdir / "build.ninja")
         restat(bdir, ninja, "build.ninja")
     from rpsc.driver.incremental import build_fingerprints
@@ -752,6 +842,12 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         "modules": [{"oid": r.oid, "name": r.name, "c_path": r.c_file, "plugin": r.plugin, "sha256": r.sha256,
                      "symbols": r.symbols} for r in results],
         "cache": _cache_entries(build_fingerprints(heap), modules, sources),
+        "cc_probe": probe_record(options.toolchain()["cc"]),
     }
+    result = BuildResult(str(store), str(bdir), results, run.commands, not run.commands, False, rewritten, changed)
+    if options.compdb:  # before the state, which records the build.ninja it was written from
+        write_compdb(bdir, result)
+        state["compdb_for"] = file_stamp(bdir / "build.ninja")
+        result.compdb_written = True
     write_state(bdir, state)
-    return BuildResult(str(store), str(bdir), results, run.commands, not run.commands, False, rewritten, changed)
+    return result

@@ -6,24 +6,67 @@ imports (llvmlite, Lark, Jinja2) inside its handlers so that `rpsc --help` stays
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
-from collections.abc import Sequence
-
 from rpsc import __version__
 
-#: Command modules, in the order `--help` lists them.
-COMMAND_MODULES = ("store", "lang", "jit", "build", "plugin", "config", "dispatch", "fmt", "lsp", "cache")
+#: `typing.TYPE_CHECKING` without importing typing (`rpsc --help` stays lean); type checkers take it as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+#: Command modules, in the order `--help` lists them (but for `run`, listed right after `compile`).
+COMMAND_MODULES = ("store", "lang", "run", "jit", "build", "plugin", "config", "dispatch", "fmt", "lsp", "cache")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: `rpsc --help`'s list of commands (name, one-line help), in its order: the top-level help (and `rpsc`
+#: alone, and `--version`) is printed from it without importing the command modules (tens of ms);
+#: tests/compiler/driver/test_cli_usage.py checks it against what the command modules register.
+COMMANDS = (
+    ("store", "check, dump, summarise or create a RefPerSys store"),
+    ("compile", "compile .rps modules into a store"),
+    ("run", "call a function of a store and print its result"),
+    ("show", "print stored code back as .rps source"),
+    ("jit", "JIT-compile a store's modules (MCJIT), call a function, show statistics"),
+    ("emit", "write LLVM IR (.ll), a position-independent object (.o) and its C header"),
+    ("build", "build a store's modules into native plugins with Ninja"),
+    ("init", "create a plugin project (a .rps module, a test, a build.ninja)"),
+    ("demo", "run the whole pipeline on the example plugins, under every backend"),
+    ("plugin", "list, inspect, check and graph native and Python plugins"),
+    ("config", "print the plugin header folder and build flags"),
+    ("dispatch", "dispatch an extension point through a store's built plugins"),
+    ("fmt", "format .rps files (canonical form, comments kept)"),
+    ("lsp", "run the .rps language server (LSP over stdio; needs rpsc[lsp])"),
+    ("cache", "show or trim rpsc's cache folder (JIT objects, parser tables)"),
+)
+#: The command lines that the top-level parser alone answers (`COMMANDS` is all it needs).
+_TOP_ONLY = ([], ["--help"], ["-h"], ["--version"])
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:  # type: ignore[type-arg]
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="rpsc",
         description="Compile .rps definitions into RefPerSys stores, JIT code and native plugins.",
     )
     parser.add_argument("--version", action="version", version=f"rpsc {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser, parser.add_subparsers(dest="command", metavar="COMMAND")
+
+
+def top_level_parser() -> argparse.ArgumentParser:
+    """The parser `rpsc --help` is answered with: the top level, its commands listed from `COMMANDS`."""
+    parser, sub = _top_parser()
+    for name, text in COMMANDS:
+        sub.add_parser(name, help=text)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser, sub = _top_parser()
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"rpsc.driver.commands.{name}")
@@ -32,13 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    _list_run_after_compile(sub)
     _remember_subparsers(parser)
     return parser
+
+
+def _list_run_after_compile(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`--help` lists `run` between `compile` and `show`, as it did when one module registered all three."""
+    actions = sub._choices_actions
+    names = [a.dest for a in actions]
+    if "run" in names and "compile" in names:
+        run = actions.pop(names.index("run"))
+        actions.insert([a.dest for a in actions].index("compile") + 1, run)
 
 
 def _remember_subparsers(parser: argparse.ArgumentParser) -> None:
     """Let every (nested) subcommand's parser record itself in the namespace, so that an unknown option is
     reported with that subcommand's usage line rather than the top-level one."""
+    import argparse
+
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
@@ -47,18 +102,32 @@ def _remember_subparsers(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rpsrt.errors import Error, Trap
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["run"]:
+        # The warm start (rpsc.driver.runwarm): a function compiled before, of a store unchanged since,
+        # runs from its native code without argparse, the store or the IR; None: the slow path.
+        from rpsc.driver.runwarm import run as run_warm
 
-    parser = build_parser()
-    args, extras = parser.parse_known_args(argv)
+        status = _guarded(run_warm, words[1:])
+        if status is not None:
+            return status
+    parser = top_level_parser() if words in _TOP_ONLY else build_parser()
+    args, extras = parser.parse_known_args(words)
     if extras:
         (getattr(args, "_subparser", None) or parser).error(f"unrecognized arguments: {' '.join(extras)}")
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
+    return int(_guarded(handler, args) or 0)
+
+
+def _guarded(handler: Callable[[Any], int | None], args: Any) -> int | None:
+    """`handler(args)`, with the errors of bad input rendered (never a traceback) as their exit status."""
+    from rpsrt.errors import Error, Trap
+
     try:
-        return int(handler(args) or 0)
+        return handler(args)
     except Trap as exc:
         print(f"rpsc: trap: {exc}", file=sys.stderr)
         return 3

@@ -131,11 +131,11 @@ def module_sources(heap: Any) -> dict[str, str]:
 
 
 def compile_incremental(sources: list[tuple[str, str]], heap: Any, warnings: list[Any],
-                        cache: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+                        cache: dict[str, Any], rollback: bool = True) -> tuple[dict[str, Any], list[str]]:
     """Compile into `heap` only the sources that changed since `cache` was written (all of them when it is
     empty), plus the sources of the modules requiring a module whose interface changed. Returns (the new
     cache entries, the paths compiled). Raises `CompileError` like `compile_sources` (the caller then does
-    not dump the heap)."""
+    not dump the heap; with `rollback=False` the heap is then left half-compiled, see `compile_sources`)."""
     from rpsc.driver.pipeline import compile_sources
     from rpsc.heapcode.encode import stored_interfaces
 
@@ -155,7 +155,8 @@ def compile_incremental(sources: list[tuple[str, str]], heap: Any, warnings: lis
     compiled: list[str] = []
     if changed:
         before = stored_interfaces(heap) if fresh else {}
-        compile_sources([(p, texts[p]) for p in changed], heap, warnings, ir_check="given")
+        compile_sources([(p, texts[p]) for p in changed], heap, warnings, ir_check="given", rollback=rollback,
+                        interfaces=before if fresh else None)
         compiled += changed
         if fresh:
             after = stored_interfaces(heap)
@@ -163,12 +164,13 @@ def compile_incremental(sources: list[tuple[str, str]], heap: Any, warnings: lis
             if {names.get(p) for p in changed} & {e["module"] for e in fresh.values()}:
                 # a changed source now defines a module that an unchanged one defines: compile all together
                 # to report it exactly as a full compile does
-                compile_sources(sources, heap, warnings)
+                compile_sources(sources, heap, warnings, rollback=rollback)
                 compiled, fresh = [p for p, _ in sources], {}
             moved = {m for m in set(before) | set(after) if _iface(before.get(m)) != _iface(after.get(m))}
             dependents = [p for p, e in fresh.items() if moved & set(e.get("requires", []))]
             if dependents:
-                compile_sources([(p, texts[p]) for p in dependents], heap, warnings, ir_check="given")
+                compile_sources([(p, texts[p]) for p in dependents], heap, warnings, ir_check="given", rollback=rollback,
+                                interfaces=after)
                 compiled += dependents
     entries = {p: e for p, e in cache.items() if isinstance(e, dict)}
     if compiled:

@@ -45,23 +45,29 @@ def parse_sources(sources: Sequence[tuple[str, str]]) -> list:  # type: ignore[t
     return modules
 
 
-def check_modules(modules: Sequence, heap: Heap) -> Any:  # type: ignore[type-arg]
+def check_modules(modules: Sequence, heap: Heap, interfaces: dict[str, Any] | None = None) -> Any:  # type: ignore[type-arg]
     """Run the frontend's checker (names, kinds, types, returns), with the heap's modules as known ones;
-    return its `CheckedProgram` (what the lowering takes)."""
+    return its `CheckedProgram` (what the lowering takes). `interfaces`: `stored_interfaces(heap)` when the
+    caller has it already."""
     from rpsc.frontend.check import check
     from rpsc.heapcode.encode import stored_interfaces
 
     given = {m.name for m in modules}
-    known = {k: v for k, v in stored_interfaces(heap).items() if k not in given}
+    known = {k: v for k, v in (stored_interfaces(heap) if interfaces is None else interfaces).items()
+             if k not in given}
     return check(list(modules), known_modules=known)
 
 
 def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None,
-                    warnings: list[Any] | None = None, ir_check: str = "all") -> Heap:
+                    warnings: list[Any] | None = None, ir_check: str = "all", rollback: bool = True,
+                    interfaces: dict[str, Any] | None = None) -> Heap:
     """Parse, check and lower (path, text) pairs into `heap` (a fresh `new_heap()` when None); the checker's
     warnings (`Diagnostic`s: values upstream RefPerSys cannot read back) are appended to `warnings`.
     Afterwards every stored module must give valid IR (`ir_check="all"`), or those compiled (`"given"`:
-    for an incremental compile, which recompiles the modules requiring a changed interface itself)."""
+    for an incremental compile, which recompiles the modules requiring a changed interface itself).
+    On an error the heap is restored as it was, unless `rollback=False` (a caller that drops the heap on an
+    error, as `rpsc compile` does, spares the copy of every object this takes). `interfaces`: the heap's
+    `stored_interfaces` as they are now, when the caller computed them already."""
     from rpsc import CompileError
     from rpsc.heapcode.encode import lower
     from rpsrt.limits import deep_recursion
@@ -69,11 +75,11 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
     if heap is None:
         heap = new_heap()
     modules = parse_sources(sources)
-    program = check_modules(modules, heap)
+    program = check_modules(modules, heap, interfaces)
     if warnings is not None:
         warnings.extend(program.warnings)
     # The lowering checks what needs the store before it writes; should anything still fail, restore the heap.
-    snapshot = _snapshot(heap)
+    snapshot = _snapshot(heap) if rollback else None
     try:
         with deep_recursion():
             lower(program, heap)
@@ -84,10 +90,12 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
             else:
                 ir_modules(heap)  # every stored function must give valid IR
     except CompileError:
-        _restore(heap, snapshot)
+        if snapshot is not None:
+            _restore(heap, snapshot)
         raise
     except Exception as exc:
-        _restore(heap, snapshot)
+        if snapshot is not None:
+            _restore(heap, snapshot)
         from rpsrt.errors import Error
 
         if isinstance(exc, Error):

@@ -5,6 +5,7 @@
  * use with the system's cc; without a compiler the Python entry is used directly. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -12,10 +13,10 @@ typedef int32_t (*heap_op_fn)(int32_t, const char *, int64_t *, int32_t, const i
                               const char *);
 
 static heap_op_fn slow_entry;
-static PyObject *handles, *objects, *rpsobject, *heap_objects, *clock_value;
+static PyObject *handles, *objects, *rpsobject, *heap_objects, *clock_value, *entries;
 static PyObject *s_attrs, *s_comps, *s_cls, *s_payload, *s_methodict, *s_superclass, *s_fn, *s_mtime, *s_oid;
 static int32_t op_get_attr = -1, op_set_attr = -1, op_comp = -1, op_unbox = -1, op_box_float = -1,
-               op_send = -1, op_length = -1, op_objref = -1;
+               op_send = -1, op_length = -1, op_objref = -1, op_method_entry = -1;
 
 #define SITES 1024
 static const char *site_key[SITES];
@@ -24,10 +25,11 @@ static PyObject *site_obj[SITES];
 static void set(PyObject **slot, PyObject *v) { Py_XINCREF(v); Py_XDECREF(*slot); *slot = v; }
 
 /* Called (GIL held) whenever the host changes: its handle table, its object->handle dict, the RpsObject
- * type, the heap's OID->object dict, the fixed clock (None: wall clock, the slow path), the Python entry,
- * and the codes of the operations done here. */
+ * type, the heap's OID->object dict, the fixed clock (None: wall clock, the slow path), its dict of the
+ * native entries of function objects (id -> (address, signature bytes), filled by the Python entry), the
+ * Python entry, and the codes of the operations done here. */
 int rps_heapfast_setup(PyObject *h, PyObject *o, PyObject *type, PyObject *heapobjs, PyObject *clock,
-                       void *slow, const int32_t *codes)
+                       PyObject *ents, void *slow, const int32_t *codes)
 {
     if (!s_attrs) {
         s_attrs = PyUnicode_InternFromString("attrs"); s_comps = PyUnicode_InternFromString("comps");
@@ -41,9 +43,11 @@ int rps_heapfast_setup(PyObject *h, PyObject *o, PyObject *type, PyObject *heapo
     set(&rpsobject, type);
     set(&heap_objects, heapobjs == Py_None ? NULL : heapobjs);
     set(&clock_value, clock == Py_None ? NULL : clock);
+    set(&entries, ents == Py_None ? NULL : ents);
     slow_entry = (heap_op_fn)slow;
     op_get_attr = codes[0]; op_set_attr = codes[1]; op_comp = codes[2]; op_unbox = codes[3];
     op_box_float = codes[4]; op_send = codes[5]; op_length = codes[6]; op_objref = codes[7];
+    op_method_entry = codes[8];
     for (int i = 0; i < SITES; i++) { site_key[i] = NULL; Py_CLEAR(site_obj[i]); }
     return 0;
 }
@@ -78,6 +82,30 @@ static int handle_of(PyObject *v, int64_t *out)   /* 0 ok, -1 error (cleared) */
 fail:
     PyErr_Clear();
     return -1;
+}
+
+/* Native sends call each other directly (method_entry), so a deep recursion of sends uses the thread's
+ * C stack: below STACK_MARGIN bytes left, method_entry answers nothing here, and the Python entry traps
+ * RECURSION at the send instead of letting the next call overflow the stack. */
+#define STACK_MARGIN (256 * 1024)
+static __thread const char *stack_low;
+static __thread int stack_probed;
+
+int rps_heapfast_stack_low(void)   /* 1 when this thread's stack has less than STACK_MARGIN left */
+{
+    char here;
+    if (!stack_probed) {
+        pthread_attr_t a;
+        void *addr;
+        size_t size;
+        stack_probed = 1;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            if (pthread_attr_getstack(&a, &addr, &size) == 0)
+                stack_low = (const char *)addr;
+            pthread_attr_destroy(&a);
+        }
+    }
+    return stack_low != NULL && &here > stack_low && (size_t)(&here - stack_low) < STACK_MARGIN;
 }
 
 static const char *static_part(const char *aux)
@@ -193,6 +221,24 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
         Py_XDECREF(k);
         PyErr_Clear();
         return -1;
+    }
+    if (op == op_method_entry && nargs == 1 && entries) {   /* only what the Python entry answered before */
+        if (rps_heapfast_stack_low()) return -1;
+        PyObject *f = item(args[0]);
+        if (!f) return -1;
+        PyObject *key = PyLong_FromVoidPtr(f);
+        if (!key) { PyErr_Clear(); return -1; }
+        PyObject *e = PyDict_GetItemWithError(entries, key);
+        Py_DECREF(key);
+        if (!e || !PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 2 || !PyBytes_CheckExact(PyTuple_GET_ITEM(e, 1))
+            || strcmp(PyBytes_AS_STRING(PyTuple_GET_ITEM(e, 1)), static_part(aux)) != 0) {
+            PyErr_Clear();
+            return -1;
+        }
+        long long a = PyLong_AsLongLong(PyTuple_GET_ITEM(e, 0));
+        if (a == -1 && PyErr_Occurred()) { PyErr_Clear(); return -1; }
+        *result = a;
+        return 0;
     }
     if (op == op_objref && nargs == 0 && heap_objects) {
         uintptr_t i = ((uintptr_t)aux >> 3) % SITES;

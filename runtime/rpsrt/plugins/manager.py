@@ -681,6 +681,9 @@ class PluginManager:
         if address is not None:
             call = native_caller(address, ep.signature, self.thread_states, name=f"{plugin.name}.{impl_name}",
                                  revocable=plugin._callers)
+            if any(t in ("str", "obj", "val") for t in (*ep.signature.params, ep.signature.ret)):
+                call = _handles_only(call, ep.name, f"{plugin.name}.{impl_name}",
+                                     [t in ("str", "obj", "val") for t in ep.signature.params])
         else:
             problem = python_impl_problem(function, ep.signature)
             if problem:
@@ -826,6 +829,18 @@ class PluginManager:
         Only a function the plugin's manifest lists in `exports` is handed out, and only with the signature
         listed there (PluginError otherwise: never `rps_plugin_init`, never a guess at a signature)."""
         sig = signature if isinstance(signature, Signature) else Signature.parse(signature)
+        plugin, address = self._export(symbol, sig)
+        return _guarded(native_caller(address, sig, self.thread_states, name=symbol, revocable=plugin._callers))
+
+    @_locked
+    def export_address(self, symbol: str, signature: str | Signature) -> int:
+        """The address of `symbol`'s exported wrapper, under the checks of `function` (PluginError): for
+        compiled code that calls it directly (a method send between native functions). Valid while its
+        plugin stays loaded."""
+        sig = signature if isinstance(signature, Signature) else Signature.parse(signature)
+        return self._export(symbol, sig)[1]
+
+    def _export(self, symbol: str, sig: Signature) -> tuple[Any, int]:
         for plugin in self._loaded.values():
             if plugin.kind != "native":
                 continue
@@ -843,9 +858,7 @@ class PluginManager:
             if symbol not in plugin.symbols:
                 raise PluginError(f"plugin {plugin.name}'s manifest exports {symbol!r}, which the file does not "
                                   "define", path=_where(plugin.candidate))
-            address = plugin.address(symbol)
-            return _guarded(native_caller(address, sig, self.thread_states, name=symbol,
-                                          revocable=plugin._callers))
+            return plugin, plugin.address(symbol)
         raise PluginError(f"no loaded plugin exports {symbol!r}")
 
     def call_interruptibly(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -957,4 +970,20 @@ def _text(raw: bytes | None) -> str | None:
 
 def _where(cand: Candidate) -> str:
     return str(cand.path) if cand.path is not None else cand.source
+
+
+def _handles_only(call: Callable[..., Any], point: str, who: str, heap_params: list[bool]) -> Callable[..., Any]:
+    """A native implementation of a point with str/obj/val types takes and gives the heap host's handles
+    (ints): called with anything else (a Python str or object, outside a host), a clear PluginError
+    instead of ctypes' `ArgumentError`. `rpsc dispatch` and `rpsrt.heaphost.wrap_call` pass handles."""
+
+    def guarded(*args: Any) -> Any:
+        if any(h and type(a) is not int for a, h in zip(args, heap_params)):
+            raise PluginError(f"extension point {point}: {who} is native code whose str/obj/val values are heap "
+                              "handles: dispatch it through a heap host (rpsrt.heaphost.wrap_call, as `rpsc "
+                              "dispatch` does), not with Python values")
+        return call(*args)
+
+    guarded.__wrapped__ = call  # type: ignore[attr-defined]
+    return guarded
 

@@ -403,3 +403,39 @@ def test_unknown_option_is_reported_by_its_subcommand(tmp_path: Path) -> None:
     proc = rpsc("store", "check", tmp_path, "--bogus")
     assert proc.returncode == 2
     assert "rpsc store check: error: unrecognized arguments: --bogus" in proc.stderr
+
+
+def test_top_level_help_is_the_full_parsers() -> None:
+    """`rpsc --help` is answered from `cli.COMMANDS` without the command modules: its text is the one the
+    full parser (every command module registered) prints, so the table cannot drift from the modules."""
+    from rpsc.driver.cli import COMMANDS, build_parser, top_level_parser
+
+    full = build_parser()
+    sub = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction))
+    assert [(a.dest, a.help) for a in sub._choices_actions] == list(COMMANDS)
+    assert top_level_parser().format_help() == full.format_help()
+
+
+@pytest.mark.parametrize("argv", [["--help"], [], ["--version"]])
+def test_top_level_help_imports_no_command_module(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """`rpsc --help`, `rpsc` and `rpsc --version` print what the full parser prints (same text, same
+    status) without importing a command module (a real process's sys.modules)."""
+    from rpsc.driver import cli
+
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setattr(cli, "_TOP_ONLY", ())   # the full parser, every command module registered
+    try:
+        want_status = cli.main(argv)
+    except SystemExit as exc:
+        want_status = exc.code  # type: ignore[assignment]
+    want = capsys.readouterr().out
+    code = ("import sys, contextlib, io\n"
+            "from rpsc.driver.cli import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    try:\n        status = main(sys.argv[1:])\n    except SystemExit as exc:\n        status = exc.code\n"
+            "print(repr((status, [m for m in sys.modules if m.startswith('rpsc.driver.commands')], out.getvalue())))\n")
+    got = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True,
+                         env={**os.environ, "COLUMNS": "100"}).stdout
+    assert eval(got) == (want_status, [], want)  # noqa: S307 - the repr printed just above

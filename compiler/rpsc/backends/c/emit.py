@@ -71,21 +71,26 @@ _SAFE_LITERAL = frozenset(
 
 
 _SHORT_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", ord("?"): "\\?"}
+#: byte -> its text inside a C string literal (a `str.translate` table of the text decoded as Latin-1).
+_PIECES = [chr(b) if b in _SAFE_LITERAL else (_SHORT_ESCAPES.get(b) or f"\\{b:03o}") for b in range(256)]
 
 
 def c_string_parts(text: str, chunk: int = 0) -> list[str]:
     """`text` (UTF-8) as adjacent C string literals of at most about `chunk` source characters each (one
     literal when `chunk` is 0): printable ASCII kept; `"`, `\\` and `?` backslash-escaped (so never a
     trigraph); every other byte a three-digit octal escape (never ambiguous with a following digit)."""
+    data = text.encode("utf-8", "surrogatepass")
+    escaped = data.decode("latin-1").translate(_PIECES)
+    if not chunk:
+        return ['"' + escaped + '"']
+    if len(escaped) == len(data):  # one character per byte: chunks of exactly `chunk`
+        return ['"' + escaped[i:i + chunk] + '"' for i in range(0, len(escaped), chunk)] or ['""']
     parts: list[str] = []
     cur: list[str] = []
     size = 0
-    for byte in text.encode("utf-8", "surrogatepass"):
-        if byte in _SAFE_LITERAL:
-            piece = chr(byte)
-        else:
-            piece = _SHORT_ESCAPES.get(byte) or f"\\{byte:03o}"
-        if chunk and size + len(piece) > chunk and cur:
+    for byte in data:
+        piece = _PIECES[byte]
+        if size + len(piece) > chunk and cur:
             parts.append('"' + "".join(cur) + '"')
             cur, size = [], 0
         cur.append(piece)
@@ -229,6 +234,37 @@ class _FunctionEmitter:
         del abi
         return lines
 
+    def call_method(self, ins: ir.CallMethod) -> list[str]:
+        """A method call (after `send`): the method's native entry, asked of the host once per function
+        object (`method_entry`), called directly as a call into another module (depth published, its trap
+        passed on); without one (0), through the host (`call_method`), which has the full semantics."""
+        from rpsrt.abi import HEAP_OP_CODES
+
+        self.cross_calls = True
+        d = self.temp(ins.dest) if ins.dest is not None else None
+        args = [ins.fn, *ins.args]
+        kinds = _KIND[ins.ret] + "".join(_KIND[a.type] for a in args)
+        sig = f"{ins.ret.abi}({','.join(t.abi for t in ins.params)})"
+        entry = self.heap_call(HEAP_OP_CODES["method_entry"], "ih", sig, [(self.op(ins.fn), ins.fn.type)],
+                               "rps_fp", I64, ins.loc)
+        # (heap_call declares nothing: the entry's address lands in a block-local `rps_fp`)
+        res = "NULL" if d is None else f"&{d}"
+        if d is not None:
+            self.out_params.add(d)
+        direct = "".join(f", {self.op(a)}" for a in ins.args)
+        return ["{ int64_t rps_fp = 0;", *("  " + line for line in entry),
+                "  if (rps_fp != 0) {",
+                "    rt->depth = rps_module_rt->depth_limit - room + 1;",
+                f"    st = ((int32_t (*)({c_params(ins.params, ins.ret)}))(intptr_t)rps_fp)({res}{direct});",
+                "    if (st != RPS_OK)",
+                "        rps_module_rethrow(rt, st);",
+                "  } else {",
+                *("    " + line for line in self.heap_call(HEAP_OP_CODES["call_method"], kinds, None,
+                                                         [(self.op(a), a.type) for a in args], d, ins.ret,
+                                                         ins.loc)),
+                "  }",
+                "}"]
+
     def trap(self, code: TrapCode, loc: ir.SourceLoc | None) -> str:
         where = c_string(str(loc if loc is not None else self.fn.loc))
         return f"rps_module_trap(rt, RPS_TRAP_{code.name}, {self.name_var}, {where});"
@@ -288,6 +324,13 @@ class _FunctionEmitter:
                     "if (st != RPS_OK)",
                     "    rps_module_rethrow(rt, st);"]
         if isinstance(ins, ir.Poll):
+            if self.fn.blocks and self.fn.blocks[0].instrs and ins is self.fn.blocks[0].instrs[0]:
+                # The entry poll reads the flag through a plain (non-volatile) lvalue: a body of pure
+                # arithmetic then stays "looping pure" to GCC, which may merge its calls with equal
+                # arguments (not delete them), as it does without the poll. Every real call still reads
+                # the flag on entry; loop polls below stay volatile, so no loop can hoist its read.
+                return ["if (__builtin_expect(*(const int32_t *)&rt->interrupt, 0))",
+                        "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
             return ["if (rt->interrupt)", "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
         if isinstance(ins, ir.HeapOp):
             from rpsrt.abi import HEAP_OP_CODES
@@ -305,13 +348,7 @@ class _FunctionEmitter:
             return self.heap_call(HEAP_OP_CODES[op], kinds, ins.aux, [(self.op(a), a.type) for a in ins.args],
                                   d, dt, ins.loc)
         if isinstance(ins, ir.CallMethod):
-            from rpsrt.abi import HEAP_OP_CODES
-
-            d = self.temp(ins.dest) if ins.dest is not None else None
-            args = [ins.fn, *ins.args]
-            kinds = _KIND[ins.ret] + "".join(_KIND[a.type] for a in args)
-            return self.heap_call(HEAP_OP_CODES["call_method"], kinds, None, [(self.op(a), a.type) for a in args],
-                                  d, ins.ret, ins.loc)
+            return self.call_method(ins)
         raise TypeError(f"unknown IR instruction {ins!r}")
 
     def terminator(self, t: ir.Terminator | None) -> list[str]:

@@ -79,7 +79,7 @@ class NativeEngine:
         if runtime is not None:  # version 2: the heap this engine's code works on (rpsrt.heaphost)
             from rpsrt.heaphost import HeapHost
 
-            self.host = HeapHost(runtime, self._call_object, self._call_raw)
+            self.host = HeapHost(runtime, self._call_object, self._call_raw, self._native_entry)
         self._raw: dict[Any, Any] = {}
 
         self.store = Path(store_dir)
@@ -155,6 +155,14 @@ class NativeEngine:
         # compiled loop then traps INTERRUPT at its next back-edge and KeyboardInterrupt is raised.
         return self.manager.call_interruptibly(self._run, target, vals)
 
+    def attach_heap(self, heap: Any) -> None:
+        """Give this engine's code `heap` to work on (version 2), as `runtime=HeapRuntime(heap)` at
+        construction does: for a dispatch of heap-typed extension points after the plugins are loaded."""
+        from rpsrt.heaphost import HeapHost
+        from rpsrt.model.heapapi import HeapRuntime
+
+        self.host = HeapHost(HeapRuntime(heap), self._call_object, self._call_raw, self._native_entry)
+
     def _heap_call(self, ref: ir.FunctionRef, target: Any) -> Any:
         """`target` (a native caller) taking and giving Python values: str/obj/value as the host's handles,
         with the host installed for the outermost call and its handle table emptied after it."""
@@ -168,6 +176,17 @@ class NativeEngine:
         if f is None:
             f = self._raw[fnobj.oid] = self._callable(self.function_ref(ir.symbol_of(str(fnobj.oid))))
         return f(*words)
+
+    def _native_entry(self, fnobj: Any, signature: str) -> int:
+        """The address of the exported wrapper of the stored function `fnobj` when a loaded plugin of this
+        engine exports it with exactly `signature`, else 0 (a send from native code then calls it directly)."""
+        try:
+            ref = self.function_ref(ir.symbol_of(str(fnobj.oid)))
+        except EngineError:
+            return 0
+        if ref.signature != signature:
+            return 0
+        return int(self.manager.export_address(ref.symbol, signature))
 
     def _call_object(self, fnobj: Any, args: list[Any]) -> Any:
         """Run the stored function object `fnobj` natively (a method send from native code)."""

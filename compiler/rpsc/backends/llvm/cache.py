@@ -22,9 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Bump when the generated code or its ABI changes in a way the IR text does not show, and when the IR passes
-#: (`rpsc.ir.passes`, run inside `emit_llvm`) change what they make of the same typed IR.
-CODEGEN_VERSION = "rpsc-llvm-2"
+from rpsc.backends.llvm import CODEGEN_VERSION  # defined there, read here: see its comment
 
 _MAGIC = b"RPSCOBJ1"
 _HEADER = struct.Struct("<8sQ32s")  # magic, payload length, sha256(payload)

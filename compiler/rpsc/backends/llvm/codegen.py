@@ -301,11 +301,7 @@ class _FunctionEmitter:
         elif isinstance(ins, ir.HeapOp):
             self.heap_op(ins)
         elif isinstance(ins, ir.CallMethod):
-            args = [ins.fn, *ins.args]
-            kinds = _KIND[ins.ret] + "".join(_KIND[a.type] for a in args)
-            r = self.heap_call("call_method", kinds, "", args, ins.ret, ins.loc)
-            if ins.dest is not None:
-                self.temps[ins.dest.name] = r
+            self.call_method(ins)
         elif isinstance(ins, ir.Poll):
             flag = self.tmp(f"load volatile i32, ptr {self.tmp(_thread_field(RT_INTERRUPT))}, align 4")
             hit = self.tmp(f"icmp ne i32 {flag}, 0")
@@ -368,6 +364,58 @@ class _FunctionEmitter:
         if ret is ir.BOOL:
             return self.tmp(f"icmp ne i64 {w}, 0")
         return w
+
+    def call_method(self, ins: ir.CallMethod) -> None:
+        """A method call (after `send`): the method's native entry, asked of the host (`method_entry`),
+        called directly as a call into another module (depth published, its trap passed on); without one
+        (0), through the host (`call_method`), which has the full semantics. The C backend does the same."""
+        sig = f"{ins.ret.abi}({','.join(t.abi for t in ins.params)})"
+        addr = self.heap_call("method_entry", "ih", sig, [ins.fn], ir.I64, ins.loc)
+        argv = [self.value(a) for a in ins.args]   # defined before the branch: both paths use them
+        direct, slow, join = self.label("send.direct."), self.label("send.host."), self.label("send.done.")
+        none = self.tmp(f"icmp eq i64 {addr}, 0")
+        self.emit_line(f"br i1 {none}, label %{slow}, label %{direct}")
+        # direct: through the callee's exported wrapper, as `_call_exported` does
+        self.start_block(direct)
+        ret = ins.ret
+        slot = "null"
+        if ret is not ir.VOID:
+            slot = self.result_slots.get(ret, "")
+            if not slot:
+                slot = f"%ret.{ret.value}"
+                self.entry.append(f"  {slot} = alloca {_ABI[ret]}")
+                self.result_slots[ret] = slot
+        limit = self.tmp(f"load i32, ptr {_F_LIMIT}")
+        free = self.tmp(f"sub i32 {limit}, %room")
+        depth = self.tmp(f"add i32 {free}, 1")
+        self.emit_line(f"store i32 {depth}, ptr {self.tmp(_thread_field(RT_DEPTH))}")
+        cargs = [f"ptr {slot}"]
+        for a, v in zip(ins.args, argv, strict=True):
+            if a.type is ir.BOOL:
+                cargs.append(f"i8 zeroext {self.tmp(f'zext i1 {v} to i8')}")
+            else:
+                cargs.append(f"{_ABI[a.type]} {v}")
+        fp = self.tmp(f"inttoptr i64 {addr} to ptr")
+        status = self.tmp(f"call i32 {fp}({', '.join(cargs)})")
+        failed = self.tmp(f"icmp ne i32 {status}, 0")
+        self.propagate.append((status, self.block))
+        self.unlikely(failed, "propagate")
+        fast_v = None
+        if ret is not ir.VOID:
+            v = self.tmp(f"load {_ABI[ret]}, ptr {slot}")
+            fast_v = self.tmp(f"icmp ne i8 {v}, 0") if ret is ir.BOOL else v
+        fast_end = self.block
+        self.emit_line(f"br label %{join}")
+        # through the host
+        self.start_block(slow)
+        args = [ins.fn, *ins.args]
+        kinds = _KIND[ret] + "".join(_KIND[a.type] for a in args)
+        slow_v = self.heap_call("call_method", kinds, "", args, ret, ins.loc)
+        slow_end = self.block
+        self.emit_line(f"br label %{join}")
+        self.start_block(join)
+        if ins.dest is not None and ret is not ir.VOID:
+            self.define(ins.dest, f"phi {_REG[ret]} [ {fast_v}, %{fast_end} ], [ {slow_v}, %{slow_end} ]")
 
     def binop(self, ins: ir.BinOp) -> None:
         op = ins.op

@@ -253,10 +253,14 @@ class JitEngine:
         from rpsrt.heaphost import HeapHost, heap_op_cell_address
 
         llvm.add_symbol(HEAP_OP_SYMBOL, heap_op_cell_address())  # process-wide, like the entry itself
-        self.host = HeapHost(runtime, self._call_object, self._call_raw) if runtime is not None else None  # type: ignore[arg-type]
+        self.host = (HeapHost(runtime, self._call_object, self._call_raw, self._native_entry)  # type: ignore[arg-type]
+                     if runtime is not None else None)
         self._raw: dict[Any, Callable[..., Scalar | None]] = {}
         self._module_of: dict[str, ir.Module] = {f.ref.symbol: m for m in self.modules for f in m.functions}
         self._loaded: set[str] = set()
+        #: Module OID -> the object cache key of its tier-1 code (None without a cache), once compiled:
+        #: what `rpsc run` links into its warm-start library (`rpsc.backends.llvm.runindex`).
+        self.object_keys: dict[str, str | None] = {}
         self._pending: dict[str, _Pending] = {}
         self._callables: dict[str, Callable[..., Scalar | None]] = {}
         self._resolved: dict[str, ir.FunctionRef] = {}   # name, module.name or symbol -> ref
@@ -367,6 +371,7 @@ class JitEngine:
         for m, p in zip(added, done, strict=True):
             p.stats.link_ms = link_each
             self.stats.modules.append(p.stats)
+            self.object_keys[m.oid] = p.key
             self._loaded.add(m.oid)
 
     # -- tiering
@@ -610,6 +615,26 @@ class JitEngine:
         if f is None:
             f = self._raw[fnobj.oid] = self.function(self._resolve(ir.symbol_of(str(fnobj.oid))))  # type: ignore[attr-defined]
         return f(*words)
+
+    def _native_entry(self, fnobj: object, signature: str) -> int:
+        """The address of the exported wrapper of the stored function `fnobj` in this engine (compiling its
+        module on first use) when its signature is exactly `signature`, else 0 (a send from native code
+        then calls it directly)."""
+        try:
+            ref = self._resolve(ir.symbol_of(str(fnobj.oid)))  # type: ignore[attr-defined]
+        except EngineError:
+            return 0
+        if ref.signature != signature:
+            return 0
+        with self._lock:
+            if self._closed:
+                return 0
+            module = self._module_of[ref.symbol]
+            if module.oid not in self._loaded:
+                self._load(self._reachable(module))
+            assert self._ee is not None
+            # tier 1's entry: it stays valid until close (a tier-up repoints only the Python callables)
+            return int(self._ee.get_function_address(ref.symbol) or 0)
 
     def _call_object(self, fnobj: object, args: list[object]) -> object:
         """Run the stored function object `fnobj` natively (a method send from compiled code)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from rpsc.driver.commands.store import add_lock_timeout
 
@@ -92,25 +93,32 @@ def _cmd_build(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from rpsc.driver.build import BuildError, BuildOptions, build_store
-
     if args.jobs is not None and args.jobs < 0:
         return _build_error(f"-j {args.jobs}: give a number of jobs, at least 1 (0: no limit)", args.json)
     if args.build_dir and Path(args.build_dir).exists() and not Path(args.build_dir).is_dir():
         return _build_error(f"--build-dir {args.build_dir}: it is a file, not a folder", args.json)
     if args.stamp and Path(args.stamp).is_dir():
         return _build_error(f"--stamp {args.stamp}: it is a folder; give the path of the stamp file to touch", args.json)
-    options = BuildOptions(store=Path(args.store), build_dir=Path(args.build_dir) if args.build_dir else None,
-                           jobs=args.jobs, launcher=args.launcher, opt=args.opt,
-                           generate_only=args.generate_only, verbose=args.verbose, compdb=args.compdb,
-                           lock_timeout=args.lock_timeout)
-    from rpsc.driver.progress import Progress
-
-    echo = None if args.quiet else sys.stderr if args.json else sys.stdout
-    progress = Progress(None if args.generate_only else echo, "rpsc build")
     trace_file = getattr(args, "trace", None)
     if trace_file and Path(trace_file).is_dir():
         return _build_error(f"--trace {trace_file}: it is a folder; give the path of the trace file", args.json)
+    echo = None if args.quiet else sys.stderr if args.json else sys.stdout
+    checked = False
+    if not args.generate_only and not trace_file:
+        done = _no_op(args, echo)
+        if done is not None:
+            return done
+        checked = True
+
+    from rpsc.driver.build import BuildError, BuildOptions, build_store
+
+    options = BuildOptions(store=Path(args.store), build_dir=Path(args.build_dir) if args.build_dir else None,
+                           jobs=args.jobs, launcher=args.launcher, opt=args.opt,
+                           generate_only=args.generate_only, verbose=args.verbose, compdb=args.compdb,
+                           lock_timeout=args.lock_timeout, quick=not checked)
+    from rpsc.driver.progress import Progress
+
+    progress = Progress(None if args.generate_only else echo, "rpsc build")
     from rpsc.driver.trace import phase, tracing
 
     with tracing() as trace:
@@ -136,6 +144,54 @@ def _cmd_build(args: argparse.Namespace) -> int:
         else:
             print(f"rpsc build: {built} plugin(s) built, {len(result.modules) - built} up to date"
                   + (" (store updated)" if result.store_updated else ""))
+    return 0
+
+
+def _no_op(args: argparse.Namespace, echo: Any) -> int | None:
+    """The no-op path, with the lean `rpsc.driver.quick` only: the exit status when the store and the
+    configuration are those of the last build and ninja found nothing to do; None (after a ninja run that
+    did something, or without running it) when the full build must run."""
+    import os
+    from pathlib import Path
+
+    from rpsc.driver import quick
+
+    store = Path(args.store).absolute()
+    if not os.path.isfile(store / quick.MANIFEST):
+        return None
+    bdir = (Path(args.build_dir) if args.build_dir else Path(args.store) / "build").absolute()
+    state = quick.quick_state(store, bdir, quick.toolchain(store, bdir, args.launcher, args.opt, os.environ))
+    if state is None:
+        return None
+    run = quick.quick_run(state, bdir, jobs=args.jobs, verbose=args.verbose, echo=echo)
+    if run is None:
+        return None
+    modules = state["modules"]
+    if run.returncode != 0:
+        from rpsc.driver.build import BuildError, explain_failure
+
+        return _build_error(BuildError(explain_failure(run, {Path(m["c_path"]).name: (m["name"], m["oid"])
+                                                             for m in modules}, bdir), run.output), args.json)
+    if args.compdb and not quick.compdb_fresh(state, bdir):
+        try:
+            quick.write_compdb(state["ninja"], bdir)
+        except RuntimeError as exc:
+            return _build_error(exc, args.json)
+    if args.stamp:
+        quick.write_depfile(Path(args.stamp), quick.stamp_deps(store, [(m["c_path"], m["plugin"]) for m in modules]))
+    if args.json:
+        import json
+
+        entries = [{"oid": m["oid"], "name": m["name"], "status": "up-to-date", "c_file": m["c_path"],
+                    "plugin": m["plugin"], "sha256": m.get("sha256"), "symbols": m.get("symbols", [])}
+                   for m in modules]
+        print(json.dumps(quick.summary(str(store), str(bdir), entries, run.commands, not run.commands, True, [],
+                                       False), indent=2))
+    elif not args.quiet:
+        if not run.commands:
+            print(f"rpsc build: {len(modules)} plugin(s) up to date")
+        else:
+            print(f"rpsc build: 0 plugin(s) built, {len(modules)} up to date")
     return 0
 
 

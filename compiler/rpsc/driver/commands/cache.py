@@ -3,7 +3,9 @@
 The folder is `rpsc.cachedir.cache_root()` ($RPSC_CACHE_DIR, else $XDG_CACHE_HOME/rpsc, else ~/.cache/rpsc).
 Only files rpsc writes there are counted or removed, recognised by their names: JIT objects
 (`<2 hex>/<64 hex>.o`), the JIT's typed-IR index (`ir/<2 hex>/<64 hex>`), parser tables (`rps-*.lark-cache`),
-the language server's printed store modules (`lsp/<16 hex>/`), and temporary files of interrupted writes.
+the language server's printed store modules (`lsp/<16 hex>/`), `rpsc run`'s warm-start indexes and their
+libraries (`run/store-<dev>-<ino>.json`, `run/lib-<64 hex>.so`, rpsc.backends.llvm.runindex), and temporary
+files of interrupted writes.
 Anything else in the folder is reported as `other` and never touched.
 """
 
@@ -18,13 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SCHEMA_VERSION = 1
-KINDS = ("jit_objects", "jit_index", "parser_tables", "language_server", "temporary", "other")
+KINDS = ("jit_objects", "jit_index", "parser_tables", "language_server", "run_index", "temporary", "other")
 _LABELS = {"jit_objects": "JIT objects", "jit_index": "JIT typed-IR index", "parser_tables": "parser tables",
-           "language_server": "language server", "temporary": "temporary files", "other": "other (kept)"}
+           "language_server": "language server", "run_index": "rpsc run index", "temporary": "temporary files",
+           "other": "other (kept)"}
 _HEX2 = re.compile(r"[0-9a-f]{2}")
 _OBJ = re.compile(r"[0-9a-f]{64}\.o")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _LSP = re.compile(r"[0-9a-f]{16}")
+_RUN = re.compile(r"store-\d+-\d+\.json|lib-[0-9a-f]{64}\.so")
 _PARSER = re.compile(r"rps-[0-9a-f]+-lark.*-py(\d+)\.lark-cache")
 _TEMP = re.compile(r"\..+\.tmp|\.rps-.*|.*\.tmp")
 #: A temporary file younger than this may belong to a write in progress: prune leaves it.
@@ -48,9 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                        description="Remove what can no longer be used: parser tables of other grammar, Lark "
                                    "or Python versions (the newest per Python version stays), temporary files "
                                    "of interrupted writes (older than 10 minutes), the language server's copies "
-                                   "of stores that are gone, and index entries of missing objects. With "
-                                   "--max-size, also remove JIT objects, least recently used first, until "
-                                   "the cache fits. --all empties it.",
+                                   "of stores that are gone, `rpsc run`'s indexes of stores that are gone and "
+                                   "the libraries no index names, and index entries of missing objects. With "
+                                   "--max-size, also remove JIT objects and `rpsc run`'s indexes and libraries, "
+                                   "least recently used (or made) first, until the cache fits. --all empties it.",
                        epilog="examples:\n  rpsc cache prune --max-size 500M\n  rpsc cache prune --all --dry-run",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     q.add_argument("--max-size", metavar="SIZE", type=parse_size,
@@ -129,6 +134,8 @@ def scan(root: Path) -> Scan:
                 kind = "parser_tables"
             elif len(parts) == 2 and parts[0] == "lsp" and _LSP.fullmatch(parts[1]):
                 kind = "language_server"
+            elif parts == ("run",) and _RUN.fullmatch(name):
+                kind = "run_index"
             else:
                 kind = "other"
             out.entries.append(Entry(kind, path, st.st_size, st.st_mtime))
@@ -179,10 +186,12 @@ def _victims(s: Scan, max_size: int | None, everything: bool, now: float) -> lis
             store = ""
         if not store or not Path(store, "rps_manifest.json").is_file():
             out += [e for e in s.entries if e.kind == "language_server" and e.path.parent == folder]
+    out += _stale_run_index(s)
     if max_size is not None:
         gone = {id(e) for e in out}
         size = sum(e.size for e in s.entries if id(e) not in gone)
-        for e in sorted((e for e in s.entries if e.kind == "jit_objects"), key=lambda e: (e.mtime, e.path.name)):
+        for e in sorted((e for e in s.entries if e.kind in ("jit_objects", "run_index") and id(e) not in gone),
+                        key=lambda e: (e.mtime, e.path.name)):
             if size <= max_size:
                 break
             out.append(e)
@@ -198,6 +207,29 @@ def _victims(s: Scan, max_size: int | None, everything: bool, now: float) -> lis
                 key = ""
             if key not in present:
                 out.append(e)
+    return out
+
+
+def _stale_run_index(s: Scan) -> list[Entry]:
+    """`rpsc run`'s warm-start indexes of stores that are gone (or unreadable), and the libraries that no
+    index left names (a warm run then simply takes the slow path, which links its library again)."""
+    out: list[Entry] = []
+    named: set[str] = set()
+    for e in s.entries:
+        if e.kind != "run_index" or not e.path.name.endswith(".json"):
+            continue
+        try:
+            doc = json.loads(e.path.read_bytes())
+            store = doc["store"]
+            libs = [lib[0] for lib in doc["libraries"]]
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            out.append(e)
+            continue
+        if not isinstance(store, str) or not Path(store, "rps_manifest.json").is_file():
+            out.append(e)
+            continue
+        named.update(os.path.basename(lib) for lib in libs if isinstance(lib, str))
+    out += [e for e in s.entries if e.kind == "run_index" and e.path.name.endswith(".so") and e.path.name not in named]
     return out
 
 
@@ -239,7 +271,7 @@ def _remove_empty_folders(root: Path) -> None:
         return
     for dirpath, _dirnames, _filenames in sorted(os.walk(root), key=lambda t: -len(t[0])):
         parts = Path(dirpath).relative_to(root).parts
-        ours = (len(parts) == 1 and (_HEX2.fullmatch(parts[0]) or parts[0] in ("ir", "lsp"))
+        ours = (len(parts) == 1 and (_HEX2.fullmatch(parts[0]) or parts[0] in ("ir", "lsp", "run"))
                 or len(parts) == 2 and parts[0] == "ir" and _HEX2.fullmatch(parts[1])
                 or len(parts) == 2 and parts[0] == "lsp" and _LSP.fullmatch(parts[1]))
         if ours:

@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                     "one's. A trap prints its location and exits with status 3.",
         epilog="examples:\n  rpsc dispatch --store st on_tick 26\n  rpsc dispatch --store st --json score 100\n"
                "  rpsc dispatch --store st --list            (the store's extension points)\n"
+               "A point with str, obj or value types runs against the store's heap: what its implementations\n"
+               "change is reported on stderr, never written.\n"
                "exit status: 0 ok, 1 error, 3 trap",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory (built with `rpsc build`)")
@@ -39,12 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--recursion-limit", type=int, default=None, metavar="N",
                    help="calls nested deeper than N trap (default 10000)")
     p.add_argument("point", nargs="?", metavar="POINT", help="the extension point's name")
-    p.add_argument("args", nargs="*", metavar="ARG", help="the arguments (ints, floats, true/false)")
+    p.add_argument("args", nargs="*", metavar="ARG",
+                   help="the arguments (ints, floats, true/false; a str verbatim, an obj as an OID text or a "
+                        "symbol name, or null)")
     p.set_defaults(handler=run)
     numbers_as_arguments(p)
 
 
-_TYPE_NAMES = {"i64": "int", "f64": "float", "bool": "bool", "void": "void"}
+_TYPE_NAMES = {"i64": "int", "f64": "float", "bool": "bool", "void": "void", "str": "str", "obj": "obj",
+               "val": "value"}
+#: The signature codes of version 2's heap types: their values cross the ABI as the heap host's handles.
+_HEAP_CODES = frozenset(("str", "obj", "val"))
 
 
 def _parse_load(text: str) -> tuple[str, dict[str, str]]:
@@ -101,27 +108,38 @@ def run(args: argparse.Namespace) -> int:
             n = len(sig.params)
             types = ", ".join(_TYPE_NAMES[t] for t in sig.params) or "none"
             raise EngineError(f"{point.name} takes {n} argument{'' if n == 1 else 's'} ({types}), got {len(args.args)}")
-        types = {"i64": ir.I64, "f64": ir.F64, "bool": ir.BOOL}
-        values = [parse_arg(a, types[t]) for a, t in zip(args.args, sig.params, strict=True)]
+        types = {"i64": ir.I64, "f64": ir.F64, "bool": ir.BOOL, "str": ir.STR, "obj": ir.OBJ, "val": ir.VALUE}
+        on_heap = any(t in _HEAP_CODES for t in (*sig.params, sig.ret))
+        heap = None
+        if on_heap:  # version 2: the implementations work on the store's heap, through the engine's host
+            import rpsrt
+
+            heap = rpsrt.load_store(store)
+            engine.attach_heap(heap)
+        values = [parse_arg(a, types[t], heap) for a, t in zip(args.args, sig.params, strict=True)]
         impls = point.implementations
         if not impls and point.mode == "first":
             raise PluginError(f"extension point {point.name} has no implementation")
         to_call = impls if point.mode == "all" else impls[:1]
         rows: list[dict[str, Any]] = []
         trap: Trap | None = None
-        for impl in to_call:
-            ok, value = call_interruptibly(engine, impl.call, values)
-            row = _describe(impl)
-            if not ok:
-                if isinstance(value, Trap):
-                    engine.rt.depth = 0
-                    trap = value
-                    row["trap"] = {"kind": value.kind, "function": value.function, "location": value.location}
-                    rows.append(row)
-                    break
-                raise value  # type: ignore[misc]
-            row["result"] = None if sig.ret == "void" else value
-            rows.append(row)
+        with _undone(heap) as diff:
+            for impl in to_call:
+                ok, value = call_interruptibly(engine, _caller(engine, impl, sig) if on_heap else impl.call, values)
+                row = _describe(impl)
+                if not ok:
+                    if isinstance(value, Trap):
+                        engine.rt.depth = 0
+                        trap = value
+                        row["trap"] = {"kind": value.kind, "function": value.function, "location": value.location}
+                        rows.append(row)
+                        break
+                    raise value  # type: ignore[misc]
+                row["result"] = None if sig.ret == "void" else _shown(value, sig.ret)
+                rows.append(row)
+        for line in diff:
+            print(f"rpsc: {line} (not written: a dispatch never dumps)", file=sys.stderr)
+        values = [_shown(v, t) for v, t in zip(values, sig.params, strict=True)]
         called = len(rows)
         skipped = [_describe(i) for i in impls[called:]]
         if args.json:
@@ -135,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
                 doc["trap"] = rows[-1]["trap"]
             print(json.dumps(_jsonable(doc), indent=2))
         else:
-            shown = ", ".join(format_result(v) for v in values)
+            shown = ", ".join(format_result(v, types[t]) for v, t in zip(values, sig.params, strict=True))
             print(f"{point.name}({shown}) [mode {point.mode}, {len(impls)} implementation"
                   f"{'' if len(impls) == 1 else 's'}]")
             width = max([len(f"{i.plugin}.{i.name}") for i in impls] or [0])
@@ -145,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
                     t = r["trap"]
                     outcome = f"trap: {t['kind']} at {t['location']}"
                 else:
-                    outcome = format_result(r["result"]) if sig.ret != "void" else "(void)"
+                    outcome = format_result(r["result"], types[sig.ret]) if sig.ret != "void" else "(void)"
                 print(f"  {n}. {who}  priority {r['priority']:>4}  -> {outcome}")
             for n, r in enumerate(skipped, called + 1):
                 who = f"{r['plugin']}.{r['name']}".ljust(width)
@@ -157,6 +175,46 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         engine.close()
+
+
+def _caller(engine: Any, impl: Any, sig: Any) -> Any:
+    """A heap point's implementation called with Python values: a native one through the engine's heap host
+    (str/obj/value as handles, rpsrt.heaphost.wrap_call), a Python one as it is."""
+    if impl.address is None:
+        return impl.call
+    from rpsrt.heaphost import wrap_call
+
+    return wrap_call(engine.host, [t in _HEAP_CODES for t in sig.params], sig.ret in _HEAP_CODES, impl.call)
+
+
+def _shown(value: Any, code: str) -> Any:
+    """A value as the dispatch reports it: an object as its OID text (`rpsc run`'s form), the rest as is."""
+    from rpsrt.model.objects import RpsObject
+
+    return str(value.oid) if code in _HEAP_CODES and isinstance(value, RpsObject) else value
+
+
+class _undone:
+    """Around the calls of a heap point: the changes they make to `heap` (the lines of
+    `rpsrt.model.heapapi.changes`, in the list it yields, filled on exit); the heap is then thrown away
+    unwritten. Nothing without a heap."""
+
+    def __init__(self, heap: Any) -> None:
+        self.heap = heap
+        self.lines: list[str] = []
+
+    def __enter__(self) -> list[str]:
+        if self.heap is not None:
+            from rpsrt.model.heapapi import HeapSnapshot
+
+            self.before = HeapSnapshot.take(self.heap)
+        return self.lines
+
+    def __exit__(self, *exc: object) -> None:
+        if self.heap is not None and exc[0] is None:
+            from rpsrt.model.heapapi import changes
+
+            self.lines.extend(changes(self.before, self.heap).lines())
 
 
 def _jsonable(value: Any) -> Any:

@@ -221,3 +221,129 @@ def test_native_engine_loads_the_built_modules_not_a_stale_plugin(built_store: P
         assert engine.call("gcd", [1071, 462]) == 21
     finally:
         engine.close()
+
+
+def test_no_op_build_imports_neither_the_store_reader_nor_the_code_generator(built_store: Path):
+    """A no-op `rpsc build` (a fresh process) runs on rpsc.driver.quick alone: no store reader, no Jinja2, no
+    full build module, and still prints its JSON summary."""
+    code = ("import json, sys\nfrom rpsc.driver.cli import main\n"
+            f"rc = main(['build', '--store', {str(built_store)!r}, '--json', '-q'])\n"
+            "heavy = sorted(m for m in ('rpsc.driver.build', 'rpsrt.store.reader', 'jinja2', 'lark', 'llvmlite',"
+            " 'rpsc.backends.c.emit') if m in sys.modules)\n"
+            "print(json.dumps({'rc': rc, 'heavy': heavy}), file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"rc": 0, "heavy": []}, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["fast_path"] and summary["no_op"] and summary["up_to_date"] == 2
+
+
+def test_no_op_build_keeps_a_fresh_compdb_and_rewrites_a_missing_one(built_store: Path, capsys):  # type: ignore[no-untyped-def]
+    """A no-op `rpsc build --compdb` stays on the fast path and writes compile_commands.json again, the
+    same bytes, when it is gone."""
+    assert main(["build", "--store", str(built_store), "--compdb", "-q"]) == 0
+    db = built_store / "build" / "compile_commands.json"
+    first = db.read_bytes()
+    summary = run_json(capsys, "--store", str(built_store), "--compdb")
+    assert summary["fast_path"] and db.read_bytes() == first
+    db.unlink()
+    summary = run_json(capsys, "--store", str(built_store), "--compdb")
+    assert summary["fast_path"] and db.read_bytes() == first
+
+
+def _compiled_store(tmp_path: Path) -> Path:
+    store = tmp_path / "store"
+    compile_store(store, example_sources())
+    return store
+
+
+def test_cold_build_compiles_the_first_modules_while_it_generates_the_others(tmp_path: Path):
+    """A cold build starts ninja before the C of every module is generated: ninja's first compile starts
+    before the last `emit C` phase ends; no placeholder or `emit/active` stays behind, and a second build
+    is a no-op on the fast path."""
+    store = _compiled_store(tmp_path)
+    trace = tmp_path / "t.json"
+    assert main(["build", "--store", str(store), "-q", "--trace", str(trace)]) == 0
+    events = [e for e in json.loads(trace.read_text())["traceEvents"] if e.get("ph") == "X"]
+    emits = [e for e in events if e["name"].startswith("emit C: ")]
+    compiles = [e for e in events if e.get("cat") == "ninja,compile"]
+    assert len(emits) == 2 and len(compiles) == 2
+    assert min(e["ts"] for e in compiles) < max(e["ts"] + e["dur"] for e in emits)
+    for c_file in (store / "generated").glob("*-mod.c"):
+        assert b"rpsc build is generating" not in c_file.read_bytes()
+    assert not (store / "build" / "emit" / "active").exists()
+    proc = subprocess.run([sys.executable, "-m", "rpsc", "build", "--store", str(store), "--json", "-q"],
+                          capture_output=True, text=True, timeout=120)
+    summary = json.loads(proc.stdout)
+    assert summary["fast_path"] and summary["commands"] == []
+
+
+def test_cold_build_failing_while_ninja_runs_stops_ninja_and_leaves_no_placeholder(tmp_path: Path):
+    """When the second module's stored code is malformed, the cold build (ninja already compiling the first)
+    exits 1 with the located error, leaves no placeholder C and no `emit/active`, and a build after the
+    store is repaired succeeds."""
+    from rpsc.heapcode.classes import find_code_classes
+    from rpsc.heapcode.encode import module_objects, stored_definitions
+
+    store = _compiled_store(tmp_path)
+    heap = rpsrt.load_store(str(store))
+    cc = find_code_classes(heap)
+    assert cc is not None
+    fn = stored_definitions(module_objects(heap, cc)["geometry"], cc)["circle_area"][1]
+    fn.attrs[cc.attr["body"]] = 42
+    rpsrt.dump_store(heap, str(store))
+    proc = subprocess.run([sys.executable, "-m", "rpsc", "build", "--store", str(store)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 1 and str(fn.oid) in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "interrupted" not in proc.stdout  # ninja's stop after the error is not echoed
+    for c_file in (store / "generated").glob("*-mod.c"):
+        assert b"rpsc build is generating" not in c_file.read_bytes()
+    assert not (store / "build" / "emit" / "active").exists()
+    compile_store(store, {k: v + "\n" for k, v in example_sources().items()})
+    assert main(["build", "--store", str(store), "-q"]) == 0
+    with NativeEngine(store, interruptible=False) as eng:
+        assert eng.call("circle_area", [1.0]) == pytest.approx(3.141592653589793)
+
+
+def test_plain_ninja_compile_without_generated_c_fails_instead_of_waiting(built_store: Path):
+    """A compile whose C file was never generated (no marker) and no `rpsc build` running fails at once,
+    saying to run `rpsc build`, rather than waiting forever."""
+    import ninja
+
+    bdir = built_store / "build"
+    marker = next((bdir / "emit").glob("*.done"))
+    marker.unlink()
+    (built_store / "generated" / f"rps{marker.stem}-mod.c").touch()
+    proc = subprocess.run([os.path.join(ninja.BIN_DIR, "ninja")], cwd=bdir, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0
+    assert "is not generated: run rpsc build" in proc.stdout + proc.stderr
+
+
+def test_full_build_takes_the_compiler_probe_from_the_state_while_the_compiler_is_the_same(built_store: Path, capsys):  # type: ignore[no-untyped-def]
+    """The GCC-workaround probe is remembered in the build state with the compiler's identity: a later full
+    build uses the recorded flags (here planted ones) without probing, and probes again once the recorded
+    identity no longer matches the compiler."""
+    from rpsc.driver import build as b
+
+    bdir = built_store / "build"
+    state = json.loads((bdir / "rpsc-build.json").read_text())
+    probe = state["cc_probe"]
+    assert probe["flags"] == list(b.compiler_workaround_flags(probe["cc"])) and probe["stamp"]
+    probe["flags"] = ["-DRPSC_PROBE_FROM_STATE"]
+    (bdir / "rpsc-build.json").write_text(json.dumps(state))
+    b._PROBED.clear()
+    sources = example_sources()
+    geo = next(k for k in sources if k.endswith("geometry.rps"))
+    sources[geo] = sources[geo].replace("3.141592653589793 * r * r", "3.0 * r * r")
+    compile_store(built_store, sources)  # the store changed: a full build
+    run_json(capsys, "--store", str(built_store))
+    assert "-DRPSC_PROBE_FROM_STATE" in (bdir / "build.ninja").read_text()
+    state = json.loads((bdir / "rpsc-build.json").read_text())
+    state["cc_probe"]["stamp"] = ["/nonexistent/cc", 1, 2, 3]
+    (bdir / "rpsc-build.json").write_text(json.dumps(state))
+    b._PROBED.clear()
+    sources[geo] = sources[geo].replace("3.0 * r * r", "3.5 * r * r")
+    compile_store(built_store, sources)
+    run_json(capsys, "--store", str(built_store))
+    assert "-DRPSC_PROBE_FROM_STATE" not in (bdir / "build.ninja").read_text()

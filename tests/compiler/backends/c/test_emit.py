@@ -7,6 +7,8 @@ import subprocess
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rpsc.backends.c.emit import c_comment, c_const, c_string, emit_c, emit_headers
 from rpsc.backends.c.native import NativeEngine
 from rpsc.ir.ir import F64, I64, Const
@@ -255,3 +257,31 @@ def test_recursion_limit_is_exact_across_modules(tmp_path):
                 engine.call("top", [limit])
             assert (info.value.code, info.value.function) == (TRAP_RECURSION, "down")
         assert eng.rt.depth == 0
+
+
+def _c_string_parts_by_byte(text: str, chunk: int = 0) -> list[str]:
+    """The byte-by-byte definition of `c_string_parts` (its docstring), to check the fast one against."""
+    safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !#$%&'()*+,-./:;<=>@[]^_`{|}~")
+    short = {ord('"'): '\\"', ord("\\"): "\\\\", ord("?"): "\\?"}
+    parts: list[str] = []
+    cur: list[str] = []
+    size = 0
+    for byte in text.encode("utf-8", "surrogatepass"):
+        piece = chr(byte) if byte in safe else short.get(byte) or f"\\{byte:03o}"
+        if chunk and size + len(piece) > chunk and cur:
+            parts.append('"' + "".join(cur) + '"')
+            cur, size = [], 0
+        cur.append(piece)
+        size += len(piece)
+    parts.append('"' + "".join(cur) + '"')
+    return parts
+
+
+@given(st.text(max_size=60), st.sampled_from([0, 1, 3, 8, 64]))
+@settings(max_examples=200)
+def test_c_string_parts_matches_its_byte_by_byte_definition(text: str, chunk: int) -> None:
+    """The translate-based `c_string_parts` gives exactly the literals of the byte-by-byte definition, for
+    any text (escapes, UTF-8, surrogates) and chunk size."""
+    from rpsc.backends.c.emit import c_string_parts
+
+    assert c_string_parts(text, chunk) == _c_string_parts_by_byte(text, chunk)

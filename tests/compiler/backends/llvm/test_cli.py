@@ -119,7 +119,7 @@ def test_emit_one_module_and_errors(store: Path, tmp_path: Path, capsys: pytest.
 
 def test_run_defaults_to_the_jit(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`rpsc run` without --backend uses the JIT (rpsc.backends.llvm.jit is importable) and prints the result."""
-    from rpsc.driver.commands.lang import make_engine
+    from rpsc.driver.commands.run import make_engine
     from rpsc.backends.llvm.jit import JitEngine
 
     modules = ir_modules(rpsrt.load_store(str(store)))

@@ -36,8 +36,10 @@ __attribute__((noinline)) static rps_rt *rps_module_thread_rt(void)
 }
 
 /* Traps: the body that traps records the site and the code in the thread's state and longjmps to the
- * thread's innermost active wrapper (rt->trap_env), which restores the depth and returns the code. */
-__attribute__((noreturn, cold)) static void rps_module_trap(rps_rt *rt, int32_t code, const char *function,
+ * thread's innermost active wrapper (rt->trap_env), which restores the depth and returns the code. Out of
+ * line, so that its stores stay out of the bodies (GCC's pure-function analysis of a body of arithmetic
+ * ignores what happens in a call that never returns). */
+__attribute__((noreturn, cold, noinline)) static void rps_module_trap(rps_rt *rt, int32_t code, const char *function,
                                                             const char *location)
 {
     rt->trap_function = function;
@@ -68,7 +70,7 @@ static inline int64_t rpsb_0(rps_rt *rt, int32_t room, int64_t l0)
     (void)l0; (void)t0; (void)t1; (void)t2; (void)t3; (void)t4; (void)t5; (void)t6; (void)t7;
     if (room < 1)
         rps_module_trap(rt, RPS_TRAP_RECURSION, rps_fname_0, "t.rps:1:1");
-    if (rt->interrupt)
+    if (__builtin_expect(*(const int32_t *)&rt->interrupt, 0))
         rps_module_trap(rt, RPS_TRAP_INTERRUPT, rps_fname_0, "t.rps:1:1");
     t0 = l0;
     t1 = (t0 < INT64_C(2));
@@ -99,7 +101,7 @@ static inline int64_t rpsb_0_1(rps_rt *rt, int32_t room, int64_t l0)
     (void)l0; (void)t0; (void)t1; (void)t2; (void)t3; (void)t4; (void)t5; (void)t6; (void)t7;
     if (room < 1)
         rps_module_trap(rt, RPS_TRAP_RECURSION, rps_fname_0, "t.rps:1:1");
-    if (rt->interrupt)
+    if (__builtin_expect(*(const int32_t *)&rt->interrupt, 0))
         rps_module_trap(rt, RPS_TRAP_INTERRUPT, rps_fname_0, "t.rps:1:1");
     t0 = l0;
     t1 = (t0 < INT64_C(2));
@@ -130,7 +132,7 @@ static inline int64_t rpsb_0_2(rps_rt *rt, int32_t room, int64_t l0)
     (void)l0; (void)t0; (void)t1; (void)t2; (void)t3; (void)t4; (void)t5; (void)t6; (void)t7;
     if (room < 1)
         rps_module_trap(rt, RPS_TRAP_RECURSION, rps_fname_0, "t.rps:1:1");
-    if (rt->interrupt)
+    if (__builtin_expect(*(const int32_t *)&rt->interrupt, 0))
         rps_module_trap(rt, RPS_TRAP_INTERRUPT, rps_fname_0, "t.rps:1:1");
     t0 = l0;
     t1 = (t0 < INT64_C(2));
