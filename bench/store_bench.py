@@ -11,6 +11,9 @@ load of the shared machine falls on all of them alike; the best round counts), i
   their ratio (a fresh Python with rpsrt imported is about 20 MB of either);
 * time per object of the eager load and of the full dump (compare the sizes: linear means equal).
 
+The loader runs its C accelerator (rpsrt.native.loadfast) when it can be built; `RPSRT_NO_LOADFAST=1`
+measures the pure-Python path. The first line printed says which one ran.
+
 Then `rpsc run` of a one-line function with a warm JIT cache against `python3 -c pass` (best of 5).
 
 Usage: python bench/store_bench.py [--sizes 10000,100000] [--repeat 3] [--no-run]
@@ -259,6 +262,10 @@ def main() -> None:
     sizes = [args.n] if args.n else [int(s.replace("_", "")) for s in args.sizes.split(",")]
     tmp = tempfile.mkdtemp(prefix="rpsc-bench-")
     rows = []
+    from rpsrt.native import loadfast
+
+    print("loader:", "C accelerator (rpsrt.native.loadfast)" if loadfast.module() is not None
+          else "pure Python (RPSRT_NO_LOADFAST set, or loadfast.c could not be built)", flush=True)
     try:
         for n in sizes:
             print(f"size {n:,} ...", flush=True)

@@ -11,6 +11,10 @@ of every space file are read under the store's shared generation lock (`journal.
 holds exclusive while it commits: a load running beside a dump reads the old or the new state, never a mix.
 Decoding runs after the lock is released.
 
+The hot loops of both passes run in C when `rpsrt.native.loadfast` could be built (docs/store.md, "The C
+accelerator"); whatever it is not sure of comes back to this module's Python path, which has the one semantics
+and every error message.
+
 Every member is checked for the JSON kind the format expects (an OID, a number, an array, an object, a string);
 ints beyond 64 bits (outside int64, RefPerSys's and jsoncpp's range), non-finite mtimes and values nested more
 than `MAX_DEPTH` levels (checked on the text, before Python's json decoder recurses) are refused. Bad input is a
@@ -23,6 +27,7 @@ import gc
 import os
 import re
 import threading
+from bisect import bisect_left
 from typing import Any
 
 import orjson
@@ -33,6 +38,7 @@ from rpsrt.limits import deep_recursion
 from rpsrt.model.objects import _GHOST_FIELDS, PayloadUnknown, RpsObject
 from rpsrt.model.oid import Oid, OidError, looks_like_oid
 from rpsrt.model.values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
+from rpsrt.native import loadfast
 from rpsrt.store.describe import _kind, _short
 from rpsrt.store.journal import generation, resolve_paths
 from rpsrt.store.payloads import LOADERS as _PAYLOADS
@@ -124,12 +130,18 @@ class _Chunks:
     """A space file's bytes seen as `data.split(_START)` would give them, without copying them: chunk 0 is the
     head (header and prologue), chunk i >= 1 the text after the i-th `\n//+ob` separator (its start line's
     rest, its JSON, its end line). Indexing copies one chunk (error paths only); the hot loop reads the file
-    through `starts` and `ends` with a memoryview."""
+    through `starts` and `ends` with a memoryview. `starts` and `ends` are lists, or int64 memoryviews of
+    the accelerator's offset buffers (`raw`: those buffers, None on the Python path)."""
 
-    __slots__ = ("data", "starts", "ends")
+    __slots__ = ("data", "starts", "ends", "raw")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, raw: tuple[bytes, bytes] | None = None) -> None:
         self.data = data
+        self.raw = raw
+        if raw is not None:
+            self.starts = memoryview(raw[0]).cast("q")
+            self.ends = memoryview(raw[1]).cast("q")
+            return
         seps: list[int] = []
         find, append, width = data.find, seps.append, len(_START)
         p = find(_START)
@@ -154,7 +166,7 @@ class _Space:
     """One space file during loading: its bytes, where each object starts, and the objects created."""
 
     __slots__ = ("oid", "rel", "path", "data", "chunks", "objects", "prologue", "header", "format", "loader",
-                 "index", "left")
+                 "index", "left", "ids", "sorted")
 
     def __init__(self, oid: Oid, rel: str, path: str, data: bytes) -> None:
         #: A lazy load's loader (None for an eager one), the ghost -> chunk index table (built at the first
@@ -162,6 +174,10 @@ class _Space:
         self.loader: _Loader | None = None
         self.index: dict[RpsObject, int] | None = None
         self.left = 0
+        #: The accelerator's decoded start-line ids (None on the Python path), and whether they increase
+        #: (then a ghost's chunk is found by bisection, without an index table).
+        self.ids: bytes | None = None
+        self.sorted = False
         self.oid = oid
         self.rel = rel
         self.path = path
@@ -198,7 +214,10 @@ class _Loader:
         self.lock = threading.RLock()
         self.lock_timeout = lock_timeout
         self.heap = Heap()
-        self.by_text: dict[str, RpsObject] = {}
+        #: The C accelerator (rpsrt.native.loadfast), or None: the pure-Python path.
+        self.fast = loadfast.module()
+        #: OID text -> object: a dict, or the accelerator's `IdTable` (get, [], len, as the dict).
+        self.by_text: Any = self.fast.IdTable() if self.fast is not None else {}
         self.paths: dict[str, str] = {}
         # Where the current object is, for error messages.
         self.space: _Space | None = None
@@ -306,8 +325,11 @@ class _Loader:
             if space_obj is None:
                 raise StoreError(f"space object {sp.oid} is in no space file", path=mpath,
                                  line=_text_line(mtext, str(sp.oid)))
-            for obj in sp.objects:
-                obj.space = space_obj
+            if self.fast is not None:
+                self.fast.set_all(sp.objects, "space", space_obj)
+            else:
+                for obj in sp.objects:
+                    obj.space = space_obj
             heap.spaces.add(space_obj)
             heap.prologues[sp.oid] = sp.prologue
             heap.headers[sp.rel] = sp.header
@@ -320,12 +342,17 @@ class _Loader:
             heap.jars.append(self)
         else:
             for sp in spaces:
-                self._fill_space(sp, enumerate(sp.objects, 1))
+                self._fill_space(sp)
         self.space = None
 
         # Manifest sets, then validation.
         for key, target in (("globalroots", heap.roots), ("constset", heap.constants), ("plugins", heap.plugins)):
             items = manifest.get(key, [])
+            if self.fast is not None:  # all at once; on an unknown one, the loop below says why
+                bad = self.fast.resolve(self.by_text, items, target)
+                if bad < 0:
+                    continue
+                items = items[bad:]
             get = self.by_text.get
             for text in items:
                 found = get(text) if type(text) is str else None
@@ -351,10 +378,16 @@ class _Loader:
     def _frame(self, sp: _Space) -> None:
         """Split a space file at its start lines, check its prologue, and create its objects."""
         data = sp.data
-        chunks = sp.chunks = _Chunks(data)  # offsets into the file's bytes: no copy
+        scanned = self.fast.scan(data) if self.fast is not None else None
+        if scanned is not None:  # every start line's id is valid (else the Python path frames the file)
+            sp.chunks = chunks = _Chunks(data, scanned[:2])
+            sp.ids, sp.sorted = scanned[2], scanned[3]
+            long_id = None
+        else:
+            chunks = sp.chunks = _Chunks(data)  # offsets into the file's bytes: no copy
+            m = _LONG_ID.search(data)
+            long_id = None if m is None else data.count(_START, 0, m.start() + len(_START))
         head = chunks[0]
-        m = _LONG_ID.search(data)
-        long_id = None if m is None else data.count(_START, 0, m.start() + len(_START))
         sp.data = b""  # the chunks hold the bytes
         first_line = data[chunks.starts[1]:data.find(b"\n", chunks.starts[1])] if len(chunks) > 1 else b""
         prologue_text = _decode(head + _START + first_line, sp.path)
@@ -407,15 +440,21 @@ class _Loader:
         n_before = len(by_text)
         # map() and zip() keep the per-object work in C where they can.
         data = chunks.data
-        oids = Oid.parse_many(b"".join([data[p:p + 19] for p in chunks.starts[1:]]))  # all at once
-        texts = [o[2] for o in oids]
-        if self.lazy:
-            ghost = RpsObject.ghost
-            out = sp.objects = [ghost(o, sp) for o in oids]
+        if sp.ids is not None:  # the accelerator: ids decoded by scan, objects made and entered in C
+            if not self.heap.objects and nb > 1000:  # room for them all at once, not grown 15 times over
+                self.heap.objects = self.fast.presized(nb)
+            out = sp.objects = self.fast.create(data, chunks.raw[0], sp.ids, sp if self.lazy else None, by_text,
+                                                self.heap.objects)
         else:
-            out = sp.objects = list(map(RpsObject, oids))
-        by_text.update(zip(texts, out, strict=True))
-        self.heap.objects.update(zip(oids, out, strict=True))
+            oids = Oid.parse_many(b"".join([data[p:p + 19] for p in chunks.starts[1:]]))  # all at once
+            texts = [o[2] for o in oids]
+            if self.lazy:
+                ghost = RpsObject.ghost
+                out = sp.objects = [ghost(o, sp) for o in oids]
+            else:
+                out = sp.objects = list(map(RpsObject, oids))
+            by_text.update(zip(texts, out, strict=True))
+            self.heap.objects.update(zip(oids, out, strict=True))
         if len(by_text) != n_before + nb:
             prior = {o.oid[2] for s in self.framed for o in s.objects}
             seen: set[str] = set()
@@ -438,15 +477,13 @@ class _Loader:
         with self.lock:
             if ghost._jar is None:  # filled meanwhile by another thread
                 return
-            index = sp.index
-            if index is None:
-                index = sp.index = {o: i for i, o in enumerate(sp.objects, 1)}
+            i = self._chunk_of(sp, ghost)
             scratch = RpsObject(ghost.oid)
             enabled = gc.isenabled()
             gc.disable()
             try:
                 with deep_recursion():
-                    self._fill_space(sp, ((index[ghost], scratch),))
+                    self._fill_space(sp, ((i, scratch),))
             except RecursionError:
                 raise self.error(f"a value is nested too deeply (more than {MAX_DEPTH} levels)") from None
             finally:
@@ -462,6 +499,19 @@ class _Loader:
             ghost._jar = None
             sp.left -= 1
 
+    def _chunk_of(self, sp: _Space, ghost: RpsObject) -> int:
+        """The chunk index of one of `sp`'s ghosts: by bisection when the file's ids increase (no table),
+        else from an object -> index table built at the first fill."""
+        objects = sp.objects
+        if sp.sorted:
+            k = bisect_left(objects, ghost)
+            if k < len(objects) and objects[k] is ghost:
+                return k + 1
+        index = sp.index
+        if index is None:
+            index = sp.index = {o: i for i, o in enumerate(objects, 1)}
+        return index[ghost]
+
     def fill_all(self) -> None:
         """Fill every ghost still unfilled, in file order (the first bad object raises)."""
         for sp in self.framed:
@@ -473,9 +523,33 @@ class _Loader:
     def pending(self) -> bool:
         return any(sp.left for sp in self.framed)
 
-    def _fill_space(self, sp: _Space, items: Any) -> None:
+    def _fill_space(self, sp: _Space, items: Any = None) -> None:
         """Decode and fill objects of a space file: `items` pairs each chunk index with the object to fill
-        (the hot loop of loading, kept flat on purpose)."""
+        (None: every object of the file, in order).
+        With the accelerator, runs of consecutive chunks go to its `fill`, which hands every object it is not
+        sure of to the Python path (`_fill_py`) as it meets it, so errors come in file order as they would."""
+        fast = self.fast
+        if fast is None or sp.chunks.raw is None:
+            self._fill_py(sp, enumerate(sp.objects, 1) if items is None else items)
+            return
+        self.space = sp
+        starts, ends = sp.chunks.raw
+        data = sp.chunks.data
+        old = sp.format == "RefPerSysFormat2019A"
+
+        def slow(i: int, obj: RpsObject) -> None:
+            self._fill_py(sp, ((i, obj),))
+
+        if items is None:
+            fast.fill(data, starts, ends, sp.objects, 1, self.by_text, orjson.loads, slow, old)
+        else:
+            for i, obj in items:
+                fast.fill(data, starts, ends, [obj], i, self.by_text, orjson.loads, slow, old)
+        self.space = sp
+
+    def _fill_py(self, sp: _Space, items: Any) -> None:
+        """The Python path of `_fill_space` (the hot loop of loading without the accelerator, kept flat on
+        purpose): the one semantics, every error message."""
         self.space = sp
         chunks = sp.chunks
         data, starts, ends = chunks.data, chunks.starts, chunks.ends
