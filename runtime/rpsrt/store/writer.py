@@ -556,11 +556,12 @@ class _Render:
                 if get(o.oid) is not o:
                     return None
         s = state.epoch
-        vals = list(objects.values())
-        # The dirty objects, and those a dump into another directory sealed since (both scans in C).
+        vals = objects.values()
+        # The dirty objects, and those a dump (into another directory, of any heap) sealed since that dump
+        # (both scans in C; the second only when some dump sealed objects since).
         dirty = list(itertools.compress(vals, map(_NOT_CLEAN, map(type, vals))))
-        dirty += itertools.compress(vals, map(s.__lt__, map(_V, vals)))
-        del vals
+        if _LAST_SEAL[0] > s:
+            dirty += itertools.compress(vals, map(s.__lt__, map(_V, vals)))
         dumped = old
         redo: set[RpsObject] = set()
         for d in dirty:
@@ -735,6 +736,8 @@ class _Render:
     def seal(self, epoch: int) -> None:
         """After a committed dump: every dirty object written that nothing outside holds a container of
         becomes clean (as of `epoch`)."""
+        if self.wrote:
+            _LAST_SEAL[0] = max(_LAST_SEAL[0], epoch)  # before any object is sealed
         for o in self.wrote:
             if private(o):
                 o._v = epoch
@@ -761,6 +764,8 @@ class _Render:
 
 
 _NOT_CLEAN = functools.partial(operator.is_not, CleanObject)
+#: The epoch of the last dump that sealed objects (in this process).
+_LAST_SEAL = [0]
 _V = attrgetter("_v")
 
 
@@ -1082,7 +1087,9 @@ def _dump(heap: Heap, top: str, spaces: Collection[RpsObject] | None, full: bool
         try:
             try:
                 with deep_recursion():
-                    state = None if full else heap.dumps.pop(key, None)
+                    state = heap.dumps.pop(key, None)
+                    if full:
+                        state = None
                     streams = r.incremental(state, top) if state is not None else None
                     r.was_incremental = streams is not None
                     if streams is None:
@@ -1120,7 +1127,7 @@ def _dump(heap: Heap, top: str, spaces: Collection[RpsObject] | None, full: bool
             # (not after a dump of some spaces only: the others' offsets are unknown).
             rendered = len(r.wrote) + len(r.swapped)
             r.seal(epoch)
-            if spaces is None:
+            if spaces is None or r.was_incremental:  # (an incremental dump is exact, whatever `spaces` says)
                 st = heap.dumps[key] = r.state(epoch, top)
                 st.rendered, st.incremental = rendered, r.was_incremental
                 while len(heap.dumps) > _MAX_STATES:
@@ -1166,7 +1173,7 @@ def _write_patched(path: str, old: str, pieces: Iterator[bytes | tuple[int, int]
                             view = view[m:]
                         n = len(data)
                     at += n
-        os.fsync(fd)
+        os.fsync(fd)  # (as journal.write_durably)
     finally:
         os.close(fd)
 

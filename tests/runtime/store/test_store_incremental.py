@@ -295,6 +295,52 @@ def test_dumps_into_two_directories_each_see_every_change(tmp_path: Path) -> Non
     _check(heap, a)
 
 
+def test_lazy_heap_first_dump_renders_all_then_incremental(tmp_path: Path) -> None:
+    """A lazily loaded heap's first dump renders every object (its text on disk is not proven to be the
+    writer's), writes nothing when nothing changed, and its next dumps are incremental."""
+    heap = _sample_heap()
+    top = tmp_path / "s"
+    dump_store(heap, top)
+    lazy = load_store(top, lazy=True)
+    persisted = len([o for o in lazy.objects.values() if o.space is not None])
+    assert dump_store(lazy, top) == []
+    assert not _state(lazy, top).incremental and _state(lazy, top).rendered == persisted
+    _thing(lazy, 5).mtime = 9.0
+    assert dump_store(lazy, top) == [f"persistore/sp{_thing(lazy, 5).space.oid}-rps.json"]
+    assert _state(lazy, top).incremental and _state(lazy, top).rendered == 1
+    _check(lazy, top)
+
+
+def test_objects_entering_the_heap_and_partial_dumps(tmp_path: Path) -> None:
+    """A clean object of another heap added to this one is dirty (and written); a dump with `spaces=` leaves
+    no state behind, and the next dump is whole again and exact."""
+    heap = _sample_heap()
+    top = tmp_path / "s"
+    dump_store(heap, top)
+    other = new_heap()
+    stranger = other.create(other[wk.OBJECT], space=other[wk.INITIAL_SPACE], mtime=4.0)
+    dump_store(other, tmp_path / "o")
+    assert type(stranger) is CleanObject
+    heap.objects[stranger.oid] = stranger
+    assert type(stranger) is RpsObject
+    stranger.cls, stranger.space = heap[wk.OBJECT], heap[wk.INITIAL_SPACE]
+    assert SPACE in dump_store(heap, top)
+    _check(heap, top)
+    assert stranger.oid in load_store(top)
+    _thing(heap, 0).comps.append("partial")
+    dump_store(heap, top, spaces={_thing(heap, 0).space})
+    _check(heap, top)
+    assert _state(heap, top).incremental  # a valid state: exact, whatever `spaces` said
+    heap.dumps.clear()
+    _thing(heap, 2).comps.append("partial again")
+    dump_store(heap, top, spaces={_thing(heap, 2).space})
+    assert os.path.realpath(top) not in heap.dumps  # a dump of some spaces only leaves no state
+    _thing(heap, 2).comps.append("whole")
+    dump_store(heap, top)
+    assert not _state(heap, top).incremental
+    _check(heap, top)
+
+
 def test_sealing_is_calibrated() -> None:
     """On CPython the reference counts that sealing relies on hold (else no object would ever be sealed)."""
     assert model._SEALING is (sys.implementation.name == "cpython")
