@@ -33,11 +33,13 @@ class Objects(dict):  # type: ignore[type-arg]
     object removed or replaced) and makes every object entering it dirty, so that an incremental dump
     (docs/store.md "Incremental dumps") sees each new member of the heap. Reading is plain dict reading."""
 
-    __slots__ = ("changes",)
+    __slots__ = ("changes", "entered")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
         self.changes = 0
+        #: Counts the stores of objects (each may bring in an object no dump has seen).
+        self.entered = 0
         if args or kwargs:
             self.update(*args, **kwargs)
 
@@ -45,6 +47,7 @@ class Objects(dict):  # type: ignore[type-arg]
         old = dict.get(self, key)
         if old is not None and old is not obj:
             self.changes += 1
+        self.entered += 1
         if type(obj) is CleanObject:
             obj.__class__ = RpsObject
         dict.__setitem__(self, key, obj)
@@ -78,6 +81,7 @@ class Objects(dict):  # type: ignore[type-arg]
         else:  # nothing to replace (the loader's case: kept at dict speed)
             dict.update(self, *args, **kwargs)
             new = self
+        self.entered += 1
         if any(map(_is_clean, map(type, new.values()))):
             for obj in new.values():
                 if type(obj) is CleanObject:

@@ -134,16 +134,35 @@ def extra_of(obj: RpsObject) -> dict[str, Any] | None:
         return obj.extra
 
 
+#: Every clean object a hook made dirty, in order (`DIRTIED_BASE[0]` is the position of `DIRTIED[0]` since the
+#: start): a dump finds the objects changed since the last one here instead of scanning the heap. Dumps trim
+#: what no state needs any more; past `DIRTIED_CAP` entries nothing is added and `DIRTIED_DROPPED[0]` records
+#: where, and dumps from a state before it scan the heap instead (rpsrt.store.writer).
+DIRTIED: list[RpsObject] = []
+DIRTIED_BASE = [0]
+DIRTIED_DROPPED = [-1]
+DIRTIED_CAP = 1 << 21
+
+
+def _dirtied(obj: RpsObject) -> None:
+    """`obj` (clean) becomes dirty: switch its class and note it."""
+    obj.__class__ = RpsObject
+    if len(DIRTIED) < DIRTIED_CAP:
+        DIRTIED.append(obj)
+    else:
+        DIRTIED_DROPPED[0] = DIRTIED_BASE[0] + len(DIRTIED)
+
+
 def _scalar(name: str) -> property:
     raw = _RAW[name]
     put, rm = raw.__set__, raw.__delete__
 
     def fset(self: RpsObject, value: Any) -> None:
-        self.__class__ = RpsObject
+        _dirtied(self)
         put(self, value)
 
     def fdel(self: RpsObject) -> None:
-        self.__class__ = RpsObject
+        _dirtied(self)
         rm(self)
 
     # The getter is the slot's own (C): reading a clean object's class, mtime or space costs no Python call.
@@ -155,15 +174,15 @@ def _container(name: str) -> property:
     get, put, rm = raw.__get__, raw.__set__, raw.__delete__
 
     def fget(self: RpsObject) -> Any:
-        self.__class__ = RpsObject  # the caller may change what it gets: dirty from now on
+        _dirtied(self)  # the caller may change what it gets: dirty from now on
         return get(self)
 
     def fset(self: RpsObject, value: Any) -> None:
-        self.__class__ = RpsObject
+        _dirtied(self)
         put(self, value)
 
     def fdel(self: RpsObject) -> None:
-        self.__class__ = RpsObject
+        _dirtied(self)
         rm(self)
 
     return property(fget, fset, fdel, f"`{name}`; reading or assigning it makes the object dirty")

@@ -18,8 +18,7 @@ typedef int32_t (*heap_op_fn)(int32_t, const char *, int64_t *, int32_t, const i
 
 static heap_op_fn slow_entry;
 static PyObject *handles, *objects, *rpsobject, *heap_objects, *clock_value;
-static PyObject *s_attrs, *s_comps, *s_cls, *s_payload, *s_methodict, *s_superclass, *s_fn, *s_mtime, *s_oid,
-                *s_class;
+static PyObject *s_attrs, *s_comps, *s_cls, *s_payload, *s_methodict, *s_superclass, *s_fn, *s_mtime, *s_oid;
 /* RpsObject's slot descriptors of attrs, comps, cls, payload: reading through them never runs a hook */
 static PyObject *d_attrs, *d_comps, *d_cls, *d_payload;
 static int32_t op_get_attr = -1, op_set_attr = -1, op_comp = -1, op_unbox = -1, op_box_float = -1,
@@ -43,7 +42,6 @@ int rps_heapfast_setup(PyObject *h, PyObject *o, PyObject *type, PyObject *heapo
         s_methodict = PyUnicode_InternFromString("methodict");
         s_superclass = PyUnicode_InternFromString("superclass"); s_fn = PyUnicode_InternFromString("fn");
         s_mtime = PyUnicode_InternFromString("mtime"); s_oid = PyUnicode_InternFromString("oid");
-        s_class = PyUnicode_InternFromString("__class__");
     }
     set(&handles, h == Py_None ? NULL : h);
     set(&objects, o == Py_None ? NULL : o);
@@ -70,11 +68,15 @@ static PyObject *field(PyObject *o, PyObject *d)
     return Py_TYPE(d)->tp_descr_get(d, o, rpsobject);
 }
 
-/* Before a change: a clean object becomes dirty (its class switched back to RpsObject). 0 ok, -1 error. */
+/* Before a change: a clean object becomes dirty, through its own hook (reading its `attrs` property switches
+ * its class back to RpsObject and notes it for the next dump). 0 ok, -1 error. */
 static int make_dirty(PyObject *o)
 {
     if (Py_TYPE(o) == (PyTypeObject *)rpsobject) return 0;
-    return PyObject_SetAttr(o, s_class, rpsobject);
+    PyObject *a = PyObject_GetAttr(o, s_attrs);
+    if (!a) return -1;
+    Py_DECREF(a);
+    return Py_TYPE(o) == (PyTypeObject *)rpsobject ? 0 : -1;
 }
 
 static PyObject *item(int64_t h)   /* borrowed; NULL when out of the table */

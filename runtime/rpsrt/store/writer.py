@@ -19,10 +19,11 @@ import errno
 import functools
 import gc
 import itertools
+import operator
 import os
 import time
+import weakref
 from collections.abc import Callable, Collection, Iterator
-import operator
 from operator import attrgetter
 from typing import Any
 
@@ -324,7 +325,8 @@ class _State:
     """What a dump wrote into one store directory, for the next dump there (`Heap.dumps`)."""
 
     __slots__ = ("epoch", "changes", "dumped", "files", "name_attr", "class_obj", "csym", "symdeps", "sigs",
-                 "sets", "manifest_extra", "headers", "meta_ident", "rendered", "incremental")
+                 "sets", "manifest_extra", "headers", "meta_ident", "rendered", "incremental", "mark", "entered",
+                 "plain")
 
 
 def _ident(path: str) -> tuple[int, ...] | None:
@@ -387,6 +389,10 @@ class _Render:
         self.sigs: dict[RpsObject, tuple[Any, ...]] | None = None
         self.want_sigs = True
         self.was_incremental = False
+        #: Where `objects.DIRTIED` ended when the dump started; the objects considered dirty (after `full`, all
+        #: the heap's objects that are not clean).
+        self.mark = _objects.DIRTIED_BASE[0] + len(_objects.DIRTIED)
+        self.dirty: list[RpsObject] | None = None
 
     # -- the pieces ----------------------------------------------------------------------------------------
 
@@ -515,6 +521,8 @@ class _Render:
         heap = self.heap
         dumped = self.dumped
         dumped.update(o for o in heap.objects.values() if o.space is not None)
+        vals = heap.objects.values()
+        self.dirty = list(itertools.compress(vals, map(_NOT_CLEAN, map(type, vals))))
         self.check(dumped)
         by_space: dict[RpsObject, list[RpsObject]] = {sp: [] for sp in heap.spaces}
         for o in dumped:
@@ -556,12 +564,19 @@ class _Render:
                 if get(o.oid) is not o:
                     return None
         s = state.epoch
-        vals = objects.values()
-        # The dirty objects, and those a dump (into another directory, of any heap) sealed since that dump
-        # (both scans in C; the second only when some dump sealed objects since).
-        dirty = list(itertools.compress(vals, map(_NOT_CLEAN, map(type, vals))))
-        if _LAST_SEAL[0] > s:
-            dirty += itertools.compress(vals, map(s.__lt__, map(_V, vals)))
+        reg, base = _objects.DIRTIED, _objects.DIRTIED_BASE[0]
+        if (objects.entered == state.entered and _objects.DIRTIED_DROPPED[0] < state.mark and base <= state.mark
+                <= self.mark):
+            # The objects that turned dirty since (noted by their hooks), and those dirty then.
+            get = objects.get
+            dirty = [o for o in reg[state.mark - base:self.mark - base] if get(o.oid) is o]
+            dirty += state.plain
+            if CHECK_DIRTY:
+                missed = set(_scan(objects, s)) - set(dirty)
+                if missed:
+                    raise StoreError(f"internal error: dirty tracking missed {len(missed)} objects")
+        else:  # objects entered the heap since, or too many changes were noted: scan it
+            dirty = _scan(objects, s)
         dumped = old
         redo: set[RpsObject] = set()
         for d in dirty:
@@ -576,6 +591,7 @@ class _Render:
                     dumped = set(old)
                 dumped.add(d)
             redo.add(d)
+        self.dirty = dirty
         self.dumped = dumped
         self.w = _ObjectWriter(dumped)
         self.check(dumped)
@@ -760,6 +776,10 @@ class _Render:
         st.manifest_extra = copy.deepcopy(heap.manifest_extra)
         st.headers = dict(heap.headers)
         st.meta_ident = {rel: _ident(os.path.join(top, rel)) for rel in (MANIFEST, *GENERATED_HEADERS)}
+        st.mark = self.mark
+        st.entered = heap.objects.entered if type(heap.objects) is Objects else -1  # type: ignore[attr-defined]
+        # Dirty still (held by someone, transient, not rendered): dirty for the next dump too.
+        st.plain = list({o for o in self.dirty or () if type(o) is not CleanObject})
         return st
 
 
@@ -767,6 +787,34 @@ _NOT_CLEAN = functools.partial(operator.is_not, CleanObject)
 #: The epoch of the last dump that sealed objects (in this process).
 _LAST_SEAL = [0]
 _V = attrgetter("_v")
+
+
+def _scan(objects: dict[Oid, RpsObject], s: int) -> list[RpsObject]:
+    """Every object of `objects` not clean, and every one a dump sealed after epoch `s` (scans in C; the second
+    only when some dump sealed objects since)."""
+    vals = objects.values()
+    dirty = list(itertools.compress(vals, map(_NOT_CLEAN, map(type, vals))))
+    if _LAST_SEAL[0] > s:
+        dirty += itertools.compress(vals, map(s.__lt__, map(_V, vals)))
+    return dirty
+
+
+#: Check the objects found dirty through their hooks against a scan of the heap (tests; RPSRT_CHECK_DIRTY=1).
+CHECK_DIRTY = os.environ.get("RPSRT_CHECK_DIRTY") == "1"
+
+
+#: The heaps with dump states (whose marks keep `objects.DIRTIED` from being trimmed).
+_HEAPS: weakref.WeakSet[Heap] = weakref.WeakSet()
+
+
+def _trim() -> None:
+    """Forget the notes of `objects.DIRTIED` that no live dump state needs."""
+    reg, base = _objects.DIRTIED, _objects.DIRTIED_BASE
+    marks = [st.mark for h in list(_HEAPS) for st in h.dumps.values()]
+    cut = (min(marks) if marks else base[0] + len(reg)) - base[0]
+    if cut > 0:
+        del reg[:cut]
+        base[0] += cut
 
 
 def _find(f: _SpaceFile, o: RpsObject) -> int:
@@ -1093,7 +1141,9 @@ def _dump(heap: Heap, top: str, spaces: Collection[RpsObject] | None, full: bool
                     streams = r.incremental(state, top) if state is not None else None
                     r.was_incremental = streams is not None
                     if streams is None:
+                        mark = r.mark
                         r = _Render(heap)
+                        r.mark = mark
                         streams = r.full(spaces)
                     for rel, produce, known in streams:
                         tmp = rel + suffix
@@ -1127,11 +1177,14 @@ def _dump(heap: Heap, top: str, spaces: Collection[RpsObject] | None, full: bool
             # (not after a dump of some spaces only: the others' offsets are unknown).
             rendered = len(r.wrote) + len(r.swapped)
             r.seal(epoch)
+            r.restore()
             if spaces is None or r.was_incremental:  # (an incremental dump is exact, whatever `spaces` says)
                 st = heap.dumps[key] = r.state(epoch, top)
                 st.rendered, st.incremental = rendered, r.was_incremental
                 while len(heap.dumps) > _MAX_STATES:
                     del heap.dumps[min(heap.dumps, key=lambda k: heap.dumps[k].epoch)]
+                _HEAPS.add(heap)
+            _trim()
         finally:
             r.restore()
             if enabled:

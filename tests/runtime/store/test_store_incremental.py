@@ -36,10 +36,17 @@ from rpsrt.model.objects import (
 from rpsrt.model.values import VClosure, VSet
 from rpsrt.store.core import new_heap
 from rpsrt.store.reader import load_store
+from rpsrt.store import writer
 from rpsrt.store.writer import dump_store, render_store
 from store_heaps import CLOSURE, JSON, MTIMES, OPT_REF, PAYLOAD, REF, TEXT, UNKNOWN_KEYS, VALUE, heaps
 
 SPACE = f"persistore/sp{wk.INITIAL_SPACE}-rps.json"
+
+
+@pytest.fixture(autouse=True)
+def check_dirty(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every incremental dump here also scans the heap and fails if the hooks' notes missed a dirty object."""
+    monkeypatch.setattr(writer, "CHECK_DIRTY", True)
 
 
 def _state(heap: Heap, top: Path) -> Any:
