@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from operator import attrgetter
 from typing import Any
 
 from rpsrt.model.oid import Oid
@@ -227,13 +228,23 @@ _TOP = 3  # owner slot + local variable + getrefcount's argument
 _TREE = 4  # owner (slot or parent container) + caller's variable + parameter + getrefcount's argument
 _SEALING = True
 _PAYLOAD_SLOTS: dict[type, tuple[Any, ...]] = {}
+#: The members of each payload kind that hold containers (the others hold values, objects, strings, numbers).
+_CONTAINER_SLOTS = {"PayloadClassInfo": ("methodict",), "PayloadSetOb": ("elems",), "PayloadVectOb": ("elems",),
+                    "PayloadVectVal": ("elems",), "PayloadAgenda": ("low", "normal", "high"),
+                    "PayloadStringDict": ("dictionary",), "PayloadStringBuffer": ("lines",),
+                    "PayloadObjMap": ("objmap",), "PayloadEnvironment": ("objmap",), "PayloadGccJit": ("jitseq",),
+                    "PayloadUnknown": ("members",), "PayloadSymbol": (), "PayloadSpace": (), "PayloadTasklet": ()}
 
 
 def _payload_slots(t: type) -> tuple[Any, ...]:
+    """Readers of the members of payload class `t` that may hold a container (every member of a class this
+    module does not define)."""
     got = _PAYLOAD_SLOTS.get(t)
     if got is None:
-        got = _PAYLOAD_SLOTS[t] = tuple(k.__dict__[s].__get__ for k in t.__mro__
-                                        for s in k.__dict__.get("__slots__", ()) if s != "__weakref__")
+        names = _CONTAINER_SLOTS.get(t.__name__) if t.__module__ == __name__ else None
+        slots = [(k, s) for k in t.__mro__ for s in k.__dict__.get("__slots__", ()) if s != "__weakref__"]
+        got = _PAYLOAD_SLOTS[t] = tuple(k.__dict__[s].__get__ for k, s in slots
+                                        if names is None or s == "extra" or s in names)
     return got
 
 
@@ -259,29 +270,23 @@ def private(obj: RpsObject) -> bool:
     every later change to it must go through one of `CleanObject`'s hooks (see above)."""
     if not _SEALING:
         return False
-    v = _ATTRS(obj)
-    if _rc(v) > _TOP or type(v) is not dict:
+    a, c, e, p = _FOUR(obj)  # (a plain object: plain slot reads)
+    if _rc(a) > _TOP or _rc(c) > _TOP or type(a) is not dict or type(c) is not list:
         return False
-    v = _COMPS(obj)
-    if _rc(v) > _TOP or type(v) is not list:
+    if e is not None and not _tree_private(e):
         return False
-    for c in v:
-        tc = type(c)
-        if tc is dict or tc is list or tc is set:
-            return False  # not a value: nothing to seal
-    v = _EXTRA(obj)
-    if v is not None and not _tree_private(v):
-        return False
-    v = _PAYLOAD(obj)
-    if v is not None:
-        if _rc(v) > _TOP:
+    if p is not None:
+        if _rc(p) > _TOP:
             return False
-        for get in _payload_slots(type(v)):
-            c = get(v)
-            tc = type(c)
-            if (tc is dict or tc is list or tc is set) and not _tree_private(c):
+        for get in _payload_slots(type(p)):
+            v = get(p)
+            t = type(v)
+            if (t is dict or t is list or t is set) and not _tree_private(v):
                 return False
     return True
+
+
+_FOUR = attrgetter("attrs", "comps", "extra", "payload")
 
 
 def _calibrate() -> bool:

@@ -358,7 +358,14 @@ def _meta_sig(obj: RpsObject, name_attr: RpsObject | None, constant_attr: RpsObj
         more = (_class_name_str(obj),)
     else:
         more = ()
-    return (obj.cls, obj.space is not None, attrs.get(name_attr), attrs.get(constant_attr), t) + more
+    return (obj.cls, obj.space is not None, attrs.get(name_attr), attrs.get(constant_attr), t, more)
+
+
+_CLS = attrgetter("cls")
+_SPACE = attrgetter("space")
+_PERSISTED = functools.partial(operator.is_not, None)
+_RAW_PAYLOAD = RpsObject.__dict__["payload"].__get__  # raises on a ghost: never runs a hook
+_RAW_ATTRS = RpsObject.__dict__["attrs"].__get__
 
 
 #: States kept per heap (store directories dumped into); the least recently dumped is forgotten first.
@@ -416,8 +423,8 @@ class _Render:
         pro.update(format=FORMAT, nbobjects=count, spaceid=sp.oid[2])
         return (header + write_root(pro, STYLE_MANIFEST) + "\n\n\n").encode()
 
-    def block(self, o: RpsObject, bang: str) -> bytes:
-        """One object's block: its framing lines and its JSON."""
+    def parts(self, o: RpsObject, bang: str) -> tuple[bytes, bytes, bytes]:
+        """One object's block (`block`) in three parts: its start line, its JSON, its end line."""
         if type(o) is CleanObject:
             o.__class__ = RpsObject  # back in `restore`: the writer's reads leave it clean
             self.swapped.append(o)
@@ -456,22 +463,28 @@ class _Render:
         hi, lo = o.oid[0], o.oid[1]
         h = ((hi % 2147473837) + ((hi >> 32) ^ (lo * 17 + 201151))) & 0xFFFFFFFF
         if name is not None:
-            return b"".join((f"//+ob{text}:{name}{mark}{bang}//${name}{csym} h:{h}\n".encode(), body.encode(),
-                             f"\n//-ob{text}:{name}\n\n\n\n".encode()))
-        return b"".join((f"//+ob{text}{mark}{bang}//{csym} h:{h}\n".encode(), body.encode(),
-                         f"\n//-ob{text}\n\n\n\n".encode()))
+            return (f"//+ob{text}:{name}{mark}{bang}//${name}{csym} h:{h}\n".encode(), body.encode(),
+                    f"\n//-ob{text}:{name}\n\n\n\n".encode())
+        return (f"//+ob{text}{mark}{bang}//{csym} h:{h}\n".encode(), body.encode(), f"\n//-ob{text}\n\n\n\n".encode())
+
+    def block(self, o: RpsObject, bang: str) -> bytes:
+        """One object's block: its framing lines and its JSON."""
+        return b"".join(self.parts(o, bang))
 
     def space_file(self, sp: RpsObject, objs: list[RpsObject]) -> Iterator[bytes]:
         """A whole space file, object by object (`objs` sorted by OID); records its offsets in `files`."""
         head = self.head(sp, len(objs))
         yield head
         bang = "!" if sp.oid == wk.INITIAL_SPACE else ""
-        block = self.block
+        parts = self.parts
         lengths = []
+        add = lengths.append
         for o in objs:
-            b = block(o, bang)
-            lengths.append(len(b))
+            a, b, c = parts(o, bang)
+            add(len(a) + len(b) + len(c))
+            yield a
             yield b
+            yield c
         yield _trailer(sp)
         self.files[sp] = _SpaceFile(head, objs, lengths)
 
@@ -496,21 +509,34 @@ class _Render:
         return out
 
     def meta_sigs(self) -> dict[RpsObject, tuple[Any, ...]]:
-        """`_meta_sig` of every object the manifest and the generated headers read."""
+        """`_meta_sig` of every object the manifest and the generated headers read: the roots, the constants,
+        their classes and their classes' classes, the symbols naming classes among them, RefPerSys_system."""
         heap = self.heap
-        deps: set[RpsObject] = set()
-        system = heap.objects.get(wk.SYSTEM)
+        objects = heap.objects
+        deps = set(heap.roots)
+        deps.update(constant_objects(heap))
+        system = objects.get(wk.SYSTEM)
         if system is not None:
             deps.add(system)
-        for o in itertools.chain(heap.roots, constant_objects(heap)):
-            for x in (o, o.cls, o.cls.cls if o.cls is not None else None):
-                if x is not None:
-                    deps.add(x)
-                    s = _symb(x)
-                    if s is not None:
-                        deps.add(s)
-        name_attr, constant_attr = self.name_attr, heap.objects.get(wk.CONSTANT)
-        return {o: _meta_sig(o, name_attr, constant_attr) for o in deps}
+        level = deps
+        for _ in range(2):
+            level = set(map(_CLS, level))
+            level.discard(None)
+            deps |= level
+        name_attr, constant_attr = self.name_attr, objects.get(wk.CONSTANT)
+        try:  # in C where it can; a ghost among them (not filled by this dump) raises: the generic way then
+            pls = list(map(_RAW_PAYLOAD, deps))
+            deps.update([p.symb for p in pls if type(p) is PayloadClassInfo and p.symb is not None])
+            dl = list(deps)
+            pls = list(map(_RAW_PAYLOAD, dl))
+            attrs = list(map(_RAW_ATTRS, dl))
+        except AttributeError:
+            return {o: _meta_sig(o, name_attr, constant_attr) for o in deps}
+        more = [(p.name, p.weak) if type(p) is PayloadSymbol else (_class_name_str(o),)  # type: ignore[union-attr]
+                if type(p) is PayloadClassInfo else () for o, p in zip(dl, pls)]
+        return dict(zip(dl, zip(map(_CLS, dl), map(_PERSISTED, map(_SPACE, dl)),
+                                map(operator.methodcaller("get", name_attr), attrs),
+                                map(operator.methodcaller("get", constant_attr), attrs), map(type, pls), more)))
 
     # -- whole ---------------------------------------------------------------------------------------------
 

@@ -318,6 +318,23 @@ def test_lazy_heap_first_dump_renders_all_then_incremental(tmp_path: Path) -> No
     _check(lazy, top)
 
 
+def test_loaded_text_is_not_reused_by_the_first_dump(tmp_path: Path) -> None:
+    """An object's text that the loader accepts but the writer would not write (other spacing) loads fine, and
+    the loaded heap's first dump renders every object instead of copying that text, so its bytes are a whole
+    rendering's; copying the text of such an object would not have been."""
+    heap = _sample_heap()
+    top = tmp_path / "s"
+    dump_store(heap, top)
+    p = top / SPACE
+    data = p.read_bytes()
+    assert data.count(b'"mtime": 3.00,') >= 3
+    p.write_bytes(data.replace(b'"mtime": 3.00,', b'"mtime"  :  3.00 ,', 1))
+    lazy = load_store(top, lazy=True)
+    assert render_store(lazy)[SPACE] == data != p.read_bytes()
+    assert dump_store(lazy, top) == [SPACE]
+    _check(lazy, top)
+
+
 def test_objects_entering_the_heap_and_partial_dumps(tmp_path: Path) -> None:
     """A clean object of another heap added to this one is dirty (and written); a dump with `spaces=` leaves
     no state behind, and the next dump is whole again and exact."""
