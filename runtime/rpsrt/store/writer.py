@@ -476,11 +476,54 @@ class _Render:
         head = self.head(sp, len(objs))
         yield head
         bang = "!" if sp.oid == wk.INITIAL_SPACE else ""
-        parts = self.parts
-        lengths = []
+        lengths: list[int] = []
+        # `parts`, inlined: the hot loop of a whole dump, kept flat on purpose.
         add = lengths.append
+        swapped, wrote = self.swapped.append, self.wrote.append
+        name_attr, class_obj, symbols, symdeps = self.name_attr, self.class_obj, self.symbols, self.symdeps
+        block = self.w.block
+        clean, plain, classinfo = CleanObject, RpsObject, PayloadClassInfo
         for o in objs:
-            a, b, c = parts(o, bang)
+            if type(o) is clean:
+                o.__class__ = plain  # back in `restore`: the writer's reads leave it clean
+                swapped(o)
+            else:
+                wrote(o)
+            text = o.oid[2]
+            name = o.attrs.get(name_attr) if name_attr is not None else None  # type: ignore[call-overload]
+            if type(name) is str:
+                if not name.isprintable():
+                    name = name.translate(_UNSAFE)
+            else:
+                name = None
+            cls = o.cls
+            csym = symbols.get(cls) if cls is not None else ""
+            if csym is None and cls is not None:
+                csym = symbols[cls] = "\u2208" + _class_symbol(cls)
+                sy = _symb(cls)
+                if sy is not None:
+                    symdeps.setdefault(sy, []).append(cls)
+            pl = o.payload
+            if type(pl) is classinfo and pl.symb is not None:  # its class_name is its symbol's name
+                symdeps.setdefault(pl.symb, []).append(o)
+            mark = "/CLASS" if cls is class_obj and cls is not None else ""
+            try:
+                body = block(o)
+            except StoreError as exc:
+                if exc.oid is None:
+                    exc.oid = text
+                raise
+            except ValueError as exc:  # an int of more digits than Python converts to text (4300 by default)
+                raise StoreError(f"cannot dump a value: {exc}", oid=text) from None
+            hi, lo = o.oid[0], o.oid[1]
+            h = ((hi % 2147473837) + ((hi >> 32) ^ (lo * 17 + 201151))) & 0xFFFFFFFF
+            if name is not None:
+                a = f"//+ob{text}:{name}{mark}{bang}//${name}{csym} h:{h}\n".encode()
+                c = f"\n//-ob{text}:{name}\n\n\n\n".encode()
+            else:
+                a = f"//+ob{text}{mark}{bang}//{csym} h:{h}\n".encode()
+                c = f"\n//-ob{text}\n\n\n\n".encode()
+            b = body.encode()
             add(len(a) + len(b) + len(c))
             yield a
             yield b
