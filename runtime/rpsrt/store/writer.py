@@ -654,7 +654,8 @@ class _Render:
                     return None  # references to it become null
                 continue
             if d not in old:
-                if d._born <= s:
+                # (an object made without RpsObject's constructors has no `_born`: taken as old)
+                if getattr(d, "_born", s) <= s:
                     return None  # it existed at that dump, when references to it were written as null
                 if dumped is old:
                     dumped = set(old)
@@ -853,6 +854,7 @@ class _Render:
 
 
 _NOT_CLEAN = functools.partial(operator.is_not, CleanObject)
+_IS_CLEAN = functools.partial(operator.is_, CleanObject)
 #: The epoch of the last dump that sealed objects (in this process).
 _LAST_SEAL = [0]
 _V = attrgetter("_v")
@@ -863,8 +865,9 @@ def _scan(objects: dict[Oid, RpsObject], s: int) -> list[RpsObject]:
     only when some dump sealed objects since)."""
     vals = objects.values()
     dirty = list(itertools.compress(vals, map(_NOT_CLEAN, map(type, vals))))
-    if _LAST_SEAL[0] > s:
-        dirty += itertools.compress(vals, map(s.__lt__, map(_V, vals)))
+    if _LAST_SEAL[0] > s:  # (`_v` is read of clean objects only: a dump set it when it sealed them)
+        cleans = list(itertools.compress(vals, map(_IS_CLEAN, map(type, vals))))
+        dirty += itertools.compress(cleans, map(s.__lt__, map(_V, cleans)))
     return dirty
 
 
