@@ -2,14 +2,99 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import time
 from typing import Any
 
 from rpsrt.model import wellknown as wk
 from rpsrt.errors import Error
-from rpsrt.model.objects import Payload, PayloadSpace, PayloadSymbol, RpsObject, _all_slots
+from rpsrt.model.objects import (
+    CleanObject,
+    Payload,
+    PayloadSpace,
+    PayloadSymbol,
+    RpsObject,
+    _all_slots,
+    attrs_of,
+    comps_of,
+    extra_of,
+    payload_of,
+)
 from rpsrt.model.oid import Oid
 from rpsrt.model.values import VClosure, VInstance, VJson, VRaw, VSet, VTuple
+
+
+_is_clean = functools.partial(operator.is_, CleanObject)
+
+
+class Objects(dict):  # type: ignore[type-arg]
+    """`Heap.objects`: a dict OID -> object that counts the changes a dump must know of (`changes`: an
+    object removed or replaced) and makes every object entering it dirty, so that an incremental dump
+    (docs/store.md "Incremental dumps") sees each new member of the heap. Reading is plain dict reading."""
+
+    __slots__ = ("changes", "entered")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.changes = 0
+        #: Counts the stores of objects (each may bring in an object no dump has seen).
+        self.entered = 0
+        if args or kwargs:
+            self.update(*args, **kwargs)
+
+    def __setitem__(self, key: Oid, obj: RpsObject) -> None:
+        old = dict.get(self, key)
+        if old is not None and old is not obj:
+            self.changes += 1
+        self.entered += 1
+        if type(obj) is CleanObject:
+            obj.__class__ = RpsObject
+        dict.__setitem__(self, key, obj)
+
+    def __delitem__(self, key: Oid) -> None:
+        dict.__delitem__(self, key)
+        self.changes += 1
+
+    def pop(self, *args: Any) -> Any:
+        self.changes += 1
+        return dict.pop(self, *args)
+
+    def popitem(self) -> Any:
+        self.changes += 1
+        return dict.popitem(self)
+
+    def clear(self) -> None:
+        self.changes += 1
+        dict.clear(self)
+
+    def setdefault(self, key: Oid, obj: Any = None) -> Any:
+        if key not in self:
+            self[key] = obj
+        return dict.__getitem__(self, key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        if self:
+            new = dict(*args, **kwargs)
+            if not self.keys().isdisjoint(new):
+                self.changes += 1  # may replace objects: the next incremental dump checks them all
+        else:  # nothing to replace (the loader's case: kept at dict speed)
+            dict.update(self, *args, **kwargs)
+            new = self
+        self.entered += 1
+        if any(map(_is_clean, map(type, new.values()))):
+            for obj in new.values():
+                if type(obj) is CleanObject:
+                    obj.__class__ = RpsObject
+        if new is not self:
+            dict.update(self, new)
+
+    def __ior__(self, other: Any) -> Objects:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def __reduce__(self) -> Any:
+        return (Objects, (dict(self),))
 
 
 class Heap:
@@ -27,10 +112,10 @@ class Heap:
     """
 
     __slots__ = ("objects", "spaces", "roots", "constants", "plugins", "manifest_extra", "prologues",
-                 "headers", "jars", "__weakref__")
+                 "headers", "jars", "dumps", "__weakref__")
 
     def __init__(self) -> None:
-        self.objects: dict[Oid, RpsObject] = {}
+        self.objects: dict[Oid, RpsObject] = Objects()
         #: Space objects, in the manifest's `spaceset`.
         self.spaces: set[RpsObject] = set()
         #: Global roots (`globalroots`).
@@ -48,6 +133,9 @@ class Heap:
         self.headers: dict[str, str] = {}
         #: The fillers of a lazy load (`load_store(dir, lazy=True)`): each fills its ghosts on first touch.
         self.jars: list[Any] = []
+        #: What the last dumps into each store directory wrote (`rpsrt.store.writer`: store path -> its state),
+        #: from which the next dump there renders only what changed (docs/store.md "Incremental dumps").
+        self.dumps: dict[str, Any] = {}
 
     def materialize(self) -> Heap:
         """Fill every object a lazy load has not filled yet (in file order), so that each stored error surfaces
@@ -110,7 +198,7 @@ class Heap:
         """`(name, object)` of the roots holding a non-weak symbol payload, by OID (the manifest's globalnames)."""
         out = []
         for obj in sorted(self.roots, key=_by_oid):
-            pl = obj.payload
+            pl = payload_of(obj)
             if type(pl) is PayloadSymbol and not pl.weak:
                 out.append((pl.name, obj))
         return out
@@ -160,10 +248,10 @@ def _ref(obj: RpsObject | None) -> Oid | None:
 
 def canonical_object(obj: RpsObject) -> tuple[Any, ...]:
     """The canonical form of one object: every field, references replaced by OIDs, floats by their hex."""
-    attrs = tuple(sorted((a.oid, canonical(v)) for a, v in obj.attrs.items()))
+    attrs = tuple(sorted((a.oid, canonical(v)) for a, v in attrs_of(obj).items()))  # reads: obj stays clean
     return (obj.oid, _ref(obj.cls), canonical(obj.mtime), _ref(obj.space), bool(obj.magicattr),
-            bool(obj.applying), attrs, tuple(canonical(v) for v in obj.comps), canonical(obj.payload),
-            canonical(obj.extra or {}))
+            bool(obj.applying), attrs, tuple(canonical(v) for v in comps_of(obj)), canonical(payload_of(obj)),
+            canonical(extra_of(obj) or {}))
 
 
 def canonical(x: Any) -> Any:
@@ -171,7 +259,7 @@ def canonical(x: Any) -> Any:
     t = type(x)
     if x is None:
         return None
-    if t is RpsObject or isinstance(x, RpsObject):
+    if t is RpsObject or t is CleanObject or isinstance(x, RpsObject):
         return ("o", x.oid)
     if t is float:
         return ("f", x.hex())

@@ -2,7 +2,12 @@
  * and write, component read, unboxing, float boxing, method lookup, object references) done in C on the
  * host's own Python objects, without a ctypes callback; every other operation, and every case that may trap,
  * goes to the Python entry (rpsrt.heaphost), which has the one semantics. Built by rpsrt.heaphost on first
- * use with the system's cc; without a compiler the Python entry is used directly. */
+ * use with the system's cc; without a compiler the Python entry is used directly.
+ *
+ * Dirty tracking (docs/store.md "Incremental dumps"): an object a dump sealed is a `CleanObject`, a subclass of
+ * RpsObject whose hooks make it dirty on a change. Fields are read here through RpsObject's own slot
+ * descriptors (a read leaves a clean object clean), and the attribute write makes the object dirty first,
+ * exactly as the Python hooks do, by switching its class back to RpsObject. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
@@ -15,6 +20,8 @@ typedef int32_t (*heap_op_fn)(int32_t, const char *, int64_t *, int32_t, const i
 static heap_op_fn slow_entry;
 static PyObject *handles, *objects, *rpsobject, *heap_objects, *clock_value, *entries;
 static PyObject *s_attrs, *s_comps, *s_cls, *s_payload, *s_methodict, *s_superclass, *s_fn, *s_mtime, *s_oid;
+/* RpsObject's slot descriptors of attrs, comps, cls, payload: reading through them never runs a hook */
+static PyObject *d_attrs, *d_comps, *d_cls, *d_payload;
 static int32_t op_get_attr = -1, op_set_attr = -1, op_comp = -1, op_unbox = -1, op_box_float = -1,
                op_send = -1, op_length = -1, op_objref = -1, op_method_entry = -1;
 
@@ -41,6 +48,9 @@ int rps_heapfast_setup(PyObject *h, PyObject *o, PyObject *type, PyObject *heapo
     set(&handles, h == Py_None ? NULL : h);
     set(&objects, o == Py_None ? NULL : o);
     set(&rpsobject, type);
+    PyObject *td = ((PyTypeObject *)type)->tp_dict;
+    set(&d_attrs, PyDict_GetItem(td, s_attrs)); set(&d_comps, PyDict_GetItem(td, s_comps));
+    set(&d_cls, PyDict_GetItem(td, s_cls)); set(&d_payload, PyDict_GetItem(td, s_payload));
     set(&heap_objects, heapobjs == Py_None ? NULL : heapobjs);
     set(&clock_value, clock == Py_None ? NULL : clock);
     set(&entries, ents == Py_None ? NULL : ents);
@@ -52,6 +62,27 @@ int rps_heapfast_setup(PyObject *h, PyObject *o, PyObject *type, PyObject *heapo
     return 0;
 }
 
+/* An object of the heap: an RpsObject, clean (its subclass CleanObject) or dirty. */
+static int is_obj(PyObject *v) { return PyObject_TypeCheck(v, (PyTypeObject *)rpsobject); }
+
+/* A field read through RpsObject's slot descriptor `d` (new reference; NULL with an error when unset). */
+static PyObject *field(PyObject *o, PyObject *d)
+{
+    if (!d || !Py_TYPE(d)->tp_descr_get) { PyErr_SetString(PyExc_AttributeError, "no slot"); return NULL; }
+    return Py_TYPE(d)->tp_descr_get(d, o, rpsobject);
+}
+
+/* Before a change: a clean object becomes dirty, through its own hook (reading its `attrs` property switches
+ * its class back to RpsObject and notes it for the next dump). 0 ok, -1 error. */
+static int make_dirty(PyObject *o)
+{
+    if (Py_TYPE(o) == (PyTypeObject *)rpsobject) return 0;
+    PyObject *a = PyObject_GetAttr(o, s_attrs);
+    if (!a) return -1;
+    Py_DECREF(a);
+    return Py_TYPE(o) == (PyTypeObject *)rpsobject ? 0 : -1;
+}
+
 static PyObject *item(int64_t h)   /* borrowed; NULL when out of the table */
 {
     if (h < 0 || h >= PyList_GET_SIZE(handles)) return NULL;
@@ -61,7 +92,7 @@ static PyObject *item(int64_t h)   /* borrowed; NULL when out of the table */
 static int handle_of(PyObject *v, int64_t *out)   /* 0 ok, -1 error (cleared) */
 {
     if (v == Py_None) { *out = 0; return 0; }
-    if (Py_TYPE(v) == (PyTypeObject *)rpsobject) {
+    if (is_obj(v)) {
         PyObject *key = PyLong_FromVoidPtr(v);
         if (!key) goto fail;
         PyObject *h = PyDict_GetItemWithError(objects, key);
@@ -132,7 +163,7 @@ static int typed(PyObject *v, const char *t, int64_t *result)
         return 1;
     }
     if (!strcmp(t, "value") || (!strcmp(t, "str") && PyUnicode_CheckExact(v))
-        || (!strcmp(t, "obj") && Py_TYPE(v) == (PyTypeObject *)rpsobject))
+        || (!strcmp(t, "obj") && is_obj(v)))
         return handle_of(v, result) == 0;
     return 0;
 }
@@ -142,9 +173,10 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
     if (!handles || !objects) return -1;
     if (op == op_get_attr && nargs == 2) {
         PyObject *o = item(args[0]), *a = item(args[1]);
-        if (!o || !a || Py_TYPE(o) != (PyTypeObject *)rpsobject) return -1;
-        PyObject *attrs = PyObject_GetAttr(o, s_attrs);
+        if (!o || !a || !is_obj(o)) return -1;
+        PyObject *attrs = field(o, d_attrs);
         if (!attrs) { PyErr_Clear(); return -1; }
+        if (!PyDict_Check(attrs)) { Py_DECREF(attrs); return -1; }
         PyObject *v = PyDict_GetItemWithError(attrs, a);
         int ok = v && v != Py_None && typed(v, static_part(aux), result);
         Py_DECREF(attrs);
@@ -153,9 +185,11 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
     }
     if (op == op_set_attr && nargs == 3 && clock_value) {
         PyObject *o = item(args[0]), *a = item(args[1]), *v = item(args[2]);
-        if (!o || !a || !v || v == Py_None || Py_TYPE(o) != (PyTypeObject *)rpsobject) return -1;
-        PyObject *attrs = PyObject_GetAttr(o, s_attrs);
+        if (!o || !a || !v || v == Py_None || !is_obj(o)) return -1;
+        if (make_dirty(o) < 0) { PyErr_Clear(); return -1; }
+        PyObject *attrs = field(o, d_attrs);
         if (!attrs) { PyErr_Clear(); return -1; }
+        if (!PyDict_Check(attrs)) { Py_DECREF(attrs); return -1; }
         int bad = PyDict_SetItem(attrs, a, v) < 0 || PyObject_SetAttr(o, s_mtime, clock_value) < 0;
         Py_DECREF(attrs);
         if (bad) { PyErr_Clear(); return -1; }
@@ -164,8 +198,8 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
     }
     if ((op == op_comp && nargs == 2) || (op == op_length && nargs == 1)) {
         PyObject *o = item(args[0]);
-        if (!o || Py_TYPE(o) != (PyTypeObject *)rpsobject) return -1;
-        PyObject *comps = PyObject_GetAttr(o, s_comps);
+        if (!o || !is_obj(o)) return -1;
+        PyObject *comps = field(o, d_comps);
         if (!comps) { PyErr_Clear(); return -1; }
         int32_t r = -1;
         if (PyList_CheckExact(comps)) {
@@ -182,7 +216,7 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
         if (!v) return -1;
         const char *t = static_part(aux);
         if (!strcmp(t, "obj")) {
-            if (v != Py_None && Py_TYPE(v) != (PyTypeObject *)rpsobject) return -1;
+            if (v != Py_None && !is_obj(v)) return -1;
             *result = args[0];   /* an object's handle is the same as a value or as an obj */
             return 0;
         }
@@ -200,10 +234,10 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
     }
     if (op == op_send && nargs == 2) {
         PyObject *o = item(args[0]), *sel = item(args[1]);
-        if (!o || !sel || Py_TYPE(o) != (PyTypeObject *)rpsobject) return -1;
-        PyObject *k = PyObject_GetAttr(o, s_cls);
+        if (!o || !sel || !is_obj(o)) return -1;
+        PyObject *k = field(o, d_cls);
         for (int depth = 0; k && k != Py_None && depth < 256; depth++) {
-            PyObject *pl = PyObject_GetAttr(k, s_payload);
+            PyObject *pl = is_obj(k) ? field(k, d_payload) : NULL;
             PyObject *md = pl ? PyObject_GetAttr(pl, s_methodict) : NULL;
             PyObject *clo = md && PyDict_CheckExact(md) ? PyDict_GetItemWithError(md, sel) : NULL;
             if (clo) {

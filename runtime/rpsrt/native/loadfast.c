@@ -23,7 +23,7 @@
 #include <sys/mman.h>
 
 static PyObject *Oid_type, *Obj_type, *Symbol_type, *ClassInfo_type, *Closure_type, *Set_type;
-static PyObject *loaders, *ld_symbol, *ld_classinfo, *ld_space, *Space_type, *empty_tuple;
+static PyObject *loaders, *ld_symbol, *ld_classinfo, *ld_space, *Space_type;
 static PyObject *s_oid, *s_mtime, *s_class, *s_attrs, *s_comps, *s_payload, *s_magicattr, *s_applying,
     *s_at, *s_va, *s_cls, *s_space, *s_jar, *s_symb_name, *s_symb_val, *s_symb_weak, *s_class_super,
     *s_class_methodict, *s_class_symb, *s_class_name, *s_class_attrset, *s_methosel, *s_methclos,
@@ -45,9 +45,9 @@ static PyObject *intern(const char *s) { return PyUnicode_InternFromString(s); }
  * slots below, object's __setattr__): objects are then made by writing their slots, as __init__ and ghost()
  * do; otherwise (offsets unknown) by calling RpsObject(oid) and setting a ghost's fields with setattr. */
 enum { F_OID, F_CLS, F_MTIME, F_ATTRS, F_COMPS, F_PAYLOAD, F_SPACE, F_MAGICATTR, F_APPLYING, F_EXTRA, F_JAR,
-       N_FIELDS };
+       F_BORN, F_V, N_FIELDS };
 static const char *const FIELD_NAMES[N_FIELDS] = {"oid", "cls", "mtime", "attrs", "comps", "payload", "space",
-                                                   "magicattr", "applying", "extra", "_jar"};
+                                                   "magicattr", "applying", "extra", "_jar", "_born", "_v"};
 static Py_ssize_t field_off[N_FIELDS];
 static int plain_objects;
 static PyObject *zero_float;
@@ -379,8 +379,13 @@ static PyObject *lf_create(PyObject *self, PyObject *args)
     const int64_t *st = sbuf.buf;
     const uint64_t *id = ibuf.buf;
     Py_ssize_t n = sbuf.len / (Py_ssize_t)sizeof(int64_t) - 1;
+    /* the dump epoch an object is made in (`_born`, rpsrt.model.objects.EPOCH, as __init__ and ghost() set) */
+    PyObject *objects_mod = PyImport_ImportModule("rpsrt.model.objects");
+    PyObject *epoch = objects_mod ? PyObject_GetAttrString(objects_mod, "EPOCH") : NULL;
+    Py_XDECREF(objects_mod);
+    PyObject *zero = PyLong_FromLong(0);
     PyObject *list = PyList_New(n);
-    if (!list || table_reserve(table, n) < 0) goto fail;
+    if (!epoch || !zero || !list || table_reserve(table, n) < 0) goto fail;
     PyTypeObject *otype = (PyTypeObject *)Oid_type, *objtype = (PyTypeObject *)Obj_type;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *text = PyUnicode_New(ID_LEN, 127);
@@ -400,6 +405,8 @@ static PyObject *lf_create(PyObject *self, PyObject *args)
                 Py_INCREF(oid); FIELD(obj, F_OID) = oid;
                 Py_INCREF(Py_None); FIELD(obj, F_SPACE) = Py_None;
                 Py_INCREF(jar); FIELD(obj, F_JAR) = jar;
+                Py_INCREF(epoch); FIELD(obj, F_BORN) = epoch;
+                Py_INCREF(zero); FIELD(obj, F_V) = zero;
                 if (jar == Py_None) {
                     PyObject *attrs = PyDict_New(), *comps = PyList_New(0);
                     if (!attrs || !comps) { Py_XDECREF(attrs); Py_XDECREF(comps); Py_CLEAR(obj); }
@@ -418,10 +425,7 @@ static PyObject *lf_create(PyObject *self, PyObject *args)
         } else if (jar == Py_None) {
             obj = PyObject_CallOneArg(Obj_type, oid);
         } else {
-            obj = objtype->tp_new(objtype, empty_tuple, NULL);
-            if (obj && (PyObject_SetAttr(obj, s_oid, oid) < 0 || PyObject_SetAttr(obj, s_space, Py_None) < 0
-                        || PyObject_SetAttr(obj, s_jar, jar) < 0))
-                Py_CLEAR(obj);
+            obj = PyObject_CallMethod(Obj_type, "ghost", "OO", oid, jar);
         }
         if (!obj) { Py_DECREF(oid); goto fail; }
         PyList_SET_ITEM(list, i, obj);
@@ -432,9 +436,11 @@ static PyObject *lf_create(PyObject *self, PyObject *args)
         Py_DECREF(oid);
         if (bad) goto fail;
     }
+    Py_DECREF(epoch); Py_DECREF(zero);
     PyBuffer_Release(&dbuf); PyBuffer_Release(&sbuf); PyBuffer_Release(&ibuf);
     return list;
 fail:
+    Py_XDECREF(epoch); Py_XDECREF(zero);
     Py_XDECREF(list);
     PyBuffer_Release(&dbuf); PyBuffer_Release(&sbuf); PyBuffer_Release(&ibuf);
     return NULL;
@@ -467,15 +473,6 @@ static PyObject *lf_resolve(PyObject *self, PyObject *args)
         if (PySet_Add(target, o) < 0) return NULL;
     }
     return PyLong_FromLong(-1);
-}
-
-/* presized(n): an empty dict with room for n entries (the heap's oid -> object dict, before a big file). */
-static PyObject *lf_presized(PyObject *self, PyObject *arg)
-{
-    (void)self;
-    Py_ssize_t n = PyLong_AsSsize_t(arg);
-    if (n < 0 && PyErr_Occurred()) return NULL;
-    return _PyDict_NewPresized(n);
 }
 
 /* -- pass 2 ------------------------------------------------------------------------------------------------ */
@@ -876,7 +873,6 @@ static PyMethodDef methods[] = {
     {"scan", lf_scan, METH_VARARGS, "scan(data) -> (starts, ends, ids, sorted) or None"},
     {"create", lf_create, METH_VARARGS, "create(data, starts, ids, jar, table, heap_objects) -> objects"},
     {"resolve", lf_resolve, METH_VARARGS, "resolve(table, texts, target) -> -1 or the first unknown's index"},
-    {"presized", lf_presized, METH_O, "presized(n) -> an empty dict with room for n entries"},
     {"set_all", lf_set_all, METH_VARARGS, "set_all(objects, name, value)"},
     {"fill", lf_fill, METH_VARARGS, "fill(data, starts, ends, objects, first, by_text, loads, slow, old)"},
     {NULL, NULL, 0, NULL},
@@ -900,7 +896,6 @@ PyMODINIT_FUNC PyInit__rpsrt_loadfast(void)
     I(s_vtype, "vtype"); I(s_string, "string"); I(s_str, "str"); I(s_closure, "closure"); I(s_set, "set");
     I(s_fn, "fn"); I(s_env, "env"); I(s_metaobj, "metaobj"); I(s_metarank, "metarank"); I(s_elem, "elem");
 #undef I
-    if (!(empty_tuple = PyTuple_New(0))) return NULL;
     if (PyType_Ready(&IdTable_Type) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;

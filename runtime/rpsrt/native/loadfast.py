@@ -23,7 +23,7 @@ DISABLE_ENV = "RPSRT_NO_LOADFAST"
 _lock = threading.Lock()
 #: The RpsObject slots loadfast.c knows how to fill.
 _SLOTS = ("oid", "cls", "mtime", "attrs", "comps", "payload", "space", "magicattr", "applying", "extra", "_jar",
-          "__weakref__")
+          "_born", "_v", "__weakref__")
 _MOD: list[ModuleType | None] = []
 
 

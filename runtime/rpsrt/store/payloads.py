@@ -31,7 +31,9 @@ from rpsrt.model.objects import (
     PayloadUnknown,
     PayloadVectOb,
     PayloadVectVal,
+    payload_of,
 )
+from rpsrt.errors import StoreError
 from rpsrt.store.describe import _kind, _short
 from rpsrt.store.jsonfmt import STYLE_OBJECT, quote, write_root
 
@@ -144,8 +146,9 @@ def _w_classinfo(w: _ObjectWriter, pl: PayloadClassInfo, m: list[tuple[str, str]
     # As upstream's dumper: `class_name` is the name of the `class_symb` symbol, written only (with
     # `class_symb`) when that object holds a symbol payload; a stored `class_name` is not kept apart.
     symb = pl.symb
-    if symb is not None and type(symb.payload) is PayloadSymbol:
-        m.append(("class_name", quote(symb.payload.name)))
+    spl = payload_of(symb) if symb is not None else None  # a read that leaves the symbol clean
+    if type(spl) is PayloadSymbol:
+        m.append(("class_name", quote(spl.name)))
     if pl.superclass is None or pl.superclass not in dumped:
         raise StoreError("classinfo payload without a superclass that can be dumped")
     m.append(("class_super", '"' + pl.superclass.oid[2] + '"'))

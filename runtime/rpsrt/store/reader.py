@@ -441,8 +441,6 @@ class _Loader:
         # map() and zip() keep the per-object work in C where they can.
         data = chunks.data
         if sp.ids is not None:  # the accelerator: ids decoded by scan, objects made and entered in C
-            if not self.heap.objects and nb > 1000:  # room for them all at once, not grown 15 times over
-                self.heap.objects = self.fast.presized(nb)
             out = sp.objects = self.fast.create(data, chunks.raw[0], sp.ids, sp if self.lazy else None, by_text,
                                                 self.heap.objects)
         else:
