@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -266,28 +265,9 @@ def _fast_lib() -> Any:
 
 
 def _build_fast() -> Any:
-    import hashlib
-    import importlib.resources
-    import sysconfig
-    import tempfile
+    from rpsrt.native import built
 
-    src = importlib.resources.files("rpsrt.native").joinpath("heapfast.c").read_bytes()
-    key = hashlib.sha256(src + sys.version.encode()).hexdigest()[:16]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    cache = os.path.join(base, "rpsc")
-    os.makedirs(cache, exist_ok=True)
-    lib = os.path.join(cache, f"heapfast-{key}.so")
-    if not os.path.isfile(lib):
-        with tempfile.TemporaryDirectory() as d:
-            c = os.path.join(d, "heapfast.c")
-            with open(c, "wb") as f:
-                f.write(src)
-            out = os.path.join(d, "heapfast.so")
-            subprocess.run(["cc", "-O2", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}", c, "-o", out],
-                           check=True, capture_output=True, timeout=120)
-            tmp = f"{lib}.{os.getpid()}.tmp"
-            shutil.copyfile(out, tmp)
-            os.replace(tmp, lib)
+    lib = built("heapfast")
     dll = ctypes.PyDLL(lib)
     dll.rps_heapfast_setup.argtypes = [ctypes.py_object] * 6 + [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)]
     dll.rps_heapfast_setup.restype = ctypes.c_int

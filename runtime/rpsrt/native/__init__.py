@@ -1,1 +1,41 @@
-"""C helpers of the runtime built on first use (heapfast.c: the fast path of the host heap API)."""
+"""C helpers of the runtime built on first use: heapfast.c (the fast path of the host heap API, loaded with
+ctypes by rpsrt.heaphost) and loadfast.c (the store loader's accelerator, an extension module: loadfast.py).
+
+`built(name)` compiles `<name>.c` of this package once with the system's `cc` against this Python's headers
+and caches the shared object in `$XDG_CACHE_HOME/rpsc` (else `~/.cache/rpsc`), named by the hash of the
+source and of the Python version; the callers fall back to their Python paths when it raises."""
+
+from __future__ import annotations
+
+import os
+
+
+def built(name: str) -> str:
+    """The path of the cached shared object built from `rpsrt/native/<name>.c` (built now if missing);
+    OSError or subprocess's errors when there is no compiler or the build fails."""
+    import hashlib
+    import importlib.resources
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+    import tempfile
+
+    src = importlib.resources.files("rpsrt.native").joinpath(f"{name}.c").read_bytes()
+    key = hashlib.sha256(src + sys.version.encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    cache = os.path.join(base, "rpsc")
+    os.makedirs(cache, exist_ok=True)
+    lib = os.path.join(cache, f"{name}-{key}.so")
+    if not os.path.isfile(lib):
+        with tempfile.TemporaryDirectory() as d:
+            c = os.path.join(d, f"{name}.c")
+            with open(c, "wb") as f:
+                f.write(src)
+            out = os.path.join(d, f"{name}.so")
+            subprocess.run(["cc", "-O2", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}", c, "-o", out],
+                           check=True, capture_output=True, timeout=120)
+            tmp = f"{lib}.{os.getpid()}.tmp"  # a concurrent build of the same source renames the same bytes
+            shutil.copyfile(out, tmp)
+            os.replace(tmp, lib)
+    return lib

@@ -11,9 +11,7 @@ test_store_fastload.py compares the two).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import threading
 from types import ModuleType
 
@@ -41,30 +39,12 @@ def module() -> ModuleType | None:
 
 
 def _load() -> ModuleType:
-    import hashlib
     import importlib.machinery
-    import importlib.resources
     import importlib.util
-    import sysconfig
-    import tempfile
 
-    src = importlib.resources.files("rpsrt.native").joinpath("loadfast.c").read_bytes()
-    key = hashlib.sha256(src + sys.version.encode()).hexdigest()[:16]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    cache = os.path.join(base, "rpsc")
-    os.makedirs(cache, exist_ok=True)
-    lib = os.path.join(cache, f"loadfast-{key}.so")
-    if not os.path.isfile(lib):
-        with tempfile.TemporaryDirectory() as d:
-            c = os.path.join(d, "loadfast.c")
-            with open(c, "wb") as f:
-                f.write(src)
-            out = os.path.join(d, "loadfast.so")
-            subprocess.run(["cc", "-O2", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}", c, "-o", out],
-                           check=True, capture_output=True, timeout=120)
-            tmp = f"{lib}.{os.getpid()}.tmp"
-            shutil.copyfile(out, tmp)
-            os.replace(tmp, lib)
+    from rpsrt.native import built
+
+    lib = built("loadfast")
     name = "_rpsrt_loadfast"
     loader = importlib.machinery.ExtensionFileLoader(name, lib)
     spec = importlib.util.spec_from_file_location(name, lib, loader=loader)

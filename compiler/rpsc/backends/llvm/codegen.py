@@ -378,17 +378,8 @@ class _FunctionEmitter:
         # direct: through the callee's exported wrapper, as `_call_exported` does
         self.start_block(direct)
         ret = ins.ret
-        slot = "null"
-        if ret is not ir.VOID:
-            slot = self.result_slots.get(ret, "")
-            if not slot:
-                slot = f"%ret.{ret.value}"
-                self.entry.append(f"  {slot} = alloca {_ABI[ret]}")
-                self.result_slots[ret] = slot
-        limit = self.tmp(f"load i32, ptr {_F_LIMIT}")
-        free = self.tmp(f"sub i32 {limit}, %room")
-        depth = self.tmp(f"add i32 {free}, 1")
-        self.emit_line(f"store i32 {depth}, ptr {self.tmp(_thread_field(RT_DEPTH))}")
+        slot = self.result_slot(ret)
+        self.publish_depth()
         cargs = [f"ptr {slot}"]
         for a, v in zip(ins.args, argv, strict=True):
             if a.type is ir.BOOL:
@@ -477,21 +468,29 @@ class _FunctionEmitter:
         else:
             self.emit_line(call)
 
+    def result_slot(self, ret: ir.Type) -> str:
+        """The entry block's slot for an exported call's result of type `ret` (`null` for void), one per type."""
+        if ret is ir.VOID:
+            return "null"
+        slot = self.result_slots.get(ret, "")
+        if not slot:
+            slot = f"%ret.{ret.value}"
+            self.entry.append(f"  {slot} = alloca {_ABI[ret]}")
+            self.result_slots[ret] = slot
+        return slot
+
+    def publish_depth(self) -> None:
+        """Store this function's own depth (limit - room + 1) in the thread's state, for a callee's wrapper."""
+        limit = self.tmp(f"load i32, ptr {_F_LIMIT}")
+        free = self.tmp(f"sub i32 {limit}, %room")
+        depth = self.tmp(f"add i32 {free}, 1")
+        self.emit_line(f"store i32 {depth}, ptr {self.tmp(_thread_field(RT_DEPTH))}")
+
     def _call_exported(self, ins: ir.Call) -> None:
         """A call into another module, through its exported ABI: publish this function's depth first."""
         ret = ins.callee.ret
-        if ret is ir.VOID:
-            slot = "null"
-        else:
-            slot = self.result_slots.get(ret, "")
-            if not slot:
-                slot = f"%ret.{ret.value}"
-                self.entry.append(f"  {slot} = alloca {_ABI[ret]}")
-                self.result_slots[ret] = slot
-        limit = self.tmp(f"load i32, ptr {_F_LIMIT}")
-        free = self.tmp(f"sub i32 {limit}, %room")
-        depth = self.tmp(f"add i32 {free}, 1")                   # this function's own depth
-        self.emit_line(f"store i32 {depth}, ptr {self.tmp(_thread_field(RT_DEPTH))}")
+        slot = self.result_slot(ret)
+        self.publish_depth()
         args = [f"ptr {slot}"]
         for a in ins.args:
             v = self.value(a)
