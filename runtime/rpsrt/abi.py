@@ -503,6 +503,18 @@ WORKER_STACK = 256 * 1024 * 1024
 _stack_size_lock = threading.Lock()
 
 
+def start_with_stack(thread: threading.Thread, size: int) -> None:
+    """Start `thread` with a stack of `size` bytes (threading's stack size is read at start and is
+    process-wide: set and restored around it, under a lock)."""
+    with _stack_size_lock:
+        old = threading.stack_size()
+        threading.stack_size(size)
+        try:
+            thread.start()
+        finally:
+            threading.stack_size(old)
+
+
 def call_interruptibly(fn: Callable[..., Any], args: Sequence[Any], interrupt: Callable[[], None], *,
                        thread_name: str = "rps-call") -> tuple[bool, object, bool]:
     """Call `fn(*args)` on a worker thread while this thread waits; a KeyboardInterrupt (Ctrl-C) while it
@@ -526,13 +538,9 @@ def call_interruptibly(fn: Callable[..., Any], args: Sequence[Any], interrupt: C
     interrupted = False
     thread = threading.Thread(target=work, name=thread_name, daemon=True)
     try:
-        with _stack_size_lock:  # a big stack (read at start): native method sends nest on it
-            old = threading.stack_size()
-            threading.stack_size(WORKER_STACK)
-            try:
-                thread.start()  # (raises only after the thread runs, while waiting for it to have started)
-            finally:
-                threading.stack_size(old)
+        # a big stack: native method sends nest on it (start raises only after the thread runs, while
+        # waiting for it to have started)
+        start_with_stack(thread, WORKER_STACK)
     except KeyboardInterrupt:
         interrupted = True
         interrupt()

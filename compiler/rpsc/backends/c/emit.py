@@ -324,7 +324,7 @@ class _FunctionEmitter:
                     "if (st != RPS_OK)",
                     "    rps_module_rethrow(rt, st);"]
         if isinstance(ins, ir.Poll):
-            if self.fn.blocks and self.fn.blocks[0].instrs and ins is self.fn.blocks[0].instrs[0]:
+            if passes.has_entry_poll(self.fn) and ins is self.fn.blocks[0].instrs[0]:
                 # The entry poll reads the flag through a plain (non-volatile) lvalue: a body of pure
                 # arithmetic then stays "looping pure" to GCC, which may merge its calls with equal
                 # arguments (not delete them), as it does without the poll. Every real call still reads

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from rpsrt import abi
 from rpsrt.errors import DEFAULT_RECURSION_LIMIT, TRAP_INTERRUPT, Trap
 from rpsrt.model.heapapi import kind_of, values_equal
 
@@ -378,13 +379,8 @@ class _Worker:
 
     def __init__(self) -> None:
         self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        old = threading.stack_size()
-        threading.stack_size(_WORKER_STACK)
-        try:
-            self.thread = threading.Thread(target=self._loop, name="rpsc-interp", daemon=True)
-            self.thread.start()
-        finally:
-            threading.stack_size(old)
+        self.thread = threading.Thread(target=self._loop, name="rpsc-interp", daemon=True)
+        abi.start_with_stack(self.thread, _WORKER_STACK)
 
     def _loop(self) -> None:
         while True:

@@ -527,11 +527,8 @@ class JitEngine:
         if self._closed:
             raise EngineError("the JIT engine is closed")
         module = self._module_of[ref.symbol]
-        if module.oid not in self._loaded:
-            self._load(self._reachable(module))
-        assert self._ee is not None
         tier2 = self._tier2.get(module.oid)
-        addr = (tier2 or self._ee).get_function_address(ref.symbol)
+        addr = self._address(ref, tier2)
         if not addr:
             raise EngineError(f"{ref.name} ({ref.symbol}) was not compiled")
         proto = abi.cfunctype([t.abi for t in ref.params], ref.ret.abi)   # result: a POINTER(T)
@@ -627,14 +624,17 @@ class JitEngine:
         if ref.signature != signature:
             return 0
         with self._lock:
-            if self._closed:
-                return 0
-            module = self._module_of[ref.symbol]
-            if module.oid not in self._loaded:
-                self._load(self._reachable(module))
-            assert self._ee is not None
             # tier 1's entry: it stays valid until close (a tier-up repoints only the Python callables)
-            return int(self._ee.get_function_address(ref.symbol) or 0)
+            return 0 if self._closed else self._address(ref, None)
+
+    def _address(self, ref: ir.FunctionRef, tier2: llvm.ExecutionEngine | None) -> int:
+        """The address of `ref`'s exported wrapper in `tier2`, or else in the tier-1 engine, its module (and
+        what it reaches) compiled first if needed; 0 when it was not compiled (under `_lock`)."""
+        module = self._module_of[ref.symbol]
+        if module.oid not in self._loaded:
+            self._load(self._reachable(module))
+        assert self._ee is not None
+        return int((tier2 or self._ee).get_function_address(ref.symbol) or 0)
 
     def _call_object(self, fnobj: object, args: list[object]) -> object:
         """Run the stored function object `fnobj` natively (a method send from compiled code)."""

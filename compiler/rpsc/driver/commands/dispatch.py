@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         to_call = impls if point.mode == "all" else impls[:1]
         rows: list[dict[str, Any]] = []
         trap: Trap | None = None
-        with _undone(heap) as diff:
+        with _heap_changes(heap) as diff:
             for impl in to_call:
                 ok, value = call_interruptibly(engine, _caller(engine, impl, sig) if on_heap else impl.call, values)
                 row = _describe(impl)
@@ -194,7 +194,7 @@ def _shown(value: Any, code: str) -> Any:
     return str(value.oid) if code in _HEAP_CODES and isinstance(value, RpsObject) else value
 
 
-class _undone:
+class _heap_changes:
     """Around the calls of a heap point: the changes they make to `heap` (the lines of
     `rpsrt.model.heapapi.changes`, in the list it yields, filled on exit); the heap is then thrown away
     unwritten. Nothing without a heap."""
