@@ -371,10 +371,24 @@ class Signature:
         return cfunctype(self.params, self.ret)
 
 
+#: The type codes of heap values (handles).
+HEAP_CODES = frozenset(("str", "obj", "val"))
+
+
+def keeps_gil(params: Sequence[str], ret: str | None) -> bool:
+    """Whether a function of this signature is called with the GIL kept (version-2 heap code, whose heap
+    operations run on the host's Python objects: docs/plugin-abi.md "The GIL"): any str/obj/val in it."""
+    return ret in HEAP_CODES or any(p in HEAP_CODES for p in params)
+
+
 def cfunctype(params: Sequence[str], ret: str | None = None) -> Any:
     """The ctypes type of `int32_t fn(T *result, T1, ...)` for parameter codes `params`; the result is a
-    `POINTER(T)` for `ret`, or a plain address (`void *`) when `ret` is None or "void"."""
+    `POINTER(T)` for `ret`, or a plain address (`void *`) when `ret` is None or "void". A signature with heap
+    types (`keeps_gil`) is called with the GIL held (`ctypes.PYFUNCTYPE`); any other releases it for the call,
+    so that compiled code runs in parallel with Python threads."""
     res = ctypes.c_void_p if ret is None or ret == "void" else ctypes.POINTER(CTYPES[ret])
+    if keeps_gil(params, ret):
+        return ctypes.PYFUNCTYPE(ctypes.c_int32, res, *(CTYPES[p] for p in params))
     return ctypes.CFUNCTYPE(ctypes.c_int32, res, *(CTYPES[p] for p in params))
 
 

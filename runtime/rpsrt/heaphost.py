@@ -1,12 +1,20 @@
 """The host side of the heap API that native code (JIT and C plugins) calls: handles and `heap_op`.
 
 Native code never sees a Python object. A `str`, `obj` or `value` crosses the boundary as a *handle*: an
-int64 index into `HeapHost.handles`, the table of the current outermost call (0 is null; an object always
-gets the same handle, so `==` on objects compares handles). The table holds a strong reference to every
-value handed out, so whatever native code holds stays alive until the outermost call returns; then
-`reset()` empties it (a handle must not be kept across calls). Every operation goes through one C entry,
-`heap_op` (`rpsrt.abi.HEAP_OP_FN`), which decodes its arguments by the kind letters native code passes,
-runs `HeapRuntime.dispatch` (the interpreter's semantics, the same code) and encodes the result.
+int64 that is the address of the Python object (`id`), 0 for null. The host keeps a strong reference to
+every value handed out since the current outermost call began (the *arena*: the C fast path's, or this
+module's dict when it is not built), so whatever native code holds stays alive, and an object always has the
+same handle (`==` on objects compares handles), until the outermost call returns; then `reset()` empties it
+(a handle must not be kept across calls). Every operation goes through one C entry, `heap_op`
+(`rpsrt.abi.HEAP_OP_FN`): the C fast path (rpsrt/native/heapfast.c) does the hot operations on the objects
+themselves and passes the others to the Python entry, which decodes its arguments by the kind letters native
+code passes, checks every handle against the arena, runs `HeapRuntime.dispatch` (the interpreter's
+semantics, the same code) and encodes the result.
+
+Compiled heap code runs with the GIL held: the engines call functions with heap types through ctypes
+prototypes that keep it (`rpsrt.abi.cfunctype(..., keep_gil=True)`), so the fast path's operations cost no
+GIL hand-over. Ctrl-C still stops such a call: the interrupt flag is set from the signal itself while the
+call runs (`rpsrt.abi.call_interruptibly`), and compiled code polls it at loop back-edges and entries.
 
 A trap inside an operation is remembered (`pending`, with its function, location and detail) and its code
 returned; the native caller raises the remembered trap when the call unwinds. Any other exception
@@ -64,8 +72,11 @@ class HeapHost:
 
     def __init__(self, runtime: HeapRuntime, call_function: Callable[[RpsObject, list[Any]], Any] | None = None,
                  call_raw: Callable[[RpsObject, list[Any]], Any] | None = None,
-                 native_entry: Callable[[RpsObject, str], int] | None = None):
+                 native_entry: Callable[[RpsObject, str], int] | None = None, states: Any = None):
         self.runtime = runtime
+        #: the engine's run-time states (`rpsrt.abi.ThreadStates`, or one `RpsRt`): while a heap call runs,
+        #: SIGINT sets the interrupt flag of the state it runs on (compiled heap code keeps the GIL)
+        self.states = states
         self.call_function = call_function
         #: `call_raw(fn_object, words)`: run a stored function natively with ABI words (handles as they are)
         #: and give its ABI result: a method send from native code without converting handles
@@ -74,8 +85,9 @@ class HeapHost:
         #: function when it has one with exactly that ABI signature, else 0 (`method_entry`: native code then
         #: calls it directly, as a call into another module, instead of through `call_method`)
         self.native_entry = native_entry
-        self.handles: list[Any] = [None]
-        self._objects: dict[int, int] = {}
+        self._fast = _fast_lib()
+        #: the arena without the fast path: handle (the value's id) -> value
+        self._live: dict[int, Any] = {}
         #: id(function object) -> (entry address or 0, signature bytes) for this outermost call: what
         #: `method_entry` answered (the C fast path reads it too); emptied with the handle table
         self.entries: dict[int, tuple[int, bytes]] = {}
@@ -84,10 +96,16 @@ class HeapHost:
         self._sites: dict[tuple[Any, ...], tuple[str, str, str, str, str]] = {}
 
     def reset(self) -> None:
-        del self.handles[1:]
-        self._objects.clear()
+        """Empty the arena (every handle handed out is invalid after it) and what this call remembered."""
+        if self._fast is not None and not _active[0]:
+            self._fast.reset()
+        self._live.clear()
         self.entries.clear()
         self.pending = None
+
+    def live(self) -> int:
+        """How many values the arena keeps alive (0 after the outermost call)."""
+        return self._fast.live() if self._fast is not None else len(self._live)
 
     def method_entry(self, fnobj: Any, signature: str) -> int:
         """`method_entry`: the native entry of `fnobj` for a send of that ABI signature, or 0 (not an object,
@@ -107,19 +125,19 @@ class HeapHost:
         return address
 
     def handle(self, v: Any) -> int:
+        """`v`'s handle (0 for None), `v` kept alive in the arena until `reset`."""
+        if self._fast is not None:
+            return int(self._fast.handle(v))
         if v is None:
             return 0
-        if isinstance(v, RpsObject):
-            h = self._objects.get(id(v))
-            if h is None:
-                h = self._objects[id(v)] = len(self.handles)
-                self.handles.append(v)
-            return h
-        self.handles.append(v)
-        return len(self.handles) - 1
+        self._live[id(v)] = v
+        return id(v)
 
     def value(self, h: int) -> Any:
-        return self.handles[h]
+        """The value of handle `h`; KeyError when `h` is not a handle handed out in this call."""
+        if self._fast is not None:
+            return self._fast.value(h)
+        return self._live[h] if h else None
 
     def encode(self, v: Any, kind: str) -> int:
         if kind == "h":
@@ -134,7 +152,7 @@ class HeapHost:
 
     def decode(self, w: int, kind: str) -> Any:
         if kind == "h":
-            return self.handles[w]
+            return self.value(w)
         if kind == "f":
             return bits2f(w)
         if kind == "b":
@@ -153,11 +171,11 @@ class HeapHost:
                                            _cstr(fn).decode("utf-8", "replace"),
                                            _cstr(loc).decode("utf-8", "replace"))
             name, kinds, static, fname, where = site
-            handles = self.handles
+            value = self.value
             if name == "method_entry":
                 if _stack_low():
                     raise Trap(TRAP_RECURSION, fname, where)  # the next direct call could overflow the stack
-                result[0] = self.method_entry(handles[args[0]], static)
+                result[0] = self.method_entry(value(args[0]), static)
                 return 0
             if name == "call_method" and self.call_raw is not None:
                 if self.depth >= (sys.getrecursionlimit() - 200) // 16:
@@ -166,7 +184,7 @@ class HeapHost:
                          for i in range(1, nargs)]
                 self.depth += 1
                 try:
-                    r = self.call_raw(handles[args[0]], words)
+                    r = self.call_raw(value(args[0]), words)
                 except (RecursionError, ctypes.ArgumentError):
                     raise Trap(TRAP_RECURSION, fname, where) from None
                 finally:
@@ -174,7 +192,7 @@ class HeapHost:
                 k = kinds[0]
                 result[0] = r if k == "h" else self.encode(r, k)
                 return 0
-            vals = [handles[args[i]] if kinds[1 + i] == "h" else self.decode(args[i], kinds[1 + i])
+            vals = [value(args[i]) if kinds[1 + i] == "h" else self.decode(args[i], kinds[1 + i])
                     for i in range(nargs)]
             if name == "call_method":
                 if self.call_function is None:
@@ -208,6 +226,8 @@ class HeapHost:
 
 
 _current: list[HeapHost | None] = [None]
+#: How many heap calls are running in the process (the arena is emptied only when none is).
+_active = [0]
 _lock = threading.Lock()
 #: Held by the thread whose heap call is running (see the module docstring): one heap run at a time.
 RUN_LOCK = threading.RLock()
@@ -239,62 +259,69 @@ def heap_op_address() -> int:
     what it does not do itself to the Python entry; else the Python entry."""
     fast = _fast_lib()
     if fast is not None:
-        return int(ctypes.cast(fast.rps_heapfast_op, ctypes.c_void_p).value or 0)
+        return int(fast.op_address())
     return trampoline_address()
 
 
 _FAST: list[Any] = []
-#: The operations that the C fast path does itself (in the order `rps_heapfast_setup` takes their codes).
+#: The operations that the C fast path does itself (in the order its `setup` takes their codes).
 FAST_OPS = ("get_attr", "set_attr", "comp", "unbox", "box_float", "send", "length", "objref", "method_entry")
 
 
 def _fast_lib() -> Any:
-    """rpsrt/native/heapfast.c built once (cached by content and Python version) and loaded with the GIL
-    kept (`ctypes.PyDLL`); None when disabled (RPSRT_NO_HEAPFAST=1) or when it cannot be built."""
+    """rpsrt/native/heapfast.c built once (cached by content and Python version) and imported as an
+    extension module; None when disabled (RPSRT_NO_HEAPFAST=1) or when it cannot be built."""
+    if _FAST:
+        return _FAST[0]
     with _lock:
         if _FAST:
             return _FAST[0]
-        _FAST.append(None)
-        if os.environ.get("RPSRT_NO_HEAPFAST"):
-            return None
-        try:
-            _FAST[0] = _build_fast()
-        except (OSError, subprocess.SubprocessError, AttributeError):
-            _FAST[0] = None
-        return _FAST[0]
+        mod = None
+        if not os.environ.get("RPSRT_NO_HEAPFAST"):
+            try:
+                mod = _build_fast()
+            except (OSError, subprocess.SubprocessError, ImportError, AttributeError):
+                mod = None
+        _FAST.append(mod)
+        return mod
 
 
 def _build_fast() -> Any:
+    import importlib.machinery
+    import importlib.util
+
     from rpsrt.native import built
 
     lib = built("heapfast")
-    dll = ctypes.PyDLL(lib)
-    dll.rps_heapfast_setup.argtypes = [ctypes.py_object] * 6 + [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)]
-    dll.rps_heapfast_setup.restype = ctypes.c_int
-    dll.rps_heapfast_stack_low.argtypes = []
-    dll.rps_heapfast_stack_low.restype = ctypes.c_int
-    return dll
+    name = "_rpsrt_heapfast"
+    loader = importlib.machinery.ExtensionFileLoader(name, lib)
+    spec = importlib.util.spec_from_file_location(name, lib, loader=loader)
+    if spec is None:
+        raise ImportError(f"cannot load {lib}")
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
 
 
 def _stack_low() -> bool:
     """Whether this thread's C stack is nearly used up (the C fast path's probe; False without it)."""
     fast = _fast_lib()
-    return bool(fast is not None and fast.rps_heapfast_stack_low())
+    return bool(fast is not None and fast.stack_low())
+
+
+_CODES = tuple(abi.HEAP_OP_CODES[n] for n in FAST_OPS)
 
 
 def _setup_fast(host: HeapHost | None) -> None:
     fast = _fast_lib()
     if fast is None:
         return
-    from rpsrt.model.objects import RpsObject as _Obj
+    from rpsrt.model.objects import PayloadClassInfo
+    from rpsrt.model.values import VClosure
 
-    codes = (ctypes.c_int32 * len(FAST_OPS))(*(abi.HEAP_OP_CODES[n] for n in FAST_OPS))
-    if host is None:
-        fast.rps_heapfast_setup(None, None, _Obj, None, None, None, trampoline_address(), codes)
-        return
-    clock = host.runtime.clock
-    fast.rps_heapfast_setup(host.handles, host._objects, _Obj, host.runtime.heap.objects,
-                            float(clock) if clock is not None else None, host.entries, trampoline_address(), codes)
+    clock = host.runtime.clock if host is not None else None
+    fast.setup(RpsObject, PayloadClassInfo, VClosure, float(clock) if clock is not None else None,
+               host.entries if host is not None else None, trampoline_address(), _CODES)
 
 
 _cell: list[Any] = []
@@ -316,6 +343,19 @@ def install(host: HeapHost | None) -> None:
     _setup_fast(host)
 
 
+_INTERRUPT_OFFSET = abi.RpsRt.interrupt.offset
+
+
+def _arm(host: HeapHost) -> bool:
+    """While this outermost call runs, SIGINT sets the interrupt flag of the state the calling thread's
+    compiled code runs on (the code keeps the GIL, so the main thread may not get to set it itself)."""
+    if host._fast is None or host.states is None:
+        return False
+    rt = host.states.current() if isinstance(host.states, abi.ThreadStates) else host.states
+    host._fast.arm(ctypes.addressof(rt) + _INTERRUPT_OFFSET)
+    return True
+
+
 def wrap_call(host: HeapHost, heap_params: list[bool], heap_ret: bool, target: Callable[..., Any]) -> Callable[..., Any]:
     """`target` (a native caller taking and giving ABI words) as a callable taking and giving Python values:
     str/obj/value as `host`'s handles (`heap_params[i]`, `heap_ret` say which), with the host installed for
@@ -331,6 +371,8 @@ def wrap_call(host: HeapHost, heap_params: list[bool], heap_ret: bool, target: C
             install(host)
             host.reset()
         host.depth += 1
+        _active[0] += 1
+        armed = outer and _arm(host)
         try:
             words = [host.handle(v) if h else v for v, h in zip(vals, heap_params, strict=True)]
             try:
@@ -345,7 +387,10 @@ def wrap_call(host: HeapHost, heap_params: list[bool], heap_ret: bool, target: C
                 raise pending
             return host.value(r) if heap_ret else r
         finally:
+            if armed:
+                host._fast.disarm()
             host.depth -= 1
+            _active[0] -= 1
             if outer:
                 host.reset()
                 install(None)

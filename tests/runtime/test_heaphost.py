@@ -89,7 +89,7 @@ def test_c_function_uses_the_heap_api(tmp_path: Path) -> None:
     call = wrap_call(host, [True, True], True, native)
     sym = call("Gizmo", heap[wk.COMMENT])
     assert sym.payload.name == "Gizmo" and sym.attrs[heap[wk.COMMENT]] == "Gizmo" and sym.mtime == 5.0
-    assert host.handles == [None]  # the table is emptied after the outermost call
+    assert host.live() == 0  # the arena is emptied after the outermost call
     with pytest.raises(Trap) as ei:
         call("9bad", heap[wk.COMMENT])
     assert (ei.value.kind, ei.value.function, ei.value.location) == ("invalid name", "make_commented",

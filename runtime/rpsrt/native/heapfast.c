@@ -11,66 +11,125 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <structmember.h>
 
 typedef int32_t (*heap_op_fn)(int32_t, const char *, int64_t *, int32_t, const int64_t *, const char *,
                               const char *);
 
 static heap_op_fn slow_entry;
-static PyObject *handles, *objects, *rpsobject, *heap_objects, *clock_value, *entries;
-static PyObject *s_attrs, *s_comps, *s_cls, *s_payload, *s_methodict, *s_superclass, *s_fn, *s_mtime, *s_oid;
-/* RpsObject's slot descriptors of attrs, comps, cls, payload: reading through them never runs a hook */
-static PyObject *d_attrs, *d_comps, *d_cls, *d_payload;
+static PyObject *rpsobject, *classinfo, *closure, *clock_value, *entries;
+static PyObject *s_attrs;
+/* Byte offsets of the slots read here (RpsObject's attrs, comps, cls, payload, mtime; PayloadClassInfo's
+ * methodict and superclass; VClosure's fn), taken from their member descriptors: a slot read through its
+ * offset is exactly what the descriptor does (a read leaves a clean object clean), NULL when unset (a
+ * ghost's fields before it is filled: the Python entry fills it). */
+static Py_ssize_t off_attrs = -1, off_comps = -1, off_cls = -1, off_payload = -1, off_mtime = -1,
+                  off_methodict = -1, off_superclass = -1, off_fn = -1;
 static int32_t op_get_attr = -1, op_set_attr = -1, op_comp = -1, op_unbox = -1, op_box_float = -1,
                op_send = -1, op_length = -1, op_objref = -1, op_method_entry = -1;
 
 #define SITES 1024
 static const char *site_key[SITES];
 static PyObject *site_obj[SITES];
+/* method_entry's answers, by (function object, signature text): what the Python entry answered */
+static PyObject *entry_fn[SITES];
+static const char *entry_sig[SITES];
+static int64_t entry_addr[SITES];
 
 static void set(PyObject **slot, PyObject *v) { Py_XINCREF(v); Py_XDECREF(*slot); *slot = v; }
 
-/* Called (GIL held) whenever the host changes: its handle table, its object->handle dict, the RpsObject
- * type, the heap's OID->object dict, the fixed clock (None: wall clock, the slow path), its dict of the
- * native entries of function objects (id -> (address, signature bytes), filled by the Python entry), the
- * Python entry, and the codes of the operations done here. */
-int rps_heapfast_setup(PyObject *h, PyObject *o, PyObject *type, PyObject *heapobjs, PyObject *clock,
-                       PyObject *ents, void *slow, const int32_t *codes)
+/* ---------------------------------------------------------------- handles
+ * A handle is the address of the Python object it stands for (0: None, null). The arena holds a strong
+ * reference to every object handed out since the outermost heap call began, so a handle stays valid until
+ * that call returns and `reset()` empties the arena; its set (open addressing over the addresses) keeps one
+ * reference per object and lets the Python entry check a handle it is given (`value`). */
+static PyObject **arena;
+static Py_ssize_t arena_n, arena_cap;
+static uintptr_t *hset;
+static size_t hset_cap, hset_n;   /* hset_cap: 0 or a power of two, 2^hset_bits */
+static unsigned hset_bits;
+
+/* Fibonacci hashing of the address (objects are 16-byte aligned): neighbours in memory spread out, so the
+ * linear probes stay short */
+static inline size_t hslot(uintptr_t p) { return (size_t)(((uint64_t)(p >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - hset_bits)); }
+
+static int hset_has(uintptr_t p)
 {
-    if (!s_attrs) {
-        s_attrs = PyUnicode_InternFromString("attrs"); s_comps = PyUnicode_InternFromString("comps");
-        s_cls = PyUnicode_InternFromString("cls"); s_payload = PyUnicode_InternFromString("payload");
-        s_methodict = PyUnicode_InternFromString("methodict");
-        s_superclass = PyUnicode_InternFromString("superclass"); s_fn = PyUnicode_InternFromString("fn");
-        s_mtime = PyUnicode_InternFromString("mtime"); s_oid = PyUnicode_InternFromString("oid");
+    if (!hset_cap) return 0;
+    for (size_t i = hslot(p);; i = (i + 1) & (hset_cap - 1)) {
+        if (hset[i] == p) return 1;
+        if (!hset[i]) return 0;
     }
-    set(&handles, h == Py_None ? NULL : h);
-    set(&objects, o == Py_None ? NULL : o);
-    set(&rpsobject, type);
-    PyObject *td = ((PyTypeObject *)type)->tp_dict;
-    set(&d_attrs, PyDict_GetItem(td, s_attrs)); set(&d_comps, PyDict_GetItem(td, s_comps));
-    set(&d_cls, PyDict_GetItem(td, s_cls)); set(&d_payload, PyDict_GetItem(td, s_payload));
-    set(&heap_objects, heapobjs == Py_None ? NULL : heapobjs);
-    set(&clock_value, clock == Py_None ? NULL : clock);
-    set(&entries, ents == Py_None ? NULL : ents);
-    slow_entry = (heap_op_fn)slow;
-    op_get_attr = codes[0]; op_set_attr = codes[1]; op_comp = codes[2]; op_unbox = codes[3];
-    op_box_float = codes[4]; op_send = codes[5]; op_length = codes[6]; op_objref = codes[7];
-    op_method_entry = codes[8];
-    for (int i = 0; i < SITES; i++) { site_key[i] = NULL; Py_CLEAR(site_obj[i]); }
+}
+
+static int hset_grow(void)
+{
+    size_t ncap = hset_cap ? hset_cap * 2 : 1024;
+    uintptr_t *old = hset, *nt = calloc(ncap, sizeof *nt);
+    size_t ocap = hset_cap;
+    if (!nt) return -1;
+    hset = nt; hset_cap = ncap; hset_bits = 0;
+    while (((size_t)1 << hset_bits) < ncap) hset_bits++;
+    for (size_t j = 0; j < ocap; j++)
+        if (old[j]) {
+            size_t i = hslot(old[j]);
+            while (hset[i]) i = (i + 1) & (hset_cap - 1);
+            hset[i] = old[j];
+        }
+    free(old);
     return 0;
 }
 
-/* An object of the heap: an RpsObject, clean (its subclass CleanObject) or dirty. */
-static int is_obj(PyObject *v) { return PyObject_TypeCheck(v, (PyTypeObject *)rpsobject); }
-
-/* A field read through RpsObject's slot descriptor `d` (new reference; NULL with an error when unset). */
-static PyObject *field(PyObject *o, PyObject *d)
+/* `v`'s handle, `v` kept alive until the arena is reset: 0 ok, -1 out of memory (no Python error set). */
+static inline int handle_of(PyObject *v, int64_t *out)
 {
-    if (!d || !Py_TYPE(d)->tp_descr_get) { PyErr_SetString(PyExc_AttributeError, "no slot"); return NULL; }
-    return Py_TYPE(d)->tp_descr_get(d, o, rpsobject);
+    if (v == Py_None) { *out = 0; return 0; }
+    uintptr_t p = (uintptr_t)v;
+    if ((hset_n + 1) * 2 > hset_cap && hset_grow() < 0) return -1;
+    size_t i = hslot(p);
+    while (hset[i]) {
+        if (hset[i] == p) { *out = (int64_t)p; return 0; }
+        i = (i + 1) & (hset_cap - 1);
+    }
+    if (arena_n == arena_cap) {
+        Py_ssize_t ncap = arena_cap ? arena_cap * 2 : 1024;
+        PyObject **na = realloc(arena, (size_t)ncap * sizeof *na);
+        if (!na) return -1;
+        arena = na; arena_cap = ncap;
+    }
+    hset[i] = p;
+    hset_n++;
+    Py_INCREF(v);
+    arena[arena_n++] = v;
+    *out = (int64_t)p;
+    return 0;
 }
+
+/* The object of handle `h` (borrowed). Compiled code passes only handles it was given in this call. */
+static inline PyObject *item(int64_t h) { return h ? (PyObject *)(uintptr_t)h : Py_None; }
+
+static void arena_reset(void)
+{
+    Py_ssize_t n = arena_n;
+    PyObject **a = arena;
+    arena = NULL; arena_n = arena_cap = 0;
+    /* a table much bigger than this call needed is given back (the next big call grows it again) */
+    if (hset_cap > 4096 && hset_n < hset_cap / 16) { free(hset); hset = NULL; hset_cap = 0; hset_bits = 0; }
+    else if (hset_cap) memset(hset, 0, hset_cap * sizeof *hset);
+    hset_n = 0;
+    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(a[i]);   /* may run finalizers: the arena is already empty */
+    free(a);
+}
+
+/* An object of the heap: an RpsObject, clean (its subclass CleanObject) or dirty. */
+static inline int is_obj(PyObject *v) { return PyObject_TypeCheck(v, (PyTypeObject *)rpsobject); }
+
+/* The slot at byte offset `off` of `o` (borrowed; NULL when unset or unknown). */
+static inline PyObject *slot(PyObject *o, Py_ssize_t off) { return off < 0 ? NULL : *(PyObject **)((char *)o + off); }
 
 /* Before a change: a clean object becomes dirty, through its own hook (reading its `attrs` property switches
  * its class back to RpsObject and notes it for the next dump). 0 ok, -1 error. */
@@ -83,36 +142,13 @@ static int make_dirty(PyObject *o)
     return Py_TYPE(o) == (PyTypeObject *)rpsobject ? 0 : -1;
 }
 
-static PyObject *item(int64_t h)   /* borrowed; NULL when out of the table */
+/* The byte offset of the member slot `name` of `type` (-1 when it is not a plain object slot). */
+static Py_ssize_t member_offset(PyObject *type, const char *name)
 {
-    if (h < 0 || h >= PyList_GET_SIZE(handles)) return NULL;
-    return PyList_GET_ITEM(handles, h);
-}
-
-static int handle_of(PyObject *v, int64_t *out)   /* 0 ok, -1 error (cleared) */
-{
-    if (v == Py_None) { *out = 0; return 0; }
-    if (is_obj(v)) {
-        PyObject *key = PyLong_FromVoidPtr(v);
-        if (!key) goto fail;
-        PyObject *h = PyDict_GetItemWithError(objects, key);
-        if (h) { Py_DECREF(key); *out = PyLong_AsLongLong(h); return 0; }
-        if (PyErr_Occurred()) { Py_DECREF(key); goto fail; }
-        Py_ssize_t n = PyList_GET_SIZE(handles);
-        PyObject *hn = PyLong_FromSsize_t(n);
-        int bad = !hn || PyList_Append(handles, v) < 0 || PyDict_SetItem(objects, key, hn) < 0;
-        Py_XDECREF(hn); Py_DECREF(key);
-        if (bad) goto fail;
-        *out = n;
-        return 0;
-    }
-    Py_ssize_t n = PyList_GET_SIZE(handles);
-    if (PyList_Append(handles, v) < 0) goto fail;
-    *out = n;
-    return 0;
-fail:
-    PyErr_Clear();
-    return -1;
+    PyObject *d = PyDict_GetItemString(((PyTypeObject *)type)->tp_dict, name);
+    if (!d || !PyObject_TypeCheck(d, &PyMemberDescr_Type)) return -1;
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    return (m->type == T_OBJECT_EX || m->type == T_OBJECT) ? m->offset : -1;
 }
 
 /* Native sends call each other directly (method_entry), so a deep recursion of sends uses the thread's
@@ -139,81 +175,79 @@ int rps_heapfast_stack_low(void)   /* 1 when this thread's stack has less than S
     return stack_low != NULL && &here > stack_low && (size_t)(&here - stack_low) < STACK_MARGIN;
 }
 
-static const char *static_part(const char *aux)
+/* The static operand of `aux` ("KINDS|AUX", KINDS one letter for the result and one per argument). */
+static inline const char *static_part_n(const char *aux, int32_t nargs)
 {
+    if (nargs >= 0 && nargs < 16 && aux[nargs + 1] == '|') return aux + nargs + 2;
     const char *bar = strchr(aux, '|');
     return bar ? bar + 1 : "";
 }
+#define static_part(aux) static_part_n((aux), nargs)
 
 /* The typed reading of a value `v` (borrowed) as attribute type `t`: 1 done, 0 not here (slow path). */
-static int typed(PyObject *v, const char *t, int64_t *result)
+static inline int typed(PyObject *v, const char *t, int64_t *result)
 {
-    if (!strcmp(t, "float")) {
-        if (!PyFloat_CheckExact(v)) return 0;
+    switch (t[0]) {
+    case 'f':
+        if (strcmp(t, "float") || !PyFloat_CheckExact(v)) return 0;
         double d = PyFloat_AS_DOUBLE(v);
         memcpy(result, &d, sizeof d);
         return 1;
-    }
-    if (!strcmp(t, "int")) {
-        if (!PyLong_CheckExact(v)) return 0;
+    case 'i':
+        if (strcmp(t, "int") || !PyLong_CheckExact(v)) return 0;
         int overflow = 0;
         long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
         if (overflow || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
         *result = x;
         return 1;
+    case 'v':
+        return !strcmp(t, "value") && handle_of(v, result) == 0;
+    case 's':
+        return !strcmp(t, "str") && PyUnicode_CheckExact(v) && handle_of(v, result) == 0;
+    case 'o':
+        return !strcmp(t, "obj") && is_obj(v) && handle_of(v, result) == 0;
     }
-    if (!strcmp(t, "value") || (!strcmp(t, "str") && PyUnicode_CheckExact(v))
-        || (!strcmp(t, "obj") && is_obj(v)))
-        return handle_of(v, result) == 0;
     return 0;
 }
 
 static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs, const int64_t *args)
 {
-    if (!handles || !objects) return -1;
+    if (!rpsobject) return -1;
     if (op == op_get_attr && nargs == 2) {
         PyObject *o = item(args[0]), *a = item(args[1]);
-        if (!o || !a || !is_obj(o)) return -1;
-        PyObject *attrs = field(o, d_attrs);
-        if (!attrs) { PyErr_Clear(); return -1; }
-        if (!PyDict_Check(attrs)) { Py_DECREF(attrs); return -1; }
+        if (!is_obj(o)) return -1;
+        PyObject *attrs = slot(o, off_attrs);
+        if (!attrs || !PyDict_CheckExact(attrs)) return -1;
         PyObject *v = PyDict_GetItemWithError(attrs, a);
-        int ok = v && v != Py_None && typed(v, static_part(aux), result);
-        Py_DECREF(attrs);
-        PyErr_Clear();
-        return ok ? 0 : -1;
+        if (!v) { PyErr_Clear(); return -1; }
+        return v != Py_None && typed(v, static_part(aux), result) ? 0 : -1;
     }
     if (op == op_set_attr && nargs == 3 && clock_value) {
         PyObject *o = item(args[0]), *a = item(args[1]), *v = item(args[2]);
-        if (!o || !a || !v || v == Py_None || !is_obj(o)) return -1;
+        if (v == Py_None || !is_obj(o) || off_mtime < 0) return -1;
         if (make_dirty(o) < 0) { PyErr_Clear(); return -1; }
-        PyObject *attrs = field(o, d_attrs);
-        if (!attrs) { PyErr_Clear(); return -1; }
-        if (!PyDict_Check(attrs)) { Py_DECREF(attrs); return -1; }
-        int bad = PyDict_SetItem(attrs, a, v) < 0 || PyObject_SetAttr(o, s_mtime, clock_value) < 0;
-        Py_DECREF(attrs);
-        if (bad) { PyErr_Clear(); return -1; }
+        PyObject *attrs = slot(o, off_attrs);
+        if (!attrs || !PyDict_CheckExact(attrs) || !slot(o, off_mtime)) return -1;
+        if (PyDict_SetItem(attrs, a, v) < 0) { PyErr_Clear(); return -1; }
+        PyObject **m = (PyObject **)((char *)o + off_mtime), *old = *m;
+        Py_INCREF(clock_value);
+        *m = clock_value;
+        Py_XDECREF(old);
         *result = 0;
         return 0;
     }
     if ((op == op_comp && nargs == 2) || (op == op_length && nargs == 1)) {
         PyObject *o = item(args[0]);
-        if (!o || !is_obj(o)) return -1;
-        PyObject *comps = field(o, d_comps);
-        if (!comps) { PyErr_Clear(); return -1; }
-        int32_t r = -1;
-        if (PyList_CheckExact(comps)) {
-            Py_ssize_t n = PyList_GET_SIZE(comps);
-            if (op == op_length) { *result = n; r = 0; }
-            else if (args[1] >= 0 && args[1] < n && handle_of(PyList_GET_ITEM(comps, args[1]), result) == 0)
-                r = 0;
-        }
-        Py_DECREF(comps);
-        return r;
+        if (!is_obj(o)) return -1;
+        PyObject *comps = slot(o, off_comps);
+        if (!comps || !PyList_CheckExact(comps)) return -1;
+        Py_ssize_t n = PyList_GET_SIZE(comps);
+        if (op == op_length) { *result = n; return 0; }
+        if (args[1] < 0 || args[1] >= n) return -1;
+        return handle_of(PyList_GET_ITEM(comps, args[1]), result) == 0 ? 0 : -1;
     }
     if (op == op_unbox && nargs == 1) {
         PyObject *v = item(args[0]);
-        if (!v) return -1;
         const char *t = static_part(aux);
         if (!strcmp(t, "obj")) {
             if (v != Py_None && !is_obj(v)) return -1;
@@ -234,32 +268,30 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
     }
     if (op == op_send && nargs == 2) {
         PyObject *o = item(args[0]), *sel = item(args[1]);
-        if (!o || !sel || !is_obj(o)) return -1;
-        PyObject *k = field(o, d_cls);
+        if (!is_obj(o) || off_payload < 0 || off_methodict < 0 || off_superclass < 0 || off_fn < 0) return -1;
+        PyObject *k = slot(o, off_cls);
         for (int depth = 0; k && k != Py_None && depth < 256; depth++) {
-            PyObject *pl = is_obj(k) ? field(k, d_payload) : NULL;
-            PyObject *md = pl ? PyObject_GetAttr(pl, s_methodict) : NULL;
-            PyObject *clo = md && PyDict_CheckExact(md) ? PyDict_GetItemWithError(md, sel) : NULL;
+            if (!is_obj(k)) return -1;
+            PyObject *pl = slot(k, off_payload);
+            if (!pl || Py_TYPE(pl) != (PyTypeObject *)classinfo) return -1;
+            PyObject *md = slot(pl, off_methodict);
+            if (!md || !PyDict_CheckExact(md)) return -1;
+            PyObject *clo = PyDict_GetItemWithError(md, sel);
             if (clo) {
-                PyObject *f = PyObject_GetAttr(clo, s_fn);
-                int ok = f && f != Py_None && handle_of(f, result) == 0;
-                Py_XDECREF(f); Py_XDECREF(md); Py_XDECREF(pl); Py_DECREF(k);
-                PyErr_Clear();
-                return ok ? 0 : -1;
+                if (Py_TYPE(clo) != (PyTypeObject *)closure) return -1;
+                PyObject *f = slot(clo, off_fn);
+                return f && f != Py_None && handle_of(f, result) == 0 ? 0 : -1;
             }
-            PyObject *sup = (md && pl) ? PyObject_GetAttr(pl, s_superclass) : NULL;
-            Py_XDECREF(md); Py_XDECREF(pl); Py_DECREF(k);
-            k = sup;
-            if (!k) break;
+            if (PyErr_Occurred()) { PyErr_Clear(); return -1; }
+            k = slot(pl, off_superclass);
         }
-        Py_XDECREF(k);
-        PyErr_Clear();
         return -1;
     }
     if (op == op_method_entry && nargs == 1 && entries) {   /* only what the Python entry answered before */
         if (rps_heapfast_stack_low()) return -1;
         PyObject *f = item(args[0]);
-        if (!f) return -1;
+        uintptr_t i = (((uintptr_t)f >> 4) ^ ((uintptr_t)aux >> 3)) % SITES;
+        if (entry_fn[i] == f && entry_sig[i] == aux) { *result = entry_addr[i]; return 0; }
         PyObject *key = PyLong_FromVoidPtr(f);
         if (!key) { PyErr_Clear(); return -1; }
         PyObject *e = PyDict_GetItemWithError(entries, key);
@@ -271,49 +303,201 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
         }
         long long a = PyLong_AsLongLong(PyTuple_GET_ITEM(e, 0));
         if (a == -1 && PyErr_Occurred()) { PyErr_Clear(); return -1; }
+        set(&entry_fn[i], f);   /* kept alive with the cache: the address stays the answer for it */
+        entry_sig[i] = aux;
+        entry_addr[i] = a;
         *result = a;
         return 0;
     }
-    if (op == op_objref && nargs == 0 && heap_objects) {
+    if (op == op_objref && nargs == 0) {
+        /* the object of this site as the Python entry resolved it in this outermost call (objects are never
+         * taken out of the heap during a call; the cache is emptied when the next call is installed) */
         uintptr_t i = ((uintptr_t)aux >> 3) % SITES;
         PyObject *o = site_key[i] == aux ? site_obj[i] : NULL;
-        if (!o) {
-            const char *text = static_part(aux);
-            /* resolve through the Python entry once; remember the object for this site */
-            (void)text;
-            return -1;
-        }
-        PyObject *oid = PyObject_GetAttr(o, s_oid);
-        PyObject *cur = oid ? PyDict_GetItemWithError(heap_objects, oid) : NULL;
-        Py_XDECREF(oid);
-        PyErr_Clear();
-        if (cur != o) return -1;
-        return handle_of(o, result) == 0 ? 0 : -1;
+        return o && handle_of(o, result) == 0 ? 0 : -1;
     }
     return -1;
 }
 
+/* ---------------------------------------------------------------- the GIL and Ctrl-C
+ * Compiled heap code runs with the GIL held (rpsrt.heaphost): an operation then costs no GIL hand-over. Two
+ * things keep that from starving the rest of the process:
+ * - every YIELD_EVERY operations the GIL is released and taken again, so that a thread waiting for it (the
+ *   main thread, to run its signal handlers) gets it;
+ * - while a heap call runs, SIGINT sets the interrupt flag of the state that call runs on (`arm`), from the
+ *   signal itself, so that the compiled code's next loop back-edge or entry traps INTERRUPT even when it
+ *   does no heap operation (then Python's own handler runs, as always). */
+#define YIELD_EVERY 4096
+static unsigned yield_count;
+static __thread PyThreadState *this_tstate;
+
+/* Whether the calling thread holds the GIL (cheaper than PyGILState_Check: no thread-specific lookup once
+ * the thread's state is known). */
+static inline int gil_held(void)
+{
+    PyThreadState *cur = _PyThreadState_UncheckedGet();
+    if (!cur) return 0;
+    if (!this_tstate) this_tstate = PyGILState_GetThisThreadState();
+    return cur == this_tstate;
+}
+
+#define ARMED_MAX 64
+static volatile int32_t *volatile armed[ARMED_MAX];
+static volatile sig_atomic_t armed_n;
+static struct sigaction chained;
+static int have_chained;
+
+static void on_sigint(int sig, siginfo_t *info, void *ctx)
+{
+    for (sig_atomic_t i = 0; i < armed_n && i < ARMED_MAX; i++)
+        if (armed[i]) *armed[i] = 1;
+    if (!have_chained) return;
+    if (chained.sa_flags & SA_SIGINFO) {
+        if (chained.sa_sigaction) chained.sa_sigaction(sig, info, ctx);
+    } else if (chained.sa_handler == SIG_DFL) {   /* what SIGINT would have done: end the process */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    } else if (chained.sa_handler != SIG_IGN && chained.sa_handler) {
+        chained.sa_handler(sig);
+    }
+}
+
+/* SIGINT's handler is ours, chaining to the one found (Python's); reinstalled when someone replaced it. */
+static void ensure_handler(void)
+{
+    struct sigaction cur;
+    if (sigaction(SIGINT, NULL, &cur) != 0) return;
+    if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigint) return;
+    struct sigaction mine;
+    memset(&mine, 0, sizeof mine);
+    mine.sa_sigaction = on_sigint;
+    mine.sa_flags = SA_SIGINFO | SA_ONSTACK | (cur.sa_flags & SA_RESTART);
+    sigemptyset(&mine.sa_mask);
+    chained = cur;
+    have_chained = 1;
+    sigaction(SIGINT, &mine, NULL);
+}
+
+/* The `heap_op` entry of compiled code (rpsrt.abi.HEAP_OP_FN). From a thread without the GIL (code called
+ * through a prototype that releases it), the GIL is taken for the operation. */
 int32_t rps_heapfast_op(int32_t op, const char *aux, int64_t *result, int32_t nargs, const int64_t *args,
                         const char *function, const char *location)
 {
-    PyGILState_STATE g = PyGILState_Ensure();
+    int held = gil_held();
+    PyGILState_STATE g = PyGILState_LOCKED;
+    if (!held) g = PyGILState_Ensure();
+    else if (++yield_count % YIELD_EVERY == 0) {
+        Py_BEGIN_ALLOW_THREADS
+        Py_END_ALLOW_THREADS
+    }
     int32_t r = fast(op, aux, result, nargs, args);
-    if (r < 0 && op == op_objref && nargs == 0 && slow_entry) {
-        PyGILState_Release(g);
-        r = slow_entry(op, aux, result, nargs, args, function, location);
-        if (r == 0) {   /* remember the object of this site */
-            g = PyGILState_Ensure();
+    if (r < 0) {
+        r = slow_entry ? slow_entry(op, aux, result, nargs, args, function, location) : 100;
+        if (r == 0 && op == op_objref && nargs == 0) {   /* remember the object of this site */
             PyObject *o = item(*result);
-            if (o && o != Py_None) {
+            if (o != Py_None) {
                 uintptr_t i = ((uintptr_t)aux >> 3) % SITES;
                 site_key[i] = aux;
                 set(&site_obj[i], o);
             }
-            PyGILState_Release(g);
         }
-        return r;
     }
-    PyGILState_Release(g);
-    if (r >= 0) return r;
-    return slow_entry ? slow_entry(op, aux, result, nargs, args, function, location) : 100;
+    if (!held) PyGILState_Release(g);
+    return r;
 }
+
+/* ---------------------------------------------------------------- the module (rpsrt.heaphost) */
+
+static PyObject *hf_setup(PyObject *self, PyObject *args)
+{
+    PyObject *type, *cinfo, *clos, *clock, *ents, *codes;
+    unsigned long long slow;
+    if (!PyArg_ParseTuple(args, "OOOOOKO!", &type, &cinfo, &clos, &clock, &ents, &slow, &PyTuple_Type, &codes))
+        return NULL;
+    if (!PyType_Check(type) || !PyType_Check(cinfo) || !PyType_Check(clos) || PyTuple_GET_SIZE(codes) != 9) {
+        PyErr_SetString(PyExc_TypeError, "setup: bad arguments");
+        return NULL;
+    }
+    if (!s_attrs) s_attrs = PyUnicode_InternFromString("attrs");
+    set(&rpsobject, type); set(&classinfo, cinfo); set(&closure, clos);
+    off_attrs = member_offset(type, "attrs"); off_comps = member_offset(type, "comps");
+    off_cls = member_offset(type, "cls"); off_payload = member_offset(type, "payload");
+    off_mtime = member_offset(type, "mtime");
+    off_methodict = member_offset(cinfo, "methodict"); off_superclass = member_offset(cinfo, "superclass");
+    off_fn = member_offset(clos, "fn");
+    set(&clock_value, clock == Py_None ? NULL : clock);
+    set(&entries, ents == Py_None ? NULL : ents);
+    slow_entry = (heap_op_fn)(uintptr_t)slow;
+    int32_t *ops[9] = {&op_get_attr, &op_set_attr, &op_comp, &op_unbox, &op_box_float, &op_send, &op_length,
+                       &op_objref, &op_method_entry};
+    for (int i = 0; i < 9; i++) {
+        long c = PyLong_AsLong(PyTuple_GET_ITEM(codes, i));
+        if (c == -1 && PyErr_Occurred()) return NULL;
+        *ops[i] = (int32_t)c;
+    }
+    for (int i = 0; i < SITES; i++) {
+        site_key[i] = NULL; Py_CLEAR(site_obj[i]);
+        entry_sig[i] = NULL; Py_CLEAR(entry_fn[i]);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *hf_handle(PyObject *self, PyObject *v)
+{
+    int64_t h;
+    if (handle_of(v, &h) < 0) return PyErr_NoMemory();
+    return PyLong_FromLongLong(h);
+}
+
+static PyObject *hf_value(PyObject *self, PyObject *arg)
+{
+    long long h = PyLong_AsLongLong(arg);
+    if (h == -1 && PyErr_Occurred()) return NULL;
+    if (h == 0) Py_RETURN_NONE;
+    if (!hset_has((uintptr_t)h)) {
+        PyErr_Format(PyExc_KeyError, "no such handle in this call: %lld", h);
+        return NULL;
+    }
+    PyObject *o = (PyObject *)(uintptr_t)h;
+    Py_INCREF(o);
+    return o;
+}
+
+static PyObject *hf_arm(PyObject *self, PyObject *arg)
+{
+    unsigned long long a = PyLong_AsUnsignedLongLong(arg);
+    if (PyErr_Occurred()) return NULL;
+    if (armed_n >= ARMED_MAX) { PyErr_SetString(PyExc_RuntimeError, "too many nested heap calls armed"); return NULL; }
+    armed[armed_n] = (volatile int32_t *)(uintptr_t)a;
+    armed_n = armed_n + 1;
+    ensure_handler();
+    Py_RETURN_NONE;
+}
+
+static PyObject *hf_disarm(PyObject *self, PyObject *unused)
+{
+    if (armed_n > 0) { armed_n = armed_n - 1; armed[armed_n] = NULL; }
+    Py_RETURN_NONE;
+}
+
+static PyObject *hf_reset(PyObject *self, PyObject *unused) { arena_reset(); Py_RETURN_NONE; }
+static PyObject *hf_live(PyObject *self, PyObject *unused) { return PyLong_FromSsize_t(arena_n); }
+static PyObject *hf_stack_low(PyObject *self, PyObject *unused) { return PyBool_FromLong(rps_heapfast_stack_low()); }
+static PyObject *hf_op_address(PyObject *self, PyObject *unused) { return PyLong_FromVoidPtr((void *)rps_heapfast_op); }
+
+static PyMethodDef methods[] = {
+    {"setup", hf_setup, METH_VARARGS, "setup(RpsObject, PayloadClassInfo, VClosure, clock, entries, slow, codes)"},
+    {"handle", hf_handle, METH_O, "handle(value) -> the value's handle (kept alive until reset)"},
+    {"value", hf_value, METH_O, "value(handle) -> its value; KeyError when not a handle of this call"},
+    {"arm", hf_arm, METH_O, "arm(address): SIGINT sets the int32 flag at address (until disarm)"},
+    {"disarm", hf_disarm, METH_NOARGS, "disarm(): undo the last arm"},
+    {"reset", hf_reset, METH_NOARGS, "reset(): empty the handle arena (after the outermost call)"},
+    {"live", hf_live, METH_NOARGS, "live() -> how many values the arena holds"},
+    {"stack_low", hf_stack_low, METH_NOARGS, "stack_low() -> whether this thread's stack is nearly used up"},
+    {"op_address", hf_op_address, METH_NOARGS, "op_address() -> the address of rps_heapfast_op"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rpsrt_heapfast", NULL, -1, methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__rpsrt_heapfast(void) { return PyModule_Create(&module); }

@@ -186,6 +186,7 @@ class _FunctionEmitter:
         self.temps: dict[str, str] = {}
         self.temp_types: dict[str, Type] = {}
         self.out_params: set[str] = set()  # temps written through a pointer (call results, checked ops)
+        self.refs: dict[str, str] = {}  # objref operand -> the variable memoizing its handle in this call
         self.labels = {b.label: f"L{i}" for i, b in enumerate(fn.blocks)}
         self.targets: set[str] = set()
         for b in fn.blocks:
@@ -345,6 +346,15 @@ class _FunctionEmitter:
             op = "box_float" if ins.op == "box" else ins.op
             dt = ins.dest.type if ins.dest is not None else VOID
             kinds = _KIND[dt] + "".join(_KIND[a.type] for a in ins.args)
+            if op == "objref" and d is not None:
+                # An object reference gives the same handle for the whole outermost call (the host keeps the
+                # object alive): asked once per invocation, at the first site reached; a trap is not memoized.
+                ref = self.refs.get(ins.aux or "")
+                if ref is None:
+                    ref = self.refs[ins.aux or ""] = f"rps_ref{len(self.refs)}"
+                    self.temp_types[ref] = dt
+                return [f"if (!{ref})", *("    " + x for x in self.heap_call(
+                    HEAP_OP_CODES[op], kinds, ins.aux, [], ref, dt, ins.loc)), f"{d} = {ref};"]
             return self.heap_call(HEAP_OP_CODES[op], kinds, ins.aux, [(self.op(a), a.type) for a in ins.args],
                                   d, dt, ins.loc)
         if isinstance(ins, ir.CallMethod):

@@ -87,6 +87,8 @@ class NativeEngine:
         check_fresh(self.store, bdir)
         self.manager = manager if manager is not None else PluginManager(plugin_paths, store=self.store)
         self.manager.rt.depth_limit = int(recursion_limit)
+        if self.host is not None:
+            self.host.states = self.manager.thread_states
         self.interruptible = interruptible
         pdir = self.store / "plugins"
         oids = read_store_plugins(self.store) or read_built_plugins(bdir)
@@ -161,7 +163,8 @@ class NativeEngine:
         from rpsrt.heaphost import HeapHost
         from rpsrt.model.heapapi import HeapRuntime
 
-        self.host = HeapHost(HeapRuntime(heap), self._call_object, self._call_raw, self._native_entry)
+        self.host = HeapHost(HeapRuntime(heap), self._call_object, self._call_raw, self._native_entry,
+                             states=self.manager.thread_states)
 
     def _heap_call(self, ref: ir.FunctionRef, target: Any) -> Any:
         """`target` (a native caller) taking and giving Python values: str/obj/value as the host's handles,

@@ -150,6 +150,7 @@ class _FunctionEmitter:
         self.bodies = bodies             # symbols of this module's functions
         self.temps: dict[str, str] = {}
         self.entry: list[str] = []       # allocas
+        self.refs: dict[str, str] = {}   # objref operand -> its slot (see `objref`)
         self.lines: list[str] = []
         self.traps: list[str] = []       # cold blocks, emitted after the body
         self.result_slots: dict[ir.Type, str] = {}
@@ -325,9 +326,36 @@ class _FunctionEmitter:
         op = "box_float" if ins.op == "box" else ins.op
         rt = d.type if d is not None else ir.VOID
         kinds = _KIND[rt] + "".join(_KIND[x.type] for x in a)
+        if op == "objref" and d is not None:
+            self.objref(ins, kinds)
+            return
         r = self.heap_call(op, kinds, ins.aux or "", list(a), rt, ins.loc)
         if d is not None:
             self.temps[d.name] = r
+
+    def objref(self, ins: ir.HeapOp, kinds: str) -> None:
+        """An object reference gives the same handle for the whole outermost call (the host keeps the object
+        alive): asked of the host once per invocation, at the first site reached (a slot per referenced
+        object, 0 until then; a trap is not memoized). The C backend does the same."""
+        assert ins.dest is not None
+        key = ins.aux or ""
+        slot = self.refs.get(key)
+        if slot is None:
+            slot = self.refs[key] = f"%objref.{len(self.refs)}"
+            self.entry.append(f"  {slot} = alloca i64")
+            self.entry.append(f"  store i64 0, ptr {slot}")
+        cached = self.tmp(f"load i64, ptr {slot}")
+        empty = self.tmp(f"icmp eq i64 {cached}, 0")
+        miss, join = self.label("objref.ask."), self.label("objref.done.")
+        here = self.block
+        self.emit_line(f"br i1 {empty}, label %{miss}, label %{join}")
+        self.start_block(miss)
+        r = self.heap_call("objref", kinds, key, [], ins.dest.type, ins.loc)
+        self.emit_line(f"store i64 {r}, ptr {slot}")
+        asked = self.block
+        self.emit_line(f"br label %{join}")
+        self.start_block(join)
+        self.define(ins.dest, f"phi i64 [ {cached}, %{here} ], [ {r}, %{asked} ]")
 
     def heap_call(self, op: str, kinds: str, aux: str, args: list[ir.Operand], ret: ir.Type,
                   loc: ir.SourceLoc) -> str:

@@ -253,7 +253,8 @@ class JitEngine:
         from rpsrt.heaphost import HeapHost, heap_op_cell_address
 
         llvm.add_symbol(HEAP_OP_SYMBOL, heap_op_cell_address())  # process-wide, like the entry itself
-        self.host = (HeapHost(runtime, self._call_object, self._call_raw, self._native_entry)  # type: ignore[arg-type]
+        self.host = (HeapHost(runtime, self._call_object, self._call_raw, self._native_entry,
+                               states=self.thread_states)  # type: ignore[arg-type]
                      if runtime is not None else None)
         self._raw: dict[Any, Callable[..., Scalar | None]] = {}
         self._module_of: dict[str, ir.Module] = {f.ref.symbol: m for m in self.modules for f in m.functions}
