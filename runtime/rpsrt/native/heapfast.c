@@ -155,8 +155,11 @@ static Py_ssize_t member_offset(PyObject *type, const char *name)
  * C stack: below STACK_MARGIN bytes left, method_entry answers nothing here, and the Python entry traps
  * RECURSION at the send instead of letting the next call overflow the stack. */
 #define STACK_MARGIN (256 * 1024)
-static __thread const char *stack_low;
-static __thread int stack_probed;
+/* (initial-exec: a few bytes of the static TLS that glibc keeps for libraries loaded later, read without a
+ * __tls_get_addr call on every operation) */
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+static TLS const char *stack_low;
+static TLS int stack_probed;
 
 int rps_heapfast_stack_low(void)   /* 1 when this thread's stack has less than STACK_MARGIN left */
 {
@@ -329,7 +332,7 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
  *   does no heap operation (then Python's own handler runs, as always). */
 #define YIELD_EVERY 4096
 static unsigned yield_count;
-static __thread PyThreadState *this_tstate;
+static TLS PyThreadState *this_tstate;
 
 /* Whether the calling thread holds the GIL (cheaper than PyGILState_Check: no thread-specific lookup once
  * the thread's state is known). */
