@@ -351,6 +351,10 @@ def _arm(host: HeapHost) -> bool:
     compiled code runs on (the code keeps the GIL, so the main thread may not get to set it itself)."""
     if host._fast is None or host.states is None:
         return False
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return False  # Ctrl-C does something else here (the program's own handler, or nothing): leave it be
     rt = host.states.current() if isinstance(host.states, abi.ThreadStates) else host.states
     host._fast.arm(ctypes.addressof(rt) + _INTERRUPT_OFFSET)
     return True

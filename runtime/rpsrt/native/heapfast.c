@@ -371,6 +371,7 @@ static void ensure_handler(void)
     struct sigaction cur;
     if (sigaction(SIGINT, NULL, &cur) != 0) return;
     if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigint) return;
+    if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN) return;   /* SIGINT ignored: it stays so */
     struct sigaction mine;
     memset(&mine, 0, sizeof mine);
     mine.sa_sigaction = on_sigint;
