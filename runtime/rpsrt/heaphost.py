@@ -287,20 +287,9 @@ def _fast_lib() -> Any:
 
 
 def _build_fast() -> Any:
-    import importlib.machinery
-    import importlib.util
+    from rpsrt.native import extension
 
-    from rpsrt.native import built
-
-    lib = built("heapfast")
-    name = "_rpsrt_heapfast"
-    loader = importlib.machinery.ExtensionFileLoader(name, lib)
-    spec = importlib.util.spec_from_file_location(name, lib, loader=loader)
-    if spec is None:
-        raise ImportError(f"cannot load {lib}")
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
+    return extension("heapfast")
 
 
 def _stack_low() -> bool:

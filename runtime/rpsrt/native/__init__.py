@@ -1,5 +1,5 @@
-"""C helpers of the runtime built on first use: heapfast.c (the fast path of the host heap API, loaded with
-ctypes by rpsrt.heaphost) and loadfast.c (the store loader's accelerator, an extension module: loadfast.py).
+"""C helpers of the runtime built on first use, both extension modules: heapfast.c (the fast path of the host
+heap API, rpsrt.heaphost) and loadfast.c (the store loader's accelerator: loadfast.py).
 
 `built(name)` compiles `<name>.c` of this package once with the system's `cc` against this Python's headers
 and caches the shared object in `$XDG_CACHE_HOME/rpsc` (else `~/.cache/rpsc`), named by the hash of the
@@ -8,6 +8,7 @@ source and of the Python version; the callers fall back to their Python paths wh
 from __future__ import annotations
 
 import os
+from typing import Any
 
 
 def built(name: str) -> str:
@@ -39,3 +40,20 @@ def built(name: str) -> str:
             shutil.copyfile(out, tmp)
             os.replace(tmp, lib)
     return lib
+
+
+def extension(name: str) -> Any:
+    """`rpsrt/native/<name>.c` built (`built`) and imported as the extension module `_rpsrt_<name>`;
+    ImportError when it cannot be loaded (and `built`'s errors)."""
+    import importlib.machinery
+    import importlib.util
+
+    lib = built(name)
+    modname = f"_rpsrt_{name}"
+    loader = importlib.machinery.ExtensionFileLoader(modname, lib)
+    spec = importlib.util.spec_from_file_location(modname, lib, loader=loader)
+    if spec is None:
+        raise ImportError(f"cannot load {lib}")
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod

@@ -39,19 +39,9 @@ def module() -> ModuleType | None:
 
 
 def _load() -> ModuleType:
-    import importlib.machinery
-    import importlib.util
+    from rpsrt.native import extension
 
-    from rpsrt.native import built
-
-    lib = built("loadfast")
-    name = "_rpsrt_loadfast"
-    loader = importlib.machinery.ExtensionFileLoader(name, lib)
-    spec = importlib.util.spec_from_file_location(name, lib, loader=loader)
-    if spec is None:
-        raise ImportError(f"cannot load {lib}")
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
+    mod = extension("loadfast")
 
     from rpsrt.model.objects import PayloadClassInfo, PayloadSpace, PayloadSymbol, RpsObject
     from rpsrt.model.oid import Oid
