@@ -366,9 +366,9 @@ class Signature:
     def __str__(self) -> str:
         return f"{self.ret}({','.join(self.params)})"
 
-    def prototype(self) -> Any:
-        """The ctypes function type of the native ABI: `int32_t (T *result, T1, ...)`."""
-        return cfunctype(self.params, self.ret)
+    def prototype(self, keep_gil: bool | None = None) -> Any:
+        """The ctypes function type of the native ABI: `int32_t (T *result, T1, ...)` (`cfunctype`)."""
+        return cfunctype(self.params, self.ret, keep_gil)
 
 
 #: The type codes of heap values (handles).
@@ -381,19 +381,20 @@ def keeps_gil(params: Sequence[str], ret: str | None) -> bool:
     return ret in HEAP_CODES or any(p in HEAP_CODES for p in params)
 
 
-def cfunctype(params: Sequence[str], ret: str | None = None) -> Any:
+def cfunctype(params: Sequence[str], ret: str | None = None, keep_gil: bool | None = None) -> Any:
     """The ctypes type of `int32_t fn(T *result, T1, ...)` for parameter codes `params`; the result is a
     `POINTER(T)` for `ret`, or a plain address (`void *`) when `ret` is None or "void". A signature with heap
-    types (`keeps_gil`) is called with the GIL held (`ctypes.PYFUNCTYPE`); any other releases it for the call,
-    so that compiled code runs in parallel with Python threads."""
+    types (`keeps_gil`), or any when `keep_gil` is true (a function doing heap operations), is called with the
+    GIL held (`ctypes.PYFUNCTYPE`); any other releases it for the call, so that compiled code runs in parallel
+    with Python threads."""
     res = ctypes.c_void_p if ret is None or ret == "void" else ctypes.POINTER(CTYPES[ret])
-    if keeps_gil(params, ret):
+    if keep_gil or keeps_gil(params, ret):
         return ctypes.PYFUNCTYPE(ctypes.c_int32, res, *(CTYPES[p] for p in params))
     return ctypes.CFUNCTYPE(ctypes.c_int32, res, *(CTYPES[p] for p in params))
 
 
 def native_caller(address: int, signature: Signature, rt: RpsRt | ThreadStates | None, name: str = "",
-                  revocable: list[list[Any]] | None = None) -> Callable[..., Any]:
+                  revocable: list[list[Any]] | None = None, keep_gil: bool | None = None) -> Callable[..., Any]:
     """A Python callable for the native function at `address` (ABI `int32_t fn(T *result, args...)`).
 
     The ctypes prototype is built here, once. A non-zero status raises Trap (site read from `rt`). With a
@@ -402,7 +403,7 @@ def native_caller(address: int, signature: Signature, rt: RpsRt | ThreadStates |
     in a function raising PluginError, so that a caller kept after its plugin is unloaded never jumps into
     unmapped memory.
     """
-    box: list[Any] = [signature.prototype()(address)]
+    box: list[Any] = [signature.prototype(keep_gil)(address)]
     if revocable is not None:
         revocable.append(box)
     if isinstance(rt, ThreadStates):

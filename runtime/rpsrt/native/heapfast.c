@@ -11,6 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -325,13 +326,33 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
 /* ---------------------------------------------------------------- the GIL and Ctrl-C
  * Compiled heap code runs with the GIL held (rpsrt.heaphost): an operation then costs no GIL hand-over. Two
  * things keep that from starving the rest of the process:
- * - every YIELD_EVERY operations the GIL is released and taken again, so that a thread waiting for it (the
- *   main thread, to run its signal handlers) gets it;
+ * - every YIELD_EVERY operations, once a switch interval has passed, the GIL is released and taken again,
+ *   so that a thread waiting for it (the main thread, to run its signal handlers) gets it;
  * - while a heap call runs, SIGINT sets the interrupt flag of the state that call runs on (`arm`), from the
  *   signal itself, so that the compiled code's next loop back-edge or entry traps INTERRUPT even when it
  *   does no heap operation (then Python's own handler runs, as always). */
 #define YIELD_EVERY 4096
 static unsigned yield_count;
+static int64_t yield_ns = 5000000, last_yield;   /* the interpreter's switch interval (sys.getswitchinterval) */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Give the GIL up and take it again, once a switch interval has passed since the last time. Not more often:
+ * a thread waiting for the GIL asks for it (and gets it at the next release) only when its wait of one
+ * interval ran out, and every release before that wakes it up and starts its wait again. */
+static void maybe_yield(void)
+{
+    int64_t t = now_ns();
+    if (t - last_yield < yield_ns) return;
+    Py_BEGIN_ALLOW_THREADS
+    Py_END_ALLOW_THREADS
+    last_yield = now_ns();
+}
 static TLS PyThreadState *this_tstate;
 
 /* Whether the calling thread holds the GIL (cheaper than PyGILState_Check: no thread-specific lookup once
@@ -390,10 +411,8 @@ int32_t rps_heapfast_op(int32_t op, const char *aux, int64_t *result, int32_t na
     int held = gil_held();
     PyGILState_STATE g = PyGILState_LOCKED;
     if (!held) g = PyGILState_Ensure();
-    else if (++yield_count % YIELD_EVERY == 0) {
-        Py_BEGIN_ALLOW_THREADS
-        Py_END_ALLOW_THREADS
-    }
+    else if (++yield_count % YIELD_EVERY == 0)
+        maybe_yield();
     int32_t r = fast(op, aux, result, nargs, args);
     if (r < 0) {
         r = slow_entry ? slow_entry(op, aux, result, nargs, args, function, location) : 100;
@@ -423,6 +442,11 @@ static PyObject *hf_setup(PyObject *self, PyObject *args)
         return NULL;
     }
     if (!s_attrs) s_attrs = PyUnicode_InternFromString("attrs");
+    PyObject *iv = PySys_GetObject("getswitchinterval");   /* borrowed */
+    PyObject *ivv = iv ? PyObject_CallNoArgs(iv) : NULL;
+    if (ivv && PyFloat_Check(ivv)) yield_ns = (int64_t)(PyFloat_AS_DOUBLE(ivv) * 1e9);
+    Py_XDECREF(ivv);
+    PyErr_Clear();
     set(&rpsobject, type); set(&classinfo, cinfo); set(&closure, clos);
     off_attrs = member_offset(type, "attrs"); off_comps = member_offset(type, "comps");
     off_cls = member_offset(type, "cls"); off_payload = member_offset(type, "payload");

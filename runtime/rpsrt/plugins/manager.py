@@ -829,8 +829,9 @@ class PluginManager:
         Only a function the plugin's manifest lists in `exports` is handed out, and only with the signature
         listed there (PluginError otherwise: never `rps_plugin_init`, never a guess at a signature)."""
         sig = signature if isinstance(signature, Signature) else Signature.parse(signature)
-        plugin, address = self._export(symbol, sig)
-        return _guarded(native_caller(address, sig, self.thread_states, name=symbol, revocable=plugin._callers))
+        plugin, address, export = self._export(symbol, sig)
+        return _guarded(native_caller(address, sig, self.thread_states, name=symbol, revocable=plugin._callers,
+                                      keep_gil=export.heap or None))
 
     @_locked
     def export_address(self, symbol: str, signature: str | Signature) -> int:
@@ -840,7 +841,7 @@ class PluginManager:
         sig = signature if isinstance(signature, Signature) else Signature.parse(signature)
         return self._export(symbol, sig)[1]
 
-    def _export(self, symbol: str, sig: Signature) -> tuple[Any, int]:
+    def _export(self, symbol: str, sig: Signature) -> tuple[Any, int, Any]:
         for plugin in self._loaded.values():
             if plugin.kind != "native":
                 continue
@@ -858,7 +859,7 @@ class PluginManager:
             if symbol not in plugin.symbols:
                 raise PluginError(f"plugin {plugin.name}'s manifest exports {symbol!r}, which the file does not "
                                   "define", path=_where(plugin.candidate))
-            return plugin, plugin.address(symbol)
+            return plugin, plugin.address(symbol), export
         raise PluginError(f"no loaded plugin exports {symbol!r}")
 
     def call_interruptibly(self, fn: Callable[..., Any], *args: Any) -> Any:

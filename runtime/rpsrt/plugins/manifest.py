@@ -80,11 +80,14 @@ class Requirement:
 
 @dataclass(frozen=True, slots=True)
 class Export:
-    """One entry of a manifest's `exports`: a native symbol, its source name and its signature string."""
+    """One entry of a manifest's `exports`: a native symbol, its source name and its signature string;
+    `heap`: the function does heap operations (version 2: it is called with the GIL kept, docs/plugin-abi.md
+    "The GIL"; a signature with heap types is called so anyway)."""
 
     symbol: str
     name: str
     signature: str
+    heap: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +167,7 @@ def _parse_manifest(data: object, *, path: str | None = None) -> Manifest:
             raise PluginError(f"malformed manifest: bad 'exports' entry {entry!r}", path=path)
         sig = entry.get("signature", "")
         Signature.parse(sig, path=path)
-        exports.append(Export(entry["symbol"], str(entry.get("name", entry["symbol"])), sig))
+        exports.append(Export(entry["symbol"], str(entry.get("name", entry["symbol"])), sig, entry.get("heap") is True))
     return Manifest(name, version, abi, tuple(requires), tuple(exports), dict(data))
 
 

@@ -26,6 +26,13 @@ fn read_loop(o: obj, n: int) -> float {
   for i in 0 .. n { s = s + o.px; }
   return s;
 }
+fn plain_sig(n: int) -> int { return n + 1; }
+fn heap_inside(n: int) -> float {
+  var s = 0.0;
+  for i in 0 .. n { s = s + 1.0; }
+  var o = new probe { px = s };
+  return o.px;
+}
 fn same_ref(n: int) -> bool {
   var first = probe;
   for i in 0 .. n {
@@ -96,7 +103,7 @@ def test_other_threads_run_during_a_long_heap_loop(store: Path, backend: str) ->
     (it records a stamp in the middle half of the call, away from its Python prologue and epilogue), and the
     result is right."""
     engine, obj = _engine(store, backend)
-    n = 3_000_000
+    n = 10_000_000
     assert engine.call("read_loop", [obj, 8]) == 2.0  # compiled and loaded before the timed call
     stamps: list[int] = []
     stop = threading.Event()
@@ -132,3 +139,28 @@ def test_object_reference_is_one_handle_per_call(store: Path, backend: str) -> N
         assert engine.host.live() == 0
     finally:
         engine.close()
+
+
+def test_heap_code_is_marked_and_keeps_the_gil(store: Path) -> None:
+    """The C plugin's manifest marks exactly the functions doing heap operations `"heap": true` (a heap
+    signature or heap operations inside), and the prototypes the hosts build for them keep the GIL
+    (ctypes' PYFUNCTYPE flag) while pure version-1 code releases it."""
+    import ctypes
+    import json
+
+    from rpsrt import abi
+
+    manifest = json.loads(next((store / "plugins").glob("rps*-mod.json")).read_text())
+    heap = {e["name"]: e.get("heap", False) for e in manifest["exports"]}
+    assert heap == {"spin_on": True, "read_loop": True, "plain_sig": False, "heap_inside": True,
+                    "same_ref": True}
+    pyapi = ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
+    assert abi.cfunctype(["i64"], "f64", keep_gil=True)._flags_ & pyapi
+    assert abi.cfunctype(["obj"], "void")._flags_ & pyapi
+    assert not abi.cfunctype(["i64"], "i64")._flags_ & pyapi
+    for backend in ("jit", "c"):
+        engine, _obj = _engine(store, backend)
+        try:
+            assert engine.call("heap_inside", [4]) == 4.0 and engine.call("plain_sig", [4]) == 5
+        finally:
+            engine.close()

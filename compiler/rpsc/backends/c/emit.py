@@ -455,7 +455,9 @@ def plugin_manifest(module: ir.Module) -> dict[str, Any]:
     requires = []
     for name, constraint in module.requires:
         requires.append({"name": name, "version": constraint} if constraint else {"name": name})
-    exports = [{"symbol": f.ref.symbol, "name": f.ref.name, "signature": f.ref.signature} for f in module.functions]
+    # (`heap`: heap code, called with the GIL kept: docs/plugin-abi.md "The GIL")
+    exports = [{"symbol": f.ref.symbol, "name": f.ref.name, "signature": f.ref.signature,
+                **({"heap": True} if ir.uses_heap(f) else {})} for f in module.functions]
     out: dict[str, Any] = {"name": module.name, "version": plugin_version(module.version), "abi": 1,
                            "requires": requires, "exports": exports}
     if module.extension_points:

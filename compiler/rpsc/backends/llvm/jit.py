@@ -532,7 +532,9 @@ class JitEngine:
         addr = self._address(ref, tier2)
         if not addr:
             raise EngineError(f"{ref.name} ({ref.symbol}) was not compiled")
-        proto = abi.cfunctype([t.abi for t in ref.params], ref.ret.abi)   # result: a POINTER(T)
+        fn = next((f for f in module.functions if f.ref.symbol == ref.symbol), None)
+        # result: a POINTER(T); heap code keeps the GIL (docs/plugin-abi.md "The GIL")
+        proto = abi.cfunctype([t.abi for t in ref.params], ref.ret.abi, keep_gil=fn is not None and ir.uses_heap(fn))
         tier = self._tier_of(module) if tier2 is None else None
         if tier is None:
             return self._plain_callable(ref, proto(addr))
