@@ -647,7 +647,8 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
         elif name in fresh:
             emit(name, fresh[name])
     def headers() -> None:  # no compile includes them: written while ninja runs
-        for name, text in emit_headers(heap).items():
+        named = live.named() if live is not None else None
+        for name, text in emit_headers(heap, named).items():
             if write_if_changed(gen / name, text.encode()):
                 rewritten.append(str(gen / name))
 
@@ -827,7 +828,9 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
                             str(store / PLUGINS / plugin_file_name(m.oid)), symbols=list(s.symbols))
                for m, s in zip(modules, sources, strict=True)]
     if options.generate_only:
-        _write_index(store, heap, live, set())
+        from rpsc.driver.incremental import write_index_of
+
+        write_index_of(store, heap, live, set())
         return BuildResult(str(store), str(bdir), results, [], False, False, rewritten, False)
     assert job is not None  # started by generate (under ninja's own generator rule, none is: returned above)
     before = job.before
@@ -896,7 +899,9 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         state["compdb_for"] = file_stamp(bdir / "build.ninja")
         result.compdb_written = True
     write_state(bdir, state)
-    _write_index(store, heap, live, dumped)
+    from rpsc.driver.incremental import write_index_of
+
+    write_index_of(store, heap, live, dumped)
     return result
 
 
@@ -939,24 +944,3 @@ def _build_dirty_spaces(live: Any, touched: set[Any]) -> set[Any]:
         out.add(rpsc)
     out.discard(None)
     return out
-
-
-def _write_index(store: Path, heap: Any, live: Any, spaces: set[Any]) -> None:
-    """Keep the code index of the store (rpsc.driver.incremental) as the build leaves it."""
-    from rpsc.driver import incremental
-
-    if live is not None and live.refresh(spaces):
-        incremental.write_index(store, live.entries)
-        return
-    from rpsc.heapcode.classes import find_code_classes
-    from rpsc.heapcode.index import scan
-
-    cc = find_code_classes(heap)
-    try:
-        entries = scan(heap, cc) if cc is not None else None
-    except Exception:  # malformed stored code (not rpsc's): no index, every command takes the whole store
-        entries = None
-    if entries is None or any(e["old"] for e in entries.values()):
-        incremental.drop_index(store)
-    else:
-        incremental.write_index(store, entries)

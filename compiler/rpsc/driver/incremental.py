@@ -289,17 +289,18 @@ def read_index(store: str | os.PathLike[str]) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     if (not isinstance(data, dict) or data.get("version") != _version() or not isinstance(data.get("store"), dict)
-            or not isinstance(data.get("modules"), dict)):
+            or not isinstance(data.get("modules"), dict) or not isinstance(data.get("names"), dict)):
         return None
     return data
 
 
-def write_index(store: str | os.PathLike[str], entries: dict[str, Any]) -> None:
-    """Record the index entries of the store as its files are now (best effort: an index that cannot be
-    written only costs the whole-store path next time). Call it after the dump, under the store's lock."""
+def write_index(store: str | os.PathLike[str], entries: dict[str, Any], names: dict[str, Any]) -> None:
+    """Record the index entries and the named objects (`space_names`) of the store as its files are now
+    (best effort: an index that cannot be written only costs the whole-store path next time). Call it after
+    the dump, under the store's lock."""
     from rpsc.driver.quick import store_stamps, write_if_changed
 
-    data = {"version": _version(), "store": store_stamps(Path(store)), "modules": entries}
+    data = {"version": _version(), "store": store_stamps(Path(store)), "modules": entries, "names": names}
     try:
         write_if_changed(Path(store) / CACHE_DIR / INDEX_FILE,
                          (json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8", "surrogateescape"))
@@ -335,6 +336,47 @@ def index_delta(store: str | os.PathLike[str], index: dict[str, Any] | None) -> 
     return out
 
 
+def space_names(heap: Any, spaces: set[str] | None = None) -> dict[str, list[list[str]]]:
+    """Space OID -> [[oid, name], ...] of the named objects in it (what the generated headers list,
+    `rpsc.backends.c.emit.object_name`), for the spaces `spaces` (OID texts; None: every space; the others
+    are not touched)."""
+    from rpsc.backends.c.emit import object_name
+
+    out: dict[str, list[list[str]]] = {s: [] for s in spaces} if spaces is not None else {}
+    for o in heap.objects.values():
+        sp = o.space
+        if sp is None:
+            continue
+        key = sp.oid[2]
+        if spaces is not None and key not in spaces:
+            continue
+        name = object_name(o)
+        if name is not None:
+            out.setdefault(key, []).append([o.oid[2], name])
+    return out
+
+
+def write_index_of(store: str | os.PathLike[str], heap: Any, live: LiveIndex | None, spaces: Iterable[Any]) -> None:
+    """Keep the code index of the store as the command leaves it (after its dump, which changed at most
+    `spaces` when `live`): brought up to date when `live`, else made from the whole heap; dropped when it
+    cannot be made (no rpsc code, rpsc 0.1.0's encoding, malformed code)."""
+    if live is not None and live.refresh(spaces):
+        write_index(store, live.entries, live.names)
+        return
+    from rpsc.heapcode.classes import find_code_classes
+    from rpsc.heapcode.index import scan
+
+    cc = find_code_classes(heap)
+    try:
+        entries = scan(heap, cc) if cc is not None else None
+    except Exception:  # malformed stored code (not rpsc's): no index, every command takes the whole store
+        entries = None
+    if entries is None or any(e["old"] for e in entries.values()):
+        drop_index(store)
+    else:
+        write_index(store, entries, space_names(heap))
+
+
 class LiveIndex:
     """A lazily loaded heap with the code index that describes it (docs/build-systems.md, "The edit path").
 
@@ -346,10 +388,11 @@ class LiveIndex:
     mtime, and those of every object filled after `mark()` (maybe changed: its space is rendered and
     compared, never skipped). A ghost is unchanged."""
 
-    def __init__(self, heap: Any, cc: Any, entries: dict[str, Any]) -> None:
+    def __init__(self, heap: Any, cc: Any, entries: dict[str, Any], names: dict[str, Any]) -> None:
         self.heap = heap
         self.cc = cc
         self.entries = entries
+        self.names = names  # space_names of the heap
         self.filled: dict[Any, tuple[Any, Any]] = {}
         self.ids: set[Any] = set()
 
@@ -374,7 +417,9 @@ class LiveIndex:
             return None
         if entries is None or any(e["old"] for e in entries.values()):
             return None
-        live = cls(heap, cc, entries)
+        names = dict(index["names"])
+        names.update(space_names(heap, delta))
+        live = cls(heap, cc, entries, names)
         for sp in list(heap.spaces):  # the lowering looks spaces up by name: fill them before the mark
             sp.attrs  # noqa: B018
         live.mark()
@@ -460,7 +505,22 @@ class LiveIndex:
         if entries is None:
             return False
         self.entries = entries
+        self.names.update(space_names(self.heap, {str(sp.oid) for sp in spaces}))
         return True
+
+    def named(self) -> list[tuple[str, str]]:
+        """(oid, name) of every named object of the heap (`emit_headers`' list), touching only what a
+        change may have renamed: the objects made since the load (transient ones included)."""
+        from rpsc.backends.c.emit import object_name
+
+        out = [(oid, name) for rows in self.names.values() for oid, name in rows]
+        seen = {oid for oid, _ in out}
+        for o in self.heap.objects.values():
+            if o.oid not in self.ids or (o.space is None and not o.is_ghost):
+                name = object_name(o)
+                if name is not None and o.oid[2] not in seen:
+                    out.append((o.oid[2], name))
+        return out
 
     def module_sources(self) -> dict[str, str]:
         """Source path -> module, as `module_sources(heap)` gives it (the last module object wins)."""

@@ -616,15 +616,18 @@ HEADERS = {
 }
 
 
-def emit_headers(heap: Any) -> dict[str, str]:
-    """The generated headers `rps_names.h`, `rps_roots.h`, `rps_constants.h` of a heap: file name -> text."""
+def emit_headers(heap: Any, named: list[tuple[str, str]] | None = None) -> dict[str, str]:
+    """The generated headers `rps_names.h`, `rps_roots.h`, `rps_constants.h` of a heap: file name -> text.
+    `named`: the (oid, name) of every named object (`object_name`), when the caller knows them without
+    reading every object (rpsc.driver.incremental.LiveIndex.named); their order does not matter."""
     from rpsc import __version__
 
-    named: list[tuple[str, str | None]] = []
-    for obj in heap.objects.values():
-        name = object_name(obj)
-        if name is not None:
-            named.append((str(obj.oid), name))
+    if named is None:
+        named = []
+        for obj in heap.objects.values():
+            name = object_name(obj)
+            if name is not None:
+                named.append((str(obj.oid), name))
     sets: dict[str, list[tuple[str, str | None]]] = {
         "rps_names.h": list(named),
         "rps_roots.h": [(str(o.oid), object_name(o)) for o in heap.roots],

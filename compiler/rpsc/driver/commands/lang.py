@@ -148,29 +148,8 @@ def _compile_into(args: argparse.Namespace, store: str, sources: list[tuple[str,
     if compiled or (before is None and live is None):  # nothing recompiled: the heap is the one loaded
         dump_store(heap, store, locked=True, lock_timeout=args.lock_timeout, spaces=spaces)
     incremental.write_compile_cache(store, entries)
-    _write_index(store, heap, live, spaces)
+    incremental.write_index_of(store, heap, live, spaces or ())
     return found
-
-
-def _write_index(store: str, heap: Any, live: Any, spaces: Any) -> None:
-    """The code index of the store as dumped (rpsc.driver.incremental); dropped when it cannot be made."""
-    from rpsc.driver import incremental
-
-    if live is not None and live.refresh(spaces or ()):
-        incremental.write_index(store, live.entries)
-        return
-    from rpsc.heapcode.classes import find_code_classes
-    from rpsc.heapcode.index import scan
-
-    cc = find_code_classes(heap)
-    try:
-        entries = scan(heap, cc) if cc is not None else None
-    except Exception:  # malformed stored code (not rpsc's): no index, every command takes the whole store
-        entries = None
-    if entries is None or any(e["old"] for e in entries.values()):
-        incremental.drop_index(store)
-    else:
-        incremental.write_index(store, entries)
 
 
 def _store_files(store: str) -> list[str]:
