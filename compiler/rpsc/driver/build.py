@@ -807,7 +807,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
     with phase("load store"):
         # With a usable code index, the store is loaded lazily and only the modules whose C is emitted
         # (and what their records change) are touched; else the whole store is loaded.
-        live = LiveIndex.open(str(options.store_dir))
+        live = LiveIndex.open(str(options.store_dir), lazy=lambda entries, changed: _few_to_emit(options, entries, changed))
         if live is not None:
             heap, old = live.heap, []  # the index holds no module of rpsc 0.1.0 (else it is not used)
         else:
@@ -903,6 +903,22 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
 
     write_index_of(store, heap, live, dumped)
     return result
+
+
+def _few_to_emit(options: BuildOptions, entries: dict[str, Any], changed: set[str]) -> bool:
+    """Whether a build is likely to emit the C of few modules (then a lazy load, which touches only them,
+    pays; when most are emitted, filling every object one by one costs more than loading all at once):
+    at most a quarter of the modules (and at least 4) in a space file that changed or with a build
+    fingerprint other than the last build's, by the index as recorded."""
+    from rpsc.driver.incremental import build_fingerprints
+
+    state = read_state(options.build_path) or {}
+    cache = state.get("cache") if isinstance(state.get("cache"), dict) else {}
+    fps = build_fingerprints(None, entries)
+    todo = sum(1 for n, e in entries.items()
+               if changed.intersection(e["spaces"]) or not isinstance(cache.get(n), dict)
+               or cache[n].get("fingerprint") != fps.get(n))
+    return todo <= max(4, len(entries) // 4)
 
 
 def _recorded_already(store: Path, prev: dict[str, Any], results: Sequence[ModuleResult], modules: Sequence[Any],

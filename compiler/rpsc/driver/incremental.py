@@ -397,7 +397,9 @@ class LiveIndex:
         self.ids: set[Any] = set()
 
     @classmethod
-    def open(cls, store: str, index: dict[str, Any] | None = None) -> LiveIndex | None:
+    def open(cls, store: str, index: dict[str, Any] | None = None, lazy: Any = True) -> LiveIndex | None:
+        """`lazy`: load lazily (True), eagerly (False: the entries still spare the scans), or ask
+        `lazy(entries, changed_spaces)` (the entries as recorded, the space OIDs changed since)."""
         import rpsrt
 
         from rpsc.heapcode.classes import find_code_classes
@@ -407,7 +409,9 @@ class LiveIndex:
         delta = index_delta(store, index)
         if delta is None or index is None:
             return None
-        heap = rpsrt.load_store(store, lazy=True)
+        if callable(lazy):
+            lazy = lazy(index["modules"], delta)
+        heap = rpsrt.load_store(store, lazy=bool(lazy))
         cc = find_code_classes(heap)
         if cc is None:
             return None

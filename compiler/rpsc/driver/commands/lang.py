@@ -99,7 +99,9 @@ def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int
             from rpsc.driver import incremental
 
             cache = {} if args.no_incremental or not exists else incremental.read_compile_cache(store)
-            live = incremental.LiveIndex.open(store) if cache else None
+            # Lazily loaded when few sources changed (a lazy load pays when it touches few objects).
+            changed = sum(1 for p, text in sources if (cache.get(p) or {}).get("sha256") != incremental.source_hash(text))
+            live = (incremental.LiveIndex.open(store, lazy=changed <= max(4, len(sources) // 4)) if cache else None)
             try:
                 found = _compile_into(args, store, sources, exists, cache, live)
             except incremental._Doubt:  # the index cannot follow this change: the whole-store path
