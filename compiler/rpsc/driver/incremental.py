@@ -105,9 +105,9 @@ def read_compile_cache(store: str | os.PathLike[str]) -> dict[str, Any]:
 
 def write_compile_cache(store: str | os.PathLike[str], entries: dict[str, Any]) -> None:
     """Write the cache (best effort: a cache that cannot be written only costs a full compile next time)."""
-    from rpsc.driver.build import write_if_changed
+    from rpsc.driver.quick import write_if_changed
 
-    data = json.dumps({"version": _version(), "sources": entries}, indent=1, sort_keys=True) + "\n"
+    data = json.dumps({"version": _version(), "sources": entries}, sort_keys=True, separators=(",", ":")) + "\n"
     try:
         write_if_changed(Path(store) / CACHE_DIR / COMPILE_CACHE, data.encode("utf-8", "surrogateescape"))
     except OSError:
@@ -154,7 +154,7 @@ def compile_incremental(sources: list[tuple[str, str]], heap: Any, warnings: lis
 
     def brought_up_to_date() -> None:
         if live is not None and not live.refresh(live.dirty_spaces()):
-            raise _Doubt
+            raise _Doubt("the code index cannot follow this change")
 
     texts = dict(sources)
     hashes = {path: source_hash(text) for path, text in sources}
@@ -219,8 +219,15 @@ def compile_incremental(sources: list[tuple[str, str]], heap: Any, warnings: lis
     return entries, compiled
 
 
-class _Doubt(Exception):
-    """The code index cannot follow a change (rpsc.heapcode.index.refresh): redo it without the index."""
+def _error_base() -> type:
+    from rpsc import Error
+
+    return Error
+
+
+class _Doubt(_error_base()):  # type: ignore[misc]
+    """The code index cannot follow a change (rpsc.heapcode.index.refresh): the caller redoes the compile
+    without the index (never shown: `rpsc compile` catches it)."""
 
 
 def _iface(i: Any) -> Any:
@@ -338,9 +345,9 @@ def index_delta(store: str | os.PathLike[str], index: dict[str, Any] | None) -> 
 
 def space_names(heap: Any, spaces: set[str] | None = None) -> dict[str, list[list[str]]]:
     """Space OID -> [[oid, name], ...] of the named objects in it (what the generated headers list,
-    `rpsc.backends.c.emit.object_name`), for the spaces `spaces` (OID texts; None: every space; the others
+    `rpsc.heapcode.index.object_name`), for the spaces `spaces` (OID texts; None: every space; the others
     are not touched)."""
-    from rpsc.backends.c.emit import object_name
+    from rpsc.heapcode.index import object_name
 
     out: dict[str, list[list[str]]] = {s: [] for s in spaces} if spaces is not None else {}
     for o in heap.objects.values():
@@ -515,7 +522,7 @@ class LiveIndex:
     def named(self) -> list[tuple[str, str]]:
         """(oid, name) of every named object of the heap (`emit_headers`' list), touching only what a
         change may have renamed: the objects made since the load (transient ones included)."""
-        from rpsc.backends.c.emit import object_name
+        from rpsc.heapcode.index import object_name
 
         out = [(oid, name) for rows in self.names.values() for oid, name in rows]
         seen = {oid for oid, _ in out}

@@ -29,6 +29,23 @@ from rpsrt.model.values import VInstance
 from rpsc.heapcode.classes import CodeClasses, dec_str, parts
 
 
+def object_name(obj: RpsObject) -> str | None:
+    """The name of a heap object, as the generated headers give it: its symbol's name, its class name, or
+    its `name` attribute (a string)."""
+    from rpsrt.model import wellknown as wk
+    from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol
+
+    p = obj.payload
+    if isinstance(p, PayloadSymbol) and p.name:
+        return p.name
+    if isinstance(p, PayloadClassInfo) and p.name:
+        return p.name
+    for attr, value in obj.attrs.items():
+        if attr.oid == wk.NAME and isinstance(value, str) and value:
+            return value
+    return None
+
+
 def fingerprint(mobj: RpsObject, cc: CodeClasses, definitions: Mapping[str, tuple[str, RpsObject]]) -> str:
     """The fingerprint of a stored module: its OID and mtime and those of its definitions' objects (the
     lowering gives an object a new, strictly later mtime whenever its state changes)."""

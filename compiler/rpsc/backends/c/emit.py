@@ -22,6 +22,8 @@ from rpsc.ir import ir, passes
 from rpsc.ir.ir import BOOL, F64, I64, VOID, ConvertOp, TrapCode, Type
 from rpsrt.versions import release_text
 
+from rpsc.heapcode.index import object_name  # noqa: F401  (the name a header gives an object)
+
 #: Marker comments that open and close every generated function (the line table is built from them too).
 FUNCTION_MARKER = "/* rpsc:function "
 FUNCTION_END_MARKER = "/* rpsc:end "
@@ -569,22 +571,6 @@ class HeaderEntry:
     macro: str
     oid: str
     name: str
-
-
-def object_name(obj: Any) -> str | None:
-    """The name of a heap object: its symbol's name, its class name, or its `name` attribute (a string)."""
-    from rpsrt.model import wellknown as wk
-    from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol
-
-    p = obj.payload
-    if isinstance(p, PayloadSymbol) and p.name:
-        return p.name
-    if isinstance(p, PayloadClassInfo) and p.name:
-        return p.name
-    for attr, value in obj.attrs.items():
-        if attr.oid == wk.NAME and isinstance(value, str) and value:
-            return value
-    return None
 
 
 def header_entries(prefix: str, objects: list[tuple[str, str | None]]) -> list[HeaderEntry]:

@@ -100,7 +100,8 @@ def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int
 
             cache = {} if args.no_incremental or not exists else incremental.read_compile_cache(store)
             # Lazily loaded when few sources changed (a lazy load pays when it touches few objects).
-            changed = sum(1 for p, text in sources if (cache.get(p) or {}).get("sha256") != incremental.source_hash(text))
+            changed = sum(1 for p, text in sources if not isinstance(cache.get(p), dict)
+                          or cache[p].get("sha256") != incremental.source_hash(text))
             live = (incremental.LiveIndex.open(store, lazy=changed <= max(4, len(sources) // 4)) if cache else None)
             try:
                 found = _compile_into(args, store, sources, exists, cache, live)
