@@ -492,6 +492,20 @@ def write_ninja_file(path: Path, options: BuildOptions, modules: Sequence[Any], 
     return out.getvalue().encode("utf-8", "surrogateescape")  # paths that are not UTF-8 as their bytes
 
 
+def ninja_key(options: BuildOptions, modules: Sequence[Any], store_inputs: Sequence[Path]) -> str:
+    """A digest of everything `write_ninja_file` reads (the configuration, the compiler's workaround flags,
+    rpsc's include folder, the modules and the store files): equal digests,
+    equal `build.ninja` text, so that a build whose state records it need not write the file again."""
+    import hashlib
+
+    from rpsrt.plugins.build import include_dir
+
+    tc = options.toolchain()
+    data = [tc, list(compiler_workaround_flags(tc["cc"])), str(include_dir()), sys.executable, options.launcher,
+            [(m.oid, m.name) for m in modules], [str(p) for p in store_inputs], STATE_VERSION]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class CachedModule:
     """A module whose IR and C the build cache spared (rpsc.driver.incremental): what the build needs of it."""
@@ -510,13 +524,15 @@ class CachedSource:
     sha256: str
 
 
-def _cached_modules(heap: Any, options: BuildOptions) -> tuple[dict[str, str], dict[str, tuple[CachedModule, CachedSource]]]:
-    """(build fingerprints, name -> cached module and C) of the modules whose generated C is still valid."""
+def _cached_modules(heap: Any, options: BuildOptions, entries: dict[str, Any] | None = None
+                    ) -> tuple[dict[str, str], dict[str, tuple[CachedModule, CachedSource]]]:
+    """(build fingerprints, name -> cached module and C) of the modules whose generated C is still valid
+    (`entries`: the code index of `heap`, rpsc.driver.incremental.LiveIndex)."""
     import hashlib
 
     from rpsc.driver.incremental import build_fingerprints
 
-    fps = build_fingerprints(heap)
+    fps = build_fingerprints(heap, entries)
     state = read_state(options.build_path) or {}
     remember_probe(state if state.get("toolchain") == options.toolchain() else None)
     cache = state.get("cache") if isinstance(state.get("cache"), dict) else {}
@@ -549,7 +565,8 @@ def _cache_entries(fps: dict[str, str], modules: Sequence[Any], sources: Sequenc
 
 
 def generate(options: BuildOptions, heap: Any | None = None, progress: Any | None = None,
-             echo: TextIO | None = None, ninja: str | None = None, migrate: bool = True
+             echo: TextIO | None = None, ninja: str | None = None, migrate: bool = True,
+             live: Any = None, notes: dict[str, Any] | None = None
              ) -> tuple[Any, list[Any], list[Any], list[str], NinjaJob | None]:
     """Load the store (unless given), emit the C of every module that changed since the last build (the
     others are `CachedModule`s) and the headers, write the changed files and build.ninja. Returns (heap,
@@ -582,15 +599,22 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
     notice = migrate_code(heap) if migrate else None  # rpsc 0.1.0's code: rewritten (one way) since the build records into the store
     if notice:
         print(notice, file=sys.stderr)
-    _, cached = _cached_modules(heap, options) if not notice else ({}, {})
+    entries = live.entries if live is not None and not notice else None
+    _, cached = _cached_modules(heap, options, entries) if not notice else ({}, {})
     cc = find_code_classes(heap)
-    objs = code_modules(heap) if cc is not None else []
-    order = [str(m.attrs.get(cc.name)) for m in objs] if cc is not None else []
-    by_name = dict(zip(order, objs))
+    if entries is not None:
+        from rpsc.heapcode.index import module_order
+
+        order = module_order(entries)
+        by_name = {n: heap[entries[n]["oid"]] for n in order}
+    else:
+        objs = code_modules(heap) if cc is not None else []
+        order = [str(m.attrs.get(cc.name)) for m in objs] if cc is not None else []
+        by_name = dict(zip(order, objs))
     todo = [n for n in order if n not in cached]
     gen = store / GENERATED
     bdir = options.build_path
-    oid_of = {n: str(by_name[n].oid) for n in order}
+    oid_of = {n: entries[n]["oid"] for n in order} if entries is not None else {n: str(by_name[n].oid) for n in order}
     streamed = [n for n in todo if ninja is not None and not (gen / f"rps{oid_of[n]}-mod.c").exists()]
     say(f"building the IR of {len(todo)} module(s) ({len(order) - len(todo)} unchanged)")
     from rpsrt.limits import deep_recursion
@@ -623,7 +647,8 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
         elif name in fresh:
             emit(name, fresh[name])
     def headers() -> None:  # no compile includes them: written while ninja runs
-        for name, text in emit_headers(heap).items():
+        named = live.named() if live is not None else None
+        for name, text in emit_headers(heap, named).items():
             if write_if_changed(gen / name, text.encode()):
                 rewritten.append(str(gen / name))
 
@@ -634,9 +659,15 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
         if name not in streamed:
             _ensure_marker(bdir, oid_of[name])
     ninja_modules = [out[n][0] if n in out else CachedModule(oid_of[n], n) for n in order]
-    data = write_ninja_file(bdir / "build.ninja", options, ninja_modules, store_files(store))
-    if write_if_changed(bdir / "build.ninja", data):
-        rewritten.append(str(bdir / "build.ninja"))
+    inputs = store_files(store)
+    key = ninja_key(options, ninja_modules, inputs)
+    if notes is not None:
+        notes["ninja_key"] = key
+    last = read_state(bdir) or {}
+    if last.get("ninja_key") != key or not (bdir / "build.ninja").is_file():  # else its text is the same
+        data = write_ninja_file(bdir / "build.ninja", options, ninja_modules, inputs)
+        if write_if_changed(bdir / "build.ninja", data):
+            rewritten.append(str(bdir / "build.ninja"))
     os.utime(bdir / "build.ninja")
     job = None
     if ninja is None:
@@ -714,13 +745,13 @@ def link_by_module(store: Path, results: Sequence[ModuleResult]) -> None:
 
 
 def record_plugins(heap: Any, results: Sequence[ModuleResult], store: Path, modules: Sequence[Any] = (),
-                   touched: set[Any] | None = None) -> bool:
+                   touched: set[Any] | None = None, skip: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
     """Record each built module's plugin file, checksum and native symbols in its module object, and each
     compiled function's code hash (not in the manifest's `plugins`: rpsc.driver.record); True when anything
     changed."""
     from rpsc.driver.record import record
 
-    return record(heap, results, store, modules, touched)
+    return record(heap, results, store, modules, touched, skip)
 
 
 def build_store(options: BuildOptions, *, echo: TextIO | None = None,
@@ -765,8 +796,7 @@ def _build_store(options: BuildOptions, echo: TextIO | None, progress: Any | Non
 def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress: Any | None = None) -> BuildResult:
     import rpsrt
 
-    from rpsc.driver.incremental import dirty_spaces, snapshot
-    from rpsc.heapcode.migrate import old_modules
+    from rpsc.driver.incremental import LiveIndex, dirty_spaces, snapshot
 
     if not (options.store_dir / MANIFEST).is_file():
         raise BuildError(f"{options.store_dir}: no store here (missing {MANIFEST})")
@@ -775,19 +805,32 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
     if progress is not None:
         progress.phase("loading the store")
     with phase("load store"):
-        heap = rpsrt.load_store(str(options.store_dir))
-    old = old_modules(heap)
-    loaded = None if old else snapshot(heap)  # code to migrate: dump every space
+        # With a usable code index, the store is loaded lazily and only the modules whose C is emitted
+        # (and what their records change) are touched; else the whole store is loaded.
+        live = LiveIndex.open(str(options.store_dir), lazy=lambda entries, changed: _few_to_emit(options, entries, changed))
+        if live is not None:
+            heap, old = live.heap, []  # the index holds no module of rpsc 0.1.0 (else it is not used)
+        else:
+            from rpsc.heapcode.migrate import old_modules
+
+            heap = rpsrt.load_store(str(options.store_dir))
+            old = old_modules(heap)
+    loaded = None if old or live is not None else snapshot(heap)  # code to migrate: dump every space
+    prev_state = read_state(options.build_path) or {}
     ninja = ninja_executable()
+    notes: dict[str, Any] = {}
     heap, modules, sources, rewritten, job = generate(options, heap, progress=progress, echo=echo,
                                                       ninja=None if options.generate_only else ninja,
-                                                      migrate=bool(old))
+                                                      migrate=bool(old), live=live, notes=notes)
     bdir = options.build_path
     store = options.store_dir
     results = [ModuleResult(m.oid, m.name, str(store / GENERATED / s.file_name),
                             str(store / PLUGINS / plugin_file_name(m.oid)), symbols=list(s.symbols))
                for m, s in zip(modules, sources, strict=True)]
     if options.generate_only:
+        from rpsc.driver.incremental import write_index_of
+
+        write_index_of(store, heap, live, set())
         return BuildResult(str(store), str(bdir), results, [], False, False, rewritten, False)
     assert job is not None  # started by generate (under ninja's own generator rule, none is: returned above)
     before = job.before
@@ -814,17 +857,22 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
 
     touched: set[Any] = set()
     count = len(heap.objects)
+    skip = _recorded_already(store, prev_state, results, modules, live)
     with phase("record plugins in the store"):
         changed = record_plugins(heap, results, store, [m for m in modules if not isinstance(m, CachedModule)],
-                                 touched)
+                                 touched, skip)
     if progress is not None:
         progress.done()
+    dumped: set[Any] = set()
     if changed:
         from rpsrt.store.writer import dump_store
 
+        if live is not None:
+            dumped = _build_dirty_spaces(live, touched)
         with phase("dump store"):
             dump_store(heap, str(store), locked=locked, lock_timeout=options.lock_timeout,
-                       spaces=dirty_spaces(heap, loaded, touched) if loaded is not None else None)
+                       spaces=dumped if live is not None else
+                       dirty_spaces(heap, loaded, touched) if loaded is not None else None)
         from rpsc.backends.c.emit import emit_headers
 
         if len(heap.objects) != count:  # the records added named objects (plugin_file...): the headers list them
@@ -841,8 +889,9 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         "ninja": ninja,
         "modules": [{"oid": r.oid, "name": r.name, "c_path": r.c_file, "plugin": r.plugin, "sha256": r.sha256,
                      "symbols": r.symbols} for r in results],
-        "cache": _cache_entries(build_fingerprints(heap), modules, sources),
+        "cache": _cache_entries(build_fingerprints(heap, live.entries if live is not None else None), modules, sources),
         "cc_probe": probe_record(options.toolchain()["cc"]),
+        "ninja_key": notes.get("ninja_key"),
     }
     result = BuildResult(str(store), str(bdir), results, run.commands, not run.commands, False, rewritten, changed)
     if options.compdb:  # before the state, which records the build.ninja it was written from
@@ -850,4 +899,64 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         state["compdb_for"] = file_stamp(bdir / "build.ninja")
         result.compdb_written = True
     write_state(bdir, state)
+    from rpsc.driver.incremental import write_index_of
+
+    write_index_of(store, heap, live, dumped)
     return result
+
+
+def _few_to_emit(options: BuildOptions, entries: dict[str, Any], changed: set[str]) -> bool:
+    """Whether a build is likely to emit the C of few modules (then a lazy load, which touches only them,
+    pays; when most are emitted, filling every object one by one costs more than loading all at once):
+    at most a quarter of the modules (and at least 4) in a space file that changed or with a build
+    fingerprint other than the last build's, by the index as recorded."""
+    from rpsc.driver.incremental import build_fingerprints
+
+    state = read_state(options.build_path) or {}
+    cache = state.get("cache") if isinstance(state.get("cache"), dict) else {}
+    fps = build_fingerprints(None, entries)
+    todo = sum(1 for n, e in entries.items()
+               if changed.intersection(e["spaces"]) or not isinstance(cache.get(n), dict)
+               or cache[n].get("fingerprint") != fps.get(n))
+    return todo <= max(4, len(entries) // 4)
+
+
+def _recorded_already(store: Path, prev: dict[str, Any], results: Sequence[ModuleResult], modules: Sequence[Any],
+                      live: Any) -> set[str]:
+    """The OIDs of the modules whose records in the store are those this build would write: C spared by the
+    cache, plugin not rebuilt, the same checksum and symbols as the last build recorded, and every space
+    file of the module as that build left it (only with a code index: without, the records are compared)."""
+    if live is None:
+        return set()
+    from rpsc.driver.quick import store_stamps
+
+    now = store_stamps(store)
+    then = prev.get("store") if isinstance(prev.get("store"), dict) else {}
+    last = {m.get("oid"): m for m in prev.get("modules", []) if isinstance(m, dict)}
+    out = set()
+    for r, m in zip(results, modules, strict=True):
+        e = live.entries.get(r.name)
+        p = last.get(r.oid)
+        if (e is None or p is None or r.status == "built" or not isinstance(m, CachedModule)
+                or p.get("sha256") != r.sha256 or p.get("symbols") != r.symbols or p.get("plugin") != r.plugin):
+            continue
+        files = [f"persistore/sp{sp}-rps.json" for sp in e["spaces"]]
+        if all(now.get(f) is not None and now.get(f) == then.get(f) for f in files):
+            out.add(r.oid)
+    return out
+
+
+def _build_dirty_spaces(live: Any, touched: set[Any]) -> set[Any]:
+    """The spaces a build changed in a lazily loaded heap: those of the objects its records changed or
+    created, and rpsc's own (the build changes nothing else: code to migrate takes the whole-store path)."""
+    from rpsc.heapcode.classes import RPSC_SPACE
+
+    heap = live.heap
+    out = {o.space for o in touched}
+    if len(heap.objects) != len(live.ids):
+        out.update(o.space for o in heap.objects.values() if o.oid not in live.ids)
+    rpsc = heap.get(RPSC_SPACE)
+    if rpsc is not None:
+        out.add(rpsc)
+    out.discard(None)
+    return out

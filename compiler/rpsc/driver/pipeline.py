@@ -60,14 +60,16 @@ def check_modules(modules: Sequence, heap: Heap, interfaces: dict[str, Any] | No
 
 def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None,
                     warnings: list[Any] | None = None, ir_check: str = "all", rollback: bool = True,
-                    interfaces: dict[str, Any] | None = None) -> Heap:
+                    interfaces: dict[str, Any] | None = None, stored: dict[str, Any] | None = None) -> Heap:
     """Parse, check and lower (path, text) pairs into `heap` (a fresh `new_heap()` when None); the checker's
     warnings (`Diagnostic`s: values upstream RefPerSys cannot read back) are appended to `warnings`.
     Afterwards every stored module must give valid IR (`ir_check="all"`), or those compiled (`"given"`:
     for an incremental compile, which recompiles the modules requiring a changed interface itself).
     On an error the heap is restored as it was, unless `rollback=False` (a caller that drops the heap on an
     error, as `rpsc compile` does, spares the copy of every object this takes). `interfaces`: the heap's
-    `stored_interfaces` as they are now, when the caller computed them already."""
+    `stored_interfaces` as they are now, when the caller computed them already; `stored`: the heap's
+    `module_objects` (rpsc.heapcode.index), so that neither the lowering nor the check of the IR (`"given"`)
+    scans the heap."""
     from rpsc import CompileError
     from rpsc.heapcode.encode import lower
     from rpsrt.limits import deep_recursion
@@ -82,8 +84,10 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
     snapshot = _snapshot(heap) if rollback else None
     try:
         with deep_recursion():
-            lower(program, heap)
-            if ir_check == "given":
+            lowered = lower(program, heap, stored)
+            if ir_check == "given" and stored is not None:
+                _check_ir(lowered.modules, heap)
+            elif ir_check == "given":
                 from rpsc.ir.from_heap import build_ir
 
                 build_ir(heap, [m.name for m in modules])
@@ -102,6 +106,21 @@ def compile_sources(sources: Sequence[tuple[str, str]], heap: Heap | None = None
             raise CompileError(str(exc)) from None
         raise
     return heap
+
+
+def _check_ir(mobjs: Sequence[Any], heap: Heap) -> None:
+    """The IR of the module objects just lowered must build (as `build_ir(heap, their names)` checks)."""
+    from rpsc.heapcode.classes import find_code_classes
+    from rpsc.ir.from_heap import IRBuildError, build_module
+
+    cc = find_code_classes(heap)
+    assert cc is not None
+    for m in mobjs:
+        try:
+            build_module(m, cc)
+        except (IndexError, TypeError, ValueError, KeyError, AttributeError, AssertionError):
+            raise IRBuildError(f"malformed stored code in module {m.attrs.get(cc.name)!r}: a part is missing or "
+                               "of the wrong kind", oid=str(m.oid)) from None
 
 
 def _snapshot(heap: Heap) -> tuple:  # type: ignore[type-arg]

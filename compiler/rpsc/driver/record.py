@@ -15,7 +15,7 @@ there, loses those entries at its next build.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +65,11 @@ def _set(obj: Any, attr: Any, value: Any, touched: set[Any] | None = None) -> bo
 
 
 def record(heap: Any, results: Sequence[Any], store: Path, modules: Sequence[Any] = (),
-           touched: set[Any] | None = None) -> bool:
+           touched: set[Any] | None = None, skip: Collection[str] = ()) -> bool:
     """Record every module of `results` (ModuleResult) in `heap`, with the code hashes of the functions of
     `modules` (the IR that was compiled); True when anything changed. The objects changed are added to
-    `touched` (the attribute objects created go to rpsc's space)."""
+    `touched` (the attribute objects created go to rpsc's space). `skip`: OIDs of modules whose records
+    the caller knows the store holds already (their objects are not touched)."""
     attrs = plugin_attributes(heap) if results else {}
     changed = False
     built_oids = {str(r.oid) for r in results}
@@ -80,6 +81,8 @@ def record(heap: Any, results: Sequence[Any], store: Path, modules: Sequence[Any
             if fobj is not None:
                 changed |= _set(fobj, attrs["code_hash"], code_hash(f), touched)
     for r in results:
+        if r.oid in skip:
+            continue
         mod = heap.get(r.oid)
         if mod is None:
             continue

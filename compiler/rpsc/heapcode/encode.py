@@ -25,7 +25,9 @@ from rpsrt.model.oid import Oid
 from rpsrt.model.values import Value, VClosure, VSet, VTuple
 
 from rpsc.frontend import ast
-from rpsc.frontend.check import CheckedFunction, CheckedModule, CheckedProgram, Definition
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the checker is imported by the functions that need it (an edit's build reads interfaces only)
+    from rpsc.frontend.check import CheckedFunction, CheckedModule, CheckedProgram, Definition
 from rpsc.frontend.diagnostics import Diagnostic, DiagnosticError
 from rpsc.heapcode.classes import (
     NODE_CLASS, CodeClasses, dec_str, ensure_code_classes, parts, registered_modules,
@@ -129,36 +131,52 @@ def _store_input(read: Callable[..., Any]) -> Callable[..., Any]:
 @_store_input
 def stored_interfaces(heap: Heap) -> dict[str, Any]:
     """The checker's `ModuleInterface` of every code module stored in `heap` (for `requires` of them)."""
-    from types import MappingProxyType
-
-    from rpsc.frontend.check import ModuleInterface, Signature
-
     from rpsc.heapcode.classes import find_code_classes
 
     cc = find_code_classes(heap)
     if cc is None:
         return {}
-    out: dict[str, Any] = {}
-    for mname, mobj in module_objects(heap, cc).items():
-        defs: dict[str, Any] = {}
-        types = {id(rec[5]): rec[7] for rec in _records(mobj.attrs.get(cc.attr["decls"]), cc, "code_decl")
-                 if rec[4] == "attribute" and len(rec) > 7 and isinstance(rec[7], str)}
-        for name, (kind, obj) in stored_definitions(mobj, cc).items():
-            sig = None
-            mode = None
-            sv = parts(obj.attrs.get(cc.attr["signature"]))
-            if sv is not None:
-                params = tuple(dec_str(cc, pp[1][5]) for p in sv[1][1:] if (pp := parts(p)) is not None)
-                sig = Signature(params, dec_str(cc, sv[1][0]))  # type: ignore[arg-type]
-            if kind == "extension_point":
-                m = obj.attrs.get(cc.attr["dispatch_mode"])
-                mode = m if isinstance(m, str) else None
-            defs[name] = Definition(name, _CHECK_KIND.get(kind, kind), mname, sig, mode, str(obj.oid),
-                                    type=types.get(id(obj)))
-        version = mobj.attrs.get(cc.attr["version"])
-        out[mname] = ModuleInterface(mname, version if isinstance(version, str) else "0.0.0",
-                                     MappingProxyType(defs))
-    return out
+    return {mname: module_interface(mname, mobj, cc) for mname, mobj in module_objects(heap, cc).items()}
+
+
+def module_interface(mname: str, mobj: RpsObject, cc: CodeClasses) -> Any:
+    """The checker's `ModuleInterface` of one stored module object (`stored_interfaces`)."""
+    return interface_from_record(mname, interface_record(mname, mobj, cc))
+
+
+def interface_record(mname: str, mobj: RpsObject, cc: CodeClasses) -> list[Any]:
+    """A stored module's interface as plain data: `[version, [[name, kind, module, params or None,
+    ret or None, mode, oid, type], ...]]`, its definitions in their stored order (`interface_from_record`)."""
+    defs: list[Any] = []
+    types = {id(rec[5]): rec[7] for rec in _records(mobj.attrs.get(cc.attr["decls"]), cc, "code_decl")
+             if rec[4] == "attribute" and len(rec) > 7 and isinstance(rec[7], str)}
+    for name, (kind, obj) in stored_definitions(mobj, cc).items():
+        params = ret = None
+        mode = None
+        sv = parts(obj.attrs.get(cc.attr["signature"]))
+        if sv is not None:
+            params = [dec_str(cc, pp[1][5]) for p in sv[1][1:] if (pp := parts(p)) is not None]
+            ret = dec_str(cc, sv[1][0])
+        if kind == "extension_point":
+            m = obj.attrs.get(cc.attr["dispatch_mode"])
+            mode = m if isinstance(m, str) else None
+        defs.append([name, _CHECK_KIND.get(kind, kind), mname, params, ret, mode, str(obj.oid), types.get(id(obj))])
+    version = mobj.attrs.get(cc.attr["version"])
+    return [version if isinstance(version, str) else "0.0.0", defs]
+
+
+def interface_from_record(mname: str, record: list[Any]) -> Any:
+    """The checker's `ModuleInterface` of an `interface_record`."""
+    from types import MappingProxyType
+
+    from rpsc.frontend.check import Definition, ModuleInterface, Signature
+
+    version, records = record
+    defs = {}
+    for name, kind, module, params, ret, mode, oid, typ in records:
+        sig = None if params is None else Signature(tuple(params), ret)
+        defs[name] = Definition(name, kind, module, sig, mode, oid, type=typ)
+    return ModuleInterface(mname, version, MappingProxyType(defs))
 
 
 def _decl_name(d: ast.Decl) -> str | None:
@@ -166,12 +184,13 @@ def _decl_name(d: ast.Decl) -> str | None:
 
 
 class _Lowering:
-    def __init__(self, program: CheckedProgram, heap: Heap) -> None:
+    def __init__(self, program: CheckedProgram, heap: Heap,
+                 stored: dict[str, RpsObject] | None = None) -> None:
         self.heap = heap
         self.checked = list(program.modules)
         self.modules = [cm.module for cm in self.checked]
         self.cc = ensure_code_classes(heap)
-        self.stored = module_objects(heap, self.cc)
+        self.stored = module_objects(heap, self.cc) if stored is None else stored
         self.objs: dict[tuple[str, str], RpsObject] = {}  # (module, name) -> object
         self.changed = 0
         self.created = 0
@@ -604,10 +623,11 @@ def _payload_eq(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
-def lower(program: CheckedProgram, heap: Heap) -> LoweredModules:
+def lower(program: CheckedProgram, heap: Heap, stored: dict[str, RpsObject] | None = None) -> LoweredModules:
     """Lower the checker's result into `heap`: the store-level checks first (CompileError, heap untouched),
-    then the objects."""
-    lw = _Lowering(program, heap)
+    then the objects. `stored`: `module_objects(heap, cc)` when the caller knows it (rpsc.heapcode.index),
+    so that a lazily loaded heap is not scanned."""
+    lw = _Lowering(program, heap, stored)
     lw.check_store()
     lw.allocate()
     lw.fill()

@@ -17,13 +17,16 @@ from rpsc.driver.progress import Progress
 from rpsc.heapcode.oids import derived_oid
 
 # Four modules: b requires a, c requires a and b, d stands alone. A module's state is (constant, extra
-# functions, explicit OID): the constant changes a body only, the extra functions and an explicit `@OID` on
-# the function the others call change the module's interface (the latter the OID its callers' code holds).
+# functions, explicit OID, renamed): the constant changes a body only, the extra functions and an explicit
+# `@OID` on the function the others call change the module's interface (the latter the OID its callers' code
+# holds); d, in a space of its own name, may be renamed d2 in its file (the old module stays in the store).
 REQUIRES = {"a": [], "b": ["a"], "c": ["a", "b"], "d": []}
 
 
-def source(name: str, const: int, extra: int, explicit: bool = False) -> str:
-    lines = [f"module {name};"] + [f"requires {r};" for r in REQUIRES[name]]
+def source(name: str, const: int, extra: int, explicit: bool = False, renamed: bool = False) -> str:
+    lines = [f"module {name}2;" if renamed else f"module {name};"] + [f"requires {r};" for r in REQUIRES[name]]
+    if name == "d":
+        lines.append("space dspace;")
     calls = "".join(f" + {r}_f0(x)" for r in REQUIRES[name])
     oid = f" @{derived_oid(('test', name))}" if explicit else ""
     lines.append(f"fn {name}_f0{oid}(x: int) -> int {{ return x * {const + 2} + {const}; }}")
@@ -53,31 +56,44 @@ def same_files(a: Path, b: Path, pattern: str) -> None:
         assert (a / n).read_bytes() == (b / n).read_bytes(), n
 
 
-edits = st.lists(st.tuples(st.sampled_from(sorted(REQUIRES)), st.sampled_from(["const", "iface", "oid"]),
-                           st.integers(0, 3)), min_size=1, max_size=4)
+edits = st.lists(st.tuples(st.sampled_from(sorted(REQUIRES)),
+                           st.sampled_from(["const", "iface", "oid", "revert", "rename", "drop"]),
+                           st.integers(0, 3)), min_size=1, max_size=5)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(edits)
 def test_random_edits_incremental_equals_full_compile_and_scratch_build(tmp_path_factory, steps):
-    """After every random edit, the incremental compile + build gives the same store (mtimes aside), the
-    same generated C and the same plugin bytes as a full compile (--no-incremental) followed by a build from
-    scratch (no build folder, no generated module C)."""
+    """After every random edit (a body, an interface, an explicit OID, a source edited back to its bytes of
+    the step before, module d renamed in its file, a source left off the command line), the incremental
+    compile + build (which take the code index's lazy path whenever it applies) gives the same store (mtimes
+    aside), the same generated C and the same plugin bytes as a full compile (--no-incremental) followed by
+    a build from scratch (no build folder, no generated module C)."""
     root = tmp_path_factory.mktemp("incr")
     src, inc, full = root / "src", root / "inc", root / "full"
-    state = {n: (1, 0, False) for n in REQUIRES}
+    state = {n: (1, 0, False, False) for n in REQUIRES}
+    previous = dict(state)
     for step in [None, *steps]:
+        left_off: set[str] = set()
         if step is not None:
             name, kind, v = step
-            const, extra, explicit = state[name]
-            state[name] = ((const + 1 + v, extra, explicit) if kind == "const" else
-                           (const, (extra + 1 + v) % 4, explicit) if kind == "iface" else
-                           (const, extra, not explicit))
-        files = write(src, state)
+            const, extra, explicit, renamed = state[name]
+            if kind == "drop":
+                left_off = {name}
+            elif kind == "revert":
+                state, previous = {**state, name: previous[name]}, state
+            else:
+                previous = dict(state)
+                state[name] = ((const + 1 + v, extra, explicit, renamed) if kind == "const" else
+                               (const, (extra + 1 + v) % 4, explicit, renamed) if kind == "iface" else
+                               (const, extra, not explicit, renamed) if kind == "oid" else
+                               (const, extra, explicit, renamed != (name == "d")))
+        files = [f for f in write(src, state) if Path(f).stem not in left_off]
         assert main(["compile", *files, "--store", str(inc)]) == 0
         build_store(BuildOptions(store=inc, opt="0"))
         assert main(["compile", *files, "--store", str(full), "--no-incremental"]) == 0
         shutil.rmtree(full / "build", ignore_errors=True)
+        (full / ".rpsc" / incremental.INDEX_FILE).unlink(missing_ok=True)  # the reference loads the whole store
         for c in (full / "generated").glob("rps*-mod.c"):
             c.unlink()
         build_store(BuildOptions(store=full, opt="0"))
@@ -91,7 +107,7 @@ def test_one_body_edit_recompiles_one_source_and_rebuilds_one_module(tmp_path: P
     """Editing a function body recompiles only that source and builds IR and C for that module only; an
     interface change also recompiles the modules requiring it; an unchanged compile rewrites no file."""
     src, store = tmp_path / "src", tmp_path / "st"
-    state = {n: (1, 0) for n in REQUIRES}
+    state: dict[str, tuple[int, ...]] = {n: (1, 0) for n in REQUIRES}
     files = write(src, state)
     assert main(["compile", *files, "--store", str(store)]) == 0
     build_store(BuildOptions(store=store, opt="0"))
@@ -123,3 +139,34 @@ def test_one_body_edit_recompiles_one_source_and_rebuilds_one_module(tmp_path: P
     before = {p: p.stat().st_mtime_ns for p in (store / "persistore").glob("*-rps.json")}
     assert main(["compile", *files, "--store", str(store)]) == 0
     assert {p: p.stat().st_mtime_ns for p in (store / "persistore").glob("*-rps.json")} == before
+
+
+def test_an_edit_touches_only_the_changed_module_through_the_code_index(tmp_path: Path):
+    """After a body edit of one module, the compile loads the store lazily through the code index and
+    fills no object of the other modules' spaces; a stale index (a space file another program rewrote) is
+    brought up to date for that space only, and a damaged one is not used (the whole-store path)."""
+    src, store = tmp_path / "src", tmp_path / "st"
+    state: dict[str, tuple[int, ...]] = {n: (1, 0) for n in REQUIRES}
+    files = write(src, state)
+    assert main(["compile", *files, "--store", str(store)]) == 0
+    build_store(BuildOptions(store=store, opt="0"))
+    state["d"] = (7, 0)
+    write(src, state)
+    live = incremental.LiveIndex.open(str(store))
+    assert live is not None and sorted(live.entries) == sorted(REQUIRES)
+    cache = incremental.read_compile_cache(store)
+    _, compiled = incremental.compile_incremental([(f, Path(f).read_text()) for f in files], live.heap, [], cache,
+                                                  rollback=False, live=live)
+    assert [Path(p).stem for p in compiled] == ["d"]
+    others = {live.heap[e["oid"]].space for n, e in live.entries.items() if n != "d"}
+    filled = [o for o in live.heap.objects.values() if o.space in others and not o.is_ghost and o not in others]
+    assert filled == []
+    assert {sp.attrs.get(live.cc.name) for sp in live.dirty_spaces()} == {"dspace", "rpsc"}
+    # a space file rewritten behind the index's back: only that space is read again
+    a_space = next(p for p in (store / "persistore").glob("*-rps.json")
+                   if live.entries["a"]["spaces"][0] in p.name)
+    a_space.write_bytes(a_space.read_bytes())
+    again = incremental.LiveIndex.open(str(store))
+    assert again is not None and again.entries == live.entries | {"d": again.entries["d"]}
+    (store / ".rpsc" / incremental.INDEX_FILE).write_text("{not json")
+    assert incremental.LiveIndex.open(str(store)) is None

@@ -22,6 +22,8 @@ from rpsc.ir import ir, passes
 from rpsc.ir.ir import BOOL, F64, I64, VOID, ConvertOp, TrapCode, Type
 from rpsrt.versions import release_text
 
+from rpsc.heapcode.index import object_name  # noqa: F401  (the name a header gives an object)
+
 #: Marker comments that open and close every generated function (the line table is built from them too).
 FUNCTION_MARKER = "/* rpsc:function "
 FUNCTION_END_MARKER = "/* rpsc:end "
@@ -436,12 +438,31 @@ def _environment() -> Any:
 
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("rpsc.templates"))),
+        bytecode_cache=_bytecode_cache(jinja2),
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+
+
+def _bytecode_cache(jinja2: Any) -> Any:
+    """Jinja2's cache of compiled templates in rpsc's cache folder (`rpsc.cachedir`), so that a process does
+    not compile the templates again (about 40 ms); Jinja2 keys each entry by the template's source checksum.
+    None (compile in memory) when the folder cannot be made."""
+    import os
+
+    from rpsc.cachedir import cache_root
+
+    folder = cache_root() / f"jinja2-{jinja2.__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def render(template: str, **context: Any) -> str:
@@ -564,22 +585,6 @@ class HeaderEntry:
     name: str
 
 
-def object_name(obj: Any) -> str | None:
-    """The name of a heap object: its symbol's name, its class name, or its `name` attribute (a string)."""
-    from rpsrt.model import wellknown as wk
-    from rpsrt.model.objects import PayloadClassInfo, PayloadSymbol
-
-    p = obj.payload
-    if isinstance(p, PayloadSymbol) and p.name:
-        return p.name
-    if isinstance(p, PayloadClassInfo) and p.name:
-        return p.name
-    for attr, value in obj.attrs.items():
-        if attr.oid == wk.NAME and isinstance(value, str) and value:
-            return value
-    return None
-
-
 def header_entries(prefix: str, objects: list[tuple[str, str | None]]) -> list[HeaderEntry]:
     """Macro names `PREFIX_<sanitised name>` (or `PREFIX<oid>` when unnamed) for (oid, name) pairs,
     collisions disambiguated by the OID; sorted by macro name."""
@@ -609,15 +614,18 @@ HEADERS = {
 }
 
 
-def emit_headers(heap: Any) -> dict[str, str]:
-    """The generated headers `rps_names.h`, `rps_roots.h`, `rps_constants.h` of a heap: file name -> text."""
+def emit_headers(heap: Any, named: list[tuple[str, str]] | None = None) -> dict[str, str]:
+    """The generated headers `rps_names.h`, `rps_roots.h`, `rps_constants.h` of a heap: file name -> text.
+    `named`: the (oid, name) of every named object (`object_name`), when the caller knows them without
+    reading every object (rpsc.driver.incremental.LiveIndex.named); their order does not matter."""
     from rpsc import __version__
 
-    named: list[tuple[str, str | None]] = []
-    for obj in heap.objects.values():
-        name = object_name(obj)
-        if name is not None:
-            named.append((str(obj.oid), name))
+    if named is None:
+        named = []
+        for obj in heap.objects.values():
+            name = object_name(obj)
+            if name is not None:
+                named.append((str(obj.oid), name))
     sets: dict[str, list[tuple[str, str | None]]] = {
         "rps_names.h": list(named),
         "rps_roots.h": [(str(o.oid), object_name(o)) for o in heap.roots],

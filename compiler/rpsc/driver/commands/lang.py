@@ -77,11 +77,9 @@ def run_compile(args: argparse.Namespace) -> int:
 
 def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int:
     """Compile into the store; print warnings on stderr (and collect them into `warnings` when given)."""
-    import rpsrt
     from rpsc.frontend.parser import read_source
-    from rpsc.driver.pipeline import migrate_code, new_heap
     from rpsrt.errors import StoreError
-    from rpsrt.store.writer import dump_store, update_lock
+    from rpsrt.store.writer import update_lock
 
     # The file name is stored with the code (trap locations): a name that is not UTF-8 is kept readable
     # (U+FFFD for its undecodable bytes) instead of making the store impossible to dump.
@@ -98,25 +96,19 @@ def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int
         with update_lock(store, timeout=args.lock_timeout):
             exists = os.path.isfile(os.path.join(store, "rps_manifest.json"))
             read = _store_files(store) if exists and args.stamp else []
-            heap = rpsrt.load_store(store) if exists else new_heap()
-            notice = migrate_code(heap)
-            if notice:
-                print(notice, file=sys.stderr)
-            found: list[Any] = []
             from rpsc.driver import incremental
 
-            cache = {} if args.no_incremental or notice or not exists else incremental.read_compile_cache(store)
-            before = incremental.snapshot(heap) if exists and not notice else None
-            # On an error nothing is dumped and the heap is dropped: no rollback copy of it is needed.
-            entries, compiled = incremental.compile_incremental(sources, heap, found, cache, rollback=False)
-            for w in found:
-                print(w.render(), file=sys.stderr)
+            cache = {} if args.no_incremental or not exists else incremental.read_compile_cache(store)
+            # Lazily loaded when few sources changed (a lazy load pays when it touches few objects).
+            changed = sum(1 for p, text in sources if not isinstance(cache.get(p), dict)
+                          or cache[p].get("sha256") != incremental.source_hash(text))
+            live = (incremental.LiveIndex.open(store, lazy=changed <= max(4, len(sources) // 4)) if cache else None)
+            try:
+                found = _compile_into(args, store, sources, exists, cache, live)
+            except incremental._Doubt:  # the index cannot follow this change: the whole-store path
+                found = _compile_into(args, store, sources, exists, cache, None)
             if warnings is not None:
                 warnings.extend(found)
-            spaces = incremental.dirty_spaces(heap, before) if before is not None else None
-            if compiled or before is None:  # nothing recompiled: the heap is the one loaded
-                dump_store(heap, store, locked=True, lock_timeout=args.lock_timeout, spaces=spaces)
-            incremental.write_compile_cache(store, entries)
             if args.stamp:
                 _write_compile_stamp(args.stamp, args.files, read)
     except BaseException:
@@ -125,6 +117,42 @@ def _compile(args: argparse.Namespace, warnings: list[Any] | None = None) -> int
                 os.rmdir(store)  # only when still empty: a failed first compile leaves nothing behind
         raise
     return 0
+
+
+def _compile_into(args: argparse.Namespace, store: str, sources: list[tuple[str, str]], exists: bool,
+                  cache: dict[str, Any], live: Any) -> list[Any]:
+    """Load, compile the changed sources, dump the changed spaces, write the caches; the warnings found.
+    With `live` (a `LiveIndex`: the store loaded lazily with its code index), only the modules compiled are
+    touched, and the index is kept up to date; without, the whole store is loaded."""
+    import rpsrt
+    from rpsc.driver import incremental
+    from rpsc.driver.pipeline import migrate_code, new_heap
+    from rpsrt.store.writer import dump_store
+
+    notice = None
+    if live is not None:
+        heap = live.heap  # the index holds no module of rpsc 0.1.0 (else it is not used): nothing to migrate
+    else:
+        heap = rpsrt.load_store(store) if exists else new_heap()
+        notice = migrate_code(heap)
+        if notice:
+            print(notice, file=sys.stderr)
+            cache = {}
+    found: list[Any] = []
+    before = incremental.snapshot(heap) if exists and not notice and live is None else None
+    # On an error nothing is dumped and the heap is dropped: no rollback copy of it is needed.
+    entries, compiled = incremental.compile_incremental(sources, heap, found, cache, rollback=False, live=live)
+    for w in found:
+        print(w.render(), file=sys.stderr)
+    if live is not None:
+        spaces = live.dirty_spaces() if compiled else set()
+    else:
+        spaces = incremental.dirty_spaces(heap, before) if before is not None else None
+    if compiled or (before is None and live is None):  # nothing recompiled: the heap is the one loaded
+        dump_store(heap, store, locked=True, lock_timeout=args.lock_timeout, spaces=spaces)
+    incremental.write_compile_cache(store, entries)
+    incremental.write_index_of(store, heap, live, spaces or ())
+    return found
 
 
 def _store_files(store: str) -> list[str]:
