@@ -948,6 +948,42 @@ static const char *find_nl(const char *p, const char *end, char c)
     return NULL;
 }
 
+/* Prefetching for the fill: each reference is a probe of the big id table at random and then a random object
+ * whose reference count is raised, both cache misses once the heap outgrows the caches. The fill runs two
+ * objects ahead of itself: it finds the id texts of chunk i + 2 in its bytes (`"_` + 18 id digits + `"`) and
+ * fetches their table slots; for chunk i + 1, whose slots came meanwhile, it looks the ids up and fetches the
+ * objects' headers; each arrives while the objects before are parsed and filled. Prefetches are hints only:
+ * what the fill reads is the same with or without them. */
+#define AHEAD_IDS 32
+typedef struct { int n; uint64_t hi[AHEAD_IDS], lo[AHEAD_IDS]; } ahead_t;
+
+static void ahead_scan(ahead_t *a, const char *p, const char *end, const IdTable *t)
+{
+    a->n = 0;
+    if (!t->slots) return;
+    while (a->n < AHEAD_IDS && p + ID_LEN + 1 < end) {
+        const char *q = memchr(p, '_', (size_t)(end - p - ID_LEN - 1));
+        if (!q) break;
+        p = q + 1;
+        if (q[-1] != '"' || q[ID_LEN] != '"') continue;
+        uint64_t hi, lo;
+        if (!parse_id((const unsigned char *)q, &hi, &lo)) continue;
+        a->hi[a->n] = hi;
+        a->lo[a->n] = lo;
+        a->n++;
+        __builtin_prefetch(&t->slots[slot_of(hi, lo, t->mask)], 0);
+        p = q + ID_LEN;
+    }
+}
+
+static void ahead_objects(const ahead_t *a, IdTable *t)
+{
+    for (int k = 0; k < a->n; k++) {
+        PyObject *o = table_find(t, a->hi[k], a->lo[k]);
+        if (o) __builtin_prefetch(o, 1);
+    }
+}
+
 /* fill(data, starts, ends, objects, first, by_text, loads, slow, old) -> the number of objects left to slow.
  * Fills objects[k] from chunk first + k, in order; an object it is not sure of is handed to slow(first + k,
  * obj) when the fill reaches it, which fills it (or raises) through the Python path. */
@@ -968,11 +1004,20 @@ static PyObject *lf_fill(PyObject *self, PyObject *args)
     IdTable *saved = by_text;
     PyObject *result = NULL;
     by_text = table;
+    ahead_t ahead[2];
+    int many = PyList_GET_SIZE(objs) > 1;
+    ahead[0].n = ahead[1].n = 0;
+    if (many && first >= 1 && first + 1 < nchunks)
+        ahead_scan(&ahead[(first + 1) & 1], data + st[first + 1], data + en[first + 1], table);
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(objs); k++) {
         Py_ssize_t i = first + k;
         PyObject *obj = PyList_GET_ITEM(objs, k), *d = NULL;
         int r = UNSURE;
         if (i < 1 || i >= nchunks) { PyErr_SetString(PyExc_IndexError, "loadfast.fill: no such chunk"); goto done; }
+        if (many) {
+            if (i + 1 < nchunks) ahead_objects(&ahead[(i + 1) & 1], table);
+            if (i + 2 < nchunks) ahead_scan(&ahead[i & 1], data + st[i + 2], data + en[i + 2], table);
+        }
         int64_t base = st[i], limit = en[i];
         const char *s = limit - base > ID_LEN ? find_nl(data + base, data + limit, '{') : NULL;
         const char *e = s ? find_nl(s, data + limit, '}') : NULL;
