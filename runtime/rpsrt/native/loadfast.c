@@ -519,6 +519,11 @@ static PyObject *fill_oid(PyObject *obj, const char *data, const int64_t *st, co
     if (cur) { Py_INCREF(cur); return cur; }
     PyObject *oid = make_oid(data, st, id, index);
     if (!oid) return NULL;
+    if ((cur = FIELD(obj, F_OID))) {  /* set meanwhile (the allocations above may have run other code) */
+        Py_DECREF(oid);
+        Py_INCREF(cur);
+        return cur;
+    }
     Py_INCREF(oid);
     FIELD(obj, F_OID) = oid;
     return oid;
