@@ -478,15 +478,19 @@ static PyObject *lf_create(PyObject *self, PyObject *args)
         if (i + 16 < n)  /* the table is big and probed at random: fetch a later id's slot meanwhile */
             __builtin_prefetch(&table->slots[slot_of(id[2 * i + 32], id[2 * i + 33], table->mask)], 1);
         table_add(table, id[2 * i], id[2 * i + 1], obj);
-        if (pt) {
-            size_t k = pslot_of((uintptr_t)obj, pmask);
-            while (pt[k].ptr) k = (k + 1) & pmask;
-            pt[k].ptr = (uintptr_t)obj;
-            pt[k].index = i;
-        }
         int bad = heap_objects && PyDict_SetItem(heap_objects, oid, obj) < 0;
         Py_XDECREF(oid);
         if (bad) goto fail;
+    }
+    /* the ghost -> index table, in a pass of its own: its slots are at random, and the later ghosts' are
+     * fetched meanwhile (the addresses are known only once all are made) */
+    for (Py_ssize_t i = 0; pt && i < n; i++) {
+        if (i + 16 < n) __builtin_prefetch(&pt[pslot_of((uintptr_t)PyList_GET_ITEM(list, i + 16), pmask)], 1);
+        uintptr_t ptr = (uintptr_t)PyList_GET_ITEM(list, i);
+        size_t k = pslot_of(ptr, pmask);
+        while (pt[k].ptr) k = (k + 1) & pmask;
+        pt[k].ptr = ptr;
+        pt[k].index = i;
     }
     Py_DECREF(epoch); Py_DECREF(zero);
     PyBuffer_Release(&dbuf); PyBuffer_Release(&sbuf); PyBuffer_Release(&ibuf);
