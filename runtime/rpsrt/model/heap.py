@@ -112,7 +112,7 @@ class Heap:
     """
 
     __slots__ = ("objects", "spaces", "roots", "constants", "plugins", "manifest_extra", "prologues",
-                 "headers", "jars", "dumps", "__weakref__")
+                 "headers", "jars", "dumps", "_index", "__weakref__")
 
     def __init__(self) -> None:
         self.objects: dict[Oid, RpsObject] = Objects()
@@ -136,6 +136,19 @@ class Heap:
         #: What the last dumps into each store directory wrote (`rpsrt.store.writer`: store path -> its state),
         #: from which the next dump there renders only what changed (docs/store.md "Incremental dumps").
         self.dumps: dict[str, Any] = {}
+        #: A lazy load's loader while `objects` is not made yet (None: `objects` is there). A lazy load
+        #: leaves `objects` unset: its first read makes it (`_index.enter_objects`), and until then `get`,
+        #: `[]`, `in` and `len` ask the loader's id table (docs/store.md "Lazy loading").
+        self._index: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for an unset slot: `objects` of a lazily loaded heap, made on its first read.
+        if name == "objects":
+            index = object.__getattribute__(self, "_index")
+            if index is not None:
+                index.enter_objects(self)
+                return object.__getattribute__(self, "objects")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def materialize(self) -> Heap:
         """Fill every object a lazy load has not filled yet (in file order), so that each stored error surfaces
@@ -146,11 +159,15 @@ class Heap:
         return self
 
     def __len__(self) -> int:
-        return len(self.objects)
+        index = self._index
+        return index.count() if index is not None else len(self.objects)
 
     def get(self, oid: Oid | str) -> RpsObject | None:
         if isinstance(oid, str):
             oid = Oid.parse(oid)
+        index = self._index
+        if index is not None and type(oid) is Oid:
+            return index.find(oid)  # type: ignore[no-any-return]
         return self.objects.get(oid)
 
     def __getitem__(self, oid: Oid | str) -> RpsObject:

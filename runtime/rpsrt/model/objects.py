@@ -61,12 +61,17 @@ class RpsObject:
         return obj
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for a slot that is not set: the fields of a ghost.
+        # Only reached for a slot that is not set: the fields of a ghost, and the `oid` of a ghost that the
+        # store loader made without it (its jar makes it from the store's text on this first read).
         if name in _GHOST_FIELDS:
             jar = object.__getattribute__(self, "_jar")
             if jar is not None:
                 jar.fill(self)
                 return object.__getattribute__(self, name)
+        elif name == "oid":
+            jar = object.__getattribute__(self, "_jar")
+            if jar is not None:
+                return jar.oid_of(self)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property

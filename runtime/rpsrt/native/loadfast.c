@@ -363,18 +363,62 @@ done:
     return out;
 }
 
-/* create(data, starts, ids, jar, table, heap_objects) -> list of the objects, in file order, each entered in
- * the id table (a duplicate id keeps the first: the caller sees it by the table's length) and in the heap.
- * jar None: RpsObject(oid) each; else a ghost as RpsObject.ghost(oid, jar) makes it. */
+/* The Oid of chunk i + 1's start line (ids: its numbers, data + starts[i + 1]: its text), a new reference. */
+static PyObject *make_oid(const char *data, const int64_t *st, const uint64_t *id, Py_ssize_t i)
+{
+    PyTypeObject *otype = (PyTypeObject *)Oid_type;
+    PyObject *text = PyUnicode_New(ID_LEN, 127);
+    if (!text) return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(text), data + st[i + 1], ID_LEN);
+    PyObject *hi = PyLong_FromUnsignedLongLong(id[2 * i]);
+    PyObject *lo = PyLong_FromUnsignedLongLong(id[2 * i + 1]);
+    PyObject *oid = hi && lo ? otype->tp_alloc(otype, 3) : NULL;
+    if (!oid) { Py_XDECREF(hi); Py_XDECREF(lo); Py_DECREF(text); return NULL; }
+    PyTuple_SET_ITEM(oid, 0, hi);
+    PyTuple_SET_ITEM(oid, 1, lo);
+    PyTuple_SET_ITEM(oid, 2, text);
+    return oid;
+}
+
+/* A lazy load's ghost -> chunk table of one space file (the `ptrs` bytes create returns): open addressing on
+ * the ghost's address, each slot the address and the ghost's index in the file's object list. A ghost of the
+ * plain class is made without its Oid (its `oid` slot unset, four objects fewer per ghost): its first read
+ * of `oid` (RpsObject.__getattr__) asks its jar, which finds the index here and makes it (`ghost_oid`). */
+typedef struct { uintptr_t ptr; int64_t index; } pslot_t;
+
+static size_t pslot_of(uintptr_t ptr, size_t mask)
+{
+    uint64_t h = (uint64_t)ptr * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 24) & mask;
+}
+
+static Py_ssize_t ptrs_find(const pslot_t *t, size_t mask, PyObject *obj)
+{
+    for (size_t k = pslot_of((uintptr_t)obj, mask);; k = (k + 1) & mask) {
+        if (!t[k].ptr) return -1;
+        if (t[k].ptr == (uintptr_t)obj) return (Py_ssize_t)t[k].index;
+    }
+}
+
+/* create(data, starts, ids, jar, table, heap_objects) -> (objects, ptrs): the objects, in file order, each
+ * entered in the id table (a duplicate id keeps the first: the caller sees it by the table's length) and in
+ * the heap's dict heap_objects (None: in no dict; a lazy load makes heap.objects when it is first read).
+ * jar None: RpsObject(oid) each; else a ghost as RpsObject.ghost(oid, jar) makes it, and when the class is
+ * plain without its Oid, ptrs then being their ghost -> index table (else None). */
 static PyObject *lf_create(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer dbuf, sbuf, ibuf;
     PyObject *jar, *heap_objects;
     IdTable *table;
-    if (!PyArg_ParseTuple(args, "y*y*y*OO!O!", &dbuf, &sbuf, &ibuf, &jar, &IdTable_Type, &table,
-                          &PyDict_Type, &heap_objects))
+    if (!PyArg_ParseTuple(args, "y*y*y*OO!O", &dbuf, &sbuf, &ibuf, &jar, &IdTable_Type, &table, &heap_objects))
         return NULL;
+    if (heap_objects == Py_None) heap_objects = NULL;
+    else if (!PyDict_Check(heap_objects)) {
+        PyBuffer_Release(&dbuf); PyBuffer_Release(&sbuf); PyBuffer_Release(&ibuf);
+        PyErr_SetString(PyExc_TypeError, "loadfast.create: heap_objects is not a dict");
+        return NULL;
+    }
     const char *data = dbuf.buf;
     const int64_t *st = sbuf.buf;
     const uint64_t *id = ibuf.buf;
@@ -384,25 +428,27 @@ static PyObject *lf_create(PyObject *self, PyObject *args)
     PyObject *epoch = objects_mod ? PyObject_GetAttrString(objects_mod, "EPOCH") : NULL;
     Py_XDECREF(objects_mod);
     PyObject *zero = PyLong_FromLong(0);
-    PyObject *list = PyList_New(n);
+    PyObject *list = PyList_New(n), *ptrs = NULL;
     if (!epoch || !zero || !list || table_reserve(table, n) < 0) goto fail;
-    PyTypeObject *otype = (PyTypeObject *)Oid_type, *objtype = (PyTypeObject *)Obj_type;
+    PyTypeObject *objtype = (PyTypeObject *)Obj_type;
+    int lazy_oid = plain_objects && jar != Py_None && heap_objects == NULL;
+    pslot_t *pt = NULL;
+    size_t pmask = 0;
+    if (lazy_oid) {
+        size_t cap = 16;
+        while (cap < (size_t)n * 2) cap *= 2;
+        if (!(ptrs = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(cap * sizeof(pslot_t))))) goto fail;
+        pt = (pslot_t *)PyBytes_AS_STRING(ptrs);
+        memset(pt, 0, cap * sizeof(pslot_t));
+        pmask = cap - 1;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *text = PyUnicode_New(ID_LEN, 127);
-        if (!text) goto fail;
-        memcpy(PyUnicode_1BYTE_DATA(text), data + st[i + 1], ID_LEN);
-        PyObject *hi = PyLong_FromUnsignedLongLong(id[2 * i]);
-        PyObject *lo = PyLong_FromUnsignedLongLong(id[2 * i + 1]);
-        PyObject *oid = otype->tp_alloc(otype, 3);
-        if (!hi || !lo || !oid) { Py_XDECREF(hi); Py_XDECREF(lo); Py_XDECREF(oid); Py_DECREF(text); goto fail; }
-        PyTuple_SET_ITEM(oid, 0, hi);
-        PyTuple_SET_ITEM(oid, 1, lo);
-        PyTuple_SET_ITEM(oid, 2, text);
-        PyObject *obj;
+        PyObject *oid = NULL, *obj;
+        if (!lazy_oid && !(oid = make_oid(data, st, id, i))) goto fail;
         if (plain_objects) {  /* the slots RpsObject(oid) or RpsObject.ghost(oid, jar) sets */
             obj = objtype->tp_alloc(objtype, 0);
             if (obj) {
-                Py_INCREF(oid); FIELD(obj, F_OID) = oid;
+                if (oid) { Py_INCREF(oid); FIELD(obj, F_OID) = oid; }
                 Py_INCREF(Py_None); FIELD(obj, F_SPACE) = Py_None;
                 Py_INCREF(jar); FIELD(obj, F_JAR) = jar;
                 Py_INCREF(epoch); FIELD(obj, F_BORN) = epoch;
@@ -427,23 +473,111 @@ static PyObject *lf_create(PyObject *self, PyObject *args)
         } else {
             obj = PyObject_CallMethod(Obj_type, "ghost", "OO", oid, jar);
         }
-        if (!obj) { Py_DECREF(oid); goto fail; }
+        if (!obj) { Py_XDECREF(oid); goto fail; }
         PyList_SET_ITEM(list, i, obj);
         if (i + 16 < n)  /* the table is big and probed at random: fetch a later id's slot meanwhile */
             __builtin_prefetch(&table->slots[slot_of(id[2 * i + 32], id[2 * i + 33], table->mask)], 1);
         table_add(table, id[2 * i], id[2 * i + 1], obj);
-        int bad = PyDict_SetItem(heap_objects, oid, obj) < 0;
-        Py_DECREF(oid);
+        int bad = heap_objects && PyDict_SetItem(heap_objects, oid, obj) < 0;
+        Py_XDECREF(oid);
         if (bad) goto fail;
+    }
+    /* the ghost -> index table, in a pass of its own: its slots are at random, and the later ghosts' are
+     * fetched meanwhile (the addresses are known only once all are made) */
+    for (Py_ssize_t i = 0; pt && i < n; i++) {
+        if (i + 16 < n) __builtin_prefetch(&pt[pslot_of((uintptr_t)PyList_GET_ITEM(list, i + 16), pmask)], 1);
+        uintptr_t ptr = (uintptr_t)PyList_GET_ITEM(list, i);
+        size_t k = pslot_of(ptr, pmask);
+        while (pt[k].ptr) k = (k + 1) & pmask;
+        pt[k].ptr = ptr;
+        pt[k].index = i;
     }
     Py_DECREF(epoch); Py_DECREF(zero);
     PyBuffer_Release(&dbuf); PyBuffer_Release(&sbuf); PyBuffer_Release(&ibuf);
-    return list;
+    if (!ptrs) { ptrs = Py_None; Py_INCREF(ptrs); }
+    return Py_BuildValue("(NN)", list, ptrs);
 fail:
     Py_XDECREF(epoch); Py_XDECREF(zero);
-    Py_XDECREF(list);
+    Py_XDECREF(list); Py_XDECREF(ptrs);
     PyBuffer_Release(&dbuf); PyBuffer_Release(&sbuf); PyBuffer_Release(&ibuf);
     return NULL;
+}
+
+/* ghost_index(ptrs, obj) -> the index of a ghost in its file's object list (-1: not one of them). */
+static PyObject *lf_ghost_index(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer pbuf;
+    PyObject *obj;
+    if (!PyArg_ParseTuple(args, "y*O", &pbuf, &obj)) return NULL;
+    Py_ssize_t k = ptrs_find(pbuf.buf, (size_t)(pbuf.len / (Py_ssize_t)sizeof(pslot_t)) - 1, obj);
+    PyBuffer_Release(&pbuf);
+    return PyLong_FromSsize_t(k);
+}
+
+/* obj's `oid` slot, set from chunk index + 1 when unset; the Oid (new reference) or NULL with an error. */
+static PyObject *fill_oid(PyObject *obj, const char *data, const int64_t *st, const uint64_t *id,
+                          Py_ssize_t index)
+{
+    PyObject *cur = FIELD(obj, F_OID);
+    if (cur) { Py_INCREF(cur); return cur; }
+    PyObject *oid = make_oid(data, st, id, index);
+    if (!oid) return NULL;
+    if ((cur = FIELD(obj, F_OID))) {  /* set meanwhile (the allocations above may have run other code) */
+        Py_DECREF(oid);
+        Py_INCREF(cur);
+        return cur;
+    }
+    Py_INCREF(oid);
+    FIELD(obj, F_OID) = oid;
+    return oid;
+}
+
+/* ghost_oid(ptrs, obj, data, starts, ids) -> obj's Oid, made from its start line and set in its `oid` slot
+ * if it is unset; None when obj is not one of the file's ghosts. */
+static PyObject *lf_ghost_oid(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer pbuf, dbuf, sbuf, ibuf;
+    PyObject *obj, *out = NULL;
+    if (!PyArg_ParseTuple(args, "y*Oy*y*y*", &pbuf, &obj, &dbuf, &sbuf, &ibuf)) return NULL;
+    Py_ssize_t k = ptrs_find(pbuf.buf, (size_t)(pbuf.len / (Py_ssize_t)sizeof(pslot_t)) - 1, obj);
+    Py_ssize_t n = sbuf.len / (Py_ssize_t)sizeof(int64_t) - 1;
+    if (k < 0 || k >= n || !plain_objects || !Py_IS_TYPE(obj, (PyTypeObject *)Obj_type)) {
+        out = Py_None;
+        Py_INCREF(out);
+    } else {
+        out = fill_oid(obj, dbuf.buf, sbuf.buf, ibuf.buf, k);
+    }
+    PyBuffer_Release(&pbuf); PyBuffer_Release(&dbuf); PyBuffer_Release(&sbuf); PyBuffer_Release(&ibuf);
+    return out;
+}
+
+/* ghost_oids(objects, data, starts, ids): the `oid` slot of every objects[k] still without one set from
+ * chunk k + 1 (before heap.objects is made from them). */
+static PyObject *lf_ghost_oids(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer dbuf, sbuf, ibuf;
+    PyObject *objs, *out = NULL;
+    if (!PyArg_ParseTuple(args, "O!y*y*y*", &PyList_Type, &objs, &dbuf, &sbuf, &ibuf)) return NULL;
+    Py_ssize_t n = sbuf.len / (Py_ssize_t)sizeof(int64_t) - 1;
+    if (PyList_GET_SIZE(objs) != n || !plain_objects) {
+        PyErr_SetString(PyExc_ValueError, "loadfast.ghost_oids: not the objects of these chunks");
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *o = PyList_GET_ITEM(objs, k);
+        if (!Py_IS_TYPE(o, (PyTypeObject *)Obj_type) || FIELD(o, F_OID)) continue;
+        PyObject *oid = fill_oid(o, dbuf.buf, sbuf.buf, ibuf.buf, k);
+        if (!oid) goto done;
+        Py_DECREF(oid);
+    }
+    out = Py_None;
+    Py_INCREF(out);
+done:
+    PyBuffer_Release(&dbuf); PyBuffer_Release(&sbuf); PyBuffer_Release(&ibuf);
+    return out;
 }
 
 /* set_all(objects, name, value): setattr(o, name, value) for each o (the space of a file's objects). */
@@ -452,8 +586,15 @@ static PyObject *lf_set_all(PyObject *self, PyObject *args)
     (void)self;
     PyObject *list, *name, *value;
     if (!PyArg_ParseTuple(args, "O!UO", &PyList_Type, &list, &name, &value)) return NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++)
-        if (PyObject_SetAttr(PyList_GET_ITEM(list, i), name, value) < 0) return NULL;
+    int slot = plain_objects && PyUnicode_Compare(name, s_space) == 0;  /* the slot itself, as set_field */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+        PyObject *o = PyList_GET_ITEM(list, i);
+        if (slot && Py_IS_TYPE(o, (PyTypeObject *)Obj_type)) {
+            if (set_field(o, F_SPACE, s_space, value) < 0) return NULL;
+        } else if (PyObject_SetAttr(o, name, value) < 0) {
+            return NULL;
+        }
+    }
     Py_RETURN_NONE;
 }
 
@@ -467,7 +608,15 @@ static PyObject *lf_resolve(PyObject *self, PyObject *args)
     PyObject *texts, *target;
     if (!PyArg_ParseTuple(args, "O!O!O!", &IdTable_Type, &t, &PyList_Type, &texts, &PySet_Type, &target))
         return NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(texts); i++) {
+    Py_ssize_t n = PyList_GET_SIZE(texts);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + 16 < n && t->slots) {  /* the table is probed at random: fetch a later text's slot meanwhile */
+            PyObject *ahead = PyList_GET_ITEM(texts, i + 16);
+            uint64_t hi, lo;
+            if (PyUnicode_CheckExact(ahead) && PyUnicode_IS_COMPACT_ASCII(ahead) && PyUnicode_GET_LENGTH(ahead) == ID_LEN
+                && parse_id(PyUnicode_1BYTE_DATA(ahead), &hi, &lo))
+                __builtin_prefetch(&t->slots[slot_of(hi, lo, t->mask)], 0);
+        }
         PyObject *o = table_get(t, PyList_GET_ITEM(texts, i));
         if (!o) return PyLong_FromSsize_t(i);
         if (PySet_Add(target, o) < 0) return NULL;
@@ -808,6 +957,42 @@ static const char *find_nl(const char *p, const char *end, char c)
     return NULL;
 }
 
+/* Prefetching for the fill: each reference is a probe of the big id table at random and then a random object
+ * whose reference count is raised, both cache misses once the heap outgrows the caches. The fill runs two
+ * objects ahead of itself: it finds the id texts of chunk i + 2 in its bytes (`"_` + 18 id digits + `"`) and
+ * fetches their table slots; for chunk i + 1, whose slots came meanwhile, it looks the ids up and fetches the
+ * objects' headers; each arrives while the objects before are parsed and filled. Prefetches are hints only:
+ * what the fill reads is the same with or without them. */
+#define AHEAD_IDS 32
+typedef struct { int n; uint64_t hi[AHEAD_IDS], lo[AHEAD_IDS]; } ahead_t;
+
+static void ahead_scan(ahead_t *a, const char *p, const char *end, const IdTable *t)
+{
+    a->n = 0;
+    if (!t->slots) return;
+    while (a->n < AHEAD_IDS && p + ID_LEN + 1 < end) {
+        const char *q = memchr(p, '_', (size_t)(end - p - ID_LEN - 1));
+        if (!q) break;
+        p = q + 1;
+        if (q[-1] != '"' || q[ID_LEN] != '"') continue;
+        uint64_t hi, lo;
+        if (!parse_id((const unsigned char *)q, &hi, &lo)) continue;
+        a->hi[a->n] = hi;
+        a->lo[a->n] = lo;
+        a->n++;
+        __builtin_prefetch(&t->slots[slot_of(hi, lo, t->mask)], 0);
+        p = q + ID_LEN;
+    }
+}
+
+static void ahead_objects(const ahead_t *a, IdTable *t)
+{
+    for (int k = 0; k < a->n; k++) {
+        PyObject *o = table_find(t, a->hi[k], a->lo[k]);
+        if (o) __builtin_prefetch(o, 1);
+    }
+}
+
 /* fill(data, starts, ends, objects, first, by_text, loads, slow, old) -> the number of objects left to slow.
  * Fills objects[k] from chunk first + k, in order; an object it is not sure of is handed to slow(first + k,
  * obj) when the fill reaches it, which fills it (or raises) through the Python path. */
@@ -828,11 +1013,20 @@ static PyObject *lf_fill(PyObject *self, PyObject *args)
     IdTable *saved = by_text;
     PyObject *result = NULL;
     by_text = table;
+    ahead_t ahead[2];
+    int many = PyList_GET_SIZE(objs) > 1;
+    ahead[0].n = ahead[1].n = 0;
+    if (many && first >= 1 && first + 1 < nchunks)
+        ahead_scan(&ahead[(first + 1) & 1], data + st[first + 1], data + en[first + 1], table);
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(objs); k++) {
         Py_ssize_t i = first + k;
         PyObject *obj = PyList_GET_ITEM(objs, k), *d = NULL;
         int r = UNSURE;
         if (i < 1 || i >= nchunks) { PyErr_SetString(PyExc_IndexError, "loadfast.fill: no such chunk"); goto done; }
+        if (many) {
+            if (i + 1 < nchunks) ahead_objects(&ahead[(i + 1) & 1], table);
+            if (i + 2 < nchunks) ahead_scan(&ahead[i & 1], data + st[i + 2], data + en[i + 2], table);
+        }
         int64_t base = st[i], limit = en[i];
         const char *s = limit - base > ID_LEN ? find_nl(data + base, data + limit, '{') : NULL;
         const char *e = s ? find_nl(s, data + limit, '}') : NULL;
@@ -871,7 +1065,10 @@ static PyMethodDef methods[] = {
     {"setup", lf_setup, METH_VARARGS, "setup(Oid, RpsObject, PayloadSymbol, PayloadClassInfo, VClosure, VSet, "
                                       "LOADERS, ld_symbol, ld_classinfo, PayloadSpace, ld_space)"},
     {"scan", lf_scan, METH_VARARGS, "scan(data) -> (starts, ends, ids, sorted) or None"},
-    {"create", lf_create, METH_VARARGS, "create(data, starts, ids, jar, table, heap_objects) -> objects"},
+    {"create", lf_create, METH_VARARGS, "create(data, starts, ids, jar, table, heap_objects) -> (objects, ptrs)"},
+    {"ghost_index", lf_ghost_index, METH_VARARGS, "ghost_index(ptrs, obj) -> its index in the file, or -1"},
+    {"ghost_oid", lf_ghost_oid, METH_VARARGS, "ghost_oid(ptrs, obj, data, starts, ids) -> its Oid, or None"},
+    {"ghost_oids", lf_ghost_oids, METH_VARARGS, "ghost_oids(objects, data, starts, ids)"},
     {"resolve", lf_resolve, METH_VARARGS, "resolve(table, texts, target) -> -1 or the first unknown's index"},
     {"set_all", lf_set_all, METH_VARARGS, "set_all(objects, name, value)"},
     {"fill", lf_fill, METH_VARARGS, "fill(data, starts, ends, objects, first, by_text, loads, slow, old)"},

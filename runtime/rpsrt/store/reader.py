@@ -28,12 +28,13 @@ import os
 import re
 import threading
 from bisect import bisect_left
+from operator import attrgetter
 from typing import Any
 
 import orjson
 
 from rpsrt.errors import StoreError
-from rpsrt.model.heap import Heap
+from rpsrt.model.heap import Heap, Objects
 from rpsrt.limits import deep_recursion
 from rpsrt.model.objects import _GHOST_FIELDS, PayloadUnknown, RpsObject
 from rpsrt.model.oid import Oid, OidError, looks_like_oid
@@ -55,6 +56,7 @@ PROLOGUE_KEYS = ("format", "nbobjects", "spaceid")
 _OBJECT_LEVEL = frozenset(("loadrout", "magicgetter", "applyfun"))
 
 _START = b"\n//+ob"
+_OID = attrgetter("oid")
 #: A start line whose id runs on (a 19th alphanumeric after `_`), which is malformed.
 _LONG_ID = re.compile(rb"\n//\+ob_[0-9A-Za-z]{19}")
 
@@ -166,7 +168,7 @@ class _Space:
     """One space file during loading: its bytes, where each object starts, and the objects created."""
 
     __slots__ = ("oid", "rel", "path", "data", "chunks", "objects", "prologue", "header", "format", "loader",
-                 "index", "left", "ids", "sorted")
+                 "index", "left", "ids", "sorted", "ptrs")
 
     def __init__(self, oid: Oid, rel: str, path: str, data: bytes) -> None:
         #: A lazy load's loader (None for an eager one), the ghost -> chunk index table (built at the first
@@ -178,6 +180,9 @@ class _Space:
         #: (then a ghost's chunk is found by bisection, without an index table).
         self.ids: bytes | None = None
         self.sorted = False
+        #: The accelerator's ghost -> index table of a lazy load whose ghosts are made without their Oid
+        #: (`loadfast.create`), else None.
+        self.ptrs: bytes | None = None
         self.oid = oid
         self.rel = rel
         self.path = path
@@ -202,6 +207,16 @@ class _Space:
 
     def fill(self, obj: RpsObject) -> None:
         self.loader.fill(self, obj)  # type: ignore[union-attr]
+
+    def oid_of(self, obj: RpsObject) -> Oid:
+        """The Oid of a ghost made without it (RpsObject.__getattr__), made from its start line and kept."""
+        oid = None
+        fast = loadfast.module()  # (set up: the ptrs come from it)
+        if self.ptrs is not None and fast is not None and self.chunks.raw is not None:
+            oid = fast.ghost_oid(self.ptrs, obj, self.chunks.data, self.chunks.raw[0], self.ids)
+        if oid is None:
+            raise AttributeError("oid")
+        return oid  # type: ignore[no-any-return]
 
 
 class _Loader:
@@ -340,6 +355,9 @@ class _Loader:
                 sp.loader = self
                 sp.left = len(sp.objects)
             heap.jars.append(self)
+            if self.fast is not None:  # no Oid -> object dict until it is read (Heap.__getattr__)
+                del heap.objects
+                heap._index = self
         else:
             for sp in spaces:
                 self._fill_space(sp)
@@ -441,8 +459,10 @@ class _Loader:
         # map() and zip() keep the per-object work in C where they can.
         data = chunks.data
         if sp.ids is not None:  # the accelerator: ids decoded by scan, objects made and entered in C
-            out = sp.objects = self.fast.create(data, chunks.raw[0], sp.ids, sp if self.lazy else None, by_text,
-                                                self.heap.objects)
+            # A lazy load enters its ghosts in no dict: `heap.objects` is made on its first read (enter_objects).
+            out, sp.ptrs = self.fast.create(data, chunks.raw[0], sp.ids, sp if self.lazy else None, by_text,
+                                            None if self.lazy else self.heap.objects)
+            sp.objects = out
         else:
             oids = Oid.parse_many(b"".join([data[p:p + 19] for p in chunks.starts[1:]]))  # all at once
             texts = [o[2] for o in oids]
@@ -497,9 +517,36 @@ class _Loader:
             ghost._jar = None
             sp.left -= 1
 
+    # -- lazy loading: the heap's index until `heap.objects` is made ------------------------------------------
+
+    def enter_objects(self, heap: Heap) -> None:
+        """Make `heap.objects` (every object, in file order, as an eager load enters them) on its first read."""
+        with self.lock:
+            if heap._index is None:  # made meanwhile by another thread
+                return
+            objects = Objects()
+            for sp in self.framed:
+                if sp.ptrs is not None:  # its ghosts' Oids, made now
+                    self.fast.ghost_oids(sp.objects, sp.chunks.data, sp.chunks.raw[0], sp.ids)
+                dict.update(objects, zip(map(_OID, sp.objects), sp.objects))
+            heap.objects = objects
+            heap._index = None
+
+    def find(self, oid: Oid) -> RpsObject | None:
+        """`heap.objects.get(oid)` before `heap.objects` is made."""
+        return self.by_text.get(oid[2])  # type: ignore[no-any-return]
+
+    def count(self) -> int:
+        """`len(heap.objects)` before `heap.objects` is made."""
+        return len(self.by_text)
+
     def _chunk_of(self, sp: _Space, ghost: RpsObject) -> int:
         """The chunk index of one of `sp`'s ghosts: by bisection when the file's ids increase (no table),
         else from an object -> index table built at the first fill."""
+        if sp.ptrs is not None:
+            k = self.fast.ghost_index(sp.ptrs, ghost)
+            if k >= 0:
+                return k + 1
         objects = sp.objects
         if sp.sorted:
             k = bisect_left(objects, ghost)
@@ -902,14 +949,25 @@ def _decode(data: bytes, path: str) -> str:
 
 
 def _json_start(text: str) -> int:
-    """Offset of the first line that starts a JSON value (the text before it is the header)."""
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        s = line.lstrip()
-        if s and not s.startswith("//") and not s.startswith("#"):
+    """Offset of the first line that starts a JSON value (the text before it is the header).
+
+    Lines are split as `str.splitlines` splits them. The header is short and the text may be a manifest of
+    megabytes: the first 4 kB are split first, and a line found there before the last one of that prefix is
+    where the whole text's split puts it too (every line before it ends inside the prefix)."""
+    for prefix in (text[:4096], text) if len(text) > 4096 else (text,):
+        pos = 0
+        lines = prefix.splitlines(keepends=True)
+        last = len(lines) - 1 if prefix is not text else len(lines)
+        for k, line in enumerate(lines):
+            if k == last:
+                break
+            s = line.lstrip()
+            if s and not s.startswith("//") and not s.startswith("#"):
+                return pos
+            pos += len(line)
+        if prefix is text:
             return pos
-        pos += len(line)
-    return pos
+    return 0  # pragma: no cover -- the loop returns on its last prefix, the whole text
 
 
 def _json_line(text: str) -> int:

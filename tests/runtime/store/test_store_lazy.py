@@ -153,3 +153,86 @@ def test_env_var_makes_load_store_lazy(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("RPSRT_LAZY_LOAD")
     with pytest.raises(StoreError):
         rpsrt.load_store(str(top))
+
+
+def _needs_loadfast() -> None:
+    from rpsrt.native import loadfast
+
+    if loadfast.module() is None:
+        pytest.skip("the C accelerator of the loader is not built here (no cc, or RPSRT_NO_LOADFAST set)")
+
+
+def test_lazy_open_defers_oids_and_the_objects_dict(tmp_path: Path) -> None:
+    """A lazy open makes neither the ghosts' Oids nor heap.objects; get, [], in and len answer from the id
+    table, the first read of a ghost's oid makes the same Oid an eager load holds, and heap.objects, made on
+    its first read, equals the eager load's (keys, order, objects)."""
+    _needs_loadfast()
+    top = _store(tmp_path)
+    eager = load_store(top, lazy=False)
+    heap = load_store(top, lazy=True)
+    with pytest.raises(AttributeError):
+        object.__getattribute__(heap, "objects")  # not made at open
+    raw_oid = rpsrt.RpsObject.__dict__["oid"].__get__
+    assert len(heap) == len(eager) and EXTRA in heap and Oid.random() not in heap
+    extra = heap[EXTRA]
+    assert heap.get(str(EXTRA)) is extra and extra.is_ghost
+    with pytest.raises(AttributeError):
+        raw_oid(extra)  # the ghost has no Oid yet
+    oid = extra.oid
+    assert raw_oid(extra) is oid and oid == EXTRA and hash(oid) == hash(EXTRA) and str(oid) == str(EXTRA)
+    assert oid.hi == EXTRA.hi and oid.lo == EXTRA.lo and type(oid) is Oid and {oid: 1}[EXTRA] == 1
+    assert extra.comps == ["a string", 7]  # the fill finds it by its address
+    objects = heap.objects
+    assert heap.objects is objects and type(objects) is type(eager.objects)
+    assert list(objects) == list(eager.objects)
+    assert all(type(k) is Oid and raw_oid(v) is k and heap[k] is v for k, v in objects.items())
+    assert sorted(heap) == sorted(objects.values())  # ghosts order by their (now made) Oids
+    assert heap.difference(eager) is None
+
+
+def test_threads_reading_a_lazy_heaps_objects_at_once_share_one_dict(tmp_path: Path) -> None:
+    """Eight threads reading heap.objects and ghosts' oids of a fresh lazy heap at once see one dict and one
+    Oid per object."""
+    top = _store(tmp_path)
+    heap = load_store(top, lazy=True)
+    got: list[object] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def read() -> None:
+        try:
+            barrier.wait()
+            d = heap.objects
+            got.append((d, [o.oid for o in d.values()]))
+        except BaseException as exc:  # noqa: BLE001 -- reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(got) == 8
+    first_dict, first_oids = got[0]  # type: ignore[misc]
+    for d, oids in got:  # type: ignore[misc]
+        assert d is first_dict and all(a is b for a, b in zip(oids, first_oids, strict=True))
+
+
+def test_touch_finds_its_ghost_in_a_file_whose_ids_do_not_increase(tmp_path: Path) -> None:
+    """In a space file whose objects are not in id order, each touched ghost fills with its own contents."""
+    top = _store(tmp_path)
+    p = top / SPACE
+    text = p.read_text()
+    head, *blocks = text.split("\n//+ob")
+    tail_at = blocks[-1].index("\n//// end of")
+    end = blocks[-1][tail_at:]
+    blocks[-1] = blocks[-1][:tail_at]
+    blocks.reverse()
+    blocks[-1] += end
+    p.write_text("\n//+ob".join([head, *blocks]))
+    eager = load_store(top, lazy=False)
+    heap = load_store(top, lazy=True)
+    for o in reversed(list(eager.objects.values())):
+        assert heap[o.oid].is_ghost
+        heap[o.oid].cls  # noqa: B018 -- a touch fills the ghost
+    assert heap.difference(eager) is None
