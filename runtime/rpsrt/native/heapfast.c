@@ -326,7 +326,7 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
 /* ---------------------------------------------------------------- the GIL and Ctrl-C
  * Compiled heap code runs with the GIL held (rpsrt.heaphost): an operation then costs no GIL hand-over. Two
  * things keep that from starving the rest of the process:
- * - every YIELD_EVERY operations, once a switch interval has passed, the GIL is released and taken again,
+ * - every YIELD_EVERY operations, once two switch intervals have passed, the GIL is released and taken again,
  *   so that a thread waiting for it (the main thread, to run its signal handlers) gets it;
  * - while a heap call runs, SIGINT sets the interrupt flag of the state that call runs on (`arm`), from the
  *   signal itself, so that the compiled code's next loop back-edge or entry traps INTERRUPT even when it
@@ -342,13 +342,14 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Give the GIL up and take it again, once a switch interval has passed since the last time. Not more often:
- * a thread waiting for the GIL asks for it (and gets it at the next release) only when its wait of one
- * interval ran out, and every release before that wakes it up and starts its wait again. */
+/* Give the GIL up and take it again, once two switch intervals have passed since the last time. Not more
+ * often: a thread waiting for the GIL asks for it (and is then handed it at the next release) only when its
+ * wait of one whole interval ran out, and a release that this thread wins back wakes it up and starts its
+ * wait again; at one interval the two race. */
 static void maybe_yield(void)
 {
     int64_t t = now_ns();
-    if (t - last_yield < yield_ns) return;
+    if (t - last_yield < 2 * yield_ns) return;
     Py_BEGIN_ALLOW_THREADS
     Py_END_ALLOW_THREADS
     last_yield = now_ns();
