@@ -57,7 +57,8 @@ F64 = AbiType("f64", "double", "double", ctypes.c_double)
 BOOL = AbiType("bool", "_Bool", "i8", ctypes.c_bool)
 VOID = AbiType("void", "void", "void", None)
 #: Version 2: a string, an object (or null) and any value cross the ABI as *handles* (`rps_handle`, an
-#: int64_t): indexes into the host's table of the current call, 0 meaning null (docs/plugin-abi.md).
+#: int64_t): the address of the Python object, kept alive by the host for the current call, 0 meaning null
+#: (docs/plugin-abi.md).
 STR = AbiType("str", "rps_handle", "i64", ctypes.c_int64)
 OBJ = AbiType("obj", "rps_handle", "i64", ctypes.c_int64)
 VAL = AbiType("val", "rps_handle", "i64", ctypes.c_int64)
@@ -371,24 +372,24 @@ class Signature:
         return cfunctype(self.params, self.ret, keep_gil)
 
 
-#: The type codes of heap values (handles).
-HEAP_CODES = frozenset(("str", "obj", "val"))
+#: The type codes of heap values (handles at the ABI).
+HEAP_CODES = frozenset(t.code for t in (STR, OBJ, VAL))
 
 
-def keeps_gil(params: Sequence[str], ret: str | None) -> bool:
-    """Whether a function of this signature is called with the GIL kept (version-2 heap code, whose heap
-    operations run on the host's Python objects: docs/plugin-abi.md "The GIL"): any str/obj/val in it."""
+def heap_typed(params: Sequence[str], ret: str | None) -> bool:
+    """Whether a signature has a heap type (str/obj/val): version-2 heap code, called with the GIL kept
+    (docs/plugin-abi.md "The GIL") and taking and giving the host's handles."""
     return ret in HEAP_CODES or any(p in HEAP_CODES for p in params)
 
 
 def cfunctype(params: Sequence[str], ret: str | None = None, keep_gil: bool | None = None) -> Any:
     """The ctypes type of `int32_t fn(T *result, T1, ...)` for parameter codes `params`; the result is a
     `POINTER(T)` for `ret`, or a plain address (`void *`) when `ret` is None or "void". A signature with heap
-    types (`keeps_gil`), or any when `keep_gil` is true (a function doing heap operations), is called with the
+    types (`heap_typed`), or any when `keep_gil` is true (a function doing heap operations), is called with the
     GIL held (`ctypes.PYFUNCTYPE`); any other releases it for the call, so that compiled code runs in parallel
     with Python threads."""
     res = ctypes.c_void_p if ret is None or ret == "void" else ctypes.POINTER(CTYPES[ret])
-    if keep_gil or keeps_gil(params, ret):
+    if keep_gil or heap_typed(params, ret):
         return ctypes.PYFUNCTYPE(ctypes.c_int32, res, *(CTYPES[p] for p in params))
     return ctypes.CFUNCTYPE(ctypes.c_int32, res, *(CTYPES[p] for p in params))
 

@@ -24,10 +24,10 @@ returned; the native caller raises the remembered trap when the call unwinds. An
 `install(host)` (one heap run at a time), so its address can be handed out once (rps_plugin_api's
 `heap_op`, the JIT's `rps_heap_op` global).
 
-Threads: the heap has one writer (docs/concurrency.md), and the installed host, its handle table and the C
+Threads: the heap has one writer (docs/concurrency.md), and the installed host, its handle arena and the C
 fast path's view of it are process-wide. So `wrap_call` runs heap calls one at a time in the process: the
 outermost heap call of a thread holds `RUN_LOCK` (reentrant: the sends and nested calls of that thread run
-inside it) from `install` to the emptied table; a heap call from another thread, on any engine, waits for
+inside it) from `install` to the emptied arena; a heap call from another thread, on any engine, waits for
 it. Calls of code without heap types never take the lock and run in parallel as before.
 """
 
@@ -89,7 +89,7 @@ class HeapHost:
         #: the arena without the fast path: handle (the value's id) -> value
         self._live: dict[int, Any] = {}
         #: id(function object) -> (entry address or 0, signature bytes) for this outermost call: what
-        #: `method_entry` answered (the C fast path reads it too); emptied with the handle table
+        #: `method_entry` answered (the C fast path reads it too); emptied with the arena
         self.entries: dict[int, tuple[int, bytes]] = {}
         self.pending: BaseException | None = None
         self.depth = 0
@@ -352,7 +352,7 @@ def _arm(host: HeapHost) -> bool:
 def wrap_call(host: HeapHost, heap_params: list[bool], heap_ret: bool, target: Callable[..., Any]) -> Callable[..., Any]:
     """`target` (a native caller taking and giving ABI words) as a callable taking and giving Python values:
     str/obj/value as `host`'s handles (`heap_params[i]`, `heap_ret` say which), with the host installed for
-    the outermost call and its table emptied after it; a trap or error remembered by the host is raised."""
+    the outermost call and its arena emptied after it; a trap or error remembered by the host is raised."""
 
     def call(*vals: Any) -> Any:
         with RUN_LOCK:  # the one heap run of the process (reentrant for this thread's nested calls)

@@ -251,7 +251,6 @@ def dirty_spaces(heap: Any, before: dict[Any, tuple[Any, Any]], touched: Iterabl
     `touched` objects (changed without a new mtime: `rpsc build`'s records), of the instances of all these
     (a space file names each object's class), of every mutable set (`setob`) holding a new object, and rpsc's
     own space."""
-    from rpsc.heapcode.classes import RPSC_SPACE
     from rpsrt.model.objects import PayloadSetOb
 
     out: set[Any] = set()
@@ -275,6 +274,14 @@ def dirty_spaces(heap: Any, before: dict[Any, tuple[Any, Any]], touched: Iterabl
         pl = o.payload
         if type(pl) is PayloadSetOb and any(e not in before for e in pl.elems):
             out.add(o.space)
+    return _with_touched(heap, out, touched)
+
+
+def _with_touched(heap: Any, out: set[Any], touched: Iterable[Any]) -> set[Any]:
+    """`out` with the spaces of the objects `touched` and rpsc's own space (where the code index's and the
+    build's records live), without None (objects in no space)."""
+    from rpsc.heapcode.classes import RPSC_SPACE
+
     out.update(o.space for o in touched)
     rpsc = heap.objects.get(RPSC_SPACE)
     if rpsc is not None:
@@ -469,7 +476,6 @@ class LiveIndex:
 
     def dirty_spaces(self, touched: Iterable[Any] = ()) -> set[Any]:
         """Like `dirty_spaces` (the module function), without filling a ghost: see the class docstring."""
-        from rpsc.heapcode.classes import RPSC_SPACE
         from rpsrt.model.objects import PayloadClassInfo, PayloadSetOb, PayloadSymbol
 
         heap = self.heap
@@ -499,12 +505,7 @@ class LiveIndex:
                 out.add(space)
         if len(heap.objects) < len(self.ids) or any(heap.objects.get(i) is None for i in self.ids):
             return set(heap.spaces)  # objects removed that were never filled: render every space
-        out.update(o.space for o in touched)
-        rpsc = heap.objects.get(RPSC_SPACE)
-        if rpsc is not None:
-            out.add(rpsc)
-        out.discard(None)
-        return out
+        return _with_touched(heap, out, touched)
 
     def refresh(self, spaces: Iterable[Any]) -> bool:
         """Bring the entries up to date after changes confined to `spaces`; False when they cannot be."""

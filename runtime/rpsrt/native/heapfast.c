@@ -186,7 +186,6 @@ static inline const char *static_part_n(const char *aux, int32_t nargs)
     const char *bar = strchr(aux, '|');
     return bar ? bar + 1 : "";
 }
-#define static_part(aux) static_part_n((aux), nargs)
 
 /* The typed reading of a value `v` (borrowed) as attribute type `t`: 1 done, 0 not here (slow path). */
 static inline int typed(PyObject *v, const char *t, int64_t *result)
@@ -224,7 +223,7 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
         if (!attrs || !PyDict_CheckExact(attrs)) return -1;
         PyObject *v = PyDict_GetItemWithError(attrs, a);
         if (!v) { PyErr_Clear(); return -1; }
-        return v != Py_None && typed(v, static_part(aux), result) ? 0 : -1;
+        return v != Py_None && typed(v, static_part_n(aux, nargs), result) ? 0 : -1;
     }
     if (op == op_set_attr && nargs == 3 && clock_value) {
         PyObject *o = item(args[0]), *a = item(args[1]), *v = item(args[2]);
@@ -252,7 +251,7 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
     }
     if (op == op_unbox && nargs == 1) {
         PyObject *v = item(args[0]);
-        const char *t = static_part(aux);
+        const char *t = static_part_n(aux, nargs);
         if (!strcmp(t, "obj")) {
             if (v != Py_None && !is_obj(v)) return -1;
             *result = args[0];   /* an object's handle is the same as a value or as an obj */
@@ -301,7 +300,7 @@ static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs,
         PyObject *e = PyDict_GetItemWithError(entries, key);
         Py_DECREF(key);
         if (!e || !PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 2 || !PyBytes_CheckExact(PyTuple_GET_ITEM(e, 1))
-            || strcmp(PyBytes_AS_STRING(PyTuple_GET_ITEM(e, 1)), static_part(aux)) != 0) {
+            || strcmp(PyBytes_AS_STRING(PyTuple_GET_ITEM(e, 1)), static_part_n(aux, nargs)) != 0) {
             PyErr_Clear();
             return -1;
         }

@@ -22,11 +22,13 @@ from typing import Any
 from rpsrt.abi import (
     ARGUMENT_FN as _ARGUMENT_FN,
     HEAP_API_VERSION,
+    HEAP_CODES,
     LOG_FN as _LOG_FN,
     REGISTER_FN as _REGISTER_FN,
     PluginApi,
     ThreadStates,
     call_with_rt,
+    heap_typed,
     rt_key_cell,
 )
 from rpsrt.heaphost import heap_op_address
@@ -681,9 +683,9 @@ class PluginManager:
         if address is not None:
             call = native_caller(address, ep.signature, self.thread_states, name=f"{plugin.name}.{impl_name}",
                                  revocable=plugin._callers)
-            if any(t in ("str", "obj", "val") for t in (*ep.signature.params, ep.signature.ret)):
+            if heap_typed(ep.signature.params, ep.signature.ret):
                 call = _handles_only(call, ep.name, f"{plugin.name}.{impl_name}",
-                                     [t in ("str", "obj", "val") for t in ep.signature.params])
+                                     [t in HEAP_CODES for t in ep.signature.params])
         else:
             problem = python_impl_problem(function, ep.signature)
             if problem:

@@ -131,8 +131,19 @@ def test_other_threads_run_during_a_long_heap_loop(store: Path, backend: str) ->
 
 @pytest.mark.parametrize("backend", ["jit", "c"])
 def test_object_reference_is_one_handle_per_call(store: Path, backend: str) -> None:
-    """An object reference evaluated again and again in one call (asked of the host once, then memoized)
-    is the same object every time (`==` compares handles), and the host holds nothing after the call."""
+    """An object reference evaluated again and again in one call is asked of the host once per invocation
+    (the generated code memoizes it: one host call guarded by its slot, in the LLVM IR and in the C) and is
+    the same object every time (`==` compares handles); the host holds nothing after the call."""
+    import rpsrt
+    from rpsc.backends.llvm.codegen import emit_llvm
+    from rpsc.driver.pipeline import ir_modules
+
+    if backend == "jit":
+        (module,) = [m for m in ir_modules(rpsrt.load_store(str(store))) if m.name == "gilt"]
+        assert "objref.ask." in emit_llvm(module)
+    else:
+        (c_file,) = (store / "generated").glob("*.c")
+        assert "if (!rps_ref0)" in c_file.read_text()
     engine, _obj = _engine(store, backend)
     try:
         assert engine.call("same_ref", [1000]) is True

@@ -168,7 +168,7 @@ class NativeEngine:
 
     def _heap_call(self, ref: ir.FunctionRef, target: Any) -> Any:
         """`target` (a native caller) taking and giving Python values: str/obj/value as the host's handles,
-        with the host installed for the outermost call and its handle table emptied after it."""
+        with the host installed for the outermost call and its handle arena emptied after it."""
         from rpsrt.heaphost import wrap_call
 
         return wrap_call(self.host, [t in ir.HEAP_TYPES for t in ref.params], ref.ret in ir.HEAP_TYPES, target)

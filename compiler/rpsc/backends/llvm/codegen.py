@@ -393,6 +393,17 @@ class _FunctionEmitter:
             return self.tmp(f"icmp ne i64 {w}, 0")
         return w
 
+    def abi_args(self, slot: str, args: list[ir.Operand], values: list[str]) -> list[str]:
+        """The arguments of a call of an exported wrapper (the native ABI): the result slot, then each value,
+        a bool as `i8 zeroext`."""
+        out = [f"ptr {slot}"]
+        for a, v in zip(args, values, strict=True):
+            if a.type is ir.BOOL:
+                out.append(f"i8 zeroext {self.tmp(f'zext i1 {v} to i8')}")
+            else:
+                out.append(f"{_ABI[a.type]} {v}")
+        return out
+
     def call_method(self, ins: ir.CallMethod) -> None:
         """A method call (after `send`): the method's native entry, asked of the host (`method_entry`),
         called directly as a call into another module (depth published, its trap passed on); without one
@@ -408,12 +419,7 @@ class _FunctionEmitter:
         ret = ins.ret
         slot = self.result_slot(ret)
         self.publish_depth()
-        cargs = [f"ptr {slot}"]
-        for a, v in zip(ins.args, argv, strict=True):
-            if a.type is ir.BOOL:
-                cargs.append(f"i8 zeroext {self.tmp(f'zext i1 {v} to i8')}")
-            else:
-                cargs.append(f"{_ABI[a.type]} {v}")
+        cargs = self.abi_args(slot, ins.args, argv)
         fp = self.tmp(f"inttoptr i64 {addr} to ptr")
         status = self.tmp(f"call i32 {fp}({', '.join(cargs)})")
         failed = self.tmp(f"icmp ne i32 {status}, 0")
@@ -519,13 +525,7 @@ class _FunctionEmitter:
         ret = ins.callee.ret
         slot = self.result_slot(ret)
         self.publish_depth()
-        args = [f"ptr {slot}"]
-        for a in ins.args:
-            v = self.value(a)
-            if a.type is ir.BOOL:
-                args.append(f"i8 zeroext {self.tmp(f'zext i1 {v} to i8')}")
-            else:
-                args.append(f"{_ABI[a.type]} {v}")
+        args = self.abi_args(slot, ins.args, [self.value(a) for a in ins.args])
         status = self.tmp(f'call i32 @"{ins.callee.symbol}"({", ".join(args)})')
         failed = self.tmp(f"icmp ne i32 {status}, 0")
         self.propagate.append((status, self.block))

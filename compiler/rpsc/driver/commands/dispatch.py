@@ -51,7 +51,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 _TYPE_NAMES = {"i64": "int", "f64": "float", "bool": "bool", "void": "void", "str": "str", "obj": "obj",
                "val": "value"}
 #: The signature codes of version 2's heap types: their values cross the ABI as the heap host's handles.
-_HEAP_CODES = frozenset(("str", "obj", "val"))
 
 
 def _parse_load(text: str) -> tuple[str, dict[str, str]]:
@@ -77,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from rpsc.backends.c.native import NativeEngine
     from rpsc.backends.engine import EngineError, call_interruptibly, format_result, parse_arg
     from rpsc.ir import ir
+    from rpsrt import abi
     from rpsrt.errors import DEFAULT_RECURSION_LIMIT, PluginError, StoreError, Trap
 
     store = Path(args.store)
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             types = ", ".join(_TYPE_NAMES[t] for t in sig.params) or "none"
             raise EngineError(f"{point.name} takes {n} argument{'' if n == 1 else 's'} ({types}), got {len(args.args)}")
         types = {"i64": ir.I64, "f64": ir.F64, "bool": ir.BOOL, "str": ir.STR, "obj": ir.OBJ, "val": ir.VALUE}
-        on_heap = any(t in _HEAP_CODES for t in (*sig.params, sig.ret))
+        on_heap = abi.heap_typed(sig.params, sig.ret)
         heap = None
         if on_heap:  # version 2: the implementations work on the store's heap, through the engine's host
             import rpsrt
@@ -182,16 +182,18 @@ def _caller(engine: Any, impl: Any, sig: Any) -> Any:
     (str/obj/value as handles, rpsrt.heaphost.wrap_call), a Python one as it is."""
     if impl.address is None:
         return impl.call
+    from rpsrt.abi import HEAP_CODES
     from rpsrt.heaphost import wrap_call
 
-    return wrap_call(engine.host, [t in _HEAP_CODES for t in sig.params], sig.ret in _HEAP_CODES, impl.call)
+    return wrap_call(engine.host, [t in HEAP_CODES for t in sig.params], sig.ret in HEAP_CODES, impl.call)
 
 
 def _shown(value: Any, code: str) -> Any:
     """A value as the dispatch reports it: an object as its OID text (`rpsc run`'s form), the rest as is."""
+    from rpsrt.abi import HEAP_CODES
     from rpsrt.model.objects import RpsObject
 
-    return str(value.oid) if code in _HEAP_CODES and isinstance(value, RpsObject) else value
+    return str(value.oid) if code in HEAP_CODES and isinstance(value, RpsObject) else value
 
 
 class _heap_changes:

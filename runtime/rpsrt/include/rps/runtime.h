@@ -23,7 +23,8 @@ typedef int32_t rps_status;
 /* The host heap API raised something that is not a trap (rpsrt.abi.HEAP_HOST_ERROR). */
 #define RPS_HEAP_HOST_ERROR 100
 
-/* Version 2: a str, an obj or a value crosses the ABI as a handle of the host's table (0: null). */
+/* Version 2: a str, an obj or a value crosses the ABI as a handle: the address of an object the host keeps
+ * alive for the current outermost call (0: null). */
 typedef int64_t rps_handle;
 
 /* The host heap API (rpsrt.abi.HEAP_OP_FN): operation `op` (rpsrt.abi.HEAP_OP_NAMES), `aux` =
