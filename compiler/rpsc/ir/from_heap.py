@@ -339,7 +339,11 @@ class _FnLowering:
         raise self.fail(f"a {v.type} is not a value", getattr(e, "span", None))
 
     def attr_value(self, v: ir.Operand, typ: str, e: object) -> ir.Operand:
-        """What is stored for attribute type `typ`: always a value (an int checked to fit 63 bits)."""
+        """What is stored for attribute type `typ`: a value (an int checked to fit 63 bits), or a float as it
+        is: `set_attr` and `new` box a float operand themselves (docs/ir.md), so native code hands the host
+        the number and no boxed float crosses the boundary as a handle."""
+        if v.type is F64:
+            return v
         return self.coerce(v, VALUE, e)
 
     def obj(self, e: ast.Expr) -> ir.Operand:

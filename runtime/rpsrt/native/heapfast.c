@@ -30,8 +30,6 @@ static PyObject *s_attrs;
  * ghost's fields before it is filled: the Python entry fills it). */
 static Py_ssize_t off_attrs = -1, off_comps = -1, off_cls = -1, off_payload = -1, off_mtime = -1,
                   off_methodict = -1, off_superclass = -1, off_fn = -1;
-static int32_t op_get_attr = -1, op_set_attr = -1, op_comp = -1, op_unbox = -1, op_box_float = -1,
-               op_send = -1, op_length = -1, op_objref = -1, op_method_entry = -1;
 
 #define SITES 1024
 static const char *site_key[SITES];
@@ -187,139 +185,244 @@ static inline const char *static_part_n(const char *aux, int32_t nargs)
     return bar ? bar + 1 : "";
 }
 
-/* The typed reading of a value `v` (borrowed) as attribute type `t`: 1 done, 0 not here (slow path). */
-static inline int typed(PyObject *v, const char *t, int64_t *result)
+/* The type names of a static operand ("float", ...), compared inline, character by character. */
+#define IS_FLOAT(t) ((t)[0] == 'f' && (t)[1] == 'l' && (t)[2] == 'o' && (t)[3] == 'a' && (t)[4] == 't' && !(t)[5])
+#define IS_INT(t) ((t)[0] == 'i' && (t)[1] == 'n' && (t)[2] == 't' && !(t)[3])
+#define IS_VALUE(t) ((t)[0] == 'v' && (t)[1] == 'a' && (t)[2] == 'l' && (t)[3] == 'u' && (t)[4] == 'e' && !(t)[5])
+#define IS_STR(t) ((t)[0] == 's' && (t)[1] == 't' && (t)[2] == 'r' && !(t)[3])
+#define IS_OBJ(t) ((t)[0] == 'o' && (t)[1] == 'b' && (t)[2] == 'j' && !(t)[3])
+
+/* Dictionary access by a key of the default (identity) hash, with the hash computed here: CPython's pointer
+ * hash (the address rotated by 4 bits), used only when `setup` found it equal to what PyObject_Hash gives
+ * (`known_hash`), and only before 3.13, whose headers no longer declare the known-hash calls. */
+static int known_hash;
+static inline Py_hash_t pointer_hash(PyObject *p)
 {
-    switch (t[0]) {
-    case 'f':
-        if (strcmp(t, "float") || !PyFloat_CheckExact(v)) return 0;
+    size_t y = (size_t)p;
+    Py_hash_t x = (Py_hash_t)((y >> 4) | (y << (8 * sizeof(size_t) - 4)));
+    return x == -1 ? -2 : x;
+}
+static inline PyObject *dict_get(PyObject *d, PyObject *k)   /* borrowed; NULL: absent or error */
+{
+#if PY_VERSION_HEX < 0x030D0000
+    if (known_hash && Py_TYPE(k)->tp_hash == PyBaseObject_Type.tp_hash)
+        return _PyDict_GetItem_KnownHash(d, k, pointer_hash(k));
+#endif
+    return PyDict_GetItemWithError(d, k);
+}
+static inline int dict_set(PyObject *d, PyObject *k, PyObject *v)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    if (known_hash && Py_TYPE(k)->tp_hash == PyBaseObject_Type.tp_hash)
+        return _PyDict_SetItem_KnownHash(d, k, v, pointer_hash(k));
+#endif
+    return PyDict_SetItem(d, k, v);
+}
+
+/* The typed reading of a value `v` (borrowed) as attribute type `t`: 1 done, 0 not here (slow path). */
+static inline __attribute__((always_inline)) int typed(PyObject *v, const char *t, int64_t *result)
+{
+    if (IS_FLOAT(t)) {
+        if (!PyFloat_CheckExact(v)) return 0;
         double d = PyFloat_AS_DOUBLE(v);
         memcpy(result, &d, sizeof d);
         return 1;
-    case 'i':
-        if (strcmp(t, "int") || !PyLong_CheckExact(v)) return 0;
+    }
+    if (IS_INT(t)) {
+        if (!PyLong_CheckExact(v)) return 0;
         int overflow = 0;
         long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
         if (overflow || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
         *result = x;
         return 1;
-    case 'v':
-        return !strcmp(t, "value") && handle_of(v, result) == 0;
-    case 's':
-        return !strcmp(t, "str") && PyUnicode_CheckExact(v) && handle_of(v, result) == 0;
-    case 'o':
-        return !strcmp(t, "obj") && is_obj(v) && handle_of(v, result) == 0;
     }
+    if (IS_VALUE(t)) return handle_of(v, result) == 0;
+    if (IS_STR(t)) return PyUnicode_CheckExact(v) && handle_of(v, result) == 0;
+    if (IS_OBJ(t)) return is_obj(v) && handle_of(v, result) == 0;
     return 0;
 }
 
-static int32_t fast(int32_t op, const char *aux, int64_t *result, int32_t nargs, const int64_t *args)
+/* The operation codes done here: rpsrt.abi.HEAP_OP_NAMES never changes an index (only appends), and `setup`
+ * checks these against the codes the host passes. */
+enum { OP_BOX_FLOAT = 2, OP_UNBOX = 3, OP_OBJREF = 16, OP_GET_ATTR = 17, OP_SET_ATTR = 18, OP_LENGTH = 23,
+       OP_COMP = 24, OP_SEND = 31, OP_METHOD_ENTRY = 54 };
+
+#define HEAP_OP_PARAMS int32_t op, const char *aux, int64_t *result, int32_t nargs, const int64_t *args, \
+                       const char *function, const char *location
+#define HEAP_OP_ARGS op, aux, result, nargs, args, function, location
+
+/* Every operation, and every case, not done here: the Python entry (with the GIL held). */
+static __attribute__((noinline)) int32_t slow(HEAP_OP_PARAMS)
 {
-    if (!rpsobject) return -1;
-    if (op == op_get_attr && nargs == 2) {
-        PyObject *o = item(args[0]), *a = item(args[1]);
-        if (!is_obj(o)) return -1;
-        PyObject *attrs = slot(o, off_attrs);
-        if (!attrs || !PyDict_CheckExact(attrs)) return -1;
-        PyObject *v = PyDict_GetItemWithError(attrs, a);
-        if (!v) { PyErr_Clear(); return -1; }
-        return v != Py_None && typed(v, static_part_n(aux, nargs), result) ? 0 : -1;
-    }
-    if (op == op_set_attr && nargs == 3 && clock_value) {
-        PyObject *o = item(args[0]), *a = item(args[1]), *v = item(args[2]);
-        if (v == Py_None || !is_obj(o) || off_mtime < 0) return -1;
-        if (make_dirty(o) < 0) { PyErr_Clear(); return -1; }
-        PyObject *attrs = slot(o, off_attrs);
-        if (!attrs || !PyDict_CheckExact(attrs) || !slot(o, off_mtime)) return -1;
-        if (PyDict_SetItem(attrs, a, v) < 0) { PyErr_Clear(); return -1; }
-        PyObject **m = (PyObject **)((char *)o + off_mtime), *old = *m;
-        Py_INCREF(clock_value);
-        *m = clock_value;
-        Py_XDECREF(old);
-        *result = 0;
-        return 0;
-    }
-    if ((op == op_comp && nargs == 2) || (op == op_length && nargs == 1)) {
-        PyObject *o = item(args[0]);
-        if (!is_obj(o)) return -1;
-        PyObject *comps = slot(o, off_comps);
-        if (!comps || !PyList_CheckExact(comps)) return -1;
-        Py_ssize_t n = PyList_GET_SIZE(comps);
-        if (op == op_length) { *result = n; return 0; }
-        if (args[1] < 0 || args[1] >= n) return -1;
-        return handle_of(PyList_GET_ITEM(comps, args[1]), result) == 0 ? 0 : -1;
-    }
-    if (op == op_unbox && nargs == 1) {
-        PyObject *v = item(args[0]);
-        const char *t = static_part_n(aux, nargs);
-        if (!strcmp(t, "obj")) {
-            if (v != Py_None && !is_obj(v)) return -1;
-            *result = args[0];   /* an object's handle is the same as a value or as an obj */
-            return 0;
+    int32_t r = slow_entry ? slow_entry(HEAP_OP_ARGS) : 100;
+    if (r == 0 && op == OP_OBJREF && nargs == 0) {   /* remember the object of this site */
+        PyObject *o = item(*result);
+        if (o != Py_None) {
+            uintptr_t i = ((uintptr_t)aux >> 3) % SITES;
+            site_key[i] = aux;
+            set(&site_obj[i], o);
         }
-        if (v == Py_None) return -1;
-        return typed(v, t, result) ? 0 : -1;
     }
-    if (op == op_box_float && nargs == 1) {
+    return r;
+}
+
+/* Each operation done here answers (0), or hands the call to `slow` untouched (no Python error left set). */
+static __attribute__((noinline)) int32_t f_get_attr(HEAP_OP_PARAMS)
+{
+    if (nargs != 2) return slow(HEAP_OP_ARGS);
+    PyObject *o = item(args[0]), *a = item(args[1]);
+    if (!is_obj(o)) return slow(HEAP_OP_ARGS);
+    PyObject *attrs = slot(o, off_attrs);
+    if (!attrs || !PyDict_CheckExact(attrs)) return slow(HEAP_OP_ARGS);
+    PyObject *v = dict_get(attrs, a);
+    if (!v) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
+    return v != Py_None && typed(v, static_part_n(aux, nargs), result) ? 0 : slow(HEAP_OP_ARGS);
+}
+
+static __attribute__((noinline)) int32_t f_set_attr(HEAP_OP_PARAMS)
+{
+    /* the value is a handle ("vhhh"), or a float the write boxes itself ("vhhf", docs/ir.md) */
+    if (nargs != 3 || !clock_value) return slow(HEAP_OP_ARGS);
+    PyObject *o = item(args[0]), *a = item(args[1]);
+    char vk = aux[3];
+    if ((vk != 'h' && vk != 'f') || (vk == 'h' && args[2] == 0) || !is_obj(o) || off_mtime < 0)
+        return slow(HEAP_OP_ARGS);
+    if (make_dirty(o) < 0) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
+    PyObject *attrs = slot(o, off_attrs);
+    if (!attrs || !PyDict_CheckExact(attrs) || !slot(o, off_mtime)) return slow(HEAP_OP_ARGS);
+    int bad;
+    if (vk == 'f') {
         double d;
-        memcpy(&d, &args[0], sizeof d);
-        PyObject *f = PyFloat_FromDouble(d);
-        if (!f) { PyErr_Clear(); return -1; }
-        int r = handle_of(f, result);
-        Py_DECREF(f);
-        return r == 0 ? 0 : -1;
+        memcpy(&d, &args[2], sizeof d);
+        PyObject *v = PyFloat_FromDouble(d);
+        if (!v) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
+        bad = dict_set(attrs, a, v) < 0;
+        Py_DECREF(v);
+    } else {
+        bad = dict_set(attrs, a, item(args[2])) < 0;
     }
-    if (op == op_send && nargs == 2) {
-        PyObject *o = item(args[0]), *sel = item(args[1]);
-        if (!is_obj(o) || off_payload < 0 || off_methodict < 0 || off_superclass < 0 || off_fn < 0) return -1;
-        PyObject *k = slot(o, off_cls);
-        for (int depth = 0; k && k != Py_None && depth < 256; depth++) {
-            if (!is_obj(k)) return -1;
-            PyObject *pl = slot(k, off_payload);
-            if (!pl || Py_TYPE(pl) != (PyTypeObject *)classinfo) return -1;
-            PyObject *md = slot(pl, off_methodict);
-            if (!md || !PyDict_CheckExact(md)) return -1;
-            PyObject *clo = PyDict_GetItemWithError(md, sel);
-            if (clo) {
-                if (Py_TYPE(clo) != (PyTypeObject *)closure) return -1;
-                PyObject *f = slot(clo, off_fn);
-                return f && f != Py_None && handle_of(f, result) == 0 ? 0 : -1;
-            }
-            if (PyErr_Occurred()) { PyErr_Clear(); return -1; }
-            k = slot(pl, off_superclass);
-        }
-        return -1;
-    }
-    if (op == op_method_entry && nargs == 1 && entries) {   /* only what the Python entry answered before */
-        if (rps_heapfast_stack_low()) return -1;
-        PyObject *f = item(args[0]);
-        uintptr_t i = (((uintptr_t)f >> 4) ^ ((uintptr_t)aux >> 3)) % SITES;
-        if (entry_fn[i] == f && entry_sig[i] == aux) { *result = entry_addr[i]; return 0; }
-        PyObject *key = PyLong_FromVoidPtr(f);
-        if (!key) { PyErr_Clear(); return -1; }
-        PyObject *e = PyDict_GetItemWithError(entries, key);
-        Py_DECREF(key);
-        if (!e || !PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 2 || !PyBytes_CheckExact(PyTuple_GET_ITEM(e, 1))
-            || strcmp(PyBytes_AS_STRING(PyTuple_GET_ITEM(e, 1)), static_part_n(aux, nargs)) != 0) {
-            PyErr_Clear();
-            return -1;
-        }
-        long long a = PyLong_AsLongLong(PyTuple_GET_ITEM(e, 0));
-        if (a == -1 && PyErr_Occurred()) { PyErr_Clear(); return -1; }
-        set(&entry_fn[i], f);   /* kept alive with the cache: the address stays the answer for it */
-        entry_sig[i] = aux;
-        entry_addr[i] = a;
-        *result = a;
+    if (bad) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
+    PyObject **m = (PyObject **)((char *)o + off_mtime), *old = *m;
+    Py_INCREF(clock_value);
+    *m = clock_value;
+    Py_XDECREF(old);
+    *result = 0;
+    return 0;
+}
+
+static __attribute__((noinline)) int32_t f_comp(HEAP_OP_PARAMS)   /* comp (2 arguments) and length (1) */
+{
+    if (nargs != (op == OP_LENGTH ? 1 : 2)) return slow(HEAP_OP_ARGS);
+    PyObject *o = item(args[0]);
+    if (!is_obj(o)) return slow(HEAP_OP_ARGS);
+    PyObject *comps = slot(o, off_comps);
+    if (!comps || !PyList_CheckExact(comps)) return slow(HEAP_OP_ARGS);
+    Py_ssize_t n = PyList_GET_SIZE(comps);
+    if (op == OP_LENGTH) { *result = n; return 0; }
+    if (args[1] < 0 || args[1] >= n) return slow(HEAP_OP_ARGS);
+    return handle_of(PyList_GET_ITEM(comps, args[1]), result) == 0 ? 0 : slow(HEAP_OP_ARGS);
+}
+
+static __attribute__((noinline)) int32_t f_unbox(HEAP_OP_PARAMS)
+{
+    if (nargs != 1) return slow(HEAP_OP_ARGS);
+    PyObject *v = item(args[0]);
+    const char *t = static_part_n(aux, nargs);
+    if (IS_OBJ(t)) {
+        if (v != Py_None && !is_obj(v)) return slow(HEAP_OP_ARGS);
+        *result = args[0];   /* an object's handle is the same as a value or as an obj */
         return 0;
     }
-    if (op == op_objref && nargs == 0) {
-        /* the object of this site as the Python entry resolved it in this outermost call (objects are never
-         * taken out of the heap during a call; the cache is emptied when the next call is installed) */
-        uintptr_t i = ((uintptr_t)aux >> 3) % SITES;
-        PyObject *o = site_key[i] == aux ? site_obj[i] : NULL;
-        return o && handle_of(o, result) == 0 ? 0 : -1;
+    if (v == Py_None) return slow(HEAP_OP_ARGS);
+    return typed(v, t, result) ? 0 : slow(HEAP_OP_ARGS);
+}
+
+static __attribute__((noinline)) int32_t f_box_float(HEAP_OP_PARAMS)
+{
+    if (nargs != 1) return slow(HEAP_OP_ARGS);
+    double d;
+    memcpy(&d, &args[0], sizeof d);
+    PyObject *f = PyFloat_FromDouble(d);
+    if (!f) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
+    int r = handle_of(f, result);
+    Py_DECREF(f);
+    return r == 0 ? 0 : slow(HEAP_OP_ARGS);
+}
+
+static __attribute__((noinline)) int32_t f_send(HEAP_OP_PARAMS)
+{
+    if (nargs != 2) return slow(HEAP_OP_ARGS);
+    PyObject *o = item(args[0]), *sel = item(args[1]);
+    if (!is_obj(o) || off_payload < 0 || off_methodict < 0 || off_superclass < 0 || off_fn < 0)
+        return slow(HEAP_OP_ARGS);
+    PyObject *k = slot(o, off_cls);
+    for (int depth = 0; k && k != Py_None && depth < 256; depth++) {
+        if (!is_obj(k)) break;
+        PyObject *pl = slot(k, off_payload);
+        if (!pl || Py_TYPE(pl) != (PyTypeObject *)classinfo) break;
+        PyObject *md = slot(pl, off_methodict);
+        if (!md || !PyDict_CheckExact(md)) break;
+        PyObject *clo = dict_get(md, sel);
+        if (clo) {
+            if (Py_TYPE(clo) != (PyTypeObject *)closure) break;
+            PyObject *f = slot(clo, off_fn);
+            return f && f != Py_None && handle_of(f, result) == 0 ? 0 : slow(HEAP_OP_ARGS);
+        }
+        if (PyErr_Occurred()) { PyErr_Clear(); break; }
+        k = slot(pl, off_superclass);
     }
-    return -1;
+    return slow(HEAP_OP_ARGS);
+}
+
+static __attribute__((noinline)) int32_t f_method_entry(HEAP_OP_PARAMS)   /* only what the Python entry answered before */
+{
+    if (nargs != 1 || !entries || rps_heapfast_stack_low()) return slow(HEAP_OP_ARGS);
+    PyObject *f = item(args[0]);
+    uintptr_t i = (((uintptr_t)f >> 4) ^ ((uintptr_t)aux >> 3)) % SITES;
+    if (entry_fn[i] == f && entry_sig[i] == aux) { *result = entry_addr[i]; return 0; }
+    PyObject *key = PyLong_FromVoidPtr(f);
+    if (!key) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
+    PyObject *e = PyDict_GetItemWithError(entries, key);
+    Py_DECREF(key);
+    if (!e || !PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 2 || !PyBytes_CheckExact(PyTuple_GET_ITEM(e, 1))
+        || strcmp(PyBytes_AS_STRING(PyTuple_GET_ITEM(e, 1)), static_part_n(aux, nargs)) != 0) {
+        PyErr_Clear();
+        return slow(HEAP_OP_ARGS);
+    }
+    long long a = PyLong_AsLongLong(PyTuple_GET_ITEM(e, 0));
+    if (a == -1 && PyErr_Occurred()) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
+    set(&entry_fn[i], f);   /* kept alive with the cache: the address stays the answer for it */
+    entry_sig[i] = aux;
+    entry_addr[i] = a;
+    *result = a;
+    return 0;
+}
+
+static __attribute__((noinline)) int32_t f_objref(HEAP_OP_PARAMS)
+{
+    /* the object of this site as the Python entry resolved it in this outermost call (objects are never
+     * taken out of the heap during a call; the cache is emptied when the next call is installed) */
+    if (nargs != 0) return slow(HEAP_OP_ARGS);
+    uintptr_t i = ((uintptr_t)aux >> 3) % SITES;
+    PyObject *o = site_key[i] == aux ? site_obj[i] : NULL;
+    return o && handle_of(o, result) == 0 ? 0 : slow(HEAP_OP_ARGS);
+}
+
+/* One operation, with the GIL held: a jump to the function of its code (each ends in a tail call). */
+static inline __attribute__((always_inline)) int32_t dispatch(HEAP_OP_PARAMS)
+{
+    if (!rpsobject) return slow(HEAP_OP_ARGS);
+    switch (op) {
+    case OP_GET_ATTR: return f_get_attr(HEAP_OP_ARGS);
+    case OP_SET_ATTR: return f_set_attr(HEAP_OP_ARGS);
+    case OP_COMP: case OP_LENGTH: return f_comp(HEAP_OP_ARGS);
+    case OP_UNBOX: return f_unbox(HEAP_OP_ARGS);
+    case OP_BOX_FLOAT: return f_box_float(HEAP_OP_ARGS);
+    case OP_SEND: return f_send(HEAP_OP_ARGS);
+    case OP_METHOD_ENTRY: return f_method_entry(HEAP_OP_ARGS);
+    case OP_OBJREF: return f_objref(HEAP_OP_ARGS);
+    default: return slow(HEAP_OP_ARGS);
+    }
 }
 
 /* ---------------------------------------------------------------- the GIL and Ctrl-C
@@ -405,27 +508,16 @@ static void ensure_handler(void)
 
 /* The `heap_op` entry of compiled code (rpsrt.abi.HEAP_OP_FN). From a thread without the GIL (code called
  * through a prototype that releases it), the GIL is taken for the operation. */
-int32_t rps_heapfast_op(int32_t op, const char *aux, int64_t *result, int32_t nargs, const int64_t *args,
-                        const char *function, const char *location)
+int32_t rps_heapfast_op(HEAP_OP_PARAMS)
 {
-    int held = gil_held();
-    PyGILState_STATE g = PyGILState_LOCKED;
-    if (!held) g = PyGILState_Ensure();
-    else if (++yield_count % YIELD_EVERY == 0)
-        maybe_yield();
-    int32_t r = fast(op, aux, result, nargs, args);
-    if (r < 0) {
-        r = slow_entry ? slow_entry(op, aux, result, nargs, args, function, location) : 100;
-        if (r == 0 && op == op_objref && nargs == 0) {   /* remember the object of this site */
-            PyObject *o = item(*result);
-            if (o != Py_None) {
-                uintptr_t i = ((uintptr_t)aux >> 3) % SITES;
-                site_key[i] = aux;
-                set(&site_obj[i], o);
-            }
-        }
+    if (__builtin_expect(gil_held(), 1)) {
+        if (__builtin_expect(++yield_count % YIELD_EVERY == 0, 0))
+            maybe_yield();
+        return dispatch(HEAP_OP_ARGS);
     }
-    if (!held) PyGILState_Release(g);
+    PyGILState_STATE g = PyGILState_Ensure();
+    int32_t r = dispatch(HEAP_OP_ARGS);
+    PyGILState_Release(g);
     return r;
 }
 
@@ -456,13 +548,23 @@ static PyObject *hf_setup(PyObject *self, PyObject *args)
     set(&clock_value, clock == Py_None ? NULL : clock);
     set(&entries, ents == Py_None ? NULL : ents);
     slow_entry = (heap_op_fn)(uintptr_t)slow;
-    int32_t *ops[9] = {&op_get_attr, &op_set_attr, &op_comp, &op_unbox, &op_box_float, &op_send, &op_length,
-                       &op_objref, &op_method_entry};
+    static const int32_t want[9] = {OP_GET_ATTR, OP_SET_ATTR, OP_COMP, OP_UNBOX, OP_BOX_FLOAT, OP_SEND, OP_LENGTH,
+                                    OP_OBJREF, OP_METHOD_ENTRY};
     for (int i = 0; i < 9; i++) {
         long c = PyLong_AsLong(PyTuple_GET_ITEM(codes, i));
         if (c == -1 && PyErr_Occurred()) return NULL;
-        *ops[i] = (int32_t)c;
+        if (c != want[i]) {
+            PyErr_Format(PyExc_ValueError, "setup: operation %d has code %ld here, %ld in rpsrt.abi", i,
+                         (long)want[i], c);
+            return NULL;
+        }
     }
+    PyObject *probe = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    if (!probe) return NULL;
+    Py_hash_t h = PyObject_Hash(probe);
+    known_hash = h != -1 && h == pointer_hash(probe);
+    Py_DECREF(probe);
+    PyErr_Clear();
     for (int i = 0; i < SITES; i++) {
         site_key[i] = NULL; Py_CLEAR(site_obj[i]);
         entry_sig[i] = NULL; Py_CLEAR(entry_fn[i]);
