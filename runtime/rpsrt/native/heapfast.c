@@ -18,6 +18,19 @@
 #include <string.h>
 #include <structmember.h>
 
+/* The thread state holding the GIL, read inline: on 3.11 from the runtime's `gilstate` (CPython's own
+ * internal header, whose _PyThreadState_GET is this very read); elsewhere through the exported call. An
+ * operation then checks the GIL without a call, so its arguments stay in their registers. */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#define Py_BUILD_CORE 1
+#undef _PyGC_FINALIZED
+#include "internal/pycore_pystate.h"
+#undef Py_BUILD_CORE
+static inline PyThreadState *current_tstate(void) { return _PyThreadState_GET(); }
+#else
+static inline PyThreadState *current_tstate(void) { return _PyThreadState_UncheckedGet(); }
+#endif
+
 typedef int32_t (*heap_op_fn)(int32_t, const char *, int64_t *, int32_t, const int64_t *, const char *,
                               const char *);
 
@@ -456,17 +469,7 @@ static void maybe_yield(void)
     Py_END_ALLOW_THREADS
     last_yield = now_ns();
 }
-static TLS PyThreadState *this_tstate;
-
-/* Whether the calling thread holds the GIL (cheaper than PyGILState_Check: no thread-specific lookup once
- * the thread's state is known). */
-static inline int gil_held(void)
-{
-    PyThreadState *cur = _PyThreadState_UncheckedGet();
-    if (!cur) return 0;
-    if (!this_tstate) this_tstate = PyGILState_GetThisThreadState();
-    return cur == this_tstate;
-}
+static TLS PyThreadState *this_tstate;   /* this thread's Python state, once known */
 
 #define ARMED_MAX 64
 static volatile int32_t *volatile armed[ARMED_MAX];
@@ -506,19 +509,40 @@ static void ensure_handler(void)
     sigaction(SIGINT, &mine, NULL);
 }
 
-/* The `heap_op` entry of compiled code (rpsrt.abi.HEAP_OP_FN). From a thread without the GIL (code called
- * through a prototype that releases it), the GIL is taken for the operation. */
-int32_t rps_heapfast_op(HEAP_OP_PARAMS)
+/* The cold ways into an operation, out of line so that the entry itself makes no call (its arguments stay
+ * in their registers and it ends in a jump): without the GIL (code called through a prototype that releases
+ * it: the GIL is taken for the operation), on a thread whose state is not known yet, and at a yield. */
+static __attribute__((noinline, cold)) int32_t op_without_gil(HEAP_OP_PARAMS)
 {
-    if (__builtin_expect(gil_held(), 1)) {
-        if (__builtin_expect(++yield_count % YIELD_EVERY == 0, 0))
-            maybe_yield();
-        return dispatch(HEAP_OP_ARGS);
-    }
     PyGILState_STATE g = PyGILState_Ensure();
     int32_t r = dispatch(HEAP_OP_ARGS);
     PyGILState_Release(g);
     return r;
+}
+
+static __attribute__((noinline, cold)) int32_t op_first_on_thread(HEAP_OP_PARAMS)
+{
+    this_tstate = PyGILState_GetThisThreadState();   /* NULL for a thread Python never saw */
+    PyThreadState *cur = current_tstate();
+    if (!cur || cur != this_tstate) return op_without_gil(HEAP_OP_ARGS);
+    return dispatch(HEAP_OP_ARGS);
+}
+
+static __attribute__((noinline, cold)) int32_t op_at_yield(HEAP_OP_PARAMS)
+{
+    maybe_yield();
+    return dispatch(HEAP_OP_ARGS);
+}
+
+/* The `heap_op` entry of compiled code (rpsrt.abi.HEAP_OP_FN): with the GIL held by this thread (the
+ * current thread state is this thread's), straight to the operation. */
+int32_t rps_heapfast_op(HEAP_OP_PARAMS)
+{
+    PyThreadState *mine = this_tstate, *cur = current_tstate();
+    if (__builtin_expect(!mine, 0)) return op_first_on_thread(HEAP_OP_ARGS);
+    if (__builtin_expect(!cur || cur != mine, 0)) return op_without_gil(HEAP_OP_ARGS);
+    if (__builtin_expect(++yield_count % YIELD_EVERY == 0, 0)) return op_at_yield(HEAP_OP_ARGS);
+    return dispatch(HEAP_OP_ARGS);
 }
 
 /* ---------------------------------------------------------------- the module (rpsrt.heaphost) */
