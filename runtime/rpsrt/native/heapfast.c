@@ -133,7 +133,12 @@ static void arena_reset(void)
     if (hset_cap > 4096 && hset_n < hset_cap / 16) { free(hset); hset = NULL; hset_cap = 0; hset_bits = 0; }
     else if (hset_cap) memset(hset, 0, hset_cap * sizeof *hset);
     hset_n = 0;
-    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(a[i]);   /* may run finalizers: the arena is already empty */
+    /* may run finalizers: the arena is already empty. The objects are cold by now (a big call handed out many):
+     * their reference counts are fetched some iterations ahead, so that the misses overlap. */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + 16 < n) __builtin_prefetch(a[i + 16], 1);
+        Py_DECREF(a[i]);
+    }
     free(a);
 }
 
