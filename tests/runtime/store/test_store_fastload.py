@@ -284,3 +284,36 @@ def test_populated_arenas_nest_and_are_put_back(tmp_path: Path) -> None:
     with pytest.raises(rpsrt.StoreError):
         rpsrt.load_store(tmp_path)  # no manifest: the load fails
     assert fast.arenas(True) is True and fast.arenas(False) is False  # the failed load put it back
+
+
+@pytest.mark.skipif(loadfast.module() is None, reason="the accelerator could not be built")
+def test_start_line_ids_decode_as_oid_parse() -> None:
+    """loadfast's id decoding (scan, per start line) gives Oid.parse's numbers, and refuses what it refuses:
+    random ids, the extremes of every digit position, and one bad byte at each position."""
+    from rpsrt.model.oid import Oid, OidError
+
+    fast = loadfast.module()
+    rng = random.Random(11)
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    texts = [str(Oid.random()) for _ in range(2000)]
+    texts += ["_" + d + c * 17 for d in "09" for c in "0Z"]
+    for k in range(1, 19):
+        base = list(str(Oid.random()))
+        for ch in ("Z", "0", "-", "!", "_"):
+            t = base.copy()
+            t[k] = ch
+            texts.append("".join(t))
+    texts += ["_" + "".join(rng.choice(alphabet) for _ in range(18)) for _ in range(500)]
+    for text in texts:
+        data = b"head\n//+ob" + text.encode() + b"\n{}\n"
+        got = fast.scan(data)
+        try:
+            want = Oid.parse(text)
+        except OidError:
+            want = None
+        if want is None:
+            assert got is None, text
+        else:
+            assert got is not None, text
+            hi, lo = memoryview(got[2]).cast("Q")
+            assert (hi, lo) == (want[0], want[1]), text
