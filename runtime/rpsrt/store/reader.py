@@ -114,12 +114,17 @@ def load_store(directory: str | os.PathLike[str], *, lock_timeout: float | None 
     enabled = gc.isenabled()
     gc.disable()
     loader = _Loader(top, lock_timeout, lazy=bool(mode))
+    fast = loader.fast
+    if fast is not None:  # the load's new objects in pre-mapped arenas (loadfast.c, "memory for a load")
+        fast.arenas(True)
     try:
         with deep_recursion():
             heap = loader.load()
     except RecursionError:  # a value nested too deeply for the checks that walk it: refused where it stands
         raise loader.error(f"a value is nested too deeply (more than {MAX_DEPTH} levels)") from None
     finally:
+        if fast is not None:
+            fast.arenas(False)
         if enabled:
             gc.enable()
     if mode == "check":
@@ -263,15 +268,17 @@ class _Loader:
     def _read(self, rel: str, what: str, listed_at: tuple[str, int] | None = None) -> tuple[str, bytes]:
         path = os.path.join(self.top, rel)
         pending = self.paths.get(rel)
+        # loadfast.read_fd reads as f.read() does, into pages mapped before the read (not faulted one by one).
+        read = (lambda f: self.fast.read_fd(f)) if self.fast is not None else (lambda f: f.read())
         if pending is not None:
             try:
                 with open(pending, "rb") as f:
-                    return path, f.read()
+                    return path, read(f)
             except FileNotFoundError:
                 pass  # renamed into place since the journal was read
         try:
             with open(path, "rb") as f:
-                return path, f.read()
+                return path, read(f)
         except FileNotFoundError:
             if listed_at:
                 raise StoreError(f"missing {what} {self._display(rel)}", path=listed_at[0],

@@ -238,3 +238,82 @@ def test_loads_in_threads_keep_their_own_references(tmp_path: Path) -> None:
                     assert all(h.objects[r.oid] is r for r in refs), (lazy, o)
     finally:
         sys.setswitchinterval(old)
+
+
+@pytest.mark.skipif(loadfast.module() is None, reason="the accelerator could not be built")
+def test_read_fd_reads_as_read_does(tmp_path: Path) -> None:
+    """loadfast.read_fd (the loader's reading into pre-mapped pages) gives exactly f.read()'s bytes: empty,
+    small and multi-megabyte files, from the start or from an offset, and a pipe (no size known)."""
+    fast = loadfast.module()
+    rng = random.Random(5)
+    for size in (0, 1, 4095, 4096, 70_000, (3 << 20) + 17):
+        p = tmp_path / f"f{size}"
+        p.write_bytes(rng.randbytes(size))
+        for offset in (0, size // 3):
+            with open(p, "rb") as f, open(p, "rb") as g:
+                f.seek(offset)
+                g.seek(offset)
+                assert fast.read_fd(f) == g.read()
+    r, w = os.pipe()
+    payload = rng.randbytes(200_000)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover -- the child writes and exits
+        os.close(r)
+        os.write(w, payload)
+        os._exit(0)
+    os.close(w)
+    try:
+        assert fast.read_fd(r) == payload
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+
+
+@pytest.mark.skipif(loadfast.module() is None, reason="the accelerator could not be built")
+def test_populated_arenas_nest_and_are_put_back(tmp_path: Path) -> None:
+    """loadfast.arenas: on while any load runs (nested loads count), off after, and a load that fails
+    puts the allocator back too; the objects made meanwhile are ordinary objects (freed later as any)."""
+    fast = loadfast.module()
+    assert fast.arenas(False) is False  # off, and an extra off is harmless
+    assert fast.arenas(True) is True
+    assert fast.arenas(True) is True
+    kept = [[i] for i in range(100_000)]  # made in populated arenas, freed after they are off
+    assert fast.arenas(False) is True
+    assert fast.arenas(False) is False
+    del kept
+    with pytest.raises(rpsrt.StoreError):
+        rpsrt.load_store(tmp_path)  # no manifest: the load fails
+    assert fast.arenas(True) is True and fast.arenas(False) is False  # the failed load put it back
+
+
+@pytest.mark.skipif(loadfast.module() is None, reason="the accelerator could not be built")
+def test_start_line_ids_decode_as_oid_parse() -> None:
+    """loadfast's id decoding (scan, per start line) gives Oid.parse's numbers, and refuses what it refuses:
+    random ids, the extremes of every digit position, and one bad byte at each position."""
+    from rpsrt.model.oid import Oid, OidError
+
+    fast = loadfast.module()
+    rng = random.Random(11)
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    texts = [str(Oid.random()) for _ in range(2000)]
+    texts += ["_" + d + c * 17 for d in "09" for c in "0Z"]
+    for k in range(1, 19):
+        base = list(str(Oid.random()))
+        for ch in ("Z", "0", "-", "!", "_"):
+            t = base.copy()
+            t[k] = ch
+            texts.append("".join(t))
+    texts += ["_" + "".join(rng.choice(alphabet) for _ in range(18)) for _ in range(500)]
+    for text in texts:
+        data = b"head\n//+ob" + text.encode() + b"\n{}\n"
+        got = fast.scan(data)
+        try:
+            want = Oid.parse(text)
+        except OidError:
+            want = None
+        if want is None:
+            assert got is None, text
+        else:
+            assert got is not None, text
+            hi, lo = memoryview(got[2]).cast("Q")
+            assert (hi, lo) == (want[0], want[1]), text
