@@ -342,6 +342,7 @@ static PyObject *lf_scan(PyObject *self, PyObject *args)
     int64_t *st = (int64_t *)PyBytes_AS_STRING(starts), *en = (int64_t *)PyBytes_AS_STRING(ends);
     uint64_t *id = (uint64_t *)PyBytes_AS_STRING(ids);
     int sorted = 1;
+    if (!n) memset(id, 0, 2 * sizeof(uint64_t));   /* (no id: its one slot is zero, not whatever was there) */
     st[0] = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t s = seps[i] + SEP_LEN;
