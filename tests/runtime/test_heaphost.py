@@ -126,3 +126,41 @@ def test_fast_path_is_built_and_falls_back() -> None:
         assert host.take_pending() == Trap(TRAP_NULL_OBJECT, "f", "x.rps:1:2")
     finally:
         heaphost.install(None)
+
+
+def test_arena_hands_out_by_appending_and_stays_bounded() -> None:
+    """The C fast path's arena: a handle is the object's address, valid (its object alive) until `reset`,
+    whether or not the address set has been filled yet; an address never handed out is refused; one object
+    handed out again and again (2.5 million times) keeps at most about a million references (the pending
+    handles are entered into the set, each object once, the others let go), and `reset` lets every one go."""
+    import sys
+
+    from rpsrt import heaphost
+
+    fast = heaphost._fast_lib()
+    if fast is None:
+        pytest.skip("heapfast could not be built here (no C compiler)")
+    fast.reset()
+    x = object()
+    base = sys.getrefcount(x)
+    objs = [x, *(object() for _ in range(2999))]
+    hs = [fast.handle(o) for o in objs]
+    assert fast.live() == 3000
+    assert hs == list(map(id, objs))
+    assert sys.getrefcount(x) == base + 2  # the list's and the arena's
+    assert fast.value(hs[1234]) is objs[1234]  # pending until asked: found all the same
+    stranger = object()
+    with pytest.raises(KeyError):
+        fast.value(id(stranger))  # never handed out
+    one = object()
+    base_one = sys.getrefcount(one)
+    for _ in range(2_500_000):
+        fast.handle(one)
+    assert sys.getrefcount(one) - base_one <= (1 << 20) + 1
+    assert fast.live() <= 3000 + (1 << 20) + 1
+    assert fast.value(id(one)) is one
+    fast.reset()
+    assert fast.live() == 0
+    assert sys.getrefcount(one) == base_one and sys.getrefcount(x) == base + 1
+    with pytest.raises(KeyError):
+        fast.value(hs[0])

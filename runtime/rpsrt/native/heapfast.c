@@ -57,10 +57,16 @@ static void set(PyObject **slot, PyObject *v) { Py_XINCREF(v); Py_XDECREF(*slot)
 /* ---------------------------------------------------------------- handles
  * A handle is the address of the Python object it stands for (0: None, null). The arena holds a strong
  * reference to every object handed out since the outermost heap call began, so a handle stays valid until
- * that call returns and `reset()` empties the arena; its set (open addressing over the addresses) keeps one
- * reference per object and lets the Python entry check a handle it is given (`value`). */
+ * that call returns and `reset()` empties the arena. Handing a value out is an append (a reference and a
+ * store, in sequence): the set of addresses (open addressing), through which the Python entry checks a
+ * handle it is given (`value`), is filled only when it is asked and something is pending, or when a million
+ * handles are pending (`arena_sync`: each object is then entered once, and a second reference to it is let
+ * go). A call that hands out many objects once each (a loop over components) so touches no table at random;
+ * one that hands out one object again and again keeps at most a million references to it. */
 static PyObject **arena;
 static Py_ssize_t arena_n, arena_cap;
+static Py_ssize_t arena_synced;   /* arena[0, arena_synced) are in the set, each object once; the rest pend */
+#define PENDING_MAX ((Py_ssize_t)1 << 20)
 static uintptr_t *hset;
 static size_t hset_cap, hset_n;   /* hset_cap: 0 or a power of two, 2^hset_bits */
 static unsigned hset_bits;
@@ -96,29 +102,68 @@ static int hset_grow(void)
     return 0;
 }
 
+/* Enter p into the set: 1 entered, 0 it was there, -1 out of memory. */
+static int hset_add(uintptr_t p)
+{
+    if ((hset_n + 1) * 2 > hset_cap && hset_grow() < 0) return -1;
+    size_t i = hslot(p);
+    while (hset[i]) {
+        if (hset[i] == p) return 0;
+        i = (i + 1) & (hset_cap - 1);
+    }
+    hset[i] = p;
+    hset_n++;
+    return 1;
+}
+
+/* Enter the pending handles into the set, each object once: a second reference to one is let go (never its
+ * last: the arena keeps the first, so no finalizer runs here). 0 ok, -1 out of memory (the arena unchanged
+ * but compacted so far; what is left stays pending). */
+static int arena_sync(void)
+{
+    Py_ssize_t w = arena_synced, i = arena_synced;
+    int r = 0;
+    for (; i < arena_n; i++) {
+        PyObject *v = arena[i];
+        int added = hset_add((uintptr_t)v);
+        if (added < 0) { r = -1; break; }
+        if (added) arena[w++] = v;
+        else Py_DECREF(v);
+    }
+    Py_ssize_t rest = arena_n - i;
+    if (rest) memmove(&arena[w], &arena[i], (size_t)rest * sizeof *arena);
+    arena_synced = w;
+    arena_n = w + rest;
+    return r;
+}
+
+static __attribute__((noinline)) int arena_room(void)
+{
+    if (arena_n - arena_synced >= PENDING_MAX && arena_sync() == 0 && arena_n < arena_cap) return 0;
+    Py_ssize_t ncap = arena_cap ? arena_cap * 2 : 1024;
+    PyObject **na = realloc(arena, (size_t)ncap * sizeof *na);
+    if (!na) return -1;
+    arena = na; arena_cap = ncap;
+    return 0;
+}
+
 /* `v`'s handle, `v` kept alive until the arena is reset: 0 ok, -1 out of memory (no Python error set). */
 static inline int handle_of(PyObject *v, int64_t *out)
 {
     if (v == Py_None) { *out = 0; return 0; }
-    uintptr_t p = (uintptr_t)v;
-    if ((hset_n + 1) * 2 > hset_cap && hset_grow() < 0) return -1;
-    size_t i = hslot(p);
-    while (hset[i]) {
-        if (hset[i] == p) { *out = (int64_t)p; return 0; }
-        i = (i + 1) & (hset_cap - 1);
-    }
-    if (arena_n == arena_cap) {
-        Py_ssize_t ncap = arena_cap ? arena_cap * 2 : 1024;
-        PyObject **na = realloc(arena, (size_t)ncap * sizeof *na);
-        if (!na) return -1;
-        arena = na; arena_cap = ncap;
-    }
-    hset[i] = p;
-    hset_n++;
+    if (arena_n == arena_cap && arena_room() < 0) return -1;
     Py_INCREF(v);
     arena[arena_n++] = v;
-    *out = (int64_t)p;
+    *out = (int64_t)(uintptr_t)v;
     return 0;
+}
+
+/* Whether h is a handle of this call (the pending ones entered first when h is not in the set yet). */
+static int arena_has(uintptr_t h)
+{
+    if (hset_has(h)) return 1;
+    if (arena_synced == arena_n) return 0;
+    return arena_sync() == 0 ? hset_has(h) : 0;
 }
 
 /* The object of handle `h` (borrowed). Compiled code passes only handles it was given in this call. */
@@ -126,20 +171,23 @@ static inline PyObject *item(int64_t h) { return h ? (PyObject *)(uintptr_t)h : 
 
 static void arena_reset(void)
 {
-    Py_ssize_t n = arena_n;
+    Py_ssize_t n = arena_n, cap = arena_cap;
     PyObject **a = arena;
-    arena = NULL; arena_n = arena_cap = 0;
+    arena = NULL; arena_n = arena_cap = arena_synced = 0;
     /* a table much bigger than this call needed is given back (the next big call grows it again) */
     if (hset_cap > 4096 && hset_n < hset_cap / 16) { free(hset); hset = NULL; hset_cap = 0; hset_bits = 0; }
-    else if (hset_cap) memset(hset, 0, hset_cap * sizeof *hset);
+    else if (hset_n) memset(hset, 0, hset_cap * sizeof *hset);
     hset_n = 0;
-    /* may run finalizers: the arena is already empty. The objects are cold by now (a big call handed out many):
-     * their reference counts are fetched some iterations ahead, so that the misses overlap. */
+    /* may run finalizers: the arena is already empty (one a finalizer starts is its own). The objects are cold
+     * by now (a big call handed out many): their reference counts are fetched some iterations ahead, so that
+     * the misses overlap. */
     for (Py_ssize_t i = 0; i < n; i++) {
         if (i + 16 < n) __builtin_prefetch(a[i + 16], 1);
         Py_DECREF(a[i]);
     }
-    free(a);
+    /* the buffer is kept for the next call, unless a finalizer started an arena or it is much too big */
+    if (!arena && cap <= 4 * (n > 1024 ? n : 1024)) { arena = a; arena_cap = cap; }
+    else free(a);
 }
 
 /* An object of the heap: an RpsObject, clean (its subclass CleanObject) or dirty. */
@@ -613,7 +661,7 @@ static PyObject *hf_value(PyObject *self, PyObject *arg)
     long long h = PyLong_AsLongLong(arg);
     if (h == -1 && PyErr_Occurred()) return NULL;
     if (h == 0) Py_RETURN_NONE;
-    if (!hset_has((uintptr_t)h)) {
+    if (!arena_has((uintptr_t)h)) {
         PyErr_Format(PyExc_KeyError, "no such handle in this call: %lld", h);
         return NULL;
     }
