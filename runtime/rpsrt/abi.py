@@ -531,6 +531,51 @@ def start_with_stack(thread: threading.Thread, size: int) -> None:
             threading.stack_size(old)
 
 
+class _Worker:
+    """The thread with a big stack (WORKER_STACK) that runs `call_interruptibly`'s calls one after the other:
+    starting a thread for each call cost about 0.2 ms (its stack mapped, its Python state made). `busy` is
+    set by the caller that takes it and cleared by the job when it ends."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.busy = False
+        self.thread = threading.Thread(target=self._serve, name="rps-call", daemon=True)
+        start_with_stack(self.thread, WORKER_STACK)
+
+    def _serve(self) -> None:
+        while True:
+            self.jobs.get()()
+
+
+_worker_lock = threading.Lock()
+_workers: list[_Worker] = []
+
+
+def _idle_worker() -> _Worker | None:
+    """The process's call worker, now taken (busy), started on first use; None while it runs another call
+    (a call made from a signal handler while the main thread waits: that one gets a thread of its own)."""
+    with _worker_lock:
+        if not _workers:
+            _workers.append(_Worker())
+        w = _workers[0]
+        if w.busy or not w.thread.is_alive():
+            return None
+        w.busy = True
+        return w
+
+
+def _forget_workers() -> None:  # a forked child has none of the parent's threads
+    _workers.clear()
+    global _worker_lock
+    _worker_lock = threading.Lock()
+
+
+if hasattr(__import__("os"), "register_at_fork"):
+    __import__("os").register_at_fork(after_in_child=_forget_workers)
+
+
 def call_interruptibly(fn: Callable[..., Any], args: Sequence[Any], interrupt: Callable[[], None], *,
                        thread_name: str = "rps-call") -> tuple[bool, object, bool]:
     """Call `fn(*args)` on a worker thread while this thread waits; a KeyboardInterrupt (Ctrl-C) while it
@@ -542,6 +587,7 @@ def call_interruptibly(fn: Callable[..., Any], args: Sequence[Any], interrupt: C
     """
     box: list[tuple[bool, object]] = []
     done = threading.Event()
+    worker = _idle_worker()
 
     def work() -> None:
         try:
@@ -549,14 +595,18 @@ def call_interruptibly(fn: Callable[..., Any], args: Sequence[Any], interrupt: C
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             box.append((False, exc))
         finally:
+            if worker is not None:
+                worker.busy = False
             done.set()
 
     interrupted = False
-    thread = threading.Thread(target=work, name=thread_name, daemon=True)
     try:
-        # a big stack: native method sends nest on it (start raises only after the thread runs, while
-        # waiting for it to have started)
-        start_with_stack(thread, WORKER_STACK)
+        if worker is not None:
+            worker.jobs.put(work)
+        else:
+            # a big stack: native method sends nest on it (start raises only after the thread runs, while
+            # waiting for it to have started)
+            start_with_stack(threading.Thread(target=work, name=thread_name, daemon=True), WORKER_STACK)
     except KeyboardInterrupt:
         interrupted = True
         interrupt()

@@ -247,3 +247,32 @@ def test_call_with_rt_off_the_main_thread_calls_directly(lib) -> None:  # type: 
     t.start()
     t.join()
     assert out == [(True, 7)]
+
+
+def test_interruptible_calls_share_one_worker_thread() -> None:
+    """`call_interruptibly` runs its calls on one worker thread (started once, with its big stack), not on a
+    thread started per call; a call made while the worker runs another (from inside it here; from a signal
+    handler of the waiting main thread in real life) gets a thread of its own instead of waiting for it."""
+    import threading as th
+
+    from rpsrt import abi as abi_mod
+
+    seen = []
+    for _ in range(3):
+        ok, value, interrupted = abi_mod.call_interruptibly(th.get_ident, (), lambda: None)
+        assert ok and not interrupted
+        seen.append(value)
+    assert len(set(seen)) == 1 and seen[0] != th.get_ident()
+    inner: list[int] = []
+
+    def outer() -> int:
+        ok2, value2, _ = abi_mod.call_interruptibly(th.get_ident, (), lambda: None)
+        assert ok2
+        inner.append(value2)
+        return th.get_ident()
+
+    ok, value, _ = abi_mod.call_interruptibly(outer, (), lambda: None)
+    assert ok and value == seen[0] and inner and inner[0] not in (value, th.get_ident())
+    ok, value, _ = abi_mod.call_interruptibly(lambda: 1 / 0, (), lambda: None)
+    assert not ok and isinstance(value, ZeroDivisionError)
+    assert abi_mod.call_interruptibly(th.get_ident, (), lambda: None)[1] == seen[0]  # free again after a raise
