@@ -278,6 +278,25 @@ def test_every_argument_has_help() -> None:
     assert missing == []
 
 
+def test_one_command_parser_is_the_full_parsers() -> None:
+    """`rpsc COMMAND ...` parses with COMMAND's module alone (`cli.COMMAND_MODULE`): every command is in the
+    table, and the parser built that way has, for that command and each of its subcommands, the same help
+    text and the same defaults (handler included) as the full parser."""
+    from rpsc.driver.cli import COMMAND_MODULE, COMMANDS, build_parser
+
+    assert sorted(COMMAND_MODULE) == sorted(name for name, _ in COMMANDS)
+    full = dict(_parsers(build_parser()))
+    for command in COMMAND_MODULE:
+        lean = dict(_parsers(build_parser(command)))
+        mine = {path: p for path, p in full.items() if path.split()[1:2] == [command]}
+        assert mine and all(path in lean for path in mine), command
+        for path, p in mine.items():
+            assert lean[path].format_help() == p.format_help(), path
+            assert lean[path]._defaults.keys() == p._defaults.keys(), path
+            h1, h2 = lean[path]._defaults.get("handler"), p._defaults.get("handler")
+            assert getattr(h1, "__code__", h1) is getattr(h2, "__code__", h2), path  # a lambda: same code
+
+
 def test_every_help_runs() -> None:
     """`--help` of every (sub)command exits 0 and prints its usage."""
     from rpsc.driver.cli import build_parser
