@@ -564,6 +564,45 @@ def _cache_entries(fps: dict[str, str], modules: Sequence[Any], sources: Sequenc
     return out
 
 
+#: The generated headers (rpsc.backends.c.emit.HEADERS), which list the store's named objects, roots and constants.
+HEADER_FILES = ("rps_names.h", "rps_roots.h", "rps_constants.h")
+
+
+def headers_key(heap: Any, named: Sequence[tuple[str, str]]) -> str:
+    """A digest of everything the generated headers are made of: the (oid, name) of the named objects
+    (`named`), of the roots and of the constants (each in any order), rpsc's version and the bytes of the code
+    and the template that write them (so that an edited emitter in a development checkout is not trusted
+    with old headers). Equal digests, equal headers."""
+    import hashlib
+    import importlib.util
+
+    from rpsc import __version__
+    from rpsc.heapcode.index import object_name
+
+    code = []
+    for mod, file in (("rpsc.backends.c.emit", None), ("rpsc.templates", "names.h.j2")):
+        spec = importlib.util.find_spec(mod)
+        origin = (spec.submodule_search_locations[0] + os.sep + file if file else spec.origin) if spec else None
+        try:
+            with open(origin or "", "rb") as f:
+                code.append(hashlib.sha256(f.read()).hexdigest())
+        except OSError:
+            code.append(None)
+    # in any order: the headers list their entries sorted (the roots, a set, come in no set order)
+    data = [__version__, code, sorted(named), sorted((str(o.oid), object_name(o) or "") for o in heap.roots),
+            sorted((str(o.oid), object_name(o) or "") for o in heap.constants)]
+    return hashlib.sha256(json.dumps(data).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def headers_unchanged(gen: Path, last: Any, key: str) -> bool:
+    """Whether the headers the last build recorded (`last`: its key and the files' (mtime, size, inode)
+    as it left them) are those of `key` and still on disk untouched."""
+    if not isinstance(last, dict) or last.get("key") != key or not isinstance(last.get("files"), dict):
+        return False
+    return all(last["files"].get(name) is not None and last["files"].get(name) == file_stamp(gen / name)
+               for name in HEADER_FILES)
+
+
 def generate(options: BuildOptions, heap: Any | None = None, progress: Any | None = None,
              echo: TextIO | None = None, ninja: str | None = None, migrate: bool = True,
              live: Any = None, notes: dict[str, Any] | None = None
@@ -648,9 +687,18 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
             emit(name, fresh[name])
     def headers() -> None:  # no compile includes them: written while ninja runs
         named = live.named() if live is not None else None
+        key = headers_key(heap, named) if named is not None else None
+        if notes is not None:
+            notes["headers"] = None
+        if key is not None and headers_unchanged(gen, (read_state(bdir) or {}).get("headers"), key):
+            if notes is not None:
+                notes["headers"] = (read_state(bdir) or {}).get("headers")
+            return
         for name, text in emit_headers(heap, named).items():
             if write_if_changed(gen / name, text.encode()):
                 rewritten.append(str(gen / name))
+        if key is not None and notes is not None:
+            notes["headers"] = {"key": key, "files": {name: file_stamp(gen / name) for name in HEADER_FILES}}
 
     (bdir / "obj").mkdir(parents=True, exist_ok=True)
     (bdir / EMIT).mkdir(parents=True, exist_ok=True)
@@ -878,6 +926,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         if len(heap.objects) != count:  # the records added named objects (plugin_file...): the headers list them
             for name, text in emit_headers(heap).items():
                 write_if_changed(store / GENERATED / name, text.encode())
+            notes["headers"] = None  # written from the whole heap: the next build renders them again
         os.utime(bdir / "build.ninja")
         restat(bdir, ninja, "build.ninja")
     from rpsc.driver.incremental import build_fingerprints
@@ -892,6 +941,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         "cache": _cache_entries(build_fingerprints(heap, live.entries if live is not None else None), modules, sources),
         "cc_probe": probe_record(options.toolchain()["cc"]),
         "ninja_key": notes.get("ninja_key"),
+        "headers": notes.get("headers"),
     }
     result = BuildResult(str(store), str(bdir), results, run.commands, not run.commands, False, rewritten, changed)
     if options.compdb:  # before the state, which records the build.ninja it was written from

@@ -170,3 +170,39 @@ def test_an_edit_touches_only_the_changed_module_through_the_code_index(tmp_path
     assert again is not None and again.entries == live.entries | {"d": again.entries["d"]}
     (store / ".rpsc" / incremental.INDEX_FILE).write_text("{not json")
     assert incremental.LiveIndex.open(str(store)) is None
+
+
+def test_unchanged_headers_are_not_rendered_again_and_a_touched_one_is(tmp_path: Path, monkeypatch):
+    """A body edit leaves the named objects, roots and constants as they were: the build takes the headers
+    the last one wrote (their digest and files match its state) without rendering them; a header edited by
+    hand, or a new function (a new named object), makes the next build render them, as a scratch build does."""
+    from rpsc.backends.c import emit
+
+    src, store = tmp_path / "src", tmp_path / "st"
+    state: dict[str, tuple[int, ...]] = {n: (1, 0) for n in REQUIRES}
+    files = write(src, state)
+    assert main(["compile", *files, "--store", str(store)]) == 0
+    build_store(BuildOptions(store=store, opt="0"))
+    renders: list[int] = []
+    real = emit.emit_headers
+    monkeypatch.setattr(emit, "emit_headers", lambda *a, **k: renders.append(1) or real(*a, **k))
+    names = store / "generated" / "rps_names.h"
+
+    def edit_and_build(**change: tuple[int, ...]) -> None:
+        state.update(change)
+        write(src, state)
+        assert main(["compile", *files, "--store", str(store)]) == 0
+        build_store(BuildOptions(store=store, opt="0"))
+
+    edit_and_build(c=(4, 0))  # the first build's records named new objects: this one renders the headers
+    renders.clear()
+    good = names.read_bytes()
+    edit_and_build(c=(5, 0))
+    assert renders == [] and names.read_bytes() == good
+    names.write_bytes(good.replace(b"RPS_NAMED", b"RPS_NAMEX"))  # by hand: a new stamp
+    edit_and_build(c=(6, 0))
+    assert renders == [1] and names.read_bytes() == good
+    edit_and_build(a=(1, 1))  # a new function: a new name in rps_names.h
+    assert len(renders) == 2 and b"a_e0" in names.read_bytes()
+    edit_and_build(a=(2, 1))
+    assert len(renders) == 2
