@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from rpsc import Error
 
 from rpsc.driver.quick import (  # noqa: F401  (the lean helpers, shared with the no-op path)
+    COMPDB,
     MANIFEST,
     STATE_FILE,
     STATE_VERSION,
@@ -872,8 +873,9 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
                                                       migrate=bool(old), live=live, notes=notes)
     bdir = options.build_path
     store = options.store_dir
-    results = [ModuleResult(m.oid, m.name, str(store / GENERATED / s.file_name),
-                            str(store / PLUGINS / plugin_file_name(m.oid)), symbols=list(s.symbols))
+    gen_dir, plugin_dir = os.path.join(store, GENERATED), os.path.join(store, PLUGINS)  # (os.path: pathlib is slow)
+    results = [ModuleResult(m.oid, m.name, os.path.join(gen_dir, s.file_name),
+                            os.path.join(plugin_dir, plugin_file_name(m.oid)), symbols=list(s.symbols))
                for m, s in zip(modules, sources, strict=True)]
     if options.generate_only:
         from rpsc.driver.incremental import write_index_of
@@ -889,15 +891,29 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
                          run.output)
     from rpsrt.plugins import read_sidecar, sha256_file, write_sidecar
 
+    last_modules = {m.get("oid"): m for m in prev_state.get("modules", []) if isinstance(m, dict)}
+    stamps: dict[str, list[Any]] = {}
     for r, s in zip(results, sources, strict=True):
         so = Path(r.plugin)
-        if file_stamp(so) != before[r.plugin]:
+        so_stamp = file_stamp(so)
+        if so_stamp != before[r.plugin]:
             r.status = "built"
+        last = last_modules.get(r.oid) or {}
+        side_stamp = file_stamp(so.with_suffix(".json"))
+        if (r.status != "built" and so_stamp is not None and side_stamp is not None
+                and last.get("plugin") == r.plugin and isinstance(last.get("sha256"), str)
+                and last.get("stamps") == [so_stamp, side_stamp]):
+            # plugin and sidecar untouched since the last build, which read this checksum from that sidecar
+            r.sha256 = last["sha256"]
+            stamps[r.oid] = [so_stamp, side_stamp]
+            continue
         side = read_sidecar(so) if _sidecar_fresh(so) else None
         if r.status == "built" or side is None or side[1] is None:
             write_sidecar(so, s.manifest)
             side = read_sidecar(so)
         r.sha256 = side[1] if side else sha256_file(so)
+        if side and side[1]:
+            stamps[r.oid] = [file_stamp(so), file_stamp(so.with_suffix(".json"))]
     link_by_module(store, results)
     if progress is not None:
         progress.phase("recording the plugins in the store")
@@ -937,7 +953,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         "store": store_stamps(store),
         "ninja": ninja,
         "modules": [{"oid": r.oid, "name": r.name, "c_path": r.c_file, "plugin": r.plugin, "sha256": r.sha256,
-                     "symbols": r.symbols} for r in results],
+                     "symbols": r.symbols, "stamps": stamps.get(r.oid)} for r in results],
         "cache": _cache_entries(build_fingerprints(heap, live.entries if live is not None else None), modules, sources),
         "cc_probe": probe_record(options.toolchain()["cc"]),
         "ninja_key": notes.get("ninja_key"),
@@ -945,8 +961,15 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
     }
     result = BuildResult(str(store), str(bdir), results, run.commands, not run.commands, False, rewritten, changed)
     if options.compdb:  # before the state, which records the build.ninja it was written from
-        write_compdb(bdir, result)
+        # ninja -t compdb reads build.ninja only, whose text follows from its key (`ninja_key`): with the
+        # key and ninja of the last build and the file it wrote untouched, the file is already this one
+        last_db = prev_state.get("compdb")
+        if not (isinstance(last_db, dict) and last_db.get("ninja_key") == notes.get("ninja_key") is not None
+                and prev_state.get("ninja") == ninja and last_db.get("stamp") is not None
+                and last_db.get("stamp") == file_stamp(bdir / COMPDB)):
+            write_compdb(bdir, result)
         state["compdb_for"] = file_stamp(bdir / "build.ninja")
+        state["compdb"] = {"ninja_key": notes.get("ninja_key"), "stamp": file_stamp(bdir / COMPDB)}
         result.compdb_written = True
     write_state(bdir, state)
     from rpsc.driver.incremental import write_index_of
