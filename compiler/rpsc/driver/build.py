@@ -214,6 +214,16 @@ def ninja_executable() -> str:
     return exe
 
 
+def plugin_include_dir() -> Path:
+    """`rpsrt.plugins.build.include_dir()` (the plugin headers' folder), computed the same way without
+    importing `rpsrt.plugins` (its manager, tens of ms), which an edit's build would import before it
+    starts ninja only for this path (it imports it while ninja runs; a test checks the two agree)."""
+    import rpsrt
+
+    build_py = os.path.join(os.path.dirname(rpsrt.__file__), "plugins", "build.py")
+    return Path(build_py).resolve().parent.parent / "include"
+
+
 def write_state(build_dir: Path, state: dict[str, Any]) -> None:
     # Compact: with `indent`, json encodes in pure Python (several times slower on a big store's cache).
     write_if_changed(build_dir / STATE_FILE,
@@ -499,10 +509,8 @@ def ninja_key(options: BuildOptions, modules: Sequence[Any], store_inputs: Seque
     equal `build.ninja` text, so that a build whose state records it need not write the file again."""
     import hashlib
 
-    from rpsrt.plugins.build import include_dir
-
     tc = options.toolchain()
-    data = [tc, list(compiler_workaround_flags(tc["cc"])), str(include_dir()), sys.executable, options.launcher,
+    data = [tc, list(compiler_workaround_flags(tc["cc"])), str(plugin_include_dir()), sys.executable, options.launcher,
             [(m.oid, m.name) for m in modules], [str(p) for p in store_inputs], STATE_VERSION]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -751,6 +759,7 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
                 os.unlink(active)
             with phase("emit headers"):
                 headers()
+            import rpsrt.plugins  # noqa: F401  (needed once ninja is done: imported while it compiles)
         except BaseException:
             job.abort()
             for name in left:  # no placeholder stays behind as if it were generated C

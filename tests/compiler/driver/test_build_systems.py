@@ -221,3 +221,11 @@ def test_progress_on_a_terminal_is_one_status_line_rewritten_in_place():
     assert out.getvalue().endswith("\rrpsc build: IR") and "rpsc build: IR" + " " * (len("loading the store") - len("IR")) + "\r" in out.getvalue()
     p.done()
     assert out.getvalue().endswith("\r" + " " * len("rpsc build: IR") + "\r")
+
+
+def test_plugin_include_dir_is_rpsrt_plugins_own():
+    """The build's key takes the plugin headers' folder without importing rpsrt.plugins: the same folder."""
+    from rpsc.driver.build import plugin_include_dir
+    from rpsrt.plugins.build import include_dir
+
+    assert plugin_include_dir() == include_dir() and (include_dir() / "rps").is_dir()
