@@ -458,3 +458,21 @@ def test_top_level_help_imports_no_command_module(argv: list[str], monkeypatch: 
     got = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True,
                          env={**os.environ, "COLUMNS": "100"}).stdout
     assert eval(got) == (want_status, [], want)  # noqa: S307 - the repr printed just above
+
+
+def test_gc_thresholds_are_raised_for_a_command_line_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """`rpsc ...` as a program (main() without arguments) raises the GC thresholds (cli.GC_THRESHOLDS);
+    main([...]) called from Python (as here) and `rpsc lsp` leave them as they are."""
+    import gc
+
+    from rpsc.driver import cli
+
+    before = gc.get_threshold()
+    assert cli.main(["config"]) == 0
+    assert gc.get_threshold() == before
+    capsys.readouterr()
+    code = ("import gc, sys\nfrom rpsc.driver.cli import main\nsys.argv = ['rpsc', *sys.argv[1:]]\n"
+            "main()\nprint(repr(gc.get_threshold()), file=sys.stderr)\n")
+    got = subprocess.run([sys.executable, "-c", code, "config"], capture_output=True, text=True, check=True)
+    assert eval(got.stderr.strip().splitlines()[-1]) == cli.GC_THRESHOLDS  # noqa: S307
+    assert cli.GC_THRESHOLDS != before
