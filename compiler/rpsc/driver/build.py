@@ -699,9 +699,10 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
         key = headers_key(heap, named) if named is not None else None
         if notes is not None:
             notes["headers"] = None
-        if key is not None and headers_unchanged(gen, (read_state(bdir) or {}).get("headers"), key):
+        last_headers = (read_state(bdir) or {}).get("headers") if key is not None else None
+        if key is not None and headers_unchanged(gen, last_headers, key):
             if notes is not None:
-                notes["headers"] = (read_state(bdir) or {}).get("headers")
+                notes["headers"] = last_headers
             return
         for name, text in emit_headers(heap, named).items():
             if write_if_changed(gen / name, text.encode()):
@@ -902,11 +903,27 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
 
     last_modules = {m.get("oid"): m for m in prev_state.get("modules", []) if isinstance(m, dict)}
     stamps: dict[str, list[Any]] = {}
+    so_stamps = {r.oid: file_stamp(r.plugin) for r in results}
+    for r in results:
+        if so_stamps[r.oid] != before[r.plugin]:
+            r.status = "built"
+    built = [(r, s) for r, s in zip(results, sources, strict=True) if r.status == "built"]
+    written: set[str] = set()
+    if len(built) >= 4:  # a cold build: each sidecar write ends with an fsync, which threads overlap
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(built))) as pool:
+            list(pool.map(lambda rs: write_sidecar(Path(rs[0].plugin), rs[1].manifest), built))  # (errors in order)
+        written = {r.oid for r, _ in built}
     for r, s in zip(results, sources, strict=True):
         so = Path(r.plugin)
-        so_stamp = file_stamp(so)
-        if so_stamp != before[r.plugin]:
-            r.status = "built"
+        so_stamp = so_stamps[r.oid]
+        if r.oid in written:
+            side = read_sidecar(so)
+            r.sha256 = side[1] if side and side[1] else sha256_file(so)
+            if side and side[1]:
+                stamps[r.oid] = [so_stamp, file_stamp(so.with_suffix(".json"))]
+            continue
         last = last_modules.get(r.oid) or {}
         side_stamp = file_stamp(so.with_suffix(".json"))
         if (r.status != "built" and so_stamp is not None and side_stamp is not None

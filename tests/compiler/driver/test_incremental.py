@@ -208,3 +208,39 @@ def test_unchanged_headers_are_not_rendered_again_and_a_touched_one_is(tmp_path:
     assert len(renders) == 2 and b"a_e0" in names.read_bytes()
     edit_and_build(a=(2, 1))
     assert len(renders) == 2
+
+
+def test_sidecars_written_side_by_side_and_checksums_kept_from_the_state(tmp_path: Path):
+    """A build of 4 or more new plugins writes their sidecars from a thread pool: each is the one a lone
+    write gives (the manifest and the plugin's sha256); a later build takes the unchanged plugins'
+    checksums from its state, and a sidecar edited by hand (a new stamp) is read again, as it always was."""
+    import hashlib
+    import json
+
+    from rpsrt.plugins import read_sidecar
+
+    src, store = tmp_path / "src", tmp_path / "st"
+    state: dict[str, tuple[int, ...]] = {n: (1, 0) for n in REQUIRES}
+    files = write(src, state)
+    assert main(["compile", *files, "--store", str(store)]) == 0
+    first = build_store(BuildOptions(store=store, opt="0"))
+    assert [m.status for m in first.modules] == ["built"] * 4
+    for m in first.modules:
+        side = read_sidecar(m.plugin)
+        assert side is not None and side[1] == hashlib.sha256(Path(m.plugin).read_bytes()).hexdigest() == m.sha256
+    state["c"] = (7, 0)
+    write(src, state)
+    assert main(["compile", *files, "--store", str(store)]) == 0
+    again = build_store(BuildOptions(store=store, opt="0"))
+    assert {m.name: m.sha256 for m in again.modules if m.name != "c"} == \
+        {m.name: m.sha256 for m in first.modules if m.name != "c"}
+    a = next(m for m in again.modules if m.name == "a")
+    side = Path(a.plugin).with_suffix(".json")
+    data = json.loads(side.read_text())
+    data["sha256"] = "0" * 64
+    side.write_text(json.dumps(data))  # by hand: a new stamp, a wrong checksum
+    state["c"] = (8, 0)
+    write(src, state)
+    assert main(["compile", *files, "--store", str(store)]) == 0
+    third = build_store(BuildOptions(store=store, opt="0"))
+    assert next(m for m in third.modules if m.name == "a").sha256 == "0" * 64  # what the sidecar says now
