@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from rpsc import Error
 
 from rpsc.driver.quick import (  # noqa: F401  (the lean helpers, shared with the no-op path)
+    COMPDB,
     MANIFEST,
     STATE_FILE,
     STATE_VERSION,
@@ -211,6 +212,16 @@ def ninja_executable() -> str:
         raise BuildError("the ninja executable of the `ninja` Python package is missing "
                          f"(looked in {ninja.BIN_DIR or '?'})")
     return exe
+
+
+def plugin_include_dir() -> Path:
+    """`rpsrt.plugins.build.include_dir()` (the plugin headers' folder), computed the same way without
+    importing `rpsrt.plugins` (its manager, tens of ms), which an edit's build would import before it
+    starts ninja only for this path (it imports it while ninja runs; a test checks the two agree)."""
+    import rpsrt
+
+    build_py = os.path.join(os.path.dirname(rpsrt.__file__), "plugins", "build.py")
+    return Path(build_py).resolve().parent.parent / "include"
 
 
 def write_state(build_dir: Path, state: dict[str, Any]) -> None:
@@ -498,10 +509,8 @@ def ninja_key(options: BuildOptions, modules: Sequence[Any], store_inputs: Seque
     equal `build.ninja` text, so that a build whose state records it need not write the file again."""
     import hashlib
 
-    from rpsrt.plugins.build import include_dir
-
     tc = options.toolchain()
-    data = [tc, list(compiler_workaround_flags(tc["cc"])), str(include_dir()), sys.executable, options.launcher,
+    data = [tc, list(compiler_workaround_flags(tc["cc"])), str(plugin_include_dir()), sys.executable, options.launcher,
             [(m.oid, m.name) for m in modules], [str(p) for p in store_inputs], STATE_VERSION]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -562,6 +571,45 @@ def _cache_entries(fps: dict[str, str], modules: Sequence[Any], sources: Sequenc
             out[m.name] = {"fingerprint": fps[m.name], "oid": m.oid, "file_name": s.file_name,
                            "symbols": list(s.symbols), "manifest": s.manifest, "sha256": sha}
     return out
+
+
+#: The generated headers (rpsc.backends.c.emit.HEADERS), which list the store's named objects, roots and constants.
+HEADER_FILES = ("rps_names.h", "rps_roots.h", "rps_constants.h")
+
+
+def headers_key(heap: Any, named: Sequence[tuple[str, str]]) -> str:
+    """A digest of everything the generated headers are made of: the (oid, name) of the named objects
+    (`named`), of the roots and of the constants (each in any order), rpsc's version and the bytes of the code
+    and the template that write them (so that an edited emitter in a development checkout is not trusted
+    with old headers). Equal digests, equal headers."""
+    import hashlib
+    import importlib.util
+
+    from rpsc import __version__
+    from rpsc.heapcode.index import object_name
+
+    code = []
+    for mod, file in (("rpsc.backends.c.emit", None), ("rpsc.templates", "names.h.j2")):
+        spec = importlib.util.find_spec(mod)
+        origin = (spec.submodule_search_locations[0] + os.sep + file if file else spec.origin) if spec else None
+        try:
+            with open(origin or "", "rb") as f:
+                code.append(hashlib.sha256(f.read()).hexdigest())
+        except OSError:
+            code.append(None)
+    # in any order: the headers list their entries sorted (the roots, a set, come in no set order)
+    data = [__version__, code, sorted(named), sorted((str(o.oid), object_name(o) or "") for o in heap.roots),
+            sorted((str(o.oid), object_name(o) or "") for o in heap.constants)]
+    return hashlib.sha256(json.dumps(data).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def headers_unchanged(gen: Path, last: Any, key: str) -> bool:
+    """Whether the headers the last build recorded (`last`: its key and the files' (mtime, size, inode)
+    as it left them) are those of `key` and still on disk untouched."""
+    if not isinstance(last, dict) or last.get("key") != key or not isinstance(last.get("files"), dict):
+        return False
+    return all(last["files"].get(name) is not None and last["files"].get(name) == file_stamp(gen / name)
+               for name in HEADER_FILES)
 
 
 def generate(options: BuildOptions, heap: Any | None = None, progress: Any | None = None,
@@ -648,9 +696,19 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
             emit(name, fresh[name])
     def headers() -> None:  # no compile includes them: written while ninja runs
         named = live.named() if live is not None else None
+        key = headers_key(heap, named) if named is not None else None
+        if notes is not None:
+            notes["headers"] = None
+        last_headers = (read_state(bdir) or {}).get("headers") if key is not None else None
+        if key is not None and headers_unchanged(gen, last_headers, key):
+            if notes is not None:
+                notes["headers"] = last_headers
+            return
         for name, text in emit_headers(heap, named).items():
             if write_if_changed(gen / name, text.encode()):
                 rewritten.append(str(gen / name))
+        if key is not None and notes is not None:
+            notes["headers"] = {"key": key, "files": {name: file_stamp(gen / name) for name in HEADER_FILES}}
 
     (bdir / "obj").mkdir(parents=True, exist_ok=True)
     (bdir / EMIT).mkdir(parents=True, exist_ok=True)
@@ -702,6 +760,7 @@ def generate(options: BuildOptions, heap: Any | None = None, progress: Any | Non
                 os.unlink(active)
             with phase("emit headers"):
                 headers()
+            import rpsrt.plugins  # noqa: F401  (needed once ninja is done: imported while it compiles)
         except BaseException:
             job.abort()
             for name in left:  # no placeholder stays behind as if it were generated C
@@ -824,8 +883,9 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
                                                       migrate=bool(old), live=live, notes=notes)
     bdir = options.build_path
     store = options.store_dir
-    results = [ModuleResult(m.oid, m.name, str(store / GENERATED / s.file_name),
-                            str(store / PLUGINS / plugin_file_name(m.oid)), symbols=list(s.symbols))
+    gen_dir, plugin_dir = os.path.join(store, GENERATED), os.path.join(store, PLUGINS)  # (os.path: pathlib is slow)
+    results = [ModuleResult(m.oid, m.name, os.path.join(gen_dir, s.file_name),
+                            os.path.join(plugin_dir, plugin_file_name(m.oid)), symbols=list(s.symbols))
                for m, s in zip(modules, sources, strict=True)]
     if options.generate_only:
         from rpsc.driver.incremental import write_index_of
@@ -841,15 +901,45 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
                          run.output)
     from rpsrt.plugins import read_sidecar, sha256_file, write_sidecar
 
+    last_modules = {m.get("oid"): m for m in prev_state.get("modules", []) if isinstance(m, dict)}
+    stamps: dict[str, list[Any]] = {}
+    so_stamps = {r.oid: file_stamp(r.plugin) for r in results}
+    for r in results:
+        if so_stamps[r.oid] != before[r.plugin]:
+            r.status = "built"
+    built = [(r, s) for r, s in zip(results, sources, strict=True) if r.status == "built"]
+    written: set[str] = set()
+    if len(built) >= 4:  # a cold build: each sidecar write ends with an fsync, which threads overlap
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(built))) as pool:
+            list(pool.map(lambda rs: write_sidecar(Path(rs[0].plugin), rs[1].manifest), built))  # (errors in order)
+        written = {r.oid for r, _ in built}
     for r, s in zip(results, sources, strict=True):
         so = Path(r.plugin)
-        if file_stamp(so) != before[r.plugin]:
-            r.status = "built"
+        so_stamp = so_stamps[r.oid]
+        if r.oid in written:
+            side = read_sidecar(so)
+            r.sha256 = side[1] if side and side[1] else sha256_file(so)
+            if side and side[1]:
+                stamps[r.oid] = [so_stamp, file_stamp(so.with_suffix(".json"))]
+            continue
+        last = last_modules.get(r.oid) or {}
+        side_stamp = file_stamp(so.with_suffix(".json"))
+        if (r.status != "built" and so_stamp is not None and side_stamp is not None
+                and last.get("plugin") == r.plugin and isinstance(last.get("sha256"), str)
+                and last.get("stamps") == [so_stamp, side_stamp]):
+            # plugin and sidecar untouched since the last build, which read this checksum from that sidecar
+            r.sha256 = last["sha256"]
+            stamps[r.oid] = [so_stamp, side_stamp]
+            continue
         side = read_sidecar(so) if _sidecar_fresh(so) else None
         if r.status == "built" or side is None or side[1] is None:
             write_sidecar(so, s.manifest)
             side = read_sidecar(so)
         r.sha256 = side[1] if side else sha256_file(so)
+        if side and side[1]:
+            stamps[r.oid] = [file_stamp(so), file_stamp(so.with_suffix(".json"))]
     link_by_module(store, results)
     if progress is not None:
         progress.phase("recording the plugins in the store")
@@ -878,6 +968,7 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         if len(heap.objects) != count:  # the records added named objects (plugin_file...): the headers list them
             for name, text in emit_headers(heap).items():
                 write_if_changed(store / GENERATED / name, text.encode())
+            notes["headers"] = None  # written from the whole heap: the next build renders them again
         os.utime(bdir / "build.ninja")
         restat(bdir, ninja, "build.ninja")
     from rpsc.driver.incremental import build_fingerprints
@@ -888,15 +979,23 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         "store": store_stamps(store),
         "ninja": ninja,
         "modules": [{"oid": r.oid, "name": r.name, "c_path": r.c_file, "plugin": r.plugin, "sha256": r.sha256,
-                     "symbols": r.symbols} for r in results],
+                     "symbols": r.symbols, "stamps": stamps.get(r.oid)} for r in results],
         "cache": _cache_entries(build_fingerprints(heap, live.entries if live is not None else None), modules, sources),
         "cc_probe": probe_record(options.toolchain()["cc"]),
         "ninja_key": notes.get("ninja_key"),
+        "headers": notes.get("headers"),
     }
     result = BuildResult(str(store), str(bdir), results, run.commands, not run.commands, False, rewritten, changed)
     if options.compdb:  # before the state, which records the build.ninja it was written from
-        write_compdb(bdir, result)
+        # ninja -t compdb reads build.ninja only, whose text follows from its key (`ninja_key`): with the
+        # key and ninja of the last build and the file it wrote untouched, the file is already this one
+        last_db = prev_state.get("compdb")
+        if not (isinstance(last_db, dict) and last_db.get("ninja_key") == notes.get("ninja_key") is not None
+                and prev_state.get("ninja") == ninja and last_db.get("stamp") is not None
+                and last_db.get("stamp") == file_stamp(bdir / COMPDB)):
+            write_compdb(bdir, result)
         state["compdb_for"] = file_stamp(bdir / "build.ninja")
+        state["compdb"] = {"ninja_key": notes.get("ninja_key"), "stamp": file_stamp(bdir / COMPDB)}
         result.compdb_written = True
     write_state(bdir, state)
     from rpsc.driver.incremental import write_index_of

@@ -40,6 +40,14 @@ COMMANDS = (
     ("lsp", "run the .rps language server (LSP over stdio; needs rpsc[lsp])"),
     ("cache", "show or trim rpsc's cache folder (JIT objects, parser tables)"),
 )
+#: The command module that registers each command: `rpsc COMMAND ...` builds a parser with that module
+#: alone (importing and registering all of them costs tens of ms of every command's start, a no-op
+#: `rpsc build` included); tests/compiler/driver/test_cli_usage.py checks it against the full parser.
+COMMAND_MODULE = {
+    "store": "store", "compile": "lang", "run": "run", "show": "lang", "jit": "jit", "emit": "jit",
+    "build": "build", "init": "build", "demo": "build", "plugin": "plugin", "config": "config",
+    "dispatch": "dispatch", "fmt": "fmt", "lsp": "lsp", "cache": "cache",
+}
 #: The command lines that the top-level parser alone answers (`COMMANDS` is all it needs).
 _TOP_ONLY = ([], ["--help"], ["-h"], ["--version"])
 
@@ -63,11 +71,13 @@ def top_level_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser (every command module registered), or with `only` (a command of `COMMAND_MODULE`)
+    the top level with that command's module alone registered: the same parser for that command's words."""
     import importlib
 
     parser, sub = _top_parser()
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (COMMAND_MODULE[only],):
         try:
             module = importlib.import_module(f"rpsc.driver.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -101,8 +111,20 @@ def _remember_subparsers(parser: argparse.ArgumentParser) -> None:
                 _remember_subparsers(sub)
 
 
+#: The cyclic garbage collector's thresholds for an `rpsc` process (`gc.set_threshold`): a command builds
+#: a great many small objects that live until it exits (the store's objects, the AST, the IR) and makes
+#: few cycles, so Python's default (a young-generation pass every 700 allocations) costs tens of ms of an
+#: edit's `rpsc compile` and `rpsc build` for nothing. Only for a command line run as a program (`main()`
+#: without arguments: the console script, `python -m rpsc`), not the language server, which runs for long.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    if argv is None and words[:1] != ["lsp"]:
+        import gc
+
+        gc.set_threshold(*GC_THRESHOLDS)
     if words[:1] == ["run"]:
         # The warm start (rpsc.driver.runwarm): a function compiled before, of a store unchanged since,
         # runs from its native code without argparse, the store or the IR; None: the slow path.
@@ -111,7 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = _guarded(run_warm, words[1:])
         if status is not None:
             return status
-    parser = top_level_parser() if words in _TOP_ONLY else build_parser()
+    if words in _TOP_ONLY:
+        parser = top_level_parser()
+    else:
+        parser = build_parser(words[0] if words and words[0] in COMMAND_MODULE else None)
     args, extras = parser.parse_known_args(words)
     if extras:
         (getattr(args, "_subparser", None) or parser).error(f"unrecognized arguments: {' '.join(extras)}")

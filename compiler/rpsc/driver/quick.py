@@ -60,13 +60,21 @@ def store_files(store: Path) -> list[Path]:
 
 def store_stamps(store: Path) -> dict[str, list[int]]:
     """(mtime_ns, size, inode) of every store file, by path relative to the store."""
+    # (the names of `store_files`, relative to the store, without pathlib nor relpath: a command takes
+    # these stamps several times, and on a store of hundreds of spaces that was milliseconds each time)
+    top = os.fspath(store)
+    try:
+        names = sorted(os.listdir(os.path.join(top, "persistore")))
+    except FileNotFoundError:
+        names = []
+    rels = [MANIFEST] + [os.path.join("persistore", n) for n in names if n.endswith(".json") and not n.startswith(".")]
     out: dict[str, list[int]] = {}
-    for p in store_files(store):
+    for rel in rels:
         try:
-            st = os.stat(p)
+            st = os.stat(os.path.join(top, rel))
         except FileNotFoundError:
             continue
-        out[os.path.relpath(p, store)] = [st.st_mtime_ns, st.st_size, st.st_ino]
+        out[rel] = [st.st_mtime_ns, st.st_size, st.st_ino]
     return out
 
 

@@ -17,7 +17,6 @@ What the lowering gets (all keyed by the identity of AST nodes, so use the nodes
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -274,6 +273,8 @@ def _check_forms(m: ast.Module, diags: _Diags) -> None:
 
 
 def _did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    import difflib  # (only for an error's hint: not at every start)
+
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=cutoff)
     return f"did you mean `{close[0]}`?" if close else None
 

@@ -21,12 +21,10 @@ import bisect
 import contextvars
 import functools
 import hashlib
-import importlib.resources
 import math
 import os
 import re
 import sys
-import tempfile
 from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +58,15 @@ _DECL_KEYWORDS = frozenset({"requires", "space", "class", "attribute", "selector
 
 def grammar_text() -> str:
     """The grammar (package data `rpsc/frontend/rps.lark`)."""
-    return importlib.resources.files("rpsc.frontend").joinpath("rps.lark").read_text(encoding="utf-8")
+    # beside this file in any installed or editable package (no importlib.resources to import, some ms of
+    # every start); through importlib.resources where it is not a plain file (a zip)
+    try:
+        with open(os.path.join(os.path.dirname(__file__), "rps.lark"), encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        import importlib.resources
+
+        return importlib.resources.files("rpsc.frontend").joinpath("rps.lark").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------- per-parse state
@@ -593,6 +599,8 @@ def make_lark(*, transformer: Any = None, propagate_positions: bool = True, cach
             return lark.Lark(text, cache=str(final), **opts)
         except Exception:  # a corrupt cache file: rebuild below
             pass
+    import tempfile
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{tag}.", dir=cache_dir)
         os.close(fd)

@@ -81,11 +81,26 @@ def module_entry(mobj: RpsObject, cc: CodeClasses) -> dict[str, Any]:
     }
 
 
+#: (module name, id of an entry's interface record) -> (the record, its ModuleInterface): a compile asks for
+#: every entry's interface before and after it compiles, and `refresh` keeps the unchanged entries' records
+#: (the same objects, never changed in place); the record is held so that its id is not reused.
+_INTERFACES: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
 def interfaces(entries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The checker's `ModuleInterface` of every entry: what `stored_interfaces(heap)` gives for them."""
     from rpsc.heapcode.encode import interface_from_record
 
-    return {mname: interface_from_record(mname, e["interface"]) for mname, e in entries.items()}
+    if len(_INTERFACES) > 4 * len(entries) + 256:  # a long-lived process (the language server): stay bounded
+        _INTERFACES.clear()
+    out = {}
+    for mname, e in entries.items():
+        rec = e["interface"]
+        known = _INTERFACES.get((mname, id(rec)))
+        if known is None or known[0] is not rec:
+            known = _INTERFACES[(mname, id(rec))] = (rec, interface_from_record(mname, rec))
+        out[mname] = known[1]
+    return out
 
 
 def definition_objects(mobj: RpsObject, cc: CodeClasses) -> list[RpsObject]:

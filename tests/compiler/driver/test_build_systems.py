@@ -77,6 +77,48 @@ def test_compdb_cppflags_and_by_module_links(tmp_path: Path, monkeypatch: pytest
         assert link.resolve().is_file()
 
 
+def test_compdb_is_written_again_only_when_build_ninja_or_the_file_changed(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch):
+    """After an edit (build.ninja's text unchanged), `--compdb` leaves the compile_commands.json it wrote
+    untouched; one edited or removed by hand, or a new CPPFLAGS (another build.ninja), is written again and
+    is what `ninja -t compdb` gives."""
+    from rpsc.driver import quick
+    from rpsc.driver.build import ninja_executable
+
+    src, store = tmp_path / "src", tmp_path / "st"
+    shutil.copytree(REPO / "plugins_src", src)
+    files = sorted(str(p) for p in src.glob("*.rps"))
+    assert main(["compile", *files, "--store", str(store)]) == 0
+    assert main(["build", "--store", str(store), "--compdb", "-q"]) == 0
+    db = store / "build" / "compile_commands.json"
+    numeric = src / "numeric.rps"
+    original = numeric.read_text()
+    edits = iter(range(1, 100))
+
+    def edit_and_build() -> None:  # a body edit
+        numeric.write_text(original + f"\nfn compdb_probe() -> int {{ return {next(edits)}; }}\n")
+        assert main(["compile", *files, "--store", str(store)]) == 0
+        assert main(["build", "--store", str(store), "--compdb", "-q"]) == 0
+
+    def reference() -> str:
+        quick.write_compdb(ninja_executable(), store / "build")
+        return db.read_text()
+
+    before = db.stat().st_mtime_ns
+    edit_and_build()
+    assert db.stat().st_mtime_ns == before
+    db.write_text("[]\n")
+    edit_and_build()
+    assert db.read_text() == reference()
+    db.unlink()
+    edit_and_build()
+    assert db.read_text() == reference()
+    monkeypatch.setenv("CPPFLAGS", "-DRPSC_COMPDB_PROBE=1")
+    edit_and_build()
+    text = db.read_text()
+    assert "-DRPSC_COMPDB_PROBE=1" in text and text == reference()
+
+
 def test_progress_names_phases_and_modules_and_quiet_silences_it(tmp_path: Path):
     """Off a terminal, `rpsc build` prints each phase as a plain line and ninja's steps by module name;
     `--quiet` prints nothing."""
@@ -179,3 +221,11 @@ def test_progress_on_a_terminal_is_one_status_line_rewritten_in_place():
     assert out.getvalue().endswith("\rrpsc build: IR") and "rpsc build: IR" + " " * (len("loading the store") - len("IR")) + "\r" in out.getvalue()
     p.done()
     assert out.getvalue().endswith("\r" + " " * len("rpsc build: IR") + "\r")
+
+
+def test_plugin_include_dir_is_rpsrt_plugins_own():
+    """The build's key takes the plugin headers' folder without importing rpsrt.plugins: the same folder."""
+    from rpsc.driver.build import plugin_include_dir
+    from rpsrt.plugins.build import include_dir
+
+    assert plugin_include_dir() == include_dir() and (include_dir() / "rps").is_dir()

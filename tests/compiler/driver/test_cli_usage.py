@@ -278,6 +278,25 @@ def test_every_argument_has_help() -> None:
     assert missing == []
 
 
+def test_one_command_parser_is_the_full_parsers() -> None:
+    """`rpsc COMMAND ...` parses with COMMAND's module alone (`cli.COMMAND_MODULE`): every command is in the
+    table, and the parser built that way has, for that command and each of its subcommands, the same help
+    text and the same defaults (handler included) as the full parser."""
+    from rpsc.driver.cli import COMMAND_MODULE, COMMANDS, build_parser
+
+    assert sorted(COMMAND_MODULE) == sorted(name for name, _ in COMMANDS)
+    full = dict(_parsers(build_parser()))
+    for command in COMMAND_MODULE:
+        lean = dict(_parsers(build_parser(command)))
+        mine = {path: p for path, p in full.items() if path.split()[1:2] == [command]}
+        assert mine and all(path in lean for path in mine), command
+        for path, p in mine.items():
+            assert lean[path].format_help() == p.format_help(), path
+            assert lean[path]._defaults.keys() == p._defaults.keys(), path
+            h1, h2 = lean[path]._defaults.get("handler"), p._defaults.get("handler")
+            assert getattr(h1, "__code__", h1) is getattr(h2, "__code__", h2), path  # a lambda: same code
+
+
 def test_every_help_runs() -> None:
     """`--help` of every (sub)command exits 0 and prints its usage."""
     from rpsc.driver.cli import build_parser
@@ -439,3 +458,21 @@ def test_top_level_help_imports_no_command_module(argv: list[str], monkeypatch: 
     got = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True,
                          env={**os.environ, "COLUMNS": "100"}).stdout
     assert eval(got) == (want_status, [], want)  # noqa: S307 - the repr printed just above
+
+
+def test_gc_thresholds_are_raised_for_a_command_line_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """`rpsc ...` as a program (main() without arguments) raises the GC thresholds (cli.GC_THRESHOLDS);
+    main([...]) called from Python (as here) and `rpsc lsp` leave them as they are."""
+    import gc
+
+    from rpsc.driver import cli
+
+    before = gc.get_threshold()
+    assert cli.main(["config"]) == 0
+    assert gc.get_threshold() == before
+    capsys.readouterr()
+    code = ("import gc, sys\nfrom rpsc.driver.cli import main\nsys.argv = ['rpsc', *sys.argv[1:]]\n"
+            "main()\nprint(repr(gc.get_threshold()), file=sys.stderr)\n")
+    got = subprocess.run([sys.executable, "-c", code, "config"], capture_output=True, text=True, check=True)
+    assert eval(got.stderr.strip().splitlines()[-1]) == cli.GC_THRESHOLDS  # noqa: S307
+    assert cli.GC_THRESHOLDS != before
