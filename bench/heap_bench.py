@@ -124,10 +124,10 @@ def main() -> int:
         for eng in engines.values():
             eng.call("update", [world, n])  # warm (JIT compile, plugin load, the arena's size)
             assert eng.call("sends", [world, 3]) == 5.0
-        kernels: dict[str, dict[str, object]] = {
-            "update": {"python": py_update, **{b: (lambda e=e: e.call("update", [world, n])) for b, e in engines.items()}},
-            "send": {"python": py_sends, **{b: (lambda e=e: e.call("sends", [world, n])) for b, e in engines.items()}},
-        }
+        def calls(fn: str) -> dict[str, object]:
+            return {b: (lambda e=e: e.call(fn, [world, n])) for b, e in engines.items()}
+
+        kernels = {"update": {"python": py_update, **calls("update")}, "send": {"python": py_sends, **calls("sends")}}
         # Interleaved: each round runs every contender once, so that the machine's load falls on all of them
         # alike; the best round counts (the interpreter, 10-30x slower, runs in the first round only).
         times: dict[str, dict[str, list[float]]] = {k: {b: [] for b in fns} for k, fns in kernels.items()}

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import os
 import re
 import threading
 import weakref
@@ -572,8 +573,8 @@ def _forget_workers() -> None:  # a forked child has none of the parent's thread
     _worker_lock = threading.Lock()
 
 
-if hasattr(__import__("os"), "register_at_fork"):
-    __import__("os").register_at_fork(after_in_child=_forget_workers)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 def call_interruptibly(fn: Callable[..., Any], args: Sequence[Any], interrupt: Callable[[], None], *,

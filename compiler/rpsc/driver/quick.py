@@ -46,30 +46,27 @@ def toolchain(store_dir: Path, build_path: Path, launcher: str | None, opt: str,
     }
 
 
-def store_files(store: Path) -> list[Path]:
-    """The files that make up a store: its manifest and its space files."""
-    out = [store / MANIFEST]
-    pdir = store / "persistore"
+def store_file_names(store: str | os.PathLike[str]) -> list[str]:
+    """The files that make up a store, relative to it: its manifest and its space files (plain `os`: a
+    command asks several times, and on a store of hundreds of spaces pathlib was milliseconds each time)."""
     try:
-        names = sorted(os.listdir(pdir))
+        names = sorted(os.listdir(os.path.join(os.fspath(store), "persistore")))
     except FileNotFoundError:
         names = []
-    out += [pdir / n for n in names if n.endswith(".json") and not n.startswith(".")]
-    return out
+    spaces = [os.path.join("persistore", n) for n in names if n.endswith(".json") and not n.startswith(".")]
+    return [MANIFEST, *spaces]
+
+
+def store_files(store: Path) -> list[Path]:
+    """The files that make up a store: its manifest and its space files."""
+    return [store / rel for rel in store_file_names(store)]
 
 
 def store_stamps(store: Path) -> dict[str, list[int]]:
     """(mtime_ns, size, inode) of every store file, by path relative to the store."""
-    # (the names of `store_files`, relative to the store, without pathlib nor relpath: a command takes
-    # these stamps several times, and on a store of hundreds of spaces that was milliseconds each time)
     top = os.fspath(store)
-    try:
-        names = sorted(os.listdir(os.path.join(top, "persistore")))
-    except FileNotFoundError:
-        names = []
-    rels = [MANIFEST] + [os.path.join("persistore", n) for n in names if n.endswith(".json") and not n.startswith(".")]
     out: dict[str, list[int]] = {}
-    for rel in rels:
+    for rel in store_file_names(top):
         try:
             st = os.stat(os.path.join(top, rel))
         except FileNotFoundError:

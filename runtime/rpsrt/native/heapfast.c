@@ -260,7 +260,8 @@ static inline const char *static_part_n(const char *aux, int32_t nargs)
 
 /* Dictionary access by a key of the default (identity) hash, with the hash computed here: CPython's pointer
  * hash (the address rotated by 4 bits), used only when `setup` found it equal to what PyObject_Hash gives
- * (`known_hash`), and only before 3.13, whose headers no longer declare the known-hash calls. */
+ * (`known_hash`), and only before 3.13 (the versions whose headers this was built and checked against;
+ * later ones take the plain calls). */
 static int known_hash;
 static inline Py_hash_t pointer_hash(PyObject *p)
 {
