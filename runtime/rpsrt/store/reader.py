@@ -125,12 +125,33 @@ def load_store(directory: str | os.PathLike[str], *, lock_timeout: float | None 
     finally:
         if fast is not None:
             fast.arenas(False)
+        _age(loader)
         if enabled:
             gc.enable()
     if mode == "check":
         heap.materialize()
     return heap
 
+
+
+#: A load that made at least this many objects files them with the oldest generation (`_age`).
+AGE_AT = 10_000
+
+
+def _age(loader: _Loader) -> None:
+    """File what the load made with the collector's oldest generation, as if it had survived two collections.
+
+    While the load runs the collector is off, so every object it made is young when it returns: the next
+    young collection (at the caller's next allocations) would walk all of them, and the middle one again,
+    though a store's objects live as long as their heap (on 1M objects, 0.2 s and then 0.3 s, more with an
+    eager load's values). `gc.freeze()` then `gc.unfreeze()` moves every tracked object to the oldest
+    generation without walking it (documented: unfreeze puts the frozen objects back "into the oldest
+    generation"); they are still collected, by the full collections. The caller's own young objects are
+    moved with them. Not done when the process keeps frozen objects of its own (which `unfreeze` would
+    release), nor after a small load."""
+    if len(loader.by_text) >= AGE_AT and gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 class _Chunks:

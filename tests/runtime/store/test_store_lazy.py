@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from rpsrt.model import wellknown as wk
 from rpsrt.model.heap import Heap
 from rpsrt.model.oid import Oid
 from rpsrt.store.core import new_heap
+from rpsrt.store import reader
 from rpsrt.store.reader import load_store
 from rpsrt.store.writer import dump_store, render_store
 from store_heaps import heaps
@@ -236,3 +239,52 @@ def test_touch_finds_its_ghost_in_a_file_whose_ids_do_not_increase(tmp_path: Pat
         assert heap[o.oid].is_ghost
         heap[o.oid].cls  # noqa: B018 -- a touch fills the ghost
     assert heap.difference(eager) is None
+
+
+def _young_ids() -> set[int]:
+    return {id(x) for g in (0, 1) for x in gc.get_objects(g)}
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_large_load_files_its_objects_as_old(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lazy: bool) -> None:
+    """A load of at least AGE_AT objects leaves them in the collector's oldest generation (no young collection
+    walks them again), still collectable: a dropped heap is freed by a full collection."""
+    top = _store(tmp_path)
+    monkeypatch.setattr(reader, "AGE_AT", 1)
+    heap = load_store(top, lazy=lazy)
+    objs = list(heap.objects.values()) if not lazy else [heap[EXTRA], heap[wk.OBJECT]]
+    assert not {id(o) for o in objs} & _young_ids()
+    assert gc.get_freeze_count() == 0
+    probe = weakref.ref(heap[EXTRA])
+    del heap, objs
+    gc.collect()
+    assert probe() is None
+
+
+def test_a_load_leaves_the_callers_frozen_objects_frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the process keeps frozen objects, the load does not age its own (unfreeze would release them)."""
+    top = _store(tmp_path)
+    monkeypatch.setattr(reader, "AGE_AT", 1)
+    gc.collect()
+    gc.disable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        heap = load_store(top, lazy=False)
+        assert gc.get_freeze_count() == frozen
+        assert {id(o) for o in heap.objects.values()} & _young_ids()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_a_small_load_leaves_its_objects_young(tmp_path: Path) -> None:
+    top = _store(tmp_path)
+    gc.disable()  # (no collection of the test's own moves them meanwhile)
+    try:
+        heap = load_store(top, lazy=False)
+        assert len(heap.objects) < reader.AGE_AT
+        assert {id(o) for o in heap.objects.values()} & _young_ids()
+    finally:
+        gc.enable()
