@@ -33,6 +33,7 @@ from rpsc.driver.quick import (  # noqa: F401  (the lean helpers, shared with th
     file_stamp,
     read_state,
     store_files,
+    store_digests,
     store_stamps,
     write_depfile,
     write_if_changed,
@@ -973,10 +974,13 @@ def _build(options: BuildOptions, echo: TextIO | None, *, locked: bool, progress
         restat(bdir, ninja, "build.ninja")
     from rpsc.driver.incremental import build_fingerprints
 
+    now_stamps = store_stamps(store)
     state = {
         "version": STATE_VERSION,
         "toolchain": options.toolchain(),
-        "store": store_stamps(store),
+        "store": now_stamps,
+        # the bytes behind those stamps, so that a copied or moved store still runs its plugins (native.py)
+        "store_sha256": store_digests(store, now_stamps, prev_state.get("store"), prev_state.get("store_sha256")),
         "ninja": ninja,
         "modules": [{"oid": r.oid, "name": r.name, "c_path": r.c_file, "plugin": r.plugin, "sha256": r.sha256,
                      "symbols": r.symbols, "stamps": stamps.get(r.oid)} for r in results],

@@ -75,6 +75,39 @@ def store_stamps(store: Path) -> dict[str, list[int]]:
     return out
 
 
+def store_digests(store: str | os.PathLike[str], stamps: dict[str, list[int]], last_stamps: Any,
+                  last_digests: Any) -> dict[str, str]:
+    """The sha256 of every store file in `stamps`: the last build's digest where the file still has the stamp
+    that build saw (`last_stamps`, `last_digests`: its state's records), else read from the file. Lets a
+    copied or moved store (every inode, often every mtime, new) be told from a changed one by its bytes."""
+    import hashlib
+
+    top = os.fspath(store)
+    then = last_stamps if isinstance(last_stamps, dict) else {}
+    known = last_digests if isinstance(last_digests, dict) else {}
+    out: dict[str, str] = {}
+    for rel, stamp in stamps.items():
+        digest = known.get(rel)
+        if not (isinstance(digest, str) and then.get(rel) == stamp):
+            try:
+                with open(os.path.join(top, rel), "rb") as f:
+                    digest = hashlib.file_digest(f, "sha256").hexdigest()
+            except FileNotFoundError:
+                continue
+        out[rel] = digest
+    return out
+
+
+def same_store_bytes(store: str | os.PathLike[str], stamps: dict[str, list[int]], state: dict[str, Any]) -> bool:
+    """Whether the store files, whose stamps are `stamps`, hold the bytes that the build which left `state`
+    saw: the same files, each with that build's stamp or, failing that, its digest."""
+    then = state.get("store") if isinstance(state.get("store"), dict) else {}
+    digests = state.get("store_sha256")
+    if not isinstance(digests, dict) or set(digests) != set(stamps):
+        return stamps == then
+    return store_digests(store, stamps, then, digests) == digests
+
+
 def file_stamp(path: str | Path) -> list[int] | None:
     try:
         st = os.stat(path)

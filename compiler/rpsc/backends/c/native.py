@@ -55,13 +55,16 @@ def read_built_plugins(build_dir: Path) -> list[str] | None:
 
 def check_fresh(store: Path, build_dir: Path) -> None:
     """Refuse plugins older than the store: when the last `rpsc build` (its state in `build_dir`) saw other
-    store files than there are now, the plugins may run stale code. No state: nothing to check."""
+    store files than there are now, the plugins may run stale code. Files with other stamps but the bytes
+    that build saw (a copied or moved store) are the same store. No state: nothing to check."""
     from rpsc.driver.build import read_state, store_stamps
+    from rpsc.driver.quick import same_store_bytes
 
     state = read_state(build_dir)
     if state is None:
         return
-    if state.get("store") != store_stamps(store.absolute()):
+    stamps = store_stamps(store.absolute())
+    if state.get("store") != stamps and not same_store_bytes(store.absolute(), stamps, state):
         raise PluginError(f"the store changed since its plugins were built: run `rpsc build --store {store}`",
                           path=str(store))
 

@@ -23,12 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser(
         "run", help="call a function of a store and print its result",
         description="Call a stored function with arguments parsed by its parameter types (int, float, "
-                    "true/false) and print the result. A trap prints `file:line:col: trap: KIND in FUNC` "
+                    "true/false; str verbatim; obj as an OID or a name, as `find` does, or null; value as an int, "
+                    "a float, else a string) and print the result (str raw, obj as its OID or null). Without "
+                    "--commit the heap changes are reported and not written. A trap writes nothing and prints `file:line:col: trap: KIND in FUNC` "
                     "and exits with status 3; Ctrl-C interrupts a running loop (an `interrupted` trap). "
                     "A function that a JIT run compiled, of a store unchanged since, starts from its native "
                     "code (an index in the cache folder; RPSC_WARM_RUN=0 turns it off).",
         epilog="examples:\n  rpsc run --store st fib 20\n  rpsc run --store st --backend c numeric.gcd -12 18\n"
                "  rpsc run --store st newton_sqrt 2.5e3    (floats: 1.5, -1e3, inf, -inf, nan)\n"
+               "  rpsc run --store st --commit --seed 1 --clock 1700000000 createclass shape object 'a class'\n"
                "exit status: 0 ok, 1 error, 3 trap",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")

@@ -168,6 +168,30 @@ def test_run_backend_c_refuses_missing_or_stale_plugins(tmp_path: Path, capsys):
     assert capsys.readouterr().out.strip() == "7"
 
 
+def test_run_backend_c_runs_a_copied_store_and_refuses_a_changed_copy(tmp_path: Path, capsys):  # type: ignore[no-untyped-def]
+    """A built store copied elsewhere (new inodes and mtimes: the build's stamps no longer match) still runs
+    its plugins, since its files hold the bytes the build saw; a copy whose space file was then changed is
+    refused."""
+    import shutil
+
+    store = tmp_path / "store"
+    compile_store(store, example_sources())
+    assert main(["build", "--store", str(store)]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)  # (copy2: mtimes kept, inodes new)
+    plain = tmp_path / "plain"
+    shutil.copytree(store, plain, copy_function=shutil.copyfile)  # new mtimes too
+    capsys.readouterr()
+    for where in (copy, plain):
+        assert store_stamps(where) != store_stamps(store)
+        assert main(["run", "--store", str(where), "--backend", "c", "gcd", "12", "18"]) == 0
+        assert capsys.readouterr().out.strip() == "6"
+    space = sorted((plain / "persistore").glob("sp*-rps.json"))[0]
+    space.write_bytes(space.read_bytes().replace(b"\n", b"\n\n", 1))  # other bytes, same meaning
+    assert main(["run", "--store", str(plain), "--backend", "c", "gcd", "12", "18"]) == 1
+    assert "changed since its plugins were built" in capsys.readouterr().err
+
+
 def test_build_records_the_code_hash_of_every_compiled_function(built_store: Path):
     """After a build, every function object holds `code_hash`, the SHA-256 of the typed IR that was
     compiled (LANGUAGE.md: "the native symbol and the hash of what was compiled"), and no two differ
