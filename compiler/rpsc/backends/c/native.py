@@ -53,10 +53,13 @@ def read_built_plugins(build_dir: Path) -> list[str] | None:
     return [m["oid"] for m in mods if isinstance(m, dict) and isinstance(m.get("oid"), str)]
 
 
-def check_fresh(store: Path, build_dir: Path) -> None:
-    """Refuse plugins older than the store: when the last `rpsc build` (its state in `build_dir`) saw other
-    store files than there are now, the plugins may run stale code. Files with other stamps but the bytes
-    that build saw (a copied or moved store) are the same store. No state: nothing to check."""
+def check_fresh(store: Path, build_dir: Path, heap: Any = None) -> None:
+    """Refuse plugins older than the store's code. The last `rpsc build` (its state in `build_dir`) recorded
+    the store files it saw and the fingerprint of every code module it built. The plugins are current when
+    the store files are those (the same stamps or, a copied or moved store, the same bytes), or else when
+    every code module still has the fingerprint the build recorded: a `rpsc run --commit` that changed only
+    data leaves the plugins current. `heap`: the store already loaded (else it is loaded lazily for the
+    fingerprints, which touch only the code). No state: nothing to check."""
     from rpsc.driver.build import read_state, store_stamps
     from rpsc.driver.quick import same_store_bytes
 
@@ -64,9 +67,29 @@ def check_fresh(store: Path, build_dir: Path) -> None:
     if state is None:
         return
     stamps = store_stamps(store.absolute())
-    if state.get("store") != stamps and not same_store_bytes(store.absolute(), stamps, state):
-        raise PluginError(f"the store changed since its plugins were built: run `rpsc build --store {store}`",
-                          path=str(store))
+    if state.get("store") == stamps or same_store_bytes(store.absolute(), stamps, state) or _same_code(store, state, heap):
+        return
+    raise PluginError(f"the store's code changed since its plugins were built: run `rpsc build --store {store}`",
+                      path=str(store))
+
+
+def _same_code(store: Path, state: dict[str, Any], heap: Any) -> bool:
+    """Whether every code module of the store has the fingerprint that the build which left `state` recorded
+    (its modules and, transitively, those they require: rpsc.driver.incremental.build_fingerprints)."""
+    import rpsrt
+    from rpsc.driver.incremental import build_fingerprints
+    from rpsrt.errors import StoreError
+
+    cache = state.get("cache")
+    if not isinstance(cache, dict) or not cache:
+        return False
+    if heap is None:
+        try:
+            heap = rpsrt.load_store(str(store), lazy=True)
+        except StoreError:
+            return False
+    want = {n: e.get("fingerprint") for n, e in cache.items() if isinstance(e, dict)}
+    return build_fingerprints(heap) == want
 
 
 class NativeEngine:
@@ -87,7 +110,7 @@ class NativeEngine:
 
         self.store = Path(store_dir)
         bdir = Path(build_dir) if build_dir is not None else self.store / "build"
-        check_fresh(self.store, bdir)
+        check_fresh(self.store, bdir, runtime.heap if runtime is not None else None)
         self.manager = manager if manager is not None else PluginManager(plugin_paths, store=self.store)
         self.manager.rt.depth_limit = int(recursion_limit)
         if self.host is not None:

@@ -170,8 +170,8 @@ def test_run_backend_c_refuses_missing_or_stale_plugins(tmp_path: Path, capsys):
 
 def test_run_backend_c_runs_a_copied_store_and_refuses_a_changed_copy(tmp_path: Path, capsys):  # type: ignore[no-untyped-def]
     """A built store copied elsewhere (new inodes and mtimes: the build's stamps no longer match) still runs
-    its plugins, since its files hold the bytes the build saw; a copy whose space file was then changed is
-    refused."""
+    its plugins, since its files hold the bytes the build saw; so does a copy whose space file was rewritten
+    with the same code; a copy whose code was then recompiled is refused."""
     import shutil
 
     store = tmp_path / "store"
@@ -187,9 +187,42 @@ def test_run_backend_c_runs_a_copied_store_and_refuses_a_changed_copy(tmp_path: 
         assert main(["run", "--store", str(where), "--backend", "c", "gcd", "12", "18"]) == 0
         assert capsys.readouterr().out.strip() == "6"
     space = sorted((plain / "persistore").glob("sp*-rps.json"))[0]
-    space.write_bytes(space.read_bytes().replace(b"\n", b"\n\n", 1))  # other bytes, same meaning
-    assert main(["run", "--store", str(plain), "--backend", "c", "gcd", "12", "18"]) == 1
+    space.write_bytes(space.read_bytes().replace(b"\n", b"\n\n", 1))  # other bytes, same code
+    assert main(["run", "--store", str(plain), "--backend", "c", "gcd", "12", "18"]) == 0
+    assert capsys.readouterr().out.strip() == "6"
+    sources = example_sources()
+    kern = next(k for k in sources if k.endswith("kernels.rps"))
+    compile_store(copy, {kern: sources[kern].replace("return x;\n}", "return x + 1;\n}", 1), **{
+        k: v for k, v in sources.items() if k != kern}})
+    assert main(["run", "--store", str(copy), "--backend", "c", "gcd", "12", "18"]) == 1
     assert "changed since its plugins were built" in capsys.readouterr().err
+
+
+HEAP_CODE = """module zoo version "1.0.0";
+class animal;
+attribute legs : int;
+fn make(n: int) -> obj {
+  var a = new animal { legs = n };
+  add_root(a);
+  return a;
+}
+fn count_legs(a: obj) -> int { return a.legs; }
+"""
+
+
+def test_run_backend_c_after_a_commit_run_needs_no_rebuild(tmp_path: Path, capsys):  # type: ignore[no-untyped-def]
+    """A `rpsc run --commit` changes the store's data, not its code: the plugins built before it stay
+    current for `--backend c`, which sees the committed object."""
+    store = tmp_path / "store"
+    compile_store(store, {str(tmp_path / "zoo.rps"): HEAP_CODE})
+    assert main(["build", "--store", str(store)]) == 0
+    capsys.readouterr()
+    before = store_stamps(store)
+    assert main(["run", "--store", str(store), "--backend", "c", "--commit", "--seed", "3", "make", "4"]) == 0
+    made = capsys.readouterr().out.strip()
+    assert store_stamps(store) != before
+    assert main(["run", "--store", str(store), "--backend", "c", "count_legs", made]) == 0
+    assert capsys.readouterr().out.strip() == "4"
 
 
 def test_build_records_the_code_hash_of_every_compiled_function(built_store: Path):
