@@ -71,7 +71,7 @@ CTYPES: dict[str, Any] = {t.code: t.ctype for t in (I64, F64, BOOL, STR, OBJ, VA
 # ---------------------------------------------------------------- the host heap API (version 2)
 
 #: `RPS_HEAP_API_VERSION`: the version of the heap entry appended to `rps_plugin_api`.
-HEAP_API_VERSION = 1
+HEAP_API_VERSION = 2
 #: Operation codes of `heap_op` (their index), in this order forever (only appended). Each is a method of
 #: `rpsrt.model.heapapi.HeapRuntime` or a pure operation on values (see `HeapRuntime.dispatch`).
 HEAP_OP_NAMES: tuple[str, ...] = (
@@ -95,6 +95,41 @@ HEAP_OP_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, c
 HEAP_HOST_ERROR = 100
 #: The external global through which the JIT's code reaches the heap API (a `heap_op` pointer).
 HEAP_OP_SYMBOL = "rps_heap_op"
+
+#: Version 2 of the heap API: `heap_fast`, a second entry for the hottest operations with their operands in
+#: registers. `int32_t heap_fast(int32_t op, int64_t a, int64_t b, int64_t c, int64_t *result)` (arguments
+#: as `heap_op`'s words, unused ones 0) answers 0 when it did the operation, and anything else when it did
+#: nothing: it never traps and has no effect then, and the caller makes the same operation through `heap_op`,
+#: which has the full semantics. Its operations, by code (their index, only ever appended), each one
+#: `heap_op` operation with its result and argument kinds and static operand fixed:
+HEAP_FAST_OPS: tuple[tuple[str, str, str, str], ...] = (
+    # (name, heap_op operation, KINDS, static operand)
+    ("get_float", "get_attr", "fhh", "float"),
+    ("get_int", "get_attr", "ihh", "int"),
+    ("get_obj", "get_attr", "hhh", "obj"),
+    ("get_value", "get_attr", "hhh", "value"),
+    ("get_str", "get_attr", "hhh", "str"),
+    ("set_float", "set_attr", "vhhf", ""),
+    ("set_handle", "set_attr", "vhhh", ""),
+    ("comp", "comp", "hhi", ""),
+    ("length", "length", "ih", ""),
+    ("unbox_obj", "unbox", "hh", "obj"),
+    ("unbox_float", "unbox", "fh", "float"),
+    ("unbox_int", "unbox", "ih", "int"),
+    ("box_float", "box_float", "hf", ""),
+)
+HEAP_FAST_CODES: dict[tuple[str, str, str], int] = {(op, kinds, aux): i
+                                                    for i, (_, op, kinds, aux) in enumerate(HEAP_FAST_OPS)}
+HEAP_FAST_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                                ctypes.POINTER(ctypes.c_int64))
+#: The external global through which the JIT's code reaches `heap_fast` (a pointer, NULL: none).
+HEAP_FAST_SYMBOL = "rps_heap_fast"
+
+
+def heap_fast_code(op: str, kinds: str, aux: str | None) -> int | None:
+    """The `heap_fast` code of a `heap_op` call (operation, KINDS, static operand), None when it has none.
+    Both native backends ask this, so that they route the same calls through the fast entry."""
+    return HEAP_FAST_CODES.get((op, kinds, aux or ""))
 
 # ---------------------------------------------------------------- rps_rt
 
@@ -184,7 +219,8 @@ class ApiField:
 #: `struct rps_plugin_api` (rps/plugin.h), in order. The table only ever grows at its end (`struct_size`
 #: tells a plugin which fields it got; `abi_version` stays `PLUGIN_ABI_VERSION`, so older plugins still
 #: load): `rt` (the shared run-time state), then `rt_key` (per-thread states, docs/concurrency.md), then
-#: the host heap API (`heap_version` = `HEAP_API_VERSION`, `heap_op`; version 2 of the language).
+#: the host heap API (`heap_version` = `HEAP_API_VERSION`, `heap_op`; version 2 of the language), then
+#: `heap_fast` (heap API version 2).
 PLUGIN_API_FIELDS: tuple[ApiField, ...] = (
     ApiField("abi_version", ctypes.c_uint32),
     ApiField("struct_size", ctypes.c_uint32),
@@ -197,6 +233,7 @@ PLUGIN_API_FIELDS: tuple[ApiField, ...] = (
     ApiField("heap_version", ctypes.c_uint32, "heap API"),
     ApiField("heap_reserved", ctypes.c_uint32, "heap API"),
     ApiField("heap_op", ctypes.c_void_p, "heap API"),
+    ApiField("heap_fast", ctypes.c_void_p, "heap API 2"),
 )
 #: `RPS_PLUGIN_ABI_VERSION`: what `abi_version` holds and a manifest's `"abi"` must be.
 PLUGIN_ABI_VERSION = 1

@@ -9,7 +9,10 @@ same handle (`==` on objects compares handles), until the outermost call returns
 (`rpsrt.abi.HEAP_OP_FN`): the C fast path (rpsrt/native/heapfast.c) does the hot operations on the objects
 themselves and passes the others to the Python entry, which decodes its arguments by the kind letters native
 code passes, checks every handle against the arena, runs `HeapRuntime.dispatch` (the interpreter's
-semantics, the same code) and encodes the result.
+semantics, the same code) and encodes the result. The hottest of them (typed attribute reads and writes,
+components, unboxing: rpsrt.abi.HEAP_FAST_OPS) also have a second entry, `heap_fast` (heap API version 2),
+with their operands in registers: native code tries it first and makes the same operation through `heap_op`
+when it declines (it never traps, and declines having done nothing).
 
 Compiled heap code runs with the GIL held: the engines call functions with heap types through ctypes
 prototypes that keep it (`rpsrt.abi.cfunctype(..., keep_gil=True)`), so the fast path's operations cost no
@@ -263,6 +266,16 @@ def heap_op_address() -> int:
     return trampoline_address()
 
 
+def heap_fast_address() -> int:
+    """The `heap_fast` entry handed to native code (heap API version 2): the C fast path's, when it could be
+    built and does exactly the operations of rpsrt.abi.HEAP_FAST_OPS; else 0 (NULL: every operation then goes
+    through `heap_op`)."""
+    fast = _fast_lib()
+    if fast is None or tuple(fast.fast_ops()) != tuple(n for n, *_ in abi.HEAP_FAST_OPS):
+        return 0
+    return int(fast.fast_address())
+
+
 _FAST: list[Any] = []
 #: The operations that the C fast path does itself (in the order its `setup` takes their codes).
 FAST_OPS = ("get_attr", "set_attr", "comp", "unbox", "box_float", "send", "length", "objref", "method_entry")
@@ -324,6 +337,18 @@ def heap_op_cell_address() -> int:
     if not _cell[0].value:
         _cell[0].value = heap_op_address()
     return ctypes.addressof(_cell[0])
+
+
+_fast_cell: list[Any] = []
+
+
+def heap_fast_cell_address() -> int:
+    """The address of a process-wide pointer cell holding `heap_fast_address()` (the JIT's `rps_heap_fast`;
+    NULL when there is no fast entry)."""
+    with _lock:
+        if not _fast_cell:
+            _fast_cell.append(ctypes.c_void_p(heap_fast_address() or None))
+    return ctypes.addressof(_fast_cell[0])
 
 
 def install(host: HeapHost | None) -> None:

@@ -30,23 +30,25 @@ def _cc(tmp_path: Path, source: str, *, shared: bool = False) -> Path:
 
 def test_header_agrees_with_the_description(tmp_path: Path) -> None:
     """The appended fields of rps_plugin_api sit where the host's ctypes table puts them, and the header's
-    constants are rpsrt's (heap API version, str_const's code, the host error, the heap trap codes)."""
+    constants are rpsrt's (heap API version, str_const's code, the host error, the heap trap codes, the
+    codes of heap_fast's operations)."""
     prog = _cc(tmp_path, """#include <stddef.h>
 #include <stdio.h>
 #include <rps/plugin.h>
 int main(void) {
-    printf("%zu %zu %zu %zu\\n", offsetof(rps_plugin_api, heap_version), offsetof(rps_plugin_api, heap_op),
-           sizeof(rps_plugin_api), sizeof(rps_handle));
+    printf("%zu %zu %zu %zu %zu\\n", offsetof(rps_plugin_api, heap_version), offsetof(rps_plugin_api, heap_op),
+           offsetof(rps_plugin_api, heap_fast), sizeof(rps_plugin_api), sizeof(rps_handle));
     printf("%d %d %d %d %d\\n", RPS_HEAP_API_VERSION, RPS_HEAP_OP_STR_CONST, RPS_HEAP_HOST_ERROR,
            RPS_TRAP_NULL_OBJECT, RPS_TRAP_FAILED);
-    return 0;
+@FAST@    return 0;
 }
-""")
+""".replace("@FAST@", "".join(f'    printf("%d ", RPS_HEAP_FAST_{n.upper()});\n' for n, *_ in abi.HEAP_FAST_OPS)))
     out = subprocess.run([str(prog)], check=True, capture_output=True, text=True).stdout.split("\n")
     assert [int(x) for x in out[0].split()] == [PluginApi.heap_version.offset, PluginApi.heap_op.offset,
-                                                ctypes.sizeof(PluginApi), 8]
+                                                PluginApi.heap_fast.offset, ctypes.sizeof(PluginApi), 8]
     assert [int(x) for x in out[1].split()] == [abi.HEAP_API_VERSION, abi.HEAP_OP_CODES["str_const"],
                                                 abi.HEAP_HOST_ERROR, TRAP_NULL_OBJECT, TRAP_FAILED]
+    assert [int(x) for x in out[2].split()] == list(range(len(abi.HEAP_FAST_OPS)))
 
 
 C_PLUGIN_FN = """#include <rps/plugin.h>
@@ -164,3 +166,74 @@ def test_arena_hands_out_by_appending_and_stays_bounded() -> None:
     assert sys.getrefcount(one) == base_one and sys.getrefcount(x) == base + 1
     with pytest.raises(KeyError):
         fast.value(hs[0])
+
+
+def test_fast_entry_does_or_declines() -> None:
+    """`heap_fast` (heap API version 2) does its operations on the host's objects, an attribute found
+    wherever it sits in the dictionary (a remembered index is only a hint), and otherwise declines having
+    done nothing; a float written in place is one nothing else refers to."""
+    from rpsrt import heaphost
+
+    if heaphost._fast_lib() is None:
+        pytest.skip("heapfast could not be built here (no C compiler)")
+    assert heaphost.heap_fast_address() != 0
+    heap = new_heap()
+    rt = HeapRuntime(heap, seed=1, clock=5.0)
+    host = HeapHost(rt)
+    cls = heap[wk.CLASS]
+    a1, a2 = rt.new("f", "", cls, None), rt.new("f", "", cls, None)
+    others = [rt.new("f", "", cls, None) for _ in range(10)]
+    o1 = rt.new("f", "", cls, None, a1, 1.5, a2, 2.5)
+    o2 = rt.new("f", "", cls, None, a2, -2.5, a1, -1.5)  # the other order
+    o3 = rt.new("f", "", cls, None, *[x for b in others for x in (b, 0.0)], a1, 3.5)  # past the first entries
+    heaphost.install(host)
+    try:
+        generic = abi.HEAP_OP_FN(heaphost.heap_op_address())
+        out = (ctypes.c_int64 * 1)()
+        aux, fn, loc = (ctypes.cast(ctypes.c_char_p(t), ctypes.c_void_p) for t in (b"ih|", b"f", b"x.rps:1:2"))
+        args = (ctypes.c_int64 * 1)(host.handle(o1))
+        assert generic(abi.HEAP_OP_CODES["length"], aux, out, 1, args, fn, loc) == 0  # (the thread is known)
+        proto = ctypes.PYFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                                  ctypes.POINTER(ctypes.c_int64))
+        fast = proto(heaphost.heap_fast_address())
+        code = {n: i for i, (n, *_) in enumerate(abi.HEAP_FAST_OPS)}
+        h = host.handle
+
+        def get_float(o: object, a: object) -> float | None:
+            r = ctypes.c_int64(0)
+            if fast(code["get_float"], h(o), h(a), 0, ctypes.byref(r)) != 0:
+                return None
+            return ctypes.c_double.from_buffer(r).value
+
+        for _ in range(2):  # the second time through the remembered indexes
+            assert [get_float(o, a) for o in (o1, o2, o3) for a in (a1, a2)] == [1.5, 2.5, -1.5, -2.5, 3.5, None]
+        del o1.attrs[a1]
+        o1.attrs[a1] = 4.0  # now after a2
+        assert (get_float(o1, a1), get_float(o1, a2)) == (4.0, 2.5)
+        # declined, nothing done: a null object, a missing attribute, a value of another type, an index out of
+        # range, a null value to write
+        o1.attrs[a2] = "text"
+        assert get_float(0, a1) is None and get_float(o1, others[0]) is None and get_float(o1, a2) is None
+        r = ctypes.c_int64(0)
+        assert fast(code["comp"], h(o1), 0, 0, ctypes.byref(r)) != 0
+        assert fast(code["set_handle"], h(o1), h(a1), 0, ctypes.byref(r)) != 0
+        assert fast(len(abi.HEAP_FAST_OPS), h(o1), 0, 0, ctypes.byref(r)) != 0  # no such operation
+        assert o1.attrs == {a2: "text", a1: 4.0} and o1.mtime == 5.0
+        assert fast(code["length"], h(o1), 0, 0, ctypes.byref(r)) == 0 and r.value == 0
+        # a float nothing else holds takes the new value in place; one held elsewhere is replaced
+        o1.mtime = 1.0
+        o1.attrs[a1] = float(o1.mtime) * 4  # (a float of its own: a literal's is held by the code object too)
+        before = id(o1.attrs[a1])
+        bits = ctypes.c_int64.from_buffer(ctypes.c_double(9.0)).value
+        assert fast(code["set_float"], h(o1), h(a1), bits, ctypes.byref(r)) == 0
+        assert o1.attrs[a1] == 9.0 and id(o1.attrs[a1]) == before and o1.mtime == 5.0
+        kept = o1.attrs[a1]
+        bits = ctypes.c_int64.from_buffer(ctypes.c_double(10.0)).value
+        assert fast(code["set_float"], h(o1), h(a1), bits, ctypes.byref(r)) == 0
+        assert kept == 9.0 and o1.attrs[a1] == 10.0
+        # without the GIL (a prototype that releases it) the fast entry declines
+        unlocked = abi.HEAP_FAST_FN(heaphost.heap_fast_address())
+        assert unlocked(code["get_float"], h(o2), h(a1), 0, ctypes.byref(r)) != 0
+    finally:
+        host.reset()
+        heaphost.install(None)

@@ -25,6 +25,8 @@
 #define Py_BUILD_CORE 1
 #undef _PyGC_FINALIZED
 #include "internal/pycore_pystate.h"
+#include "internal/pycore_dict.h"
+#define HAVE_DICT_ENTRIES 1
 #undef Py_BUILD_CORE
 static inline PyThreadState *current_tstate(void) { return _PyThreadState_GET(); }
 #else
@@ -286,16 +288,73 @@ static inline int dict_set(PyObject *d, PyObject *k, PyObject *v)
     return PyDict_SetItem(d, k, v);
 }
 
-/* The typed reading of a value `v` (borrowed) as attribute type `t`: 1 done, 0 not here (slow path). */
-static inline __attribute__((always_inline)) int typed(PyObject *v, const char *t, int64_t *result)
+/* Where an attribute sits in an attribute dictionary, remembered (on 3.11, whose dictionary layout is the
+ * internal header's): an object's attributes are a dict of a general (not string) key table, whose entries
+ * are an array of (hash, key, value) in insertion order, and objects of one kind tend to have their
+ * attributes at the same index. `entry_value` looks at the remembered index of key `k` first (a hint only:
+ * the entry must hold `k` itself), then at the first few entries; NULL when not found that way (the caller
+ * then asks the dictionary). Keys are compared, never dereferenced. */
+#ifdef HAVE_DICT_ENTRIES
+#define HINTS 256
+#define HINT_SCAN 8
+static PyObject *hint_key[HINTS];
+static Py_ssize_t hint_ix[HINTS];
+static inline PyObject **entry_value(PyObject *d, PyObject *k)
 {
-    if (IS_FLOAT(t)) {
+    PyDictObject *mp = (PyDictObject *)d;
+    PyDictKeysObject *dk = mp->ma_keys;
+    if (mp->ma_values || dk->dk_kind != DICT_KEYS_GENERAL) return NULL;
+    PyDictKeyEntry *ep = DK_ENTRIES(dk);
+    Py_ssize_t n = dk->dk_nentries;
+    size_t h = ((uintptr_t)k >> 4) % HINTS;
+    if (hint_key[h] == k) {
+        Py_ssize_t i = hint_ix[h];
+        if (i < n && ep[i].me_key == k && ep[i].me_value) return &ep[i].me_value;
+    }
+    for (Py_ssize_t i = 0; i < n && i < HINT_SCAN; i++)
+        if (ep[i].me_key == k) {
+            if (!ep[i].me_value) return NULL;
+            hint_key[h] = k;
+            hint_ix[h] = i;
+            return &ep[i].me_value;
+        }
+    return NULL;
+}
+#else
+static inline PyObject **entry_value(PyObject *d, PyObject *k) { (void)d; (void)k; return NULL; }
+#endif
+
+/* d[k] (borrowed; NULL: absent or error), through the remembered entry when it holds k */
+static inline PyObject *attr_get(PyObject *d, PyObject *k)
+{
+    PyObject **e = entry_value(d, k);
+    return e ? *e : dict_get(d, k);
+}
+
+/* The type of a static operand ("float", ...), compared inline, character by character; TY_OTHER for any
+ * other text. */
+enum { TY_OTHER, TY_FLOAT, TY_INT, TY_VALUE, TY_STR, TY_OBJ };
+static inline int type_code(const char *t)
+{
+    if (IS_FLOAT(t)) return TY_FLOAT;
+    if (IS_INT(t)) return TY_INT;
+    if (IS_VALUE(t)) return TY_VALUE;
+    if (IS_STR(t)) return TY_STR;
+    if (IS_OBJ(t)) return TY_OBJ;
+    return TY_OTHER;
+}
+
+/* The typed reading of a value `v` (borrowed) as type `t` (T_*): 1 done, 0 not here (slow path). */
+static inline __attribute__((always_inline)) int typed(PyObject *v, int t, int64_t *result)
+{
+    switch (t) {
+    case TY_FLOAT: {
         if (!PyFloat_CheckExact(v)) return 0;
         double d = PyFloat_AS_DOUBLE(v);
         memcpy(result, &d, sizeof d);
         return 1;
     }
-    if (IS_INT(t)) {
+    case TY_INT: {
         if (!PyLong_CheckExact(v)) return 0;
         int overflow = 0;
         long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
@@ -303,11 +362,94 @@ static inline __attribute__((always_inline)) int typed(PyObject *v, const char *
         *result = x;
         return 1;
     }
-    if (IS_VALUE(t)) return handle_of(v, result) == 0;
-    if (IS_STR(t)) return PyUnicode_CheckExact(v) && handle_of(v, result) == 0;
-    if (IS_OBJ(t)) return is_obj(v) && handle_of(v, result) == 0;
-    return 0;
+    case TY_VALUE: return handle_of(v, result) == 0;
+    case TY_STR: return PyUnicode_CheckExact(v) && handle_of(v, result) == 0;
+    case TY_OBJ: return is_obj(v) && handle_of(v, result) == 0;
+    default: return 0;
+    }
 }
+
+/* ---------------------------------------------------------------- the operations
+ * Each core below does one operation on the host's objects and answers 1, or answers 0 having done nothing
+ * (no effect, no Python error left set): the case then goes to the Python entry, which has the one
+ * semantics. Both entries use them: `heap_op` (its static operand and kinds parsed) and `heap_fast` (the
+ * same operation with its kinds fixed by its code). */
+
+/* attribute `a` of object `o`, read as type `t` */
+static inline __attribute__((always_inline)) int core_get_attr(PyObject *o, PyObject *a, int t, int64_t *result)
+{
+    if (!is_obj(o)) return 0;
+    PyObject *attrs = slot(o, off_attrs);
+    if (!attrs || !PyDict_CheckExact(attrs)) return 0;
+    PyObject *v = attr_get(attrs, a);
+    if (!v) { PyErr_Clear(); return 0; }
+    return v != Py_None && typed(v, t, result);
+}
+
+/* o.a = the float `d` (boxed here) when `boxed` is NULL, else = `boxed` (a handle's object, not null) */
+static inline __attribute__((always_inline)) int core_set_attr(PyObject *o, PyObject *a, PyObject *boxed, double d)
+{
+    if (!clock_value || !is_obj(o) || off_mtime < 0) return 0;
+    if (make_dirty(o) < 0) { PyErr_Clear(); return 0; }
+    PyObject *attrs = slot(o, off_attrs);
+    if (!attrs || !PyDict_CheckExact(attrs) || !slot(o, off_mtime)) return 0;
+    int bad;
+    PyObject **e;
+    if (!boxed && (e = entry_value(attrs, a)) != NULL && PyFloat_CheckExact(*e) && Py_REFCNT(*e) == 1) {
+        /* the float the attribute holds is referenced by the dictionary alone (no snapshot, handle or
+         * Python variable sees it): it takes the new value in place, as a new float there would */
+        ((PyFloatObject *)*e)->ob_fval = d;
+        bad = 0;
+    } else if (!boxed) {
+        PyObject *v = PyFloat_FromDouble(d);
+        if (!v) { PyErr_Clear(); return 0; }
+        bad = dict_set(attrs, a, v) < 0;
+        Py_DECREF(v);
+    } else {
+        bad = dict_set(attrs, a, boxed) < 0;
+    }
+    if (bad) { PyErr_Clear(); return 0; }
+    PyObject **m = (PyObject **)((char *)o + off_mtime), *old = *m;
+    Py_INCREF(clock_value);
+    *m = clock_value;
+    Py_XDECREF(old);
+    return 1;
+}
+
+/* component `i` of `o` (`length`: how many it has) */
+static inline __attribute__((always_inline)) int core_comp(PyObject *o, int length, int64_t i, int64_t *result)
+{
+    if (!is_obj(o)) return 0;
+    PyObject *comps = slot(o, off_comps);
+    if (!comps || !PyList_CheckExact(comps)) return 0;
+    Py_ssize_t n = PyList_GET_SIZE(comps);
+    if (length) { *result = n; return 1; }
+    if (i < 0 || i >= n) return 0;
+    return handle_of(PyList_GET_ITEM(comps, i), result) == 0;
+}
+
+/* the value of handle `h` as type `t` */
+static inline __attribute__((always_inline)) int core_unbox(int64_t h, int t, int64_t *result)
+{
+    PyObject *v = item(h);
+    if (t == TY_OBJ) {
+        if (v != Py_None && !is_obj(v)) return 0;
+        *result = h;   /* an object's handle is the same as a value or as an obj */
+        return 1;
+    }
+    return v != Py_None && typed(v, t, result);
+}
+
+static inline __attribute__((always_inline)) int core_box_float(double d, int64_t *result)
+{
+    PyObject *f = PyFloat_FromDouble(d);
+    if (!f) { PyErr_Clear(); return 0; }
+    int r = handle_of(f, result);
+    Py_DECREF(f);
+    return r == 0;
+}
+
+static inline double bits_f64(int64_t w) { double d; memcpy(&d, &w, sizeof d); return d; }
 
 /* The operation codes done here: rpsrt.abi.HEAP_OP_NAMES never changes an index (only appends), and `setup`
  * checks these against the codes the host passes. */
@@ -337,42 +479,18 @@ static __attribute__((noinline)) int32_t slow(HEAP_OP_PARAMS)
 static __attribute__((noinline)) int32_t f_get_attr(HEAP_OP_PARAMS)
 {
     if (nargs != 2) return slow(HEAP_OP_ARGS);
-    PyObject *o = item(args[0]), *a = item(args[1]);
-    if (!is_obj(o)) return slow(HEAP_OP_ARGS);
-    PyObject *attrs = slot(o, off_attrs);
-    if (!attrs || !PyDict_CheckExact(attrs)) return slow(HEAP_OP_ARGS);
-    PyObject *v = dict_get(attrs, a);
-    if (!v) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
-    return v != Py_None && typed(v, static_part_n(aux, nargs), result) ? 0 : slow(HEAP_OP_ARGS);
+    return core_get_attr(item(args[0]), item(args[1]), type_code(static_part_n(aux, nargs)), result)
+        ? 0 : slow(HEAP_OP_ARGS);
 }
 
 static __attribute__((noinline)) int32_t f_set_attr(HEAP_OP_PARAMS)
 {
     /* the value is a handle ("vhhh"), or a float the write boxes itself ("vhhf", docs/ir.md) */
-    if (nargs != 3 || !clock_value) return slow(HEAP_OP_ARGS);
-    PyObject *o = item(args[0]), *a = item(args[1]);
+    if (nargs != 3) return slow(HEAP_OP_ARGS);
     char vk = aux[3];
-    if ((vk != 'h' && vk != 'f') || (vk == 'h' && args[2] == 0) || !is_obj(o) || off_mtime < 0)
+    if ((vk != 'h' && vk != 'f') || (vk == 'h' && args[2] == 0)) return slow(HEAP_OP_ARGS);
+    if (!core_set_attr(item(args[0]), item(args[1]), vk == 'h' ? item(args[2]) : NULL, bits_f64(args[2])))
         return slow(HEAP_OP_ARGS);
-    if (make_dirty(o) < 0) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
-    PyObject *attrs = slot(o, off_attrs);
-    if (!attrs || !PyDict_CheckExact(attrs) || !slot(o, off_mtime)) return slow(HEAP_OP_ARGS);
-    int bad;
-    if (vk == 'f') {
-        double d;
-        memcpy(&d, &args[2], sizeof d);
-        PyObject *v = PyFloat_FromDouble(d);
-        if (!v) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
-        bad = dict_set(attrs, a, v) < 0;
-        Py_DECREF(v);
-    } else {
-        bad = dict_set(attrs, a, item(args[2])) < 0;
-    }
-    if (bad) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
-    PyObject **m = (PyObject **)((char *)o + off_mtime), *old = *m;
-    Py_INCREF(clock_value);
-    *m = clock_value;
-    Py_XDECREF(old);
     *result = 0;
     return 0;
 }
@@ -380,40 +498,19 @@ static __attribute__((noinline)) int32_t f_set_attr(HEAP_OP_PARAMS)
 static __attribute__((noinline)) int32_t f_comp(HEAP_OP_PARAMS)   /* comp (2 arguments) and length (1) */
 {
     if (nargs != (op == OP_LENGTH ? 1 : 2)) return slow(HEAP_OP_ARGS);
-    PyObject *o = item(args[0]);
-    if (!is_obj(o)) return slow(HEAP_OP_ARGS);
-    PyObject *comps = slot(o, off_comps);
-    if (!comps || !PyList_CheckExact(comps)) return slow(HEAP_OP_ARGS);
-    Py_ssize_t n = PyList_GET_SIZE(comps);
-    if (op == OP_LENGTH) { *result = n; return 0; }
-    if (args[1] < 0 || args[1] >= n) return slow(HEAP_OP_ARGS);
-    return handle_of(PyList_GET_ITEM(comps, args[1]), result) == 0 ? 0 : slow(HEAP_OP_ARGS);
+    return core_comp(item(args[0]), op == OP_LENGTH, op == OP_LENGTH ? 0 : args[1], result) ? 0 : slow(HEAP_OP_ARGS);
 }
 
 static __attribute__((noinline)) int32_t f_unbox(HEAP_OP_PARAMS)
 {
     if (nargs != 1) return slow(HEAP_OP_ARGS);
-    PyObject *v = item(args[0]);
-    const char *t = static_part_n(aux, nargs);
-    if (IS_OBJ(t)) {
-        if (v != Py_None && !is_obj(v)) return slow(HEAP_OP_ARGS);
-        *result = args[0];   /* an object's handle is the same as a value or as an obj */
-        return 0;
-    }
-    if (v == Py_None) return slow(HEAP_OP_ARGS);
-    return typed(v, t, result) ? 0 : slow(HEAP_OP_ARGS);
+    return core_unbox(args[0], type_code(static_part_n(aux, nargs)), result) ? 0 : slow(HEAP_OP_ARGS);
 }
 
 static __attribute__((noinline)) int32_t f_box_float(HEAP_OP_PARAMS)
 {
     if (nargs != 1) return slow(HEAP_OP_ARGS);
-    double d;
-    memcpy(&d, &args[0], sizeof d);
-    PyObject *f = PyFloat_FromDouble(d);
-    if (!f) { PyErr_Clear(); return slow(HEAP_OP_ARGS); }
-    int r = handle_of(f, result);
-    Py_DECREF(f);
-    return r == 0 ? 0 : slow(HEAP_OP_ARGS);
+    return core_box_float(bits_f64(args[0]), result) ? 0 : slow(HEAP_OP_ARGS);
 }
 
 static __attribute__((noinline)) int32_t f_send(HEAP_OP_PARAMS)
@@ -599,6 +696,62 @@ int32_t rps_heapfast_op(HEAP_OP_PARAMS)
     return dispatch(HEAP_OP_ARGS);
 }
 
+/* The `heap_fast` entry (heap API version 2, rpsrt.abi.HEAP_FAST_FN): the operations of HEAP_FAST_OPS with
+ * their operands in registers, no static operand to read and no array of words. 0: done; 1: nothing done
+ * (another thread's GIL, a thread not seen yet, or a case for the Python entry): the caller then makes the
+ * same operation through `heap_op`. It counts towards the next yield as `heap_op` does. */
+enum { FAST_GET_FLOAT, FAST_GET_INT, FAST_GET_OBJ, FAST_GET_VALUE, FAST_GET_STR, FAST_SET_FLOAT, FAST_SET_HANDLE,
+       FAST_COMP, FAST_LENGTH, FAST_UNBOX_OBJ, FAST_UNBOX_FLOAT, FAST_UNBOX_INT, FAST_BOX_FLOAT, FAST_N };
+static const char *const fast_names[FAST_N] = {
+    "get_float", "get_int", "get_obj", "get_value", "get_str", "set_float", "set_handle", "comp", "length",
+    "unbox_obj", "unbox_float", "unbox_int", "box_float"};
+
+/* One function per operation (each small, so that it saves few registers), reached by a jump. */
+#define FAST_PARAMS int64_t a, int64_t b, int64_t c, int64_t *result
+typedef int32_t (*fast_fn)(FAST_PARAMS);
+#define FAST_GET(name, ty) \
+    static __attribute__((noinline)) int32_t name(FAST_PARAMS) { return !core_get_attr(item(a), item(b), ty, result); }
+FAST_GET(x_get_float, TY_FLOAT)
+FAST_GET(x_get_int, TY_INT)
+FAST_GET(x_get_obj, TY_OBJ)
+FAST_GET(x_get_value, TY_VALUE)
+FAST_GET(x_get_str, TY_STR)
+static __attribute__((noinline)) int32_t x_set_float(FAST_PARAMS)
+{
+    if (!core_set_attr(item(a), item(b), NULL, bits_f64(c))) return 1;
+    *result = 0;
+    return 0;
+}
+static __attribute__((noinline)) int32_t x_set_handle(FAST_PARAMS)
+{
+    if (c == 0 || !core_set_attr(item(a), item(b), item(c), 0.0)) return 1;
+    *result = 0;
+    return 0;
+}
+static __attribute__((noinline)) int32_t x_comp(FAST_PARAMS) { return !core_comp(item(a), 0, b, result); }
+static __attribute__((noinline)) int32_t x_length(FAST_PARAMS) { return !core_comp(item(a), 1, 0, result); }
+static __attribute__((noinline)) int32_t x_unbox_obj(FAST_PARAMS) { return !core_unbox(a, TY_OBJ, result); }
+static __attribute__((noinline)) int32_t x_unbox_float(FAST_PARAMS) { return !core_unbox(a, TY_FLOAT, result); }
+static __attribute__((noinline)) int32_t x_unbox_int(FAST_PARAMS) { return !core_unbox(a, TY_INT, result); }
+static __attribute__((noinline)) int32_t x_box_float(FAST_PARAMS) { return !core_box_float(bits_f64(a), result); }
+static const fast_fn fast_fns[FAST_N] = {
+    x_get_float, x_get_int, x_get_obj, x_get_value, x_get_str, x_set_float, x_set_handle, x_comp, x_length,
+    x_unbox_obj, x_unbox_float, x_unbox_int, x_box_float};
+
+static __attribute__((noinline, cold)) int32_t fast_at_yield(int32_t op, FAST_PARAMS)
+{
+    maybe_yield();
+    return fast_fns[op](a, b, c, result);
+}
+
+int32_t rps_heapfast_fast(int32_t op, int64_t a, int64_t b, int64_t c, int64_t *result)
+{
+    PyThreadState *mine = this_tstate;
+    if (__builtin_expect(!mine || current_tstate() != mine || !rpsobject || (uint32_t)op >= FAST_N, 0)) return 1;
+    if (__builtin_expect(++yield_count % YIELD_EVERY == 0, 0)) return fast_at_yield(op, a, b, c, result);
+    return fast_fns[op](a, b, c, result);
+}
+
 /* ---------------------------------------------------------------- the module (rpsrt.heaphost) */
 
 static PyObject *hf_setup(PyObject *self, PyObject *args)
@@ -692,6 +845,17 @@ static PyObject *hf_reset(PyObject *self, PyObject *unused) { arena_reset(); Py_
 static PyObject *hf_live(PyObject *self, PyObject *unused) { return PyLong_FromSsize_t(arena_n); }
 static PyObject *hf_stack_low(PyObject *self, PyObject *unused) { return PyBool_FromLong(rps_heapfast_stack_low()); }
 static PyObject *hf_op_address(PyObject *self, PyObject *unused) { return PyLong_FromVoidPtr((void *)rps_heapfast_op); }
+static PyObject *hf_fast_address(PyObject *self, PyObject *unused) { return PyLong_FromVoidPtr((void *)rps_heapfast_fast); }
+static PyObject *hf_fast_ops(PyObject *self, PyObject *unused)
+{
+    PyObject *t = PyTuple_New(FAST_N);
+    for (int i = 0; t && i < FAST_N; i++) {
+        PyObject *n = PyUnicode_FromString(fast_names[i]);
+        if (!n) { Py_CLEAR(t); break; }
+        PyTuple_SET_ITEM(t, i, n);
+    }
+    return t;
+}
 
 static PyMethodDef methods[] = {
     {"setup", hf_setup, METH_VARARGS, "setup(RpsObject, PayloadClassInfo, VClosure, clock, entries, slow, codes)"},
@@ -703,6 +867,8 @@ static PyMethodDef methods[] = {
     {"live", hf_live, METH_NOARGS, "live() -> how many values the arena holds"},
     {"stack_low", hf_stack_low, METH_NOARGS, "stack_low() -> whether this thread's stack is nearly used up"},
     {"op_address", hf_op_address, METH_NOARGS, "op_address() -> the address of rps_heapfast_op"},
+    {"fast_address", hf_fast_address, METH_NOARGS, "fast_address() -> the address of rps_heapfast_fast"},
+    {"fast_ops", hf_fast_ops, METH_NOARGS, "fast_ops() -> the names of heap_fast's operations, by code"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rpsrt_heapfast", NULL, -1, methods,

@@ -31,7 +31,7 @@ from rpsrt.abi import (
     heap_typed,
     rt_key_cell,
 )
-from rpsrt.heaphost import heap_op_address
+from rpsrt.heaphost import heap_fast_address, heap_op_address
 from rpsrt.errors import PluginError
 from rpsrt.rt import RpsRt, new_rt
 from rpsrt.plugins.elf import ElfFile, read_elf
@@ -612,7 +612,8 @@ class PluginManager:
         try:
             api = PluginApi(ABI_VERSION, ctypes.sizeof(PluginApi), ctypes.c_void_p(host_id), self._c_register,
                             self._c_log, self._c_argument, ctypes.pointer(self.rt),
-                            ctypes.pointer(rt_key_cell()), HEAP_API_VERSION, 0, heap_op_address())
+                            ctypes.pointer(rt_key_cell()), HEAP_API_VERSION, 0, heap_op_address(),
+                            heap_fast_address())
             plugin._api = api
             self._hosts[host_id] = plugin
             try:

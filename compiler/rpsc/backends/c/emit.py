@@ -217,24 +217,33 @@ class _FunctionEmitter:
         return c_const(o) if isinstance(o, ir.Const) else self.temp(o)
 
     def heap_call(self, code: int, kinds: str, aux: str | None, args: list[tuple[str, ir.Type]],
-                  dest: str | None, dest_type: ir.Type, loc: ir.SourceLoc) -> list[str]:
-        """One call of the host heap API: arguments as 64-bit words, a trap code ends the body."""
+                  dest: str | None, dest_type: ir.Type, loc: ir.SourceLoc, op: str | None = None) -> list[str]:
+        """One call of the host heap API: arguments as 64-bit words, a trap code ends the body. An operation
+        `op` of `heap_fast` (rpsrt.abi.HEAP_FAST_OPS) tries that entry first, its operands in registers, and
+        makes the `heap_op` call only when it declines (or when the host gave no fast entry)."""
         from rpsrt import abi
 
         self.uses_heap = True
         words = ", ".join(f"rps_f64_bits({a})" if t is F64 else f"(int64_t)({a})" for a, t in args) or "0"
         where = c_string(str(loc))
-        lines = [f"{{ const int64_t rps_a[{max(len(args), 1)}] = {{{words}}}; int64_t rps_r = 0;",
-                 f"  int32_t rps_s = rps_module_heap({code}, {c_string(kinds + '|' + (aux or ''))}, &rps_r, "
-                 f"{len(args)}, rps_a, {self.name_var}, {where});",
-                 f"  if (rps_s != RPS_OK) rps_module_trap(rt, rps_s, {self.name_var}, {where});"]
+        call = [f"int32_t rps_s = rps_module_heap({code}, {c_string(kinds + '|' + (aux or ''))}, &rps_r, "
+                f"{len(args)}, rps_a, {self.name_var}, {where});",
+                f"if (rps_s != RPS_OK) rps_module_trap(rt, rps_s, {self.name_var}, {where});"]
+        lines = [f"{{ const int64_t rps_a[{max(len(args), 1)}] = {{{words}}}; int64_t rps_r = 0;"]
+        fast = abi.heap_fast_code(op, kinds, aux) if op is not None and len(args) <= 3 else None
+        if fast is None:
+            lines += ["  " + x for x in call]
+        else:
+            operands = ", ".join([*(f"rps_a[{i}]" for i in range(len(args))), *["0"] * (3 - len(args))])
+            lines += [f"  if (__builtin_expect(rps_module_heap_fast == NULL || "
+                      f"rps_module_heap_fast({fast}, {operands}, &rps_r) != 0, 0)) {{",
+                      *("      " + x for x in call), "  }"]
         if dest is not None:
             conv = "rps_bits_f64(rps_r)" if dest_type is F64 else "(_Bool)(rps_r != 0)" if dest_type is BOOL \
                 else "rps_r"
             lines.append(f"  {dest} = {conv}; }}")
         else:
             lines.append("}")
-        del abi
         return lines
 
     def call_method(self, ins: ir.CallMethod) -> list[str]:
@@ -358,7 +367,7 @@ class _FunctionEmitter:
                 return [f"if (!{ref})", *("    " + x for x in self.heap_call(
                     HEAP_OP_CODES[op], kinds, ins.aux, [], ref, dt, ins.loc)), f"{d} = {ref};"]
             return self.heap_call(HEAP_OP_CODES[op], kinds, ins.aux, [(self.op(a), a.type) for a in ins.args],
-                                  d, dt, ins.loc)
+                                  d, dt, ins.loc, op)
         if isinstance(ins, ir.CallMethod):
             return self.call_method(ins)
         raise TypeError(f"unknown IR instruction {ins!r}")

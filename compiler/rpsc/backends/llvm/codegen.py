@@ -107,12 +107,13 @@ def impl_return_type(ret: ir.Type) -> str:
 class _Module:
     """Module-level state of one emission: private strings and the intrinsics used."""
 
-    __slots__ = ("strings", "intrinsics", "uses_heap")
+    __slots__ = ("strings", "intrinsics", "uses_heap", "uses_fast")
 
     def __init__(self) -> None:
         self.strings: dict[str, str] = {}     # text -> global name
         self.intrinsics: set[str] = set()
         self.uses_heap = False
+        self.uses_fast = False
 
     def string(self, text: str) -> str:
         """`@.str.N`, a private NUL-terminated constant holding `text` (deduplicated)."""
@@ -359,19 +360,38 @@ class _FunctionEmitter:
 
     def heap_call(self, op: str, kinds: str, aux: str, args: list[ir.Operand], ret: ir.Type,
                   loc: ir.SourceLoc) -> str:
-        """Call the host heap API (`@rps_heap_op`); a non-zero status traps with that code at `loc`."""
+        """Call the host heap API (`@rps_heap_op`); a non-zero status traps with that code at `loc`. An
+        operation of `heap_fast` (rpsrt.abi.HEAP_FAST_OPS) tries that entry first (`@rps_heap_fast`, when not
+        NULL), its operands in registers, and makes the `heap_op` call only when it declines."""
         self.mod.uses_heap = True
         if "%heap.res" not in "".join(self.entry):
             self.entry.append("  %heap.res = alloca i64")
         n = len(args)
         words = self.fresh()
         self.entry.append(f"  {words} = alloca [{max(n, 1)} x i64]")
-        for i, x in enumerate(args):
+        vals = []
+        for x in args:
             v = self.value(x)
             if x.type is ir.F64:
                 v = self.tmp(f"bitcast double {v} to i64")
             elif x.type is ir.BOOL:
                 v = self.tmp(f"zext i1 {v} to i64")
+            vals.append(v)
+        code = abi.heap_fast_code(op, kinds, aux)
+        join = None
+        if code is not None and n <= 3:
+            self.mod.uses_fast = True
+            ffp = self.tmp(f'load ptr, ptr @"{abi.HEAP_FAST_SYMBOL}"')
+            none = self.tmp(f"icmp eq ptr {ffp}, null")
+            fast, slow, join = self.label("heapfast."), self.label("heapslow."), self.label("heapdone.")
+            self.emit_line(f"br i1 {none}, label %{slow}, label %{fast}{_COLD}")
+            self.start_block(fast)
+            operands = ", ".join(f"i64 {v}" for v in [*vals, *["0"] * (3 - n)])
+            st = self.tmp(f"call i32 {ffp}(i32 {code}, {operands}, ptr %heap.res)")
+            declined = self.tmp(f"icmp ne i32 {st}, 0")
+            self.emit_line(f"br i1 {declined}, label %{slow}, label %{join}{_COLD}")
+            self.start_block(slow)
+        for i, v in enumerate(vals):
             slot = self.tmp(f"getelementptr inbounds [{max(n, 1)} x i64], ptr {words}, i32 0, i32 {i}")
             self.emit_line(f"store i64 {v}, ptr {slot}")
         fp = self.tmp(f'load ptr, ptr @"{abi.HEAP_OP_SYMBOL}"')
@@ -384,6 +404,9 @@ class _FunctionEmitter:
         self.traps += [f"{label}:", f'  call void @"rpsc.trap"(ptr %rt, i32 {status}, ptr {fname}, ptr {where})',
                        "  unreachable"]
         self.unlikely(failed, label)
+        if join is not None:
+            self.emit_line(f"br label %{join}")
+            self.start_block(join)
         if ret is ir.VOID:
             return "0"
         w = self.tmp("load i64, ptr %heap.res")
@@ -651,6 +674,8 @@ def emit_llvm(module: ir.Module, timings: dict[str, float] | None = None,
             timings[fn.name] = (time.perf_counter() - t0) * 1e3
     if mod.uses_heap:  # version 2: the host heap API (a process-wide cell the JIT defines)
         parts.insert(2, f'@"{abi.HEAP_OP_SYMBOL}" = external global ptr')
+    if mod.uses_fast:  # heap API version 2: the fast entry (a cell holding it, or NULL)
+        parts.insert(2, f'@"{abi.HEAP_FAST_SYMBOL}" = external global ptr')
     parts += [f"declare double @{name}(double)" for name in sorted(mod.intrinsics)]
     parts += mod.string_globals()
     parts.append(_COLD_WEIGHTS)

@@ -46,7 +46,7 @@ from rpsrt.errors import DEFAULT_RECURSION_LIMIT
 from rpsrt.rt import new_rt
 
 from rpsc.backends.llvm.cache import ObjectCache, TargetKey, cache_key, ir_digest
-from rpsrt.abi import HEAP_OP_SYMBOL
+from rpsrt.abi import HEAP_FAST_SYMBOL, HEAP_OP_SYMBOL
 from rpsc.backends.llvm.codegen import RT_SYMBOL, RT_TYPE, emit_llvm
 from rpsc.ir.passes import copies_for_level, gains_copies
 
@@ -249,10 +249,11 @@ class JitEngine:
         self.thread_states = abi.ThreadStates(self.rt)
         self._key_addr = ctypes.addressof(abi.rt_key_cell())
         # Version 2: the host heap API, reached by compiled code through the `rps_heap_op` global (a cell
-        # holding the address of rpsrt.heaphost's entry); the host of this engine's heap, if it has one.
-        from rpsrt.heaphost import HeapHost, heap_op_cell_address
+        # holding the address of rpsrt.heaphost's entry) and `rps_heap_fast` (its fast entry, or NULL); the host of this engine's heap, if it has one.
+        from rpsrt.heaphost import HeapHost, heap_fast_cell_address, heap_op_cell_address
 
         llvm.add_symbol(HEAP_OP_SYMBOL, heap_op_cell_address())  # process-wide, like the entry itself
+        llvm.add_symbol(HEAP_FAST_SYMBOL, heap_fast_cell_address())  # (heap API 2: NULL when none)
         self.host = (HeapHost(runtime, self._call_object, self._call_raw, self._native_entry,
                                states=self.thread_states)  # type: ignore[arg-type]
                      if runtime is not None else None)

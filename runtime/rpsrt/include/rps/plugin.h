@@ -62,6 +62,11 @@ typedef struct rps_plugin_api {
     uint32_t heap_version;
     uint32_t heap_reserved;
     rps_heap_op_fn heap_op;
+    /* Appended after heap_op (heap API version 2): the fast entry for the hottest operations, their operands
+     * in registers (rps/runtime.h, RPS_HEAP_FAST_*); 0 when it did the operation, else it did nothing and
+     * the caller makes the same operation through heap_op. NULL: no fast entry (use heap_op). Read it only
+     * when heap_version >= 2. */
+    rps_heap_fast_fn heap_fast;
 } rps_plugin_api;
 
 /* ---- What a plugin exports ----

@@ -32,7 +32,25 @@ typedef int64_t rps_handle;
  * v void), the arguments as 64-bit words; 0 or a trap code. */
 typedef int32_t (*rps_heap_op_fn)(int32_t op, const char *aux, int64_t *result, int32_t nargs,
                                   const int64_t *args, const char *function, const char *location);
-#define RPS_HEAP_API_VERSION 1
+#define RPS_HEAP_API_VERSION 2
+/* Heap API version 2: the fast entry (rpsrt.abi.HEAP_FAST_FN) for the hottest operations, each a heap_op
+ * operation with fixed kinds (rpsrt.abi.HEAP_FAST_OPS): the operands as heap_op's words in registers (unused
+ * ones 0). Returns 0 when it did the operation (its result in *result); anything else when it did nothing
+ * (no trap, no effect): then make the same operation through heap_op. */
+typedef int32_t (*rps_heap_fast_fn)(int32_t op, int64_t a, int64_t b, int64_t c, int64_t *result);
+#define RPS_HEAP_FAST_GET_FLOAT 0
+#define RPS_HEAP_FAST_GET_INT 1
+#define RPS_HEAP_FAST_GET_OBJ 2
+#define RPS_HEAP_FAST_GET_VALUE 3
+#define RPS_HEAP_FAST_GET_STR 4
+#define RPS_HEAP_FAST_SET_FLOAT 5
+#define RPS_HEAP_FAST_SET_HANDLE 6
+#define RPS_HEAP_FAST_COMP 7
+#define RPS_HEAP_FAST_LENGTH 8
+#define RPS_HEAP_FAST_UNBOX_OBJ 9
+#define RPS_HEAP_FAST_UNBOX_FLOAT 10
+#define RPS_HEAP_FAST_UNBOX_INT 11
+#define RPS_HEAP_FAST_BOX_FLOAT 12
 #define RPS_HEAP_OP_STR_CONST 53
 
 static inline int64_t rps_f64_bits(double f) { int64_t i; __builtin_memcpy(&i, &f, sizeof i); return i; }
