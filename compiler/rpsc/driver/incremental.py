@@ -28,7 +28,9 @@ from typing import Any
 
 CACHE_DIR = ".rpsc"
 COMPILE_CACHE = "compile-cache.json"
-CACHE_VERSION = 1
+#: Part of every fingerprint (`_version`): bump when what rpsc makes of the same stored code changes (the
+#: generated C, as when it began to call the heap API's fast entry), so that builds made before emit again.
+CACHE_VERSION = 2
 
 
 def _version() -> str:

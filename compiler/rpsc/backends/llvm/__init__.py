@@ -8,4 +8,4 @@ Importing this package does not import llvmlite; its modules do, but for `runind
 #: (`rpsc.ir.passes`, run inside `emit_llvm`) change what they make of the same typed IR. Part of every object
 #: cache key (`cache.cache_key`) and of `rpsc run`'s warm-start index (`runindex`); here, so that the warm
 #: start reads it without importing the cache module.
-CODEGEN_VERSION = "rpsc-llvm-4"
+CODEGEN_VERSION = "rpsc-llvm-5"
