@@ -269,9 +269,10 @@ def heap_op_address() -> int:
 def heap_fast_address() -> int:
     """The `heap_fast` entry handed to native code (heap API version 2): the C fast path's, when it could be
     built and does exactly the operations of rpsrt.abi.HEAP_FAST_OPS; else 0 (NULL: every operation then goes
-    through `heap_op`)."""
+    through `heap_op`), as with `RPSRT_NO_HEAPFAST_ENTRY=1` (which leaves `heap_op`'s C fast path on)."""
     fast = _fast_lib()
-    if fast is None or tuple(fast.fast_ops()) != tuple(n for n, *_ in abi.HEAP_FAST_OPS):
+    if (fast is None or os.environ.get("RPSRT_NO_HEAPFAST_ENTRY")
+            or tuple(fast.fast_ops()) != tuple(n for n, *_ in abi.HEAP_FAST_OPS)):
         return 0
     return int(fast.fast_address())
 
@@ -345,9 +346,10 @@ _fast_cell: list[Any] = []
 def heap_fast_cell_address() -> int:
     """The address of a process-wide pointer cell holding `heap_fast_address()` (the JIT's `rps_heap_fast`;
     NULL when there is no fast entry)."""
+    address = heap_fast_address()  # (outside the lock: building the fast path takes it)
     with _lock:
         if not _fast_cell:
-            _fast_cell.append(ctypes.c_void_p(heap_fast_address() or None))
+            _fast_cell.append(ctypes.c_void_p(address or None))
     return ctypes.addressof(_fast_cell[0])
 
 

@@ -13,6 +13,7 @@ from rpsrt.errors import TRAP_FAILED, TRAP_NULL_OBJECT, Trap
 from rpsrt.heaphost import HeapHost, heap_op_address, wrap_call
 from rpsrt.model import wellknown as wk
 from rpsrt.model.heapapi import HeapRuntime
+from rpsrt.model.objects import CleanObject, RpsObject
 from rpsrt.plugins import include_dir
 from rpsrt.plugins.manager import PluginApi
 from rpsrt.store.core import new_heap
@@ -199,9 +200,9 @@ def test_fast_entry_does_or_declines() -> None:
         code = {n: i for i, (n, *_) in enumerate(abi.HEAP_FAST_OPS)}
         h = host.handle
 
-        def get_float(o: object, a: object) -> float | None:
+        def get_float(o: object, a: object) -> float | None:  # (o = 0: the null handle)
             r = ctypes.c_int64(0)
-            if fast(code["get_float"], h(o), h(a), 0, ctypes.byref(r)) != 0:
+            if fast(code["get_float"], 0 if o == 0 else h(o), h(a), 0, ctypes.byref(r)) != 0:
                 return None
             return ctypes.c_double.from_buffer(r).value
 
@@ -211,17 +212,26 @@ def test_fast_entry_does_or_declines() -> None:
         o1.attrs[a1] = 4.0  # now after a2
         assert (get_float(o1, a1), get_float(o1, a2)) == (4.0, 2.5)
         # declined, nothing done: a null object, a missing attribute, a value of another type, an index out of
-        # range, a null value to write
+        # range, a null value to write, a write to a clean object (its Python hook is heap_op's to run)
         o1.attrs[a2] = "text"
+        o1.mtime = 1.0
+        o4 = rt.new("f", "", cls, None, a1, float(o1.mtime))
+        o4.__class__ = CleanObject  # as a dump leaves it
         assert get_float(0, a1) is None and get_float(o1, others[0]) is None and get_float(o1, a2) is None
         r = ctypes.c_int64(0)
         assert fast(code["comp"], h(o1), 0, 0, ctypes.byref(r)) != 0
         assert fast(code["set_handle"], h(o1), h(a1), 0, ctypes.byref(r)) != 0
         assert fast(len(abi.HEAP_FAST_OPS), h(o1), 0, 0, ctypes.byref(r)) != 0  # no such operation
-        assert o1.attrs == {a2: "text", a1: 4.0} and o1.mtime == 5.0
+        bits = ctypes.c_int64.from_buffer(ctypes.c_double(8.0)).value
+        assert fast(code["set_float"], h(o4), h(a1), bits, ctypes.byref(r)) != 0
+        assert type(o4) is CleanObject and o4.mtime == 5.0  # (a scalar read leaves it clean)
+        assert o1.attrs == {a2: "text", a1: 4.0} and o1.mtime == 1.0
+        faux = ctypes.cast(ctypes.c_char_p(b"vhhf|"), ctypes.c_void_p)
+        assert generic(abi.HEAP_OP_CODES["set_attr"], faux, out, 3, (ctypes.c_int64 * 3)(h(o4), h(a1), bits), fn,
+                       loc) == 0
+        assert type(o4) is RpsObject and o4.attrs[a1] == 8.0
         assert fast(code["length"], h(o1), 0, 0, ctypes.byref(r)) == 0 and r.value == 0
         # a float nothing else holds takes the new value in place; one held elsewhere is replaced
-        o1.mtime = 1.0
         o1.attrs[a1] = float(o1.mtime) * 4  # (a float of its own: a literal's is held by the code object too)
         before = id(o1.attrs[a1])
         bits = ctypes.c_int64.from_buffer(ctypes.c_double(9.0)).value

@@ -386,18 +386,29 @@ static inline __attribute__((always_inline)) int core_get_attr(PyObject *o, PyOb
     return v != Py_None && typed(v, t, result);
 }
 
-/* o.a = the float `d` (boxed here) when `boxed` is NULL, else = `boxed` (a handle's object, not null) */
-static inline __attribute__((always_inline)) int core_set_attr(PyObject *o, PyObject *a, PyObject *boxed, double d)
+/* o.a = the float `d` (boxed here) when `boxed` is NULL, else = `boxed` (a handle's object, not null).
+ * `dirtying`: a clean object may be made dirty here first (through its Python hook, which runs code), as
+ * the `heap_op` entry does; without it (`heap_fast`, which promises no effect when it declines) a clean
+ * object is left to `heap_op`. Everything that may decline is checked before the object is made dirty. */
+static inline __attribute__((always_inline)) int core_set_attr(PyObject *o, PyObject *a, PyObject *boxed, double d,
+                                                               int dirtying)
 {
     if (!clock_value || !is_obj(o) || off_mtime < 0) return 0;
-    if (make_dirty(o) < 0) { PyErr_Clear(); return 0; }
     PyObject *attrs = slot(o, off_attrs);
     if (!attrs || !PyDict_CheckExact(attrs) || !slot(o, off_mtime)) return 0;
+    if (Py_TYPE(o) != (PyTypeObject *)rpsobject) {
+        if (!dirtying) return 0;
+        if (make_dirty(o) < 0) { PyErr_Clear(); return 0; }
+        attrs = slot(o, off_attrs);   /* (its hook ran code: look again) */
+        if (!attrs || !PyDict_CheckExact(attrs) || !slot(o, off_mtime)) return 0;
+    }
     int bad;
     PyObject **e;
     if (!boxed && (e = entry_value(attrs, a)) != NULL && PyFloat_CheckExact(*e) && Py_REFCNT(*e) == 1) {
         /* the float the attribute holds is referenced by the dictionary alone (no snapshot, handle or
-         * Python variable sees it): it takes the new value in place, as a new float there would */
+         * Python variable sees it): it takes the new value in place, as a new float there would. (The
+         * dictionary is not changed, so its ma_version_tag stays: 3.11, the one version this is built for,
+         * reads it nowhere; 3.12's watchers and immortal objects would need another look.) */
         ((PyFloatObject *)*e)->ob_fval = d;
         bad = 0;
     } else if (!boxed) {
@@ -489,7 +500,7 @@ static __attribute__((noinline)) int32_t f_set_attr(HEAP_OP_PARAMS)
     if (nargs != 3) return slow(HEAP_OP_ARGS);
     char vk = aux[3];
     if ((vk != 'h' && vk != 'f') || (vk == 'h' && args[2] == 0)) return slow(HEAP_OP_ARGS);
-    if (!core_set_attr(item(args[0]), item(args[1]), vk == 'h' ? item(args[2]) : NULL, bits_f64(args[2])))
+    if (!core_set_attr(item(args[0]), item(args[1]), vk == 'h' ? item(args[2]) : NULL, bits_f64(args[2]), 1))
         return slow(HEAP_OP_ARGS);
     *result = 0;
     return 0;
@@ -718,13 +729,13 @@ FAST_GET(x_get_value, TY_VALUE)
 FAST_GET(x_get_str, TY_STR)
 static __attribute__((noinline)) int32_t x_set_float(FAST_PARAMS)
 {
-    if (!core_set_attr(item(a), item(b), NULL, bits_f64(c))) return 1;
+    if (!core_set_attr(item(a), item(b), NULL, bits_f64(c), 0)) return 1;
     *result = 0;
     return 0;
 }
 static __attribute__((noinline)) int32_t x_set_handle(FAST_PARAMS)
 {
-    if (c == 0 || !core_set_attr(item(a), item(b), item(c), 0.0)) return 1;
+    if (c == 0 || !core_set_attr(item(a), item(b), item(c), 0.0, 0)) return 1;
     *result = 0;
     return 0;
 }

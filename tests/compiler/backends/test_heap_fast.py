@@ -1,7 +1,8 @@
 """Heap API version 2's fast entry (`heap_fast`, docs/plugin-abi.md) from compiled code: the JIT and the C
 backend route the operations of rpsrt.abi.HEAP_FAST_OPS through it, and a program using every one of them
 gives the interpreter's result and byte-identical committed stores, with the fast entry and without it
-(`RPSRT_NO_HEAPFAST=1`: every operation through `heap_op`)."""
+(`RPSRT_NO_HEAPFAST_ENTRY=1`: every operation through `heap_op` and its C fast path; `RPSRT_NO_HEAPFAST=1`:
+through `heap_op` in Python)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ attribute ox: obj;
 attribute sx: str;
 attribute vx;
 attribute vi;
+attribute tag;
 class node;
 fn fill(w: obj, n: int) {
     for i in 0 .. n {
@@ -44,6 +47,7 @@ fn step(w: obj) -> float {
         p.vx = p.fx / 4.0;
         var v: value = p.fx;
         s = s + float(p.vx) + float(len(p.sx)) + float(v);
+        if is_null(p.tag) { s = s + 1.0; } else { p.tag = null; }
     }
     return s;
 }
@@ -77,22 +81,30 @@ def fast_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_fast_operation_is_routed_through_the_fast_entry(fast_store: Path) -> None:
-    """The generated C calls `heap_fast` with every code of HEAP_FAST_OPS, and the JIT's IR the same set."""
+    """The generated C calls `heap_fast` with every code of HEAP_FAST_OPS, and the JIT's IR at as many sites
+    for each code."""
     from rpsc.backends.llvm.codegen import emit_llvm
     from rpsc.driver.pipeline import ir_modules
 
     c = "".join(p.read_text() for p in (fast_store / "generated").glob("*.c"))
-    in_c = {int(m) for m in re.findall(r"rps_module_heap_fast\((\d+),", c)}
+    in_c = Counter(int(m) for m in re.findall(r"rps_module_heap_fast\((\d+),", c))
     heap = rpsrt.load_store(str(fast_store))
     ll = "".join(emit_llvm(m) for m in ir_modules(heap))
-    in_ll = {int(m) for m in re.findall(r"call i32 %r\d+\(i32 (\d+), i64", ll)}
-    assert in_c == in_ll == set(range(len(abi.HEAP_FAST_OPS)))
+    in_ll = Counter(int(m) for m in re.findall(r"call i32 %r\d+\(i32 (\d+), i64", ll))
+    assert in_c == in_ll  # the same sites, by operation
+    assert set(in_c) == set(range(len(abi.HEAP_FAST_OPS)))
 
 
-def _commit_run(store: Path, work: Path, backend: str, fn: str, arg: str, no_fast: bool) -> tuple[int, str, str, dict]:
-    st = work / f"{backend}-{fn}-{int(no_fast)}"
+#: The ways native code reaches the heap: the fast entry first (the default); `heap_op` alone, with its C
+#: fast path; `heap_op` alone, all in Python.
+ENTRIES = {"fast": {}, "heap_op": {"RPSRT_NO_HEAPFAST_ENTRY": "1"}, "python": {"RPSRT_NO_HEAPFAST": "1"}}
+
+
+def _commit_run(store: Path, work: Path, backend: str, fn: str, arg: str, entries: str
+                ) -> tuple[int, str, str, dict]:
+    st = work / f"{backend}-{fn}-{entries}"
     shutil.copytree(store, st)
-    env = {**os.environ, **({"RPSRT_NO_HEAPFAST": "1"} if no_fast else {})}
+    env = {**os.environ, **ENTRIES[entries]}
     p = _rpsc("run", "--store", str(st), "--backend", backend, "--commit", "--seed", "7", "--clock", "1700000000",
               fn, arg, env=env)
     files = {f.name: f.read_bytes() for f in sorted((st / "persistore").iterdir())}
@@ -100,16 +112,25 @@ def _commit_run(store: Path, work: Path, backend: str, fn: str, arg: str, no_fas
 
 
 def test_fast_and_generic_entries_agree_with_the_interpreter(fast_store: Path, tmp_path: Path) -> None:
-    """`rpsc run --commit` of the program (and of a trap after it) under the interpreter, the JIT and C, the
-    native ones with and without the fast entry: the same output and the same store bytes."""
-    for fn, arg in (("main", "40"), ("bad", "null")):
-        want = _commit_run(fast_store, tmp_path, "interp", fn, arg, False)
-        assert (want[0] == 0 and want[1].strip()) if fn == "main" else "null object" in want[2], want[2]
+    """`rpsc run --commit` of the program (and of a trap) under the interpreter, the JIT and C, the native ones
+    through each way to the heap: the same output and the same store bytes. Then `step` again, on the store
+    that the first run committed (its objects loaded from the files, its attributes read and written again)."""
+    committed = tmp_path / "committed"
+    runs = [("main", "40", fast_store), ("bad", "null", fast_store)]
+    for fn, arg, store in runs:
+        want = _commit_run(store, tmp_path, "interp", fn, arg, "fast")
+        assert ("null object" in want[2]) if fn == "bad" else (want[0] == 0 and want[1].strip()), want[2]
         for backend in ("jit", "c"):
-            for no_fast in (False, True):
-                got = _commit_run(fast_store, tmp_path, backend, fn, arg, no_fast)
-                assert got[:3] == want[:3], (backend, no_fast, got[2])
-                assert got[3] == want[3], (backend, no_fast)
+            for entries in ENTRIES:
+                got = _commit_run(store, tmp_path, backend, fn, arg, entries)
+                assert got[:3] == want[:3], (backend, entries, got[2])
+                assert got[3] == want[3], (backend, entries)
+        if fn == "main":
+            shutil.copytree(tmp_path / "interp-main-fast", committed)
+            heap = rpsrt.load_store(str(committed))
+            world = next(o for o in heap.roots if o.comps)
+            runs.append(("step", str(world.oid), committed))
+    assert len(runs) == 3
 
 
 @pytest.mark.parametrize("backend", ["jit", "c"])
