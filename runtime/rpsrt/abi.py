@@ -120,8 +120,8 @@ HEAP_FAST_OPS: tuple[tuple[str, str, str, str], ...] = (
 )
 HEAP_FAST_CODES: dict[tuple[str, str, str], int] = {(op, kinds, aux): i
                                                     for i, (_, op, kinds, aux) in enumerate(HEAP_FAST_OPS)}
-HEAP_FAST_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-                                ctypes.POINTER(ctypes.c_int64))
+HEAP_FAST_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64,
+                                ctypes.c_int64, ctypes.POINTER(ctypes.c_int64))
 #: The external global through which the JIT's code reaches `heap_fast` (a pointer, NULL: none).
 HEAP_FAST_SYMBOL = "rps_heap_fast"
 

@@ -88,7 +88,8 @@ int main(void) {{
 
 def test_plugin_api_layout_agrees_in_c_and_ctypes(tmp_path: Path) -> None:
     """rps/plugin.h's rps_plugin_api has PLUGIN_API_FIELDS' fields in that order, at the offsets and sizes of
-    the ctypes PluginApi the manager hands out, with the same total size: rt, then rt_key, then the heap API (heap_fast last, version 2)."""
+    the ctypes PluginApi the manager hands out, with the same total size: rt, then rt_key, then the heap API
+    (heap_fast last, version 2)."""
     fields = [f.name for f in abi.PLUGIN_API_FIELDS]
     assert fields[6:] == ["rt", "rt_key", "heap_version", "heap_reserved", "heap_op", "heap_fast"]
     lines = "\n".join(f'    printf("{n} %zu %zu\\n", offsetof(rps_plugin_api, {n}), '

@@ -216,21 +216,22 @@ class _FunctionEmitter:
             return "INT64_C(0)"  # null
         return c_const(o) if isinstance(o, ir.Const) else self.temp(o)
 
-    def heap_call(self, code: int, kinds: str, aux: str | None, args: list[tuple[str, ir.Type]],
-                  dest: str | None, dest_type: ir.Type, loc: ir.SourceLoc, op: str | None = None) -> list[str]:
+    def heap_call(self, op: str, kinds: str, aux: str | None, args: list[tuple[str, ir.Type]],
+                  dest: str | None, dest_type: ir.Type, loc: ir.SourceLoc) -> list[str]:
         """One call of the host heap API: arguments as 64-bit words, a trap code ends the body. An operation
-        `op` of `heap_fast` (rpsrt.abi.HEAP_FAST_OPS) tries that entry first, its operands in registers, and
+        of `heap_fast` (rpsrt.abi.HEAP_FAST_OPS) tries that entry first, its operands in registers, and
         makes the `heap_op` call only when it declines (or when the host gave no fast entry)."""
         from rpsrt import abi
 
         self.uses_heap = True
+        code = abi.HEAP_OP_CODES[op]
         words = ", ".join(f"rps_f64_bits({a})" if t is F64 else f"(int64_t)({a})" for a, t in args) or "0"
         where = c_string(str(loc))
         call = [f"int32_t rps_s = rps_module_heap({code}, {c_string(kinds + '|' + (aux or ''))}, &rps_r, "
                 f"{len(args)}, rps_a, {self.name_var}, {where});",
                 f"if (rps_s != RPS_OK) rps_module_trap(rt, rps_s, {self.name_var}, {where});"]
         lines = [f"{{ const int64_t rps_a[{max(len(args), 1)}] = {{{words}}}; int64_t rps_r = 0;"]
-        fast = abi.heap_fast_code(op, kinds, aux) if op is not None and len(args) <= 3 else None
+        fast = abi.heap_fast_code(op, kinds, aux)  # (at most three arguments, in a, b, c)
         if fast is None:
             lines += ["  " + x for x in call]
         else:
@@ -250,14 +251,12 @@ class _FunctionEmitter:
         """A method call (after `send`): the method's native entry, asked of the host once per function
         object (`method_entry`), called directly as a call into another module (depth published, its trap
         passed on); without one (0), through the host (`call_method`), which has the full semantics."""
-        from rpsrt.abi import HEAP_OP_CODES
-
         self.cross_calls = True
         d = self.temp(ins.dest) if ins.dest is not None else None
         args = [ins.fn, *ins.args]
         kinds = _KIND[ins.ret] + "".join(_KIND[a.type] for a in args)
         sig = f"{ins.ret.abi}({','.join(t.abi for t in ins.params)})"
-        entry = self.heap_call(HEAP_OP_CODES["method_entry"], "ih", sig, [(self.op(ins.fn), ins.fn.type)],
+        entry = self.heap_call("method_entry", "ih", sig, [(self.op(ins.fn), ins.fn.type)],
                                "rps_fp", I64, ins.loc)
         # (heap_call declares nothing: the entry's address lands in a block-local `rps_fp`)
         res = "NULL" if d is None else f"&{d}"
@@ -271,7 +270,7 @@ class _FunctionEmitter:
                 "    if (st != RPS_OK)",
                 "        rps_module_rethrow(rt, st);",
                 "  } else {",
-                *("    " + line for line in self.heap_call(HEAP_OP_CODES["call_method"], kinds, None,
+                *("    " + line for line in self.heap_call("call_method", kinds, None,
                                                          [(self.op(a), a.type) for a in args], d, ins.ret,
                                                          ins.loc)),
                 "  }",
@@ -345,8 +344,6 @@ class _FunctionEmitter:
                         "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
             return ["if (rt->interrupt)", "    " + self.trap(TrapCode.INTERRUPT, ins.loc)]
         if isinstance(ins, ir.HeapOp):
-            from rpsrt.abi import HEAP_OP_CODES
-
             d = self.temp(ins.dest) if ins.dest is not None else None
             if ins.op == "box" and ins.args[0].type is not F64 and d is not None:
                 return [f"{d} = {self.op(ins.args[0])};"]  # a str or obj handle is already a value's
@@ -365,9 +362,9 @@ class _FunctionEmitter:
                     ref = self.refs[ins.aux or ""] = f"rps_ref{len(self.refs)}"
                     self.temp_types[ref] = dt
                 return [f"if (!{ref})", *("    " + x for x in self.heap_call(
-                    HEAP_OP_CODES[op], kinds, ins.aux, [], ref, dt, ins.loc)), f"{d} = {ref};"]
-            return self.heap_call(HEAP_OP_CODES[op], kinds, ins.aux, [(self.op(a), a.type) for a in ins.args],
-                                  d, dt, ins.loc, op)
+                    op, kinds, ins.aux, [], ref, dt, ins.loc)), f"{d} = {ref};"]
+            return self.heap_call(op, kinds, ins.aux, [(self.op(a), a.type) for a in ins.args], d, dt,
+                                  ins.loc)
         if isinstance(ins, ir.CallMethod):
             return self.call_method(ins)
         raise TypeError(f"unknown IR instruction {ins!r}")

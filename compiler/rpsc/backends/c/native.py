@@ -67,10 +67,11 @@ def check_fresh(store: Path, build_dir: Path, heap: Any = None) -> None:
     if state is None:
         return
     stamps = store_stamps(store.absolute())
-    if state.get("store") == stamps or same_store_bytes(store.absolute(), stamps, state) or _same_code(store, state, heap):
+    if (state.get("store") == stamps or same_store_bytes(store.absolute(), stamps, state)
+            or _same_code(store, state, heap)):
         return
-    raise PluginError(f"the store's code changed since its plugins were built: run `rpsc build --store {store}`",
-                      path=str(store))
+    raise PluginError("the store's code changed since its plugins were built: "
+                      f"run `rpsc build --store {store}`", path=str(store))
 
 
 def _same_code(store: Path, state: dict[str, Any], heap: Any) -> bool:

@@ -379,7 +379,7 @@ class _FunctionEmitter:
             vals.append(v)
         code = abi.heap_fast_code(op, kinds, aux)
         join = None
-        if code is not None and n <= 3:
+        if code is not None:  # (at most three arguments, in a, b, c)
             self.mod.uses_fast = True
             ffp = self.tmp(f'load ptr, ptr @"{abi.HEAP_FAST_SYMBOL}"')
             none = self.tmp(f"icmp eq ptr {ffp}, null")

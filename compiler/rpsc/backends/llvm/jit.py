@@ -249,7 +249,8 @@ class JitEngine:
         self.thread_states = abi.ThreadStates(self.rt)
         self._key_addr = ctypes.addressof(abi.rt_key_cell())
         # Version 2: the host heap API, reached by compiled code through the `rps_heap_op` global (a cell
-        # holding the address of rpsrt.heaphost's entry) and `rps_heap_fast` (its fast entry, or NULL); the host of this engine's heap, if it has one.
+        # holding the address of rpsrt.heaphost's entry) and `rps_heap_fast` (its fast entry, or NULL); the
+        # host of this engine's heap, if it has one.
         from rpsrt.heaphost import HeapHost, heap_fast_cell_address, heap_op_cell_address
 
         llvm.add_symbol(HEAP_OP_SYMBOL, heap_op_cell_address())  # process-wide, like the entry itself

@@ -145,6 +145,14 @@ def test_build_of_a_missing_store_is_a_clear_error(tmp_path: Path, capsys):  # t
     assert "no store here" in err and "Traceback" not in err
 
 
+def compile_edited(store: Path) -> None:
+    """Compile the examples into `store` again, one function of kernels.rps changed (its code, not its name)."""
+    sources = example_sources()
+    kern = next(k for k in sources if k.endswith("kernels.rps"))
+    compile_store(store, {kern: sources[kern].replace("return x;\n}", "return x + 1;\n}", 1), **{
+        k: v for k, v in sources.items() if k != kern}})
+
+
 def test_run_backend_c_refuses_missing_or_stale_plugins(tmp_path: Path, capsys):  # type: ignore[no-untyped-def]
     """`rpsc run --backend c` says to run `rpsc build` when the plugins are missing or older than the store,
     and runs once they are built."""
@@ -156,10 +164,7 @@ def test_run_backend_c_refuses_missing_or_stale_plugins(tmp_path: Path, capsys):
     capsys.readouterr()
     assert main(["run", "--store", str(store), "--backend", "c", "gcd", "12", "18"]) == 0
     assert capsys.readouterr().out.strip() == "6"
-    sources = example_sources()
-    kern = next(k for k in sources if k.endswith("kernels.rps"))
-    compile_store(store, {kern: sources[kern].replace("return x;\n}", "return x + 1;\n}", 1), **{
-        k: v for k, v in sources.items() if k != kern}})
+    compile_edited(store)
     assert main(["run", "--store", str(store), "--backend", "c", "gcd", "12", "18"]) == 1
     assert "changed since its plugins were built" in capsys.readouterr().err
     assert main(["build", "--store", str(store)]) == 0
@@ -190,10 +195,7 @@ def test_run_backend_c_runs_a_copied_store_and_refuses_a_changed_copy(tmp_path: 
     space.write_bytes(space.read_bytes().replace(b"\n", b"\n\n", 1))  # other bytes, same code
     assert main(["run", "--store", str(plain), "--backend", "c", "gcd", "12", "18"]) == 0
     assert capsys.readouterr().out.strip() == "6"
-    sources = example_sources()
-    kern = next(k for k in sources if k.endswith("kernels.rps"))
-    compile_store(copy, {kern: sources[kern].replace("return x;\n}", "return x + 1;\n}", 1), **{
-        k: v for k, v in sources.items() if k != kern}})
+    compile_edited(copy)
     assert main(["run", "--store", str(copy), "--backend", "c", "gcd", "12", "18"]) == 1
     assert "changed since its plugins were built" in capsys.readouterr().err
 
