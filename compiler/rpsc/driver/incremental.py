@@ -30,7 +30,7 @@ CACHE_DIR = ".rpsc"
 COMPILE_CACHE = "compile-cache.json"
 #: Part of every fingerprint (`_version`): bump when what rpsc makes of the same stored code changes (the
 #: generated C, as when it began to call the heap API's fast entry), so that builds made before emit again.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def _version() -> str:

@@ -225,20 +225,26 @@ class _FunctionEmitter:
 
         self.uses_heap = True
         code = abi.HEAP_OP_CODES[op]
-        words = ", ".join(f"rps_f64_bits({a})" if t is F64 else f"(int64_t)({a})" for a, t in args) or "0"
+        words = [f"rps_f64_bits({a})" if t is F64 else f"(int64_t)({a})" for a, t in args]
         where = c_string(str(loc))
         call = [f"int32_t rps_s = rps_module_heap({code}, {c_string(kinds + '|' + (aux or ''))}, &rps_r, "
                 f"{len(args)}, rps_a, {self.name_var}, {where});",
                 f"if (rps_s != RPS_OK) rps_module_trap(rt, rps_s, {self.name_var}, {where});"]
-        lines = [f"{{ const int64_t rps_a[{max(len(args), 1)}] = {{{words}}}; int64_t rps_r = 0;"]
         fast = abi.heap_fast_code(op, kinds, aux)  # (at most three arguments, in a, b, c)
         if fast is None:
-            lines += ["  " + x for x in call]
+            lines = [f"{{ const int64_t rps_a[{max(len(args), 1)}] = {{{', '.join(words) or '0'}}}; "
+                     "int64_t rps_r = 0;", *("  " + x for x in call)]
         else:
-            operands = ", ".join([*(f"rps_a[{i}]" for i in range(len(args))), *["0"] * (3 - len(args))])
-            lines += [f"  if (__builtin_expect(rps_module_heap_fast == NULL || "
-                      f"rps_module_heap_fast({fast}, {operands}, &rps_r) != 0, 0)) {{",
-                      *("      " + x for x in call), "  }"]
+            # the operands evaluated once, into scalars that stay in registers: the array of words that
+            # `heap_op` takes is made only on the (cold) way there
+            names = [f"rps_w{i}" for i in range(len(args))]
+            operands = ", ".join([*names, *["0"] * (3 - len(args))])
+            lines = ["{ " + "".join(f"const int64_t {n} = {w}; " for n, w in zip(names, words))
+                     + "int64_t rps_r = 0;",
+                     f"  if (__builtin_expect(rps_module_heap_fast == NULL || "
+                     f"rps_module_heap_fast({fast}, {operands}, &rps_r) != 0, 0)) {{",
+                     f"      const int64_t rps_a[{max(len(args), 1)}] = {{{', '.join(names) or '0'}}};",
+                     *("      " + x for x in call), "  }"]
         if dest is not None:
             conv = "rps_bits_f64(rps_r)" if dest_type is F64 else "(_Bool)(rps_r != 0)" if dest_type is BOOL \
                 else "rps_r"
